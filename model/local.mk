@@ -1,0 +1,1 @@
+# model module: see model/local.mk owner

@@ -1,0 +1,1 @@
+# store module: see store/local.mk owner

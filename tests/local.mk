@@ -1,0 +1,1 @@
+include $(srcdir)/tests/bench/local.mk
