@@ -1,1 +1,2 @@
+include $(srcdir)/tests/fuzz/local.mk
 include $(srcdir)/tests/bench/local.mk
