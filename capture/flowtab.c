@@ -1,0 +1,1 @@
+/* flowtab.c: being written */

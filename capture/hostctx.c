@@ -1,0 +1,1 @@
+/* hostctx.c: being written */
