@@ -34,6 +34,63 @@ int cap_dns_parse(const uint8_t *msg, size_t len, int tcp, struct cap_dns *d);
 /* SipHash-1-3 of len bytes with a 128-bit key k[2]. */
 uint64_t cap_siphash(const uint64_t k[2], const void *data, size_t len);
 
+/* ---- Index-linked lists ------------------------------------------------ */
+
+/*
+ * Flows and hosts live in flat arrays and link to each other by 32-bit
+ * index, which halves the cost of a link next to pointers.  An ilist is a
+ * doubly linked list over such an array; the element's struct ilink sits at
+ * a fixed offset.
+ */
+#define ILIST_NONE UINT32_MAX
+
+struct ilink {
+	uint32_t prev, next;
+};
+
+struct ilist {
+	uint32_t head, tail; /* head is the oldest */
+};
+
+/* The link of element i. */
+static inline struct ilink *
+ilink_at(void *base, size_t esz, size_t off, uint32_t i)
+{
+	return (struct ilink *)((char *)base + (size_t)i * esz + off);
+}
+
+/* Append element i at the tail of l. */
+static inline void
+ilist_append(struct ilist *l, void *base, size_t esz, size_t off, uint32_t i)
+{
+	struct ilink *k = ilink_at(base, esz, off, i);
+
+	k->prev = l->tail;
+	k->next = ILIST_NONE;
+	if (l->tail != ILIST_NONE)
+		ilink_at(base, esz, off, l->tail)->next = i;
+	else
+		l->head = i;
+	l->tail = i;
+}
+
+/* Unlink element i from l. */
+static inline void
+ilist_remove(struct ilist *l, void *base, size_t esz, size_t off, uint32_t i)
+{
+	struct ilink *k = ilink_at(base, esz, off, i);
+
+	if (k->prev != ILIST_NONE)
+		ilink_at(base, esz, off, k->prev)->next = k->next;
+	else
+		l->head = k->next;
+	if (k->next != ILIST_NONE)
+		ilink_at(base, esz, off, k->next)->prev = k->prev;
+	else
+		l->tail = k->prev;
+	k->prev = k->next = ILIST_NONE;
+}
+
 /* ---- hostctx.c ---------------------------------------------------------- */
 
 struct hostctx;
@@ -48,6 +105,8 @@ struct host_view {
 
 struct hostctx *hostctx_create(size_t memcap, const uint64_t key[2]);
 void hostctx_free(struct hostctx *hc);
+/* Forget hosts idle for longer than the longest window. */
+void hostctx_expire(struct hostctx *hc, uint64_t now_us);
 /* A flow starts: update both hosts. */
 void hostctx_flow_start(struct hostctx *hc, uint64_t now_us,
     const uint8_t *init, const uint8_t *resp, uint16_t resp_port);
@@ -60,5 +119,70 @@ void hostctx_read(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
 uint64_t hostctx_evicted(const struct hostctx *hc);
 uint64_t hostctx_active(const struct hostctx *hc);
 uint64_t hostctx_capacity(const struct hostctx *hc);
+
+/* ---- flowtab.c: a tracked flow ------------------------------------------ */
+
+/* What one direction of a flow has sent since the record began. */
+struct flow_dir {
+	uint32_t pkts;
+	uint16_t pl_min, pl_max; /* L4 payload bytes, by the headers */
+	uint64_t bytes;          /* wire bytes */
+	uint64_t pl_sum, pl_sumsq;
+	uint64_t last_us;        /* last packet, 0 = none yet */
+	uint64_t iat_sum;        /* microseconds */
+	double iat_sumsq;
+	uint32_t iat_max;        /* microseconds, saturating */
+	uint16_t win0;           /* first TCP window */
+	uint8_t ttl0;            /* first TTL / hop limit */
+	uint8_t seen;            /* win0/ttl0 are set */
+};
+
+enum flow_tcp_bits {
+	TCPF_SYN = 1,      /* initiator sent SYN */
+	TCPF_SYNACK = 2,   /* responder sent SYN-ACK */
+	TCPF_HANDSHAKE = 4, /* initiator acked the SYN-ACK */
+	TCPF_FIN_I = 8,    /* FIN from the initiator */
+	TCPF_FIN_R = 16,   /* FIN from the responder */
+	TCPF_RST = 32,
+	TCPF_CLOSE_I = 64,  /* the initiator closed first */
+	TCPF_CLOSE_R = 128, /* the responder closed first */
+};
+
+/* Which list, and so which timeout, a flow is on. */
+enum flow_class {
+	FC_TCP_EST,
+	FC_TCP_HALF,
+	FC_TCP_CLOSED,
+	FC_UDP,
+	FC_ICMP,
+	FC_OTHER,
+	FC_COUNT
+};
+
+struct flow {
+	uint8_t src[CAP_ADDR_LEN]; /* initiator */
+	uint8_t dst[CAP_ADDR_LEN]; /* responder */
+	uint16_t sport, dport;
+	uint8_t proto, ipver;
+	uint8_t tcp;      /* enum flow_tcp_bits */
+	uint8_t fclass;   /* enum flow_class */
+	uint32_t hnext;   /* hash chain */
+	struct ilink lru; /* on the list of its class, oldest first */
+	uint64_t id;
+	uint64_t first_us; /* start of this record */
+	struct flow_dir d[2]; /* 0: initiator to responder, 1: back */
+	uint16_t n_syn, n_synack, n_fin, n_rst, n_psh, n_urg;
+	uint16_t icmp_err, frags;
+	uint16_t dns_queries, dns_qtype;
+	uint8_t dns_len, dns_labels, dns_entropy8; /* entropy * 32 */
+	uint8_t interim;  /* an interim record was emitted before */
+};
+
+/*
+ * Fill rec (key, times, counts and every feature) from flow f and the two
+ * host views.
+ */
+void feat_compute(const struct flow *f, const struct host_view *iv,
+    const struct host_view *rv, struct flow_record *rec);
 
 #endif

@@ -247,7 +247,7 @@ void flowtab_expire(struct flowtab *ft, uint64_t now_us);
 /* Emit every open flow with the given end reason and empty the table. */
 void flowtab_flush(struct flowtab *ft, enum flow_end why);
 /* The table's counters. */
-const struct cap_stats *flowtab_stats(const struct flowtab *ft);
+const struct cap_stats *flowtab_stats(struct flowtab *ft);
 /* Bytes of state one tracked flow costs (struct plus index). */
 size_t flowtab_bytes_per_flow(void);
 

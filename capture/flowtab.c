@@ -1,1 +1,622 @@
-/* flowtab.c: being written */
+/*
+ * The flow table.
+ *
+ * Flows live in one flat array sized from the memcap and are found through
+ * a power-of-two bucket array of 32-bit chain heads.  The hash is SipHash
+ * over the two endpoints in a canonical order, keyed at random at start-up,
+ * so both directions meet in one bucket and nobody can aim at a bucket.
+ *
+ * Timeouts: every flow sits on exactly one of FC_COUNT lists, one per
+ * timeout class (established TCP, half-open TCP, closed TCP, UDP, ICMP,
+ * other).  A packet moves its flow to the tail of its class's list, so each
+ * list is ordered by last packet and expiry only ever looks at list heads.
+ * The least recently seen flow of the whole table, which is what the memcap
+ * evicts, is the oldest of the FC_COUNT heads.
+ *
+ * Active timeout: when a packet arrives for a flow whose record began more
+ * than `active` seconds ago, the record so far is emitted as an interim
+ * record and the counters start again, so a long flow is seen while it
+ * lasts and every record covers a bounded stretch of time.
+ *
+ * Time is the packets' own clock (never running backwards), so an offline
+ * run gives the same records every time.
+ */
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture-int.h"
+
+#define FLOWTAB_MIN_MEMCAP (64 * 1024)
+#define US 1000000ull
+
+struct flowtab {
+	struct flow *f;
+	uint32_t *bucket;
+	uint32_t mask, cap, used, freelist;
+	struct ilist cls[FC_COUNT];
+	uint64_t to_us[FC_COUNT];
+	uint64_t active_us;
+	uint64_t key[2];
+	uint64_t now_us, next_expire_us, next_id;
+	struct hostctx *hc;
+	flow_emit_cb cb;
+	void *arg;
+	struct cap_stats st;
+};
+
+#define FLOW_LINK offsetof(struct flow, lru)
+
+static const char *const end_names[FLOW_END_COUNT] = {"idle", "fin", "rst",
+    "halfopen", "active", "evict", "flush"};
+
+/* Name of an end reason. */
+const char *
+flow_end_name(enum flow_end e)
+{
+	return (unsigned)e < FLOW_END_COUNT ? end_names[e] : "unknown";
+}
+
+/* Default timeouts and memcaps. */
+void
+flowtab_opts_default(struct flowtab_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->memcap = 64u << 20;
+	o->host_memcap = 32u << 20;
+	o->to.tcp_idle = 300;
+	o->to.tcp_halfopen = 10;
+	o->to.tcp_closed = 2;
+	o->to.udp_idle = 60;
+	o->to.icmp_idle = 30;
+	o->to.other_idle = 60;
+	o->to.active = 300;
+}
+
+/* State bytes one tracked flow costs: the record and up to two buckets. */
+size_t
+flowtab_bytes_per_flow(void)
+{
+	return sizeof(struct flow) + 2 * sizeof(uint32_t);
+}
+
+/* splitmix64: spread a seed into hash key words. */
+static uint64_t
+splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Key the hashes from the seed, or from the kernel when it is 0. */
+static void
+make_key(uint64_t seed, uint64_t key[2])
+{
+	if (seed == 0 && getrandom(key, 2 * sizeof(*key), 0) ==
+	    (ssize_t)(2 * sizeof(*key)))
+		return;
+	if (seed == 0)
+		seed = (uint64_t)(uintptr_t)key ^ 0x5deece66dULL;
+	key[0] = splitmix64(&seed);
+	key[1] = splitmix64(&seed);
+}
+
+/* Set the timeouts in microseconds by class. */
+static void
+set_timeouts(struct flowtab *ft, const struct flow_timeouts *to)
+{
+	ft->to_us[FC_TCP_EST] = to->tcp_idle * US;
+	ft->to_us[FC_TCP_HALF] = to->tcp_halfopen * US;
+	ft->to_us[FC_TCP_CLOSED] = to->tcp_closed * US;
+	ft->to_us[FC_UDP] = to->udp_idle * US;
+	ft->to_us[FC_ICMP] = to->icmp_idle * US;
+	ft->to_us[FC_OTHER] = to->other_idle * US;
+	ft->active_us = to->active ? to->active * US : UINT64_MAX;
+}
+
+/* Create a table. */
+struct flowtab *
+flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
+{
+	struct flowtab *ft;
+	size_t cap = o->memcap / flowtab_bytes_per_flow(), nb = 1;
+	int c;
+
+	if (o->memcap < FLOWTAB_MIN_MEMCAP || cap > UINT32_MAX / 4 ||
+	    o->host_memcap < FLOWTAB_MIN_MEMCAP) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (nb < cap)
+		nb <<= 1;
+	if ((ft = calloc(1, sizeof(*ft))) == NULL)
+		return NULL;
+	make_key(o->seed, ft->key);
+	ft->f = calloc(cap, sizeof(*ft->f));
+	ft->bucket = malloc(nb * sizeof(*ft->bucket));
+	ft->hc = hostctx_create(o->host_memcap, ft->key);
+	if (ft->f == NULL || ft->bucket == NULL || ft->hc == NULL) {
+		flowtab_free(ft);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(ft->bucket, 0xff, nb * sizeof(*ft->bucket));
+	ft->mask = (uint32_t)nb - 1;
+	ft->cap = (uint32_t)cap;
+	ft->freelist = ILIST_NONE;
+	for (c = 0; c < FC_COUNT; c++)
+		ft->cls[c].head = ft->cls[c].tail = ILIST_NONE;
+	set_timeouts(ft, &o->to);
+	ft->cb = cb;
+	ft->arg = arg;
+	ft->next_id = 1;
+	ft->st.flows_max = cap;
+	ft->st.hosts_max = hostctx_capacity(ft->hc);
+	return ft;
+}
+
+/* Free a table without emitting. */
+void
+flowtab_free(struct flowtab *ft)
+{
+	if (ft == NULL)
+		return;
+	hostctx_free(ft->hc);
+	free(ft->f);
+	free(ft->bucket);
+	free(ft);
+}
+
+/* Bucket of an endpoint pair, the same for both directions. */
+static uint32_t
+bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
+    uint16_t ap, const uint8_t *b, uint16_t bp)
+{
+	uint8_t k[2 * CAP_ADDR_LEN + 5];
+	int c = memcmp(a, b, CAP_ADDR_LEN);
+
+	if (c > 0 || (c == 0 && ap > bp)) {
+		const uint8_t *t = a;
+		uint16_t tp = ap;
+
+		a = b, ap = bp, b = t, bp = tp;
+	}
+	memcpy(k, a, CAP_ADDR_LEN);
+	memcpy(k + CAP_ADDR_LEN, b, CAP_ADDR_LEN);
+	memcpy(k + 2 * CAP_ADDR_LEN, &ap, 2);
+	memcpy(k + 2 * CAP_ADDR_LEN + 2, &bp, 2);
+	k[2 * CAP_ADDR_LEN + 4] = proto;
+	return (uint32_t)cap_siphash(ft->key, k, sizeof(k)) & ft->mask;
+}
+
+/* Whether flow f goes from (s, sp) to (d, dp). */
+static int
+same_way(const struct flow *f, const uint8_t *s, uint16_t sp,
+    const uint8_t *d, uint16_t dp)
+{
+	return f->sport == sp && f->dport == dp &&
+	    memcmp(f->src, s, CAP_ADDR_LEN) == 0 &&
+	    memcmp(f->dst, d, CAP_ADDR_LEN) == 0;
+}
+
+/*
+ * Find a flow in bucket b; *dir is 0 when the packet goes the way the
+ * initiator sent, 1 when it goes back.
+ */
+static uint32_t
+find(const struct flowtab *ft, uint32_t b, uint8_t proto, const uint8_t *s,
+    uint16_t sp, const uint8_t *d, uint16_t dp, int *dir)
+{
+	uint32_t i;
+
+	for (i = ft->bucket[b]; i != ILIST_NONE; i = ft->f[i].hnext) {
+		if (ft->f[i].proto != proto)
+			continue;
+		if (same_way(&ft->f[i], s, sp, d, dp)) {
+			*dir = 0;
+			return i;
+		}
+		if (same_way(&ft->f[i], d, dp, s, sp)) {
+			*dir = 1;
+			return i;
+		}
+	}
+	return ILIST_NONE;
+}
+
+/* Time of the flow's last packet. */
+static uint64_t
+last_seen(const struct flow *f)
+{
+	uint64_t a = f->d[0].last_us, b = f->d[1].last_us;
+
+	return a > b ? a : b;
+}
+
+/* Whether the flow failed, for the initiator's fail share. */
+static int
+flow_failed(const struct flow *f)
+{
+	if (f->proto == 6)
+		return !(f->tcp & TCPF_HANDSHAKE) ||
+		    ((f->tcp & TCPF_RST) && (f->tcp & TCPF_CLOSE_R) &&
+			f->d[1].pl_sum == 0);
+	return f->icmp_err > 0;
+}
+
+/* Build the record of flow i and hand it to the callback. */
+static void
+emit(struct flowtab *ft, uint32_t i, enum flow_end why)
+{
+	struct flow *f = &ft->f[i];
+	struct host_view iv, rv;
+	struct flow_record rec;
+	uint64_t t = last_seen(f);
+
+	if (why != FLOW_END_ACTIVE)
+		hostctx_flow_end(ft->hc, t, f->src, flow_failed(f));
+	hostctx_read(ft->hc, t, f->src, f->dst, &iv, &rv);
+	rec.id = f->id;
+	rec.ipver = f->ipver;
+	rec.proto = f->proto;
+	memcpy(rec.src, f->src, CAP_ADDR_LEN);
+	memcpy(rec.dst, f->dst, CAP_ADDR_LEN);
+	rec.sport = f->sport;
+	rec.dport = f->dport;
+	rec.end = why;
+	feat_compute(f, &iv, &rv, &rec);
+	ft->st.flows_ended[why]++;
+	if (ft->cb != NULL)
+		ft->cb(&rec, ft->arg);
+}
+
+/* Emit flow i, then unlink and free it. */
+static void
+end_flow(struct flowtab *ft, uint32_t i, enum flow_end why)
+{
+	struct flow *f = &ft->f[i];
+	uint32_t *pp;
+
+	emit(ft, i, why);
+	pp = &ft->bucket[bucket_of(ft, f->proto, f->src, f->sport, f->dst,
+	    f->dport)];
+	while (*pp != i)
+		pp = &ft->f[*pp].hnext;
+	*pp = f->hnext;
+	ilist_remove(&ft->cls[f->fclass], ft->f, sizeof(*f), FLOW_LINK, i);
+	f->hnext = ft->freelist;
+	ft->freelist = i;
+	ft->used--;
+	ft->st.flows_active = ft->used;
+}
+
+/* Why a flow on the list of class c ends when it times out. */
+static enum flow_end
+timeout_reason(const struct flow *f)
+{
+	switch (f->fclass) {
+	case FC_TCP_CLOSED:
+		return (f->tcp & TCPF_RST) ? FLOW_END_RST : FLOW_END_FIN;
+	case FC_TCP_HALF:
+		return FLOW_END_HALFOPEN;
+	default:
+		return FLOW_END_IDLE;
+	}
+}
+
+/* Expire idle flows and hosts at now_us. */
+void
+flowtab_expire(struct flowtab *ft, uint64_t now_us)
+{
+	uint32_t i;
+	int c;
+
+	for (c = 0; c < FC_COUNT; c++) {
+		while ((i = ft->cls[c].head) != ILIST_NONE &&
+		    last_seen(&ft->f[i]) + ft->to_us[c] <= now_us)
+			end_flow(ft, i, timeout_reason(&ft->f[i]));
+	}
+	hostctx_expire(ft->hc, now_us);
+}
+
+/* Evict the least recently seen flow of the whole table. */
+static void
+evict_oldest(struct flowtab *ft)
+{
+	uint32_t best = ILIST_NONE, i;
+	int c;
+
+	for (c = 0; c < FC_COUNT; c++) {
+		i = ft->cls[c].head;
+		if (i != ILIST_NONE && (best == ILIST_NONE ||
+		    last_seen(&ft->f[i]) < last_seen(&ft->f[best])))
+			best = i;
+	}
+	ft->st.flows_evicted++;
+	end_flow(ft, best, FLOW_END_EVICT);
+}
+
+/* Emit every open flow with reason why and empty the table. */
+void
+flowtab_flush(struct flowtab *ft, enum flow_end why)
+{
+	uint32_t i;
+	int c;
+
+	for (c = 0; c < FC_COUNT; c++)
+		while ((i = ft->cls[c].head) != ILIST_NONE)
+			end_flow(ft, i, why);
+}
+
+/* The class, and so the timeout, a flow belongs to now. */
+static enum flow_class
+classify(const struct flow *f)
+{
+	switch (f->proto) {
+	case 6:
+		if ((f->tcp & TCPF_RST) ||
+		    (f->tcp & (TCPF_FIN_I | TCPF_FIN_R)) ==
+			(TCPF_FIN_I | TCPF_FIN_R))
+			return FC_TCP_CLOSED;
+		if ((f->tcp & TCPF_HANDSHAKE) ||
+		    (!(f->tcp & TCPF_SYN) && f->d[0].pkts && f->d[1].pkts))
+			return FC_TCP_EST;
+		return FC_TCP_HALF;
+	case 17:
+		return FC_UDP;
+	case 1:
+	case 58:
+		return FC_ICMP;
+	default:
+		return FC_OTHER;
+	}
+}
+
+/* Create a flow for packet p; swap=1 makes p's receiver the initiator. */
+static uint32_t
+new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p,
+    uint16_t sp, uint16_t dp, int swap)
+{
+	struct flow *f;
+	uint32_t i;
+
+	if (ft->used == ft->cap)
+		evict_oldest(ft);
+	if (ft->freelist != ILIST_NONE) {
+		i = ft->freelist;
+		ft->freelist = ft->f[i].hnext;
+	} else
+		i = ft->used;
+	f = &ft->f[i];
+	memset(f, 0, sizeof(*f));
+	memcpy(f->src, swap ? p->dst : p->src, CAP_ADDR_LEN);
+	memcpy(f->dst, swap ? p->src : p->dst, CAP_ADDR_LEN);
+	f->sport = swap ? dp : sp;
+	f->dport = swap ? sp : dp;
+	f->proto = p->proto;
+	f->ipver = p->ipver;
+	f->id = ft->next_id++;
+	f->first_us = p->ts_us;
+	f->fclass = FC_OTHER;
+	f->hnext = ft->bucket[b];
+	ft->bucket[b] = i;
+	ilist_append(&ft->cls[FC_OTHER], ft->f, sizeof(*f), FLOW_LINK, i);
+	ft->used++;
+	ft->st.flows_created++;
+	ft->st.flows_active = ft->used;
+	hostctx_flow_start(ft->hc, p->ts_us, f->src, f->dst, f->dport);
+	return i;
+}
+
+/* Start a new record for a flow that goes on after an interim record. */
+static void
+restart_record(struct flow *f, uint64_t now_us)
+{
+	size_t from = offsetof(struct flow, d);
+
+	memset((char *)f + from, 0, offsetof(struct flow, interim) - from);
+	f->first_us = now_us;
+	f->interim = 1;
+}
+
+/* Add 1 to a saturating 16-bit counter. */
+static inline void
+inc16(uint16_t *c)
+{
+	if (*c != UINT16_MAX)
+		(*c)++;
+}
+
+/* Account the TCP flags of a packet sent in direction dir. */
+static void
+tcp_update(struct flow *f, int dir, uint8_t fl)
+{
+	uint8_t closed = f->tcp & (TCPF_CLOSE_I | TCPF_CLOSE_R);
+
+	if ((fl & 0x12) == 0x02) {
+		inc16(&f->n_syn);
+		f->tcp |= dir ? 0 : TCPF_SYN;
+	} else if ((fl & 0x12) == 0x12) {
+		inc16(&f->n_synack);
+		f->tcp |= dir ? TCPF_SYNACK : 0;
+	} else if ((fl & 0x10) && dir == 0 && (f->tcp & TCPF_SYNACK))
+		f->tcp |= TCPF_HANDSHAKE;
+	if (fl & 0x01) {
+		inc16(&f->n_fin);
+		f->tcp |= dir ? TCPF_FIN_R : TCPF_FIN_I;
+	}
+	if (fl & 0x04) {
+		inc16(&f->n_rst);
+		f->tcp |= TCPF_RST;
+	}
+	if ((fl & 0x05) && !closed)
+		f->tcp |= dir ? TCPF_CLOSE_R : TCPF_CLOSE_I;
+	if (fl & 0x08)
+		inc16(&f->n_psh);
+	if (fl & 0x20)
+		inc16(&f->n_urg);
+}
+
+/* Account the DNS question of a packet from the initiator. */
+static void
+dns_update(struct flow *f, const struct cap_pkt *p)
+{
+	struct cap_dns q;
+	float e;
+
+	if (cap_dns_parse(p->payload, p->payload_cap, p->proto == 6, &q) != 0 ||
+	    q.is_response)
+		return;
+	if (f->dns_queries == 0)
+		f->dns_qtype = q.qtype;
+	inc16(&f->dns_queries);
+	if (q.name_len > f->dns_len || f->dns_queries == 1) {
+		f->dns_len = q.name_len > 255 ? 255 : (uint8_t)q.name_len;
+		f->dns_labels = q.labels;
+	}
+	e = q.entropy * 32.0f;
+	if (e > f->dns_entropy8)
+		f->dns_entropy8 = e >= 255.0f ? 255 : (uint8_t)e;
+}
+
+/* Account packet p to direction dir of flow f. */
+static void
+dir_update(struct flow *f, int dir, const struct cap_pkt *p)
+{
+	struct flow_dir *d = &f->d[dir];
+	uint32_t pl = p->payload_wire > UINT16_MAX ? UINT16_MAX :
+	    p->payload_wire;
+	uint64_t gap;
+
+	if (d->pkts == 0 || pl < d->pl_min)
+		d->pl_min = (uint16_t)pl;
+	if (pl > d->pl_max)
+		d->pl_max = (uint16_t)pl;
+	d->pl_sum += pl;
+	d->pl_sumsq += (uint64_t)pl * pl;
+	d->bytes += p->wirelen;
+	if (d->pkts++ > 0) {
+		gap = p->ts_us > d->last_us ? p->ts_us - d->last_us : 0;
+		d->iat_sum += gap;
+		d->iat_sumsq += (double)gap * (double)gap;
+		if (gap > d->iat_max)
+			d->iat_max = gap > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)gap;
+	}
+	if (p->ts_us > d->last_us)
+		d->last_us = p->ts_us;
+	if (!d->seen) {
+		d->win0 = p->proto == 6 ? p->tcp_win : 0;
+		d->ttl0 = p->ttl;
+		d->seen = 1;
+	}
+}
+
+/* Charge an ICMP error to the flow it quotes; 0 when there is none. */
+static int
+icmp_error(struct flowtab *ft, const struct cap_pkt *p)
+{
+	uint32_t b, i;
+	int dir;
+
+	b = bucket_of(ft, p->inner_proto, p->inner_src, p->inner_sport,
+	    p->inner_dst, p->inner_dport);
+	i = find(ft, b, p->inner_proto, p->inner_src, p->inner_sport,
+	    p->inner_dst, p->inner_dport, &dir);
+	if (i == ILIST_NONE)
+		return 0;
+	inc16(&ft->f[i].icmp_err);
+	ft->st.icmp_errors_matched++;
+	return 1;
+}
+
+/* Account one decoded IP packet. */
+void
+flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
+{
+	uint16_t sp = p->has_l4 ? p->sport : 0, dp = p->has_l4 ? p->dport : 0;
+	uint32_t b, i;
+	struct flow *f;
+	int dir = 0, cls;
+
+	if (p->ts_us > ft->now_us)
+		ft->now_us = p->ts_us;
+	if (ft->now_us >= ft->next_expire_us) {
+		flowtab_expire(ft, ft->now_us);
+		ft->next_expire_us = ft->now_us + US;
+	}
+	if (p->frag == 2) {
+		ft->st.fragments_later++;
+		return;
+	}
+	if (p->has_inner && icmp_error(ft, p))
+		return;
+	b = bucket_of(ft, p->proto, p->src, sp, p->dst, dp);
+	i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
+	if (i != ILIST_NONE && ft->f[i].fclass == FC_TCP_CLOSED &&
+	    p->proto == 6 && (p->tcp_flags & 0x12) == 0x02) {
+		end_flow(ft, i, timeout_reason(&ft->f[i]));
+		i = ILIST_NONE;
+	}
+	if (i == ILIST_NONE) {
+		dir = p->proto == 6 && (p->tcp_flags & 0x12) == 0x12;
+		i = new_flow(ft, b, p, sp, dp, dir);
+	} else if (p->ts_us >= ft->f[i].first_us + ft->active_us) {
+		emit(ft, i, FLOW_END_ACTIVE);
+		restart_record(&ft->f[i], p->ts_us);
+	}
+	f = &ft->f[i];
+	dir_update(f, dir, p);
+	if (p->frag == 1)
+		inc16(&f->frags);
+	if (p->proto == 6 && p->has_l4)
+		tcp_update(f, dir, p->tcp_flags);
+	if (dir == 0 && p->has_l4 && f->dport == 53 && p->payload_cap > 0 &&
+	    (p->proto == 17 || p->proto == 6))
+		dns_update(f, p);
+	cls = classify(f);
+	ilist_remove(&ft->cls[f->fclass], ft->f, sizeof(*f), FLOW_LINK, i);
+	f->fclass = (uint8_t)cls;
+	ilist_append(&ft->cls[cls], ft->f, sizeof(*f), FLOW_LINK, i);
+}
+
+/* Decode one frame and account it. */
+void
+flowtab_frame(struct flowtab *ft, int dlt, const struct cap_frame *fr)
+{
+	struct cap_pkt p;
+
+	ft->st.frames++;
+	ft->st.bytes += fr->wirelen;
+	switch (cap_decode(dlt, fr, &p)) {
+	case PKT_IP:
+		ft->st.ip++;
+		flowtab_packet(ft, &p);
+		break;
+	case PKT_ARP:
+		ft->st.arp++;
+		break;
+	case PKT_OTHER:
+		ft->st.other_link++;
+		break;
+	case PKT_MALFORMED:
+		if ((unsigned)p.malformed < MAL_COUNT)
+			ft->st.malformed[p.malformed]++;
+		break;
+	}
+}
+
+/* The table's counters, brought up to date. */
+const struct cap_stats *
+flowtab_stats(struct flowtab *ft)
+{
+	ft->st.hosts_active = hostctx_active(ft->hc);
+	ft->st.hosts_evicted = hostctx_evicted(ft->hc);
+	return &ft->st;
+}
