@@ -1,0 +1,98 @@
+/*
+ * Logging for anomd and anomctl: stderr with syslog priority prefixes in
+ * the foreground (the journal reads them under systemd), syslog otherwise.
+ * Every function keeps errno as it found it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "daemon/daemon.h"
+
+static int log_foreground = 1;
+static int log_verbose;
+static const char *log_tag = "anomd";
+
+/* Set up logging; verbose > 0 shows debug messages. */
+void
+log_init(const char *tag, int foreground, int verbose)
+{
+	log_tag = tag;
+	log_foreground = foreground;
+	log_verbose = verbose;
+	if (!foreground)
+		openlog(tag, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/* Change the verbosity. */
+void
+log_set_verbose(int verbose)
+{
+	log_verbose = verbose;
+}
+
+/* Write one message at priority pri; suffix may be NULL. */
+static void
+vlog(int pri, const char *suffix, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	int saved = errno;
+
+	if (pri == LOG_DEBUG && log_verbose < 1)
+		goto out;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!log_foreground)
+		syslog(pri, suffix ? "%s: %s" : "%s", msg, suffix);
+	else if (suffix)
+		fprintf(stderr, "<%d>%s: %s: %s\n", pri, log_tag, msg, suffix);
+	else
+		fprintf(stderr, "<%d>%s: %s\n", pri, log_tag, msg);
+out:
+	errno = saved;
+}
+
+#define LOG_FN(name, pri, with_errno)                                      \
+	void name(const char *fmt, ...)                                    \
+	{                                                                  \
+		int saved = errno;                                         \
+		va_list ap;                                                \
+                                                                           \
+		va_start(ap, fmt);                                         \
+		vlog(pri, with_errno ? strerror(saved) : NULL, fmt, ap);   \
+		va_end(ap);                                                \
+		errno = saved;                                             \
+	}
+
+/* log_warn appends strerror(errno); log_warnx does not. */
+LOG_FN(log_warn, LOG_WARNING, 1)
+LOG_FN(log_warnx, LOG_WARNING, 0)
+LOG_FN(log_info, LOG_INFO, 0)
+LOG_FN(log_debug, LOG_DEBUG, 0)
+
+/* Log with strerror(errno) and exit 1. */
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, strerror(saved), fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* Log and exit 1. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

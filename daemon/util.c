@@ -1,0 +1,52 @@
+/* Small helpers shared by anomd and anomctl. */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* Format an address; IPv4-mapped addresses print as IPv4. */
+const char *
+addr_str(const uint8_t *addr, char buf[ADDR_STR_LEN])
+{
+	if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0)
+		inet_ntop(AF_INET, addr + 12, buf, ADDR_STR_LEN);
+	else
+		inet_ntop(AF_INET6, addr, buf, ADDR_STR_LEN);
+	return buf;
+}
+
+/* Format microseconds as seconds with six decimals. */
+const char *
+ts_str(uint64_t us, char buf[32])
+{
+	snprintf(buf, 32, "%" PRIu64 ".%06" PRIu64, us / 1000000u,
+	    us % 1000000u);
+	return buf;
+}
+
+/* Parse an unsigned decimal number within [min, max]. */
+int
+parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL || *s == '\0' || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
