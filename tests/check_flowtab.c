@@ -1,10 +1,379 @@
-/* Tests of flowtab.c (placeholder until written). */
+/* Tests of flowtab.c and hostctx.c: direction, timeouts, memcap, hashing. */
+#include <errno.h>
+#include <string.h>
+
 #include <check.h>
 
+#include "capture/capture-int.h"
 #include "tests/check-util.h"
+
+#define S 1000000ull
+#define MAX_RECS 2048
+
+static struct flow_record recs[MAX_RECS];
+static int nrecs;
+
+/* Collect emitted records. */
+static void
+collect_cb(const struct flow_record *r, void *arg)
+{
+	(void)arg;
+	ck_assert_int_lt(nrecs, MAX_RECS);
+	recs[nrecs++] = *r;
+}
+
+/* A table with default timeouts, fixed seed and the given memcap. */
+static struct flowtab *
+table(size_t memcap)
+{
+	struct flowtab_opts o;
+
+	flowtab_opts_default(&o);
+	o.seed = 42;
+	if (memcap)
+		o.memcap = memcap;
+	o.host_memcap = 1 << 20;
+	nrecs = 0;
+	return flowtab_create(&o, collect_cb, NULL);
+}
+
+/* Set an IPv4-mapped address 10.0.0.n. */
+static void
+v4(uint8_t *a, unsigned n)
+{
+	memset(a, 0, CAP_ADDR_LEN);
+	a[10] = a[11] = 0xff;
+	a[12] = 10;
+	a[14] = (uint8_t)(n >> 8);
+	a[15] = (uint8_t)n;
+}
+
+/* A decoded packet from host s:sp to host d:dp at time t (us). */
+static struct cap_pkt
+pkt(uint8_t proto, unsigned s, uint16_t sp, unsigned d, uint16_t dp,
+    uint64_t t, uint8_t flags, uint32_t payload)
+{
+	struct cap_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.kind = PKT_IP;
+	p.ts_us = t;
+	p.ipver = 4;
+	p.proto = proto;
+	p.ttl = 64;
+	p.tcp_flags = flags;
+	p.tcp_win = 1000;
+	v4(p.src, s);
+	v4(p.dst, d);
+	p.sport = sp;
+	p.dport = dp;
+	p.has_l4 = 1;
+	p.payload_wire = payload;
+	p.wirelen = 54 + payload;
+	return p;
+}
+
+#define SYN 0x02
+#define ACK 0x10
+#define FIN 0x01
+#define RST 0x04
+
+/* Feed a packet. */
+static void
+feed(struct flowtab *ft, struct cap_pkt p)
+{
+	flowtab_packet(ft, &p);
+}
+
+START_TEST(test_direction)
+{
+	struct flowtab *ft = table(0);
+	uint8_t a[16];
+
+	feed(ft, pkt(17, 1, 5000, 2, 53, 1 * S, 0, 30));
+	feed(ft, pkt(17, 2, 53, 1, 5000, 1 * S + 10, 0, 90));
+	feed(ft, pkt(6, 3, 80, 4, 40000, 1 * S, SYN | ACK, 0));
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	ck_assert_msg(nrecs == 2, "two flows should be emitted, got %d", nrecs);
+	v4(a, 1);
+	ck_assert_msg(memcmp(recs[1].src, a, 16) == 0 || recs[0].proto == 17,
+	    "records are per flow");
+	for (int i = 0; i < nrecs; i++) {
+		if (recs[i].proto == 17) {
+			v4(a, 1);
+			ck_assert_msg(memcmp(recs[i].src, a, 16) == 0,
+			    "initiator should be the first packet's sender");
+			ck_assert_int_eq(recs[i].sport, 5000);
+			ck_assert_int_eq(recs[i].dport, 53);
+			ck_assert_msg(recs[i].feat[1] == 1 && recs[i].feat[2] == 1,
+			    "one packet should be counted each way");
+			ck_assert_int_eq(recs[i].bytes, 54 + 30 + 54 + 90);
+		} else {
+			v4(a, 4);
+			ck_assert_msg(memcmp(recs[i].src, a, 16) == 0,
+			    "a SYN-ACK seen first should make its receiver "
+			    "the initiator");
+			ck_assert_int_eq(recs[i].dport, 80);
+		}
+		ck_assert_int_eq(recs[i].end, FLOW_END_FLUSH);
+	}
+	flowtab_free(ft);
+}
+END_TEST
+
+/* One timeout case: packets, the time at which nothing may have ended yet,
+ * the time at which the flow must have ended, and the reason. */
+struct to_case {
+	const char *name;
+	uint8_t proto;
+	uint8_t flags[4];
+	int npkts;
+	uint64_t quiet_s, end_s;
+	enum flow_end why;
+};
+
+static const struct to_case to_cases[] = {
+    {"udp idle", 17, {0}, 1, 59, 60, FLOW_END_IDLE},
+    {"icmp idle", 1, {0}, 1, 29, 30, FLOW_END_IDLE},
+    {"other idle", 47, {0}, 1, 59, 60, FLOW_END_IDLE},
+    {"tcp half-open", 6, {SYN}, 1, 9, 10, FLOW_END_HALFOPEN},
+    {"tcp established idle", 6, {SYN, SYN | ACK, ACK}, 3, 299, 300,
+	FLOW_END_IDLE},
+    {"tcp fin both ways", 6, {SYN, SYN | ACK, FIN | ACK, FIN | ACK}, 4, 1, 2,
+	FLOW_END_FIN},
+    {"tcp reset", 6, {SYN, RST | ACK}, 2, 1, 2, FLOW_END_RST},
+};
+
+START_TEST(test_timeouts)
+{
+	const struct to_case *c = &to_cases[_i];
+	struct flowtab *ft = table(0);
+	int k;
+
+	for (k = 0; k < c->npkts; k++) {
+		if (k % 2 == 0)
+			feed(ft, pkt(c->proto, 1, 1234, 2, 80, 100 * S,
+			    c->flags[k], 0));
+		else
+			feed(ft, pkt(c->proto, 2, 80, 1, 1234, 100 * S,
+			    c->flags[k], 0));
+	}
+	flowtab_expire(ft, 100 * S + c->quiet_s * S);
+	ck_assert_msg(nrecs == 0, "%s: flow should live %llu s", c->name,
+	    (unsigned long long)c->quiet_s);
+	flowtab_expire(ft, 100 * S + c->end_s * S);
+	ck_assert_msg(nrecs == 1, "%s: flow should end at %llu s", c->name,
+	    (unsigned long long)c->end_s);
+	ck_assert_msg(recs[0].end == c->why, "%s: end reason %s, want %s",
+	    c->name, flow_end_name(recs[0].end), flow_end_name(c->why));
+	ck_assert_int_eq(flowtab_stats(ft)->flows_active, 0);
+	flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(test_interim)
+{
+	struct flowtab *ft = table(0);
+	uint64_t t;
+
+	for (t = 0; t <= 700; t += 50)
+		feed(ft, pkt(17, 1, 999, 2, 514, 1000 * S + t * S, 0, 10));
+	ck_assert_msg(nrecs == 2, "a 700 s flow should give 2 interim "
+	    "records at 300 s steps, got %d", nrecs);
+	ck_assert_int_eq(recs[0].end, FLOW_END_ACTIVE);
+	ck_assert_int_eq(recs[0].packets, 6);
+	ck_assert_msg(recs[0].id == recs[1].id,
+	    "interim records should keep the flow id");
+	ck_assert_msg(recs[1].ts_first_us == 1300 * S,
+	    "the second record should start where the first ended");
+	ck_assert_msg(recs[1].feat[feat_index("continued")] == 1.0f,
+	    "records after the first should be marked continued");
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	ck_assert_int_eq(nrecs, 3);
+	ck_assert_int_eq(recs[2].packets, 15 - 12);
+	flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(test_evict_order)
+{
+	size_t memcap = 64 * 1024;
+	struct flowtab *ft = table(memcap);
+	uint64_t cap = flowtab_stats(ft)->flows_max;
+	unsigned i;
+
+	ck_assert_uint_eq(cap, memcap / flowtab_bytes_per_flow());
+	for (i = 0; i < cap; i++)
+		feed(ft, pkt(17, 1, (uint16_t)(1000 + i), 2, 53, S + i, 0, 0));
+	feed(ft, pkt(17, 1, 1000, 2, 53, S + cap, 0, 0)); /* touch the first */
+	ck_assert_msg(nrecs == 0, "nothing should be evicted below the cap");
+	feed(ft, pkt(17, 1, 9, 2, 53, S + cap + 1, 0, 0));
+	ck_assert_msg(nrecs == 1, "one flow should be evicted at the cap");
+	ck_assert_int_eq(recs[0].end, FLOW_END_EVICT);
+	ck_assert_msg(recs[0].sport == 1001,
+	    "the least recently seen flow should go, not port %u",
+	    recs[0].sport);
+	feed(ft, pkt(17, 1, 10, 2, 53, S + cap + 2, 0, 0));
+	ck_assert_int_eq(recs[1].sport, 1002);
+	ck_assert_uint_eq(flowtab_stats(ft)->flows_active, cap);
+	ck_assert_uint_eq(flowtab_stats(ft)->flows_evicted, 2);
+	flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(test_memcap_too_small)
+{
+	struct flowtab_opts o;
+
+	flowtab_opts_default(&o);
+	o.memcap = 1000;
+	errno = 0;
+	ck_assert_msg(flowtab_create(&o, NULL, NULL) == NULL,
+	    "a memcap below 64 KiB should be refused");
+	ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+START_TEST(test_port_reuse)
+{
+	struct flowtab *ft = table(0);
+
+	feed(ft, pkt(6, 1, 4000, 2, 21, S, SYN, 0));
+	feed(ft, pkt(6, 2, 21, 1, 4000, S + 1, RST | ACK, 0));
+	feed(ft, pkt(6, 1, 4000, 2, 21, S + 2, SYN, 0));
+	ck_assert_msg(nrecs == 1,
+	    "a SYN on a reset flow should end it and start a new one");
+	ck_assert_int_eq(recs[0].end, FLOW_END_RST);
+	ck_assert_uint_eq(flowtab_stats(ft)->flows_created, 2);
+	flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(test_fragments_and_icmp_errors)
+{
+	struct flowtab *ft = table(0);
+	struct cap_pkt p;
+
+	p = pkt(17, 1, 3333, 2, 53, S, 0, 3000);
+	p.frag = 1;
+	feed(ft, p);
+	p.frag = 2;
+	p.has_l4 = 0;
+	feed(ft, p);
+	feed(ft, p);
+	p = pkt(1, 2, 0, 1, 3 << 8 | 3, S + 5, 0, 30);
+	p.has_inner = 1;
+	p.inner_proto = 17;
+	v4(p.inner_src, 1);
+	v4(p.inner_dst, 2);
+	p.inner_sport = 3333;
+	p.inner_dport = 53;
+	feed(ft, p);
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	ck_assert_msg(nrecs == 1, "later fragments and the matched ICMP error "
+	    "should not make flows, got %d records", nrecs);
+	ck_assert_uint_eq(flowtab_stats(ft)->fragments_later, 2);
+	ck_assert_uint_eq(flowtab_stats(ft)->icmp_errors_matched, 1);
+	ck_assert(recs[0].feat[feat_index("fragments")] == 1.0f);
+	ck_assert(recs[0].feat[feat_index("icmp_errors")] == 1.0f);
+	flowtab_free(ft);
+}
+END_TEST
+
+/* Run a fixed packet sequence through a table with the given seed. */
+static int
+run_seeded(uint64_t seed, struct flow_record *out, int max)
+{
+	struct flowtab_opts o;
+	struct flowtab *ft;
+	unsigned i;
+
+	flowtab_opts_default(&o);
+	o.seed = seed;
+	nrecs = 0;
+	ft = flowtab_create(&o, collect_cb, NULL);
+	for (i = 0; i < 500; i++)
+		feed(ft, pkt(6, i % 7, (uint16_t)(2000 + i), 100 + i % 13,
+		    (uint16_t)(i % 3 ? 80 : 443), S + i * 1000, SYN, 0));
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	flowtab_free(ft);
+	ck_assert_int_le(nrecs, max);
+	memcpy(out, recs, (size_t)nrecs * sizeof(*out));
+	return nrecs;
+}
+
+START_TEST(test_seeded_hash)
+{
+	static struct flow_record a[600], b[600];
+	uint64_t k1[2] = {1, 2}, k2[2] = {1, 3};
+	int na, nb;
+
+	ck_assert_msg(cap_siphash(k1, "flow", 4) == cap_siphash(k1, "flow", 4),
+	    "the hash should be a function of key and data");
+	ck_assert_msg(cap_siphash(k1, "flow", 4) != cap_siphash(k2, "flow", 4),
+	    "another key should give another hash");
+	na = run_seeded(1, a, 600);
+	nb = run_seeded(0xdeadbeef, b, 600);
+	ck_assert_int_eq(na, 500);
+	ck_assert_int_eq(na, nb);
+	ck_assert_msg(memcmp(a, b, sizeof(a[0]) * (size_t)na) == 0,
+	    "records should not depend on the hash seed");
+}
+END_TEST
+
+START_TEST(test_host_context)
+{
+	struct flowtab *ft = table(0);
+	int ports = feat_index("init_dst_ports_10s");
+	int srcs = feat_index("resp_src_hosts_10s");
+	int fail = feat_index("init_fail_share");
+	unsigned i;
+
+	/* Host 1 probes 40 ports of host 2 in 4 s; each gets a RST. */
+	for (i = 0; i < 40; i++) {
+		feed(ft, pkt(6, 1, 5555, 2, (uint16_t)(100 + i), S + i * 100000,
+		    SYN, 0));
+		feed(ft, pkt(6, 2, (uint16_t)(100 + i), 1, 5555,
+		    S + i * 100000 + 10, RST | ACK, 0));
+	}
+	flowtab_expire(ft, 20 * S);
+	ck_assert_int_eq(nrecs, 40);
+	ck_assert_msg(recs[39].feat[ports] > 30 && recs[39].feat[ports] < 55,
+	    "40 distinct ports should be estimated near 40, got %g",
+	    (double)recs[39].feat[ports]);
+	ck_assert_msg(recs[39].feat[srcs] > 0.9 && recs[39].feat[srcs] < 1.1,
+	    "one initiator should be counted once, got %g",
+	    (double)recs[39].feat[srcs]);
+	ck_assert_msg(recs[39].feat[fail] > 0.99,
+	    "reset probes should count as failed, share %g",
+	    (double)recs[39].feat[fail]);
+	flowtab_free(ft);
+}
+END_TEST
 
 Suite *
 flowtab_suite(void)
 {
-	return suite_create("flowtab");
+	Suite *s = suite_create("flowtab");
+	TCase *tc;
+
+	tc = tcase_create("direction");
+	tcase_add_test(tc, test_direction);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("timeouts");
+	tcase_add_loop_test(tc, test_timeouts, 0,
+	    (int)(sizeof(to_cases) / sizeof(to_cases[0])));
+	tcase_add_test(tc, test_interim);
+	tcase_add_test(tc, test_port_reuse);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("memcap");
+	tcase_add_test(tc, test_evict_order);
+	tcase_add_test(tc, test_memcap_too_small);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("attribution");
+	tcase_add_test(tc, test_fragments_and_icmp_errors);
+	tcase_add_test(tc, test_seeded_hash);
+	tcase_add_test(tc, test_host_context);
+	suite_add_tcase(s, tc);
+	return s;
 }
