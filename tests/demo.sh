@@ -1,0 +1,15 @@
+#!/bin/sh
+# The README's first command: set up, build, and run anomd on the bundled
+# sample capture.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh tests/setup.sh
+if [ ! -f build/Makefile ]; then
+	autoreconf -fi >/dev/null
+	mkdir -p build
+	(cd build && ../configure --quiet)
+fi
+make -s -C build -j"$(nproc)" anomd
+echo "== anomd -r tests/data/sample.pcap"
+exec build/anomd -r tests/data/sample.pcap "$@"

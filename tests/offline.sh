@@ -1,0 +1,100 @@
+#!/bin/sh
+# Integration test: anomd -r on the bundled sample, on every shared capture
+# when ../shared/data is there, and on broken files.  Under the sanitizer
+# build any report aborts anomd, which fails the test.
+set -u
+top=${ANOMD_TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${ANOMD_TOP_BUILDDIR:-$top}
+anomd=$build/anomd
+shared=${ANOMD_SHARED_DATA:-$top/../shared/data}/pcaps
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+passes=0
+
+ok() { passes=$((passes + 1)); }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# stat NAME FILE: the value of a "name value" statistics line.
+stat() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+
+# run FILE: anomd -r FILE --flows CSV, which must exit 0 with a statistics
+# block and one CSV row per flow record.
+run() {
+	f=$1
+	name=$(basename "$f")
+	if ! "$anomd" -r "$f" --flows "$tmp/$name.csv" --seed 1 \
+	    >"$tmp/$name.out" 2>"$tmp/$name.err"; then
+		fail "$name: anomd exited non-zero"; sed 's/^/  /' "$tmp/$name.err"
+		return 1
+	fi
+	rows=$(($(wc -l <"$tmp/$name.csv") - 1))
+	recs=0
+	for r in idle fin rst halfopen active evict flush; do
+		recs=$((recs + $(stat "records_$r" "$tmp/$name.err")))
+	done
+	if [ "$rows" -ne "$recs" ]; then
+		fail "$name: $rows CSV rows but $recs records counted"
+		return 1
+	fi
+	frames=$(stat frames "$tmp/$name.err")
+	echo "ok: $name: $frames frames, $(stat flows "$tmp/$name.err") flows, $rows records"
+	ok
+}
+
+# expect_flows FILE N: anomd must count N flows in FILE.
+expect_flows() {
+	got=$(stat flows "$tmp/$(basename "$1").err")
+	if [ "$got" = "$2" ]; then ok; else fail "$(basename "$1"): $got flows, want $2"; fi
+}
+
+# The header: 11 key columns and every feature named by --list-features.
+run "$top/tests/data/sample.pcap"
+nf=$("$anomd" --list-features | wc -l)
+cols=$(head -1 "$tmp/sample.pcap.csv" | tr ',' '\n' | wc -l)
+[ "$cols" -eq $((11 + nf)) ] && ok || fail "CSV has $cols columns, want $((11 + nf))"
+head -1 "$tmp/sample.pcap.csv" | grep -q '^flow_id,ts_first,ts_last,proto,src_ip,src_port,dst_ip,dst_port,packets,bytes,end,duration,' &&
+	ok || fail "CSV header does not start with the key columns"
+
+# Same input twice: byte-identical flows, whatever the hash seed.
+"$anomd" -r "$top/tests/data/sample.pcap" --flows "$tmp/again.csv" --seed 99 2>/dev/null >/dev/null
+cmp -s "$tmp/sample.pcap.csv" "$tmp/again.csv" && ok || fail "two runs differ"
+
+# Broken input: a clear error, never a crash.
+head -c 5000 /dev/urandom >"$tmp/garbage.pcap" 2>/dev/null ||
+	dd if=/dev/urandom of="$tmp/garbage.pcap" bs=1000 count=5 2>/dev/null
+"$anomd" -r "$tmp/garbage.pcap" >/dev/null 2>"$tmp/garbage.err"
+[ $? -eq 1 ] && grep -q "capture: read .*garbage.pcap" "$tmp/garbage.err" &&
+	ok || fail "garbage file: want exit 1 and a capture: read error"
+head -c 100000 "$top/tests/data/sample.pcap" >"$tmp/truncated.pcap"
+if "$anomd" -r "$tmp/truncated.pcap" --flows "$tmp/t.csv" >/dev/null 2>"$tmp/t.err" &&
+    grep -q "truncated" "$tmp/t.err" && [ "$(wc -l <"$tmp/t.csv")" -gt 1 ]; then
+	ok
+else
+	fail "truncated file: want a warning and the flows read before the cut"
+fi
+# A pcap header with link type 105 (802.11), which anomd does not decode.
+printf '\324\303\262\241\002\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\151\000\000\000' >"$tmp/wifi.pcap"
+"$anomd" -r "$tmp/wifi.pcap" >/dev/null 2>"$tmp/wifi.err"
+[ $? -eq 1 ] && grep -q "unsupported link type 105" "$tmp/wifi.err" &&
+	ok || fail "802.11 file: want an error naming link type 105"
+"$anomd" -r "$tmp/does-not-exist.pcap" >/dev/null 2>"$tmp/nx.err"
+[ $? -eq 1 ] && grep -q "No such file" "$tmp/nx.err" && ok || fail "missing file"
+"$anomd" --bogus >/dev/null 2>&1
+[ $? -eq 2 ] && ok || fail "unknown option: want exit 2"
+
+if [ -d "$shared" ]; then
+	for f in "$shared"/*.pcap "$shared"/*.pcapng; do
+		run "$f"
+	done
+	# Flow counts checked against tshark's conversations (tshark -q -z
+	# conv,tcp -z conv,udp -z conv,ip): the counts below are TCP + UDP
+	# conversations plus ICMP/other flows, for captures where no
+	# conversation outlives a timeout or reuses its ports.
+	. "$top/tests/flowcounts.sh"
+else
+	echo "skip: $shared not found; shared captures not checked"
+fi
+
+echo "offline: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]

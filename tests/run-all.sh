@@ -1,0 +1,35 @@
+#!/bin/sh
+# The README's second command, and what CI runs: set up, build with warnings
+# as errors, run the whole test suite plain and under AddressSanitizer and
+# UndefinedBehaviorSanitizer, check formatting, then make distcheck.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh tests/setup.sh
+jobs=$(nproc)
+autoreconf -fi >/dev/null
+
+echo "== plain build, warnings are errors"
+rm -rf build-ci
+mkdir -p build-ci
+(cd build-ci && ../configure --quiet --enable-werror)
+make -s -C build-ci -j"$jobs"
+make -s -C build-ci -j"$jobs" check || { cat build-ci/test-suite.log; exit 1; }
+
+echo "== sanitizer build: -fsanitize=address,undefined"
+rm -rf build-asan
+mkdir -p build-asan
+(cd build-asan && ../configure --quiet --enable-werror --enable-sanitizers)
+make -s -C build-asan -j"$jobs"
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+CK_TIMEOUT_MULTIPLIER=10 \
+	make -s -C build-asan -j"$jobs" check ||
+	{ cat build-asan/test-suite.log; exit 1; }
+
+echo "== format"
+make -s -C build-ci check-format
+
+echo "== distcheck"
+make -s -C build-ci distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+echo "== all tests passed"

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install the Debian packages anomd needs to build and test, when missing.
+# Run as root (or with sudo) on Debian 12 or later.
+set -eu
+
+PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
+libsqlite3-dev libcjson-dev check libsystemd-dev clang-format sqlite3
+mandoc tcpreplay iproute2 python3"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: missing packages:$missing; run as root or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "setup: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
