@@ -36,6 +36,81 @@ const char *ts_str(uint64_t us, char buf[32]);
 /* Parse an unsigned decimal within [min, max]; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* ---- conf.c ------------------------------------------------------------- */
+
+#define CONF_STR_MAX 256
+
+enum conf_type {
+	CONF_STR,    /* free text, at most CONF_STR_MAX - 1 bytes */
+	CONF_UINT,   /* unsigned decimal */
+	CONF_SIZE,   /* unsigned with an optional K, M or G suffix (1024) */
+	CONF_BOOL,   /* yes/no, true/false, on/off, 1/0 */
+	CONF_DOUBLE, /* decimal fraction */
+	CONF_MODE,   /* octal file mode */
+	CONF_CHOICE, /* one word of a '|'-separated list */
+};
+
+/* Every setting anomd has; filled from the table's defaults first. */
+struct anomd_conf {
+	char interface[CONF_STR_MAX];
+	char filter[CONF_STR_MAX];
+	uint32_t snaplen;
+	uint32_t promisc;
+	uint64_t buffer_size;
+	uint64_t flow_memcap, host_memcap;
+	struct flow_timeouts to;
+	uint32_t baseline_seconds, baseline_min_flows;
+	char model_layers[CONF_STR_MAX];
+	char model_activation[CONF_STR_MAX];
+	uint32_t model_epochs, model_batch;
+	uint64_t model_seed;
+	char threshold_rule[CONF_STR_MAX];
+	double threshold_target, robust_drop;
+	uint32_t explain_features;
+	char state_dir[CONF_STR_MAX];
+	char db_path[CONF_STR_MAX];
+	uint32_t retention_days;
+	uint64_t retention_rows;
+	uint32_t alert_fold_seconds, alert_rate_max;
+	char socket_path[CONF_STR_MAX];
+	uint32_t socket_mode;
+	char socket_group[CONF_STR_MAX];
+	uint32_t max_clients, client_idle_seconds;
+	uint64_t client_output_max;
+	char user[CONF_STR_MAX];
+};
+
+struct conf_key {
+	const char *name;
+	enum conf_type type;
+	size_t off, size;  /* field in struct anomd_conf */
+	double def, min, max; /* numeric default and bounds */
+	const char *sdef;  /* text default (CONF_STR, CONF_CHOICE) */
+	const char *unit;  /* unit or, for CONF_CHOICE, the choices */
+	const char *doc;
+};
+
+/* The key table; *n gets its length. */
+const struct conf_key *conf_keys_table(size_t *n);
+/* Fill c with every default. */
+void conf_defaults(struct anomd_conf *c);
+/*
+ * Parse one line ("key = value", "# comment" or blank) of file at lineno.
+ * Returns 0, or -EINVAL and a malloc'd "file:line: ..." message in *cause.
+ */
+int conf_parse_line(struct anomd_conf *c, const char *file, int lineno,
+    const char *line, char **cause);
+/*
+ * Read a whole file on top of c.  Every error is reported through errcb
+ * (file:line: message); returns the number of errors, or -errno when the
+ * file cannot be read (with *cause set).
+ */
+int conf_load(struct anomd_conf *c, const char *path,
+    void (*errcb)(const char *msg, void *arg), void *arg, char **cause);
+/* Write the value of key k in c into buf. */
+const char *conf_value_str(const struct anomd_conf *c,
+    const struct conf_key *k, char *buf, size_t len);
+
 /* ---- flowcsv.c ---------------------------------------------------------- */
 
 /* Write the header of the flows CSV. */

@@ -1,5 +1,5 @@
 noinst_LIBRARIES += daemon/libdaemon.a
-daemon_libdaemon_a_SOURCES = daemon/daemon.h daemon/log.c daemon/util.c \
+daemon_libdaemon_a_SOURCES = daemon/daemon.h daemon/log.c daemon/util.c daemon/conf.c \
 	daemon/flowcsv.c daemon/offline.c
 
 sbin_PROGRAMS += anomd

@@ -1,0 +1,386 @@
+/*
+ * Configuration: one static table lists every key with its type, default,
+ * bounds, unit and description.  The table drives parsing, defaults,
+ * `anomd -t`, the commented etc/anomd.conf and the test that anomd.conf(5)
+ * names every key.  The parser works line by line so that tests can feed it
+ * lines, and the loader collects every error before the caller gives up.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+
+#define CONF_LINE_MAX 4096
+
+#define F(x) offsetof(struct anomd_conf, x), sizeof(((struct anomd_conf *)0)->x)
+#define KiB 1024.0
+#define MiB (1024.0 * 1024.0)
+#define GiB (1024.0 * 1024.0 * 1024.0)
+#define NUM(name, type, field, def, min, max, unit, doc)                     \
+	{name, type, F(field), def, min, max, NULL, unit, doc}
+#define TXT(name, type, field, def, choices, doc)                            \
+	{name, type, F(field), 0, 0, 0, def, choices, doc}
+
+static const struct conf_key conf_keys[] = {
+    TXT("interface", CONF_STR, interface, "eth0", NULL,
+	"network interface to capture on (-i overrides)"),
+    TXT("filter", CONF_STR, filter, "", NULL,
+	"BPF filter expression; empty captures everything"),
+    NUM("snaplen", CONF_UINT, snaplen, 65535, 96, 262144, "bytes",
+	"bytes captured of each packet"),
+    NUM("promiscuous", CONF_BOOL, promisc, 1, 0, 1, NULL,
+	"put the interface in promiscuous mode"),
+    NUM("buffer_size", CONF_SIZE, buffer_size, 16 * MiB, 0, 2 * GiB - 1,
+	"bytes", "kernel capture buffer; 0 keeps libpcap's default"),
+    NUM("flow_memcap", CONF_SIZE, flow_memcap, 64 * MiB, 64 * KiB, 64 * GiB,
+	"bytes", "memory for flow state; at the cap the oldest flow is evicted"),
+    NUM("host_memcap", CONF_SIZE, host_memcap, 32 * MiB, 64 * KiB, 64 * GiB,
+	"bytes", "memory for per-host context; at the cap the oldest host goes"),
+    NUM("timeout_tcp_idle", CONF_UINT, to.tcp_idle, 300, 1, 86400, "seconds",
+	"an established TCP flow ends after this long idle"),
+    NUM("timeout_tcp_halfopen", CONF_UINT, to.tcp_halfopen, 10, 1, 3600,
+	"seconds", "a TCP flow with no completed handshake ends after this"),
+    NUM("timeout_tcp_closed", CONF_UINT, to.tcp_closed, 2, 1, 600, "seconds",
+	"linger after FIN both ways or a reset"),
+    NUM("timeout_udp_idle", CONF_UINT, to.udp_idle, 60, 1, 86400, "seconds",
+	"a UDP flow ends after this long idle"),
+    NUM("timeout_icmp_idle", CONF_UINT, to.icmp_idle, 30, 1, 86400, "seconds",
+	"an ICMP flow ends after this long idle"),
+    NUM("timeout_other_idle", CONF_UINT, to.other_idle, 60, 1, 86400,
+	"seconds", "a flow of another protocol ends after this long idle"),
+    NUM("timeout_active", CONF_UINT, to.active, 300, 0, 86400, "seconds",
+	"emit an interim record of a long flow this often; 0 = never"),
+    NUM("baseline_seconds", CONF_UINT, baseline_seconds, 3600, 10, 30 * 86400,
+	"seconds", "length of the baseline window of normal traffic"),
+    NUM("baseline_min_flows", CONF_UINT, baseline_min_flows, 1000, 100,
+	10000000, "flows", "the baseline window lasts until it has this many"),
+    TXT("model_layers", CONF_STR, model_layers, "32,12,32", NULL,
+	"hidden layer sizes of the autoencoder, comma-separated"),
+    TXT("model_activation", CONF_CHOICE, model_activation, "tanh",
+	"tanh|relu|elu", "activation of the hidden layers"),
+    NUM("model_epochs", CONF_UINT, model_epochs, 30, 1, 1000, "epochs",
+	"most training passes over the baseline (early stopping may end sooner)"),
+    NUM("model_batch", CONF_UINT, model_batch, 64, 1, 4096, "flows",
+	"minibatch size"),
+    NUM("model_seed", CONF_UINT, model_seed, 1, 0, 18446744073709551615.0,
+	NULL, "seed of weight initialisation and shuffling"),
+    TXT("threshold_rule", CONF_CHOICE, threshold_rule, "quantile",
+	"quantile|pot", "how the alert threshold is learned from the baseline"),
+    NUM("threshold_target", CONF_DOUBLE, threshold_target, 0.001, 1e-6, 0.2,
+	"ratio", "target false-alert rate on normal traffic"),
+    NUM("robust_drop", CONF_DOUBLE, robust_drop, 0.01, 0, 0.2, "ratio",
+	"share of worst-fitting baseline flows dropped before the second fit"),
+    NUM("explain_features", CONF_UINT, explain_features, 3, 1, 10, "features",
+	"features named in each alert's explanation"),
+    TXT("state_dir", CONF_STR, state_dir, LOCALSTATEDIR "/lib/anomd", NULL,
+	"where the current model is kept"),
+    TXT("db_path", CONF_STR, db_path, LOCALSTATEDIR "/lib/anomd/anomd.db",
+	NULL, "SQLite alert database (--db overrides)"),
+    NUM("retention_days", CONF_UINT, retention_days, 30, 0, 36500, "days",
+	"delete alerts older than this; 0 = keep"),
+    NUM("retention_rows", CONF_UINT, retention_rows, 1000000, 0, 1e12, "rows",
+	"keep at most this many alerts; 0 = no limit"),
+    NUM("alert_fold_seconds", CONF_UINT, alert_fold_seconds, 60, 0, 86400,
+	"seconds", "fold repeats of one initiator, responder and port into one alert"),
+    NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
+	"alerts/s", "most new alerts written per second; 0 = no limit"),
+    TXT("socket_path", CONF_STR, socket_path, RUNSTATEDIR "/anomd/anomd.sock",
+	NULL, "control socket (-S overrides)"),
+    NUM("socket_mode", CONF_MODE, socket_mode, 0660, 0, 0777, NULL,
+	"file mode of the control socket, octal"),
+    TXT("socket_group", CONF_STR, socket_group, "", NULL,
+	"group of the control socket; empty keeps the daemon's"),
+    NUM("max_clients", CONF_UINT, max_clients, 64, 1, 10000, "clients",
+	"most control clients at once; more get a busy error"),
+    NUM("client_idle_seconds", CONF_UINT, client_idle_seconds, 300, 1, 86400,
+	"seconds", "drop a control client idle this long (subscribers excepted)"),
+    NUM("client_output_max", CONF_SIZE, client_output_max, 1 * MiB, 64 * KiB,
+	1 * GiB, "bytes", "drop a client whose unread output passes this"),
+    TXT("user", CONF_STR, user, "anomd", NULL,
+	"user to switch to after start-up when started as root; empty = stay"),
+};
+
+#undef F
+#undef NUM
+#undef TXT
+
+/* The key table. */
+const struct conf_key *
+conf_keys_table(size_t *n)
+{
+	*n = sizeof(conf_keys) / sizeof(conf_keys[0]);
+	return conf_keys;
+}
+
+/* Store an unsigned value in a field of 4 or 8 bytes. */
+static void
+set_uint(struct anomd_conf *c, const struct conf_key *k, uint64_t v)
+{
+	char *p = (char *)c + k->off;
+	uint32_t v32 = (uint32_t)v;
+
+	if (k->size == sizeof(uint64_t))
+		memcpy(p, &v, sizeof(v));
+	else
+		memcpy(p, &v32, sizeof(v32));
+}
+
+/* Read an unsigned field. */
+static uint64_t
+get_uint(const struct anomd_conf *c, const struct conf_key *k)
+{
+	const char *p = (const char *)c + k->off;
+	uint64_t v;
+	uint32_t v32;
+
+	if (k->size == sizeof(uint64_t)) {
+		memcpy(&v, p, sizeof(v));
+		return v;
+	}
+	memcpy(&v32, p, sizeof(v32));
+	return v32;
+}
+
+/* Fill every default. */
+void
+conf_defaults(struct anomd_conf *c)
+{
+	const struct conf_key *k;
+
+	memset(c, 0, sizeof(*c));
+	for (k = conf_keys; k < conf_keys + sizeof(conf_keys) /
+	    sizeof(conf_keys[0]); k++) {
+		if (k->type == CONF_STR || k->type == CONF_CHOICE)
+			snprintf((char *)c + k->off, k->size, "%s", k->sdef);
+		else if (k->type == CONF_DOUBLE)
+			memcpy((char *)c + k->off, &k->def, sizeof(double));
+		else
+			set_uint(c, k, (uint64_t)k->def);
+	}
+}
+
+/* Set *cause to "file:line: message". */
+static int __attribute__((format(printf, 4, 5)))
+conf_err(char **cause, const char *file, int lineno, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cause != NULL && asprintf(cause, "%s:%d: %s", file, lineno, msg) < 0)
+		*cause = NULL;
+	return -EINVAL;
+}
+
+/* Whether word is one of the '|'-separated choices. */
+static int
+is_choice(const char *choices, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = choices;
+
+	while (p != NULL && *p) {
+		if (strncmp(p, word, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+			return 1;
+		p = strchr(p, '|');
+		p = p ? p + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Parse a number with an optional size suffix; 0 or -EINVAL. */
+static int
+parse_num(const struct conf_key *k, const char *v, double *out)
+{
+	unsigned long long u;
+	char *end;
+	double mult = 1;
+
+	errno = 0;
+	if (k->type == CONF_DOUBLE) {
+		*out = strtod(v, &end);
+		return (*end || errno || end == v || !isfinite(*out)) ? -EINVAL : 0;
+	}
+	if (!isdigit((unsigned char)*v))
+		return -EINVAL;
+	u = strtoull(v, &end, k->type == CONF_MODE ? 8 : 10);
+	if (errno || end == v)
+		return -EINVAL;
+	if (k->type == CONF_SIZE && *end) {
+		mult = strchr("kK", *end) ? KiB : strchr("mM", *end) ? MiB :
+		    strchr("gG", *end) ? GiB : 0;
+		end++;
+	}
+	if (*end || mult == 0)
+		return -EINVAL;
+	*out = (double)u * mult;
+	return 0;
+}
+
+/* Parse the value v of key k into c. */
+static int
+set_value(struct anomd_conf *c, const struct conf_key *k, const char *v,
+    const char *file, int lineno, char **cause)
+{
+	double d;
+
+	switch (k->type) {
+	case CONF_CHOICE:
+		if (!is_choice(k->unit, v))
+			return conf_err(cause, file, lineno,
+			    "%s \"%s\": want one of %s", k->name, v, k->unit);
+		/* FALLTHROUGH */
+	case CONF_STR:
+		if (strlen(v) >= k->size)
+			return conf_err(cause, file, lineno,
+			    "%s: value longer than %zu bytes", k->name,
+			    k->size - 1);
+		snprintf((char *)c + k->off, k->size, "%s", v);
+		return 0;
+	case CONF_BOOL:
+		if (is_choice("yes|true|on|1", v))
+			set_uint(c, k, 1);
+		else if (is_choice("no|false|off|0", v))
+			set_uint(c, k, 0);
+		else
+			return conf_err(cause, file, lineno,
+			    "%s \"%s\": want yes or no", k->name, v);
+		return 0;
+	default:
+		break;
+	}
+	if (parse_num(k, v, &d) != 0)
+		return conf_err(cause, file, lineno, "%s \"%s\": not a %s",
+		    k->name, v, k->type == CONF_DOUBLE ? "number" :
+		    k->type == CONF_MODE ? "octal mode" : "whole number");
+	if (d < k->min || d > k->max)
+		return conf_err(cause, file, lineno,
+		    "%s %s out of range (min %.15g, max %.15g)", k->name, v,
+		    k->min, k->max);
+	if (k->type == CONF_DOUBLE)
+		memcpy((char *)c + k->off, &d, sizeof(d));
+	else
+		set_uint(c, k, (uint64_t)d);
+	return 0;
+}
+
+/* Trim white space at both ends in place. */
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Parse one line. */
+int
+conf_parse_line(struct anomd_conf *c, const char *file, int lineno,
+    const char *line, char **cause)
+{
+	char buf[CONF_LINE_MAX], *key, *val, *eq;
+	size_t i, n;
+
+	if (strlen(line) >= sizeof(buf))
+		return conf_err(cause, file, lineno, "line too long");
+	snprintf(buf, sizeof(buf), "%s", line);
+	key = trim(buf);
+	if (*key == '\0' || *key == '#')
+		return 0;
+	if ((eq = strchr(key, '=')) == NULL)
+		return conf_err(cause, file, lineno,
+		    "\"%s\": want key = value", key);
+	*eq = '\0';
+	key = trim(key);
+	val = trim(eq + 1);
+	if (*val == '"' && strlen(val) >= 2 && val[strlen(val) - 1] == '"') {
+		val[strlen(val) - 1] = '\0';
+		val++;
+	}
+	conf_keys_table(&n);
+	for (i = 0; i < n; i++)
+		if (strcmp(conf_keys[i].name, key) == 0)
+			return set_value(c, &conf_keys[i], val, file, lineno,
+			    cause);
+	return conf_err(cause, file, lineno, "unknown key \"%s\"", key);
+}
+
+/* Read a file on top of c, reporting every error. */
+int
+conf_load(struct anomd_conf *c, const char *path,
+    void (*errcb)(const char *msg, void *arg), void *arg, char **cause)
+{
+	char line[CONF_LINE_MAX + 2], *why;
+	int lineno = 0, nerr = 0, err;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		err = errno;
+		if (cause != NULL && asprintf(cause, "config: open %s: %s", path,
+		    strerror(err)) < 0)
+			*cause = NULL;
+		return -err;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		why = NULL;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			conf_err(&why, path, lineno, "line too long");
+			while (fgets(line, sizeof(line), fp) != NULL &&
+			    strchr(line, '\n') == NULL)
+				;
+		} else
+			conf_parse_line(c, path, lineno, line, &why);
+		if (why != NULL) {
+			nerr++;
+			errcb(why, arg);
+			free(why);
+		}
+	}
+	fclose(fp);
+	return nerr;
+}
+
+/* The value of key k as text. */
+const char *
+conf_value_str(const struct anomd_conf *c, const struct conf_key *k,
+    char *buf, size_t len)
+{
+	const char *p = (const char *)c + k->off;
+	double d;
+
+	switch (k->type) {
+	case CONF_STR:
+	case CONF_CHOICE:
+		snprintf(buf, len, "%s", p);
+		break;
+	case CONF_DOUBLE:
+		memcpy(&d, p, sizeof(d));
+		snprintf(buf, len, "%g", d);
+		break;
+	case CONF_BOOL:
+		snprintf(buf, len, "%s", get_uint(c, k) ? "yes" : "no");
+		break;
+	case CONF_MODE:
+		snprintf(buf, len, "%04" PRIo64, get_uint(c, k));
+		break;
+	default:
+		snprintf(buf, len, "%" PRIu64, get_uint(c, k));
+		break;
+	}
+	return buf;
+}
