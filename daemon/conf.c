@@ -61,13 +61,15 @@ static const struct conf_key conf_keys[] = {
 	"seconds", "length of the baseline window of normal traffic"),
     NUM("baseline_min_flows", CONF_UINT, baseline_min_flows, 1000, 100,
 	10000000, "flows", "the baseline window lasts until it has this many"),
-    TXT("model_layers", CONF_STR, model_layers, "32,12,32", NULL,
+    NUM("baseline_max_flows", CONF_UINT, baseline_max_flows, 100000, 1000,
+	10000000, "flows", "most baseline flows kept; past it a random sample"),
+    TXT("model_layers", CONF_STR, model_layers, "32,8,32", NULL,
 	"hidden layer sizes of the autoencoder, comma-separated"),
-    TXT("model_activation", CONF_CHOICE, model_activation, "tanh",
+    TXT("model_activation", CONF_CHOICE, model_activation, "elu",
 	"tanh|relu|elu", "activation of the hidden layers"),
     NUM("model_epochs", CONF_UINT, model_epochs, 30, 1, 1000, "epochs",
 	"most training passes over the baseline (early stopping may end sooner)"),
-    NUM("model_batch", CONF_UINT, model_batch, 64, 1, 4096, "flows",
+    NUM("model_batch", CONF_UINT, model_batch, 128, 1, 4096, "flows",
 	"minibatch size"),
     NUM("model_seed", CONF_UINT, model_seed, 1, 0, 18446744073709551615.0,
 	NULL, "seed of weight initialisation and shuffling"),
@@ -79,9 +81,9 @@ static const struct conf_key conf_keys[] = {
 	"share of worst-fitting baseline flows dropped before the second fit"),
     NUM("explain_features", CONF_UINT, explain_features, 3, 1, 10, "features",
 	"features named in each alert's explanation"),
-    TXT("state_dir", CONF_STR, state_dir, LOCALSTATEDIR "/lib/anomd", NULL,
+    TXT("state_dir", CONF_STR, state_dir, "/var/lib/anomd", NULL,
 	"where the current model is kept"),
-    TXT("db_path", CONF_STR, db_path, LOCALSTATEDIR "/lib/anomd/anomd.db",
+    TXT("db_path", CONF_STR, db_path, "/var/lib/anomd/anomd.db",
 	NULL, "SQLite alert database (--db overrides)"),
     NUM("retention_days", CONF_UINT, retention_days, 30, 0, 36500, "days",
 	"delete alerts older than this; 0 = keep"),
@@ -91,7 +93,7 @@ static const struct conf_key conf_keys[] = {
 	"seconds", "fold repeats of one initiator, responder and port into one alert"),
     NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
 	"alerts/s", "most new alerts written per second; 0 = no limit"),
-    TXT("socket_path", CONF_STR, socket_path, RUNSTATEDIR "/anomd/anomd.sock",
+    TXT("socket_path", CONF_STR, socket_path, "/run/anomd/anomd.sock",
 	NULL, "control socket (-S overrides)"),
     NUM("socket_mode", CONF_MODE, socket_mode, 0660, 0, 0777, NULL,
 	"file mode of the control socket, octal"),
@@ -383,4 +385,54 @@ conf_value_str(const struct anomd_conf *c, const struct conf_key *k,
 		break;
 	}
 	return buf;
+}
+
+/* Describe a key's default for the commented config file. */
+static void
+write_conf_key(FILE *fp, const struct conf_key *k, const char *val)
+{
+	const char *unit = k->type == CONF_CHOICE ? NULL : k->unit;
+
+	fprintf(fp, "\n# %s", k->doc);
+	if (k->type == CONF_CHOICE)
+		fprintf(fp, "\n# one of: %s", k->unit);
+	else if (k->type != CONF_STR && k->type != CONF_BOOL)
+		fprintf(fp, "\n# range %.15g to %.15g%s%s", k->min, k->max,
+		    unit ? " " : "", unit ? unit : "");
+	fprintf(fp, "\n%s = %s\n", k->name, val);
+}
+
+/* Write the commented default configuration (man = 0) or the key list of
+ * anomd.conf(5) in roff (man = 1). */
+void
+conf_write_defaults(FILE *fp, int man)
+{
+	struct anomd_conf c;
+	char val[CONF_STR_MAX + 8];
+	size_t i, n;
+
+	conf_defaults(&c);
+	conf_keys_table(&n);
+	if (!man)
+		fputs("# anomd.conf: anomd(8) reads this file; see anomd.conf(5).\n"
+		      "# Every key is shown with its default value.  Sizes take a\n"
+		      "# K, M or G suffix (powers of 1024).\n", fp);
+	for (i = 0; i < n; i++) {
+		conf_value_str(&c, &conf_keys[i], val, sizeof(val));
+		if (!man) {
+			write_conf_key(fp, &conf_keys[i], val);
+			continue;
+		}
+		fprintf(fp, ".TP\n.B %s\n%s.\n", conf_keys[i].name,
+		    conf_keys[i].doc);
+		if (conf_keys[i].type == CONF_CHOICE)
+			fprintf(fp, "One of: %s.\n", conf_keys[i].unit);
+		else if (conf_keys[i].type != CONF_STR &&
+		    conf_keys[i].type != CONF_BOOL)
+			fprintf(fp, "Range %.15g to %.15g%s%s.\n",
+			    conf_keys[i].min, conf_keys[i].max,
+			    conf_keys[i].unit ? " " : "",
+			    conf_keys[i].unit ? conf_keys[i].unit : "");
+		fprintf(fp, "Default: \\fI%s\\fR.\n", *val ? val : "(empty)");
+	}
 }

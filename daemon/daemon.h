@@ -59,7 +59,7 @@ struct anomd_conf {
 	uint64_t buffer_size;
 	uint64_t flow_memcap, host_memcap;
 	struct flow_timeouts to;
-	uint32_t baseline_seconds, baseline_min_flows;
+	uint32_t baseline_seconds, baseline_min_flows, baseline_max_flows;
 	char model_layers[CONF_STR_MAX];
 	char model_activation[CONF_STR_MAX];
 	uint32_t model_epochs, model_batch;
@@ -107,6 +107,8 @@ int conf_parse_line(struct anomd_conf *c, const char *file, int lineno,
  */
 int conf_load(struct anomd_conf *c, const char *path,
     void (*errcb)(const char *msg, void *arg), void *arg, char **cause);
+/* Write the commented default config (man = 0) or roff for anomd.conf(5). */
+void conf_write_defaults(FILE *fp, int man);
 /* Write the value of key k in c into buf. */
 const char *conf_value_str(const struct anomd_conf *c,
     const struct conf_key *k, char *buf, size_t len);
@@ -118,14 +120,73 @@ int flowcsv_header(FILE *fp);
 /* Write one flow record as a CSV row. */
 int flowcsv_row(FILE *fp, const struct flow_record *rec);
 
+/* ---- detect.c ----------------------------------------------------------- */
+
+struct model;
+struct model_params;
+struct store;
+struct detector;
+
+#define DETECT_EXPLAIN_MAX 10
+
+struct detect_opts {
+	const struct anomd_conf *conf;
+	struct model *model;    /* loaded model (taken over), or NULL: learn */
+	int train_only;         /* keep every record as baseline */
+	const char *model_out;  /* save a trained model here, or NULL */
+	uint64_t created_us;    /* model creation time; 0 = baseline's end */
+	FILE *scores;           /* scores CSV, or NULL */
+	FILE *eve;              /* EVE JSON lines, or NULL */
+	struct store *store;    /* alert store, or NULL */
+	void (*alert_cb)(int64_t id, void *arg); /* a new alert row */
+	void *alert_arg;
+};
+
+struct detect_stats {
+	uint64_t baseline; /* records taken into the baseline */
+	uint64_t scored, alerts;
+	int trained;
+};
+
+/* Model parameters from the configuration; 0 or -EINVAL with *cause. */
+int detect_model_params(const struct anomd_conf *c, struct model_params *p,
+    char **cause);
+/* Create a detector (exits on OOM); it takes over o->model. */
+struct detector *detect_create(const struct detect_opts *o);
+/* Free a detector and its model; NULL does nothing. */
+void detect_free(struct detector *d);
+/* Take one flow record: learn from it or score it. */
+void detect_record(struct detector *d, const struct flow_record *r);
+/* Train on the baseline now; 0, or -errno (reason logged). */
+int detect_train(struct detector *d);
+const struct detect_stats *detect_stats(const struct detector *d);
+/* The current model, or NULL. */
+const struct model *detect_model(const struct detector *d);
+/* Baseline rows kept and seen, and its time span. */
+void detect_baseline(const struct detector *d, uint64_t *kept,
+    uint64_t *seen, uint64_t *first_us, uint64_t *last_us);
+/* Write the scores CSV header. */
+void detect_scores_header(FILE *fp);
+/* Print the alerts summary. */
+void detect_print_summary(const struct detector *d, FILE *fp);
+/* ISO-8601 UTC time with microseconds. */
+const char *iso_time(uint64_t us, char buf[64]);
+
 /* ---- offline.c ---------------------------------------------------------- */
 
 struct offline_opts {
 	const char **files; /* capture files, nfiles of them */
 	size_t nfiles;
-	const char *flows_path; /* --flows, "-" = stdout, or NULL */
-	struct flowtab_opts ft;
-	int top;                /* flows to show in the summary */
+	const struct anomd_conf *conf;
+	const char *flows_path;  /* --flows, "-" = stdout, or NULL */
+	int detect;              /* learn and score, or only assemble flows */
+	int train_only;          /* train on everything, save to model_path */
+	const char *model_path;  /* -m: load this (or, train_only, write it) */
+	const char *db_path;     /* alert database, or NULL */
+	const char *scores_path; /* --scores, or NULL */
+	const char *eve_path;    /* --eve, or NULL */
+	uint64_t seed;           /* flow hash seed, 0 = random */
+	int top;                 /* flows to show in the summary */
 };
 
 /* Run the offline job; returns the process exit status. */

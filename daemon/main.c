@@ -1,27 +1,46 @@
 /*
  * anomd: network anomaly-detection daemon.  This file parses the command
- * line and hands over to the job it names.
+ * line, loads the configuration and hands over to the job it names.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 
 #define MAX_FILES 64
+#define DEFAULT_CONF "/etc/anomd/anomd.conf"
+#define OFFLINE_DB "anomd.db"
 
 enum {
 	OPT_FLOWS = 256,
 	OPT_LIST_FEATURES,
+	OPT_DUMP_CONFIG,
 	OPT_SEED,
 	OPT_TOP,
+	OPT_DB,
+	OPT_SCORES,
+	OPT_EVE,
+	OPT_TRAIN_ONLY,
+	OPT_BASELINE,
 };
 
 static const struct option longopts[] = {
     {"read", required_argument, NULL, 'r'},
+    {"config", required_argument, NULL, 'c'},
+    {"test-config", no_argument, NULL, 't'},
+    {"model", required_argument, NULL, 'm'},
+    {"db", required_argument, NULL, OPT_DB},
     {"flows", required_argument, NULL, OPT_FLOWS},
-    {"list-features", no_argument, NULL, OPT_LIST_FEATURES},
+    {"scores", required_argument, NULL, OPT_SCORES},
+    {"eve", required_argument, NULL, OPT_EVE},
+    {"train-only", no_argument, NULL, OPT_TRAIN_ONLY},
+    {"baseline", required_argument, NULL, OPT_BASELINE},
+    {"list-features", optional_argument, NULL, OPT_LIST_FEATURES},
+    {"dump-config", optional_argument, NULL, OPT_DUMP_CONFIG},
     {"seed", required_argument, NULL, OPT_SEED},
     {"top", required_argument, NULL, OPT_TOP},
     {"verbose", no_argument, NULL, 'v'},
@@ -30,35 +49,68 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+struct args {
+	const char *files[MAX_FILES];
+	struct offline_opts oo;
+	const char *conf_path;
+	int test_conf, verbose;
+	long baseline;
+};
+
 /* Print the usage summary on fp. */
 static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: anomd -r FILE [-r FILE ...] [--flows OUT.csv] [--top N]\n"
-	    "             [--seed N] [-v]\n"
-	    "       anomd --list-features | -h | -V\n"
+	    "usage: anomd -r FILE [-r FILE ...] [-c CONF] [--db PATH] [-m MODEL]\n"
+	    "             [--baseline SECONDS] [--scores OUT.csv] [--eve OUT.json]\n"
+	    "             [--flows OUT.csv] [--seed N] [--top N] [-v]\n"
+	    "       anomd -r FILE [-r FILE ...] --train-only -m MODEL\n"
+	    "       anomd [-c CONF] -t\n"
+	    "       anomd --list-features | --dump-config | -h | -V\n"
 	    "\n"
 	    "  -r, --read FILE      read a pcap or pcapng file (repeatable)\n"
-	    "      --flows OUT.csv  write one row per flow record (- = stdout)\n"
-	    "      --top N          show the N largest flows (default 10)\n"
+	    "  -c, --config FILE    configuration file (default " DEFAULT_CONF
+	    ")\n"
+	    "  -t, --test-config    check the configuration and exit\n"
+	    "  -m, --model MODEL    score with this model (with --train-only: "
+	    "write it)\n"
+	    "      --db PATH        alert database (default ./" OFFLINE_DB
+	    " for -r)\n"
+	    "      --train-only     train on all flows of the files, save to -m\n"
+	    "      --baseline SECS  length of the baseline window\n"
+	    "      --scores OUT.csv write one row per scored flow (- = stdout)\n"
+	    "      --eve OUT.json   write alerts as EVE JSON lines (- = stdout)\n"
+	    "      --flows OUT.csv  write one row per flow record; alone, only "
+	    "flows\n"
+	    "      --top N          largest flows shown by a flows-only run\n"
 	    "      --seed N         seed the flow hash (default: random)\n"
-	    "      --list-features  print the feature table and exit\n"
+	    "      --list-features  print the feature table (=man: as roff)\n"
+	    "      --dump-config    print the default configuration (=man: "
+	    "roff)\n"
 	    "  -v, --verbose        log more\n"
 	    "  -h, --help           show this help\n"
 	    "  -V, --version        show the version\n");
 }
 
-/* Print the feature table. */
+/* Print the feature table, plain or as roff for anomd(8). */
 static void
-list_features(void)
+list_features(const char *how)
 {
 	const struct feat_desc *fd = feat_table();
-	int i;
+	int man = how != NULL && strcmp(how, "man") == 0, i;
 
-	for (i = 0; i < FEAT_COUNT; i++)
-		printf("%2d  %-22s %-9s %-6s %s\n", i, fd[i].name, fd[i].unit,
-		    fd[i].xform == FX_LOG1P ? "log1p" : "linear", fd[i].doc);
+	for (i = 0; i < FEAT_COUNT; i++) {
+		if (man)
+			printf(".TP\n.B %s\n%s (%s%s).\n", fd[i].name, fd[i].doc,
+			    fd[i].unit, fd[i].xform == FX_LOG1P ?
+			    "; the model takes its log1p" : "");
+		else
+			printf("%2d  %-22s %-9s %-6s %s\n", i, fd[i].name,
+			    fd[i].unit,
+			    fd[i].xform == FX_LOG1P ? "log1p" : "linear",
+			    fd[i].doc);
+	}
 }
 
 /* Parse a numeric option or exit with status 2. */
@@ -75,57 +127,156 @@ num_arg(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return v;
 }
 
+/* Handle one option; exits for the ones that finish the run. */
+static void
+parse_opt(struct args *a, int ch)
+{
+	struct offline_opts *o = &a->oo;
+
+	switch (ch) {
+	case 'r':
+		if (o->nfiles == MAX_FILES) {
+			fprintf(stderr, "anomd: at most %d files\n", MAX_FILES);
+			exit(2);
+		}
+		a->files[o->nfiles++] = optarg;
+		break;
+	case 'c':
+		a->conf_path = optarg;
+		break;
+	case 't':
+		a->test_conf = 1;
+		break;
+	case 'm':
+		o->model_path = optarg;
+		break;
+	case OPT_DB:
+		o->db_path = optarg;
+		break;
+	case OPT_FLOWS:
+		o->flows_path = optarg;
+		break;
+	case OPT_SCORES:
+		o->scores_path = optarg;
+		break;
+	case OPT_EVE:
+		o->eve_path = optarg;
+		break;
+	case OPT_TRAIN_ONLY:
+		o->train_only = 1;
+		break;
+	case OPT_BASELINE:
+		a->baseline = (long)num_arg("--baseline", optarg, 10, 30 * 86400);
+		break;
+	case OPT_LIST_FEATURES:
+		list_features(optarg);
+		exit(0);
+	case OPT_DUMP_CONFIG:
+		conf_write_defaults(stdout, optarg && !strcmp(optarg, "man"));
+		exit(0);
+	case OPT_SEED:
+		o->seed = num_arg("--seed", optarg, 1, UINT64_MAX);
+		break;
+	case OPT_TOP:
+		o->top = (int)num_arg("--top", optarg, 0, 50);
+		break;
+	case 'v':
+		a->verbose++;
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'V':
+		printf("anomd %s\n", PACKAGE_VERSION);
+		exit(0);
+	default:
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* Print one configuration error. */
+static void
+conf_err_cb(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "anomd: %s\n", msg);
+}
+
+/* Load the configuration; a missing default file means defaults. */
+static void
+load_conf(struct anomd_conf *c, const char *path, int test)
+{
+	const char *p = path ? path : DEFAULT_CONF;
+	char *cause = NULL;
+	int n;
+
+	conf_defaults(c);
+	n = conf_load(c, p, conf_err_cb, NULL, &cause);
+	if (n == -ENOENT && path == NULL) {
+		if (test)
+			printf("%s not found; built-in defaults apply\n", p);
+		free(cause);
+		return;
+	}
+	if (n < 0) {
+		fprintf(stderr, "anomd: %s\n", cause);
+		exit(1);
+	}
+	if (n > 0) {
+		fprintf(stderr, "anomd: %s: %d error%s\n", p, n,
+		    n == 1 ? "" : "s");
+		exit(1);
+	}
+}
+
+/* Check the combination of options; exits 2 on a bad one. */
+static void
+check_args(struct args *a)
+{
+	struct offline_opts *o = &a->oo;
+
+	if (o->nfiles == 0) {
+		fprintf(stderr, "anomd: live capture comes with the daemon; "
+				"give a capture file with -r\n");
+		exit(2);
+	}
+	if (o->train_only && o->model_path == NULL) {
+		fprintf(stderr, "anomd: --train-only needs -m MODEL to write\n");
+		exit(2);
+	}
+	o->detect = o->train_only || o->model_path || o->db_path ||
+	    o->scores_path || o->eve_path || o->flows_path == NULL;
+	if (o->detect && !o->train_only && o->db_path == NULL)
+		o->db_path = OFFLINE_DB;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const char *files[MAX_FILES];
-	struct offline_opts oo;
-	int ch, verbose = 0;
+	static struct anomd_conf conf;
+	static struct args a;
+	int ch;
 
-	memset(&oo, 0, sizeof(oo));
-	oo.files = files;
-	oo.top = 10;
-	flowtab_opts_default(&oo.ft);
-	while ((ch = getopt_long(argc, argv, "r:vhV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'r':
-			if (oo.nfiles == MAX_FILES) {
-				fprintf(stderr, "anomd: at most %d files\n",
-				    MAX_FILES);
-				return 2;
-			}
-			files[oo.nfiles++] = optarg;
-			break;
-		case OPT_FLOWS:
-			oo.flows_path = optarg;
-			break;
-		case OPT_LIST_FEATURES:
-			list_features();
-			return 0;
-		case OPT_SEED:
-			oo.ft.seed = num_arg("--seed", optarg, 1, UINT64_MAX);
-			break;
-		case OPT_TOP:
-			oo.top = (int)num_arg("--top", optarg, 0, 50);
-			break;
-		case 'v':
-			verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("anomd %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || oo.nfiles == 0) {
+	a.oo.files = a.files;
+	a.oo.top = 10;
+	a.baseline = -1;
+	while ((ch = getopt_long(argc, argv, "r:c:tm:vhV", longopts, NULL)) !=
+	    -1)
+		parse_opt(&a, ch);
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	log_init("anomd", 1, verbose);
-	return offline_run(&oo);
+	log_init("anomd", 1, a.verbose);
+	load_conf(&conf, a.conf_path, a.test_conf);
+	if (a.baseline > 0)
+		conf.baseline_seconds = (uint32_t)a.baseline;
+	if (a.test_conf) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	check_args(&a);
+	a.oo.conf = &conf;
+	return offline_run(&a.oo);
 }

@@ -1,6 +1,8 @@
 /*
- * The offline job: read capture files in order, assemble flows by packet
- * time, write the flows CSV and print what was found.
+ * The offline job, an analyst's run over capture files: read them in
+ * order, assemble flows by packet time, and either write the flows (flows
+ * only), or learn a baseline from the first part and score the rest, or
+ * train a model on everything, or score everything with a saved model.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,16 +11,21 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "model/model.h"
+#include "store/store.h"
 
 #define OFFLINE_BATCH 4096 /* frames per dispatch */
 #define OFFLINE_TOP_MAX 50
+#define OFFLINE_FLUSH_ALERTS 1024 /* flush the store this often */
 
 struct offline {
 	const struct offline_opts *o;
-	FILE *flows;
-	int flows_err;
+	FILE *flows, *scores, *eve;
 	struct flowtab *ft;
-	int dlt;
+	struct detector *det;
+	struct store *store;
+	int dlt, write_err;
+	uint64_t since_flush;
 	struct flow_record top[OFFLINE_TOP_MAX];
 	int ntop;
 };
@@ -40,16 +47,33 @@ top_add(struct offline *off, const struct flow_record *r)
 	off->top[i] = *r;
 }
 
-/* A flow ended: write it and rank it. */
+/* Flush queued alerts, warning once per failure. */
+static void
+flush_store(struct offline *off)
+{
+	char *cause = NULL;
+
+	off->since_flush = 0;
+	if (off->store != NULL && store_flush(off->store, &cause) != 0) {
+		log_warnx("%s", cause ? cause : "store: flush failed");
+		free(cause);
+	}
+}
+
+/* A flow ended: write it, rank it, detect. */
 static void
 record_cb(const struct flow_record *r, void *arg)
 {
 	struct offline *off = arg;
 
-	if (off->flows != NULL && !off->flows_err &&
-	    flowcsv_row(off->flows, r) != 0)
-		off->flows_err = errno ? errno : EIO;
+	if (off->flows != NULL && flowcsv_row(off->flows, r) != 0)
+		off->write_err = 1;
 	top_add(off, r);
+	if (off->det == NULL)
+		return;
+	detect_record(off->det, r);
+	if (off->store != NULL && ++off->since_flush >= OFFLINE_FLUSH_ALERTS)
+		flush_store(off);
 }
 
 /* A frame was read. */
@@ -153,9 +177,9 @@ print_top(const struct offline *off)
 	}
 }
 
-/* Open the flows CSV named by path ("-" is stdout). */
+/* Open an output file ("-" is stdout); exits when it cannot. */
 static FILE *
-open_flows(const char *path)
+open_out(const char *what, const char *path)
 {
 	FILE *fp;
 
@@ -163,37 +187,161 @@ open_flows(const char *path)
 		return NULL;
 	fp = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 	if (fp == NULL)
-		fatal("flows: open %s", path);
-	flowcsv_header(fp);
+		fatal("%s: open %s", what, path);
 	return fp;
+}
+
+/* Close an output file; returns -1 when anything written was lost. */
+static int
+close_out(const char *what, const char *path, FILE *fp)
+{
+	int bad;
+
+	if (fp == NULL)
+		return 0;
+	bad = ferror(fp) | (fflush(fp) != 0);
+	if (fp != stdout)
+		bad |= fclose(fp) != 0;
+	if (bad)
+		log_warn("%s: write %s", what, path);
+	return bad ? -1 : 0;
+}
+
+/* Open the alert store for the run. */
+static struct store *
+open_store(const struct offline_opts *o)
+{
+	const struct anomd_conf *c = o->conf;
+	struct store_opts so;
+	struct store *st;
+	char *cause = NULL;
+
+	store_opts_default(&so);
+	so.path = o->db_path;
+	so.fold_window_s = c->alert_fold_seconds;
+	so.rate_max_per_s = c->alert_rate_max;
+	if (store_open(&st, &so, &cause) != 0)
+		fatalx("%s", cause ? cause : "store: open failed");
+	return st;
+}
+
+/* Set up the detector: load a model, or prepare to learn one. */
+static struct detector *
+open_detector(struct offline *off)
+{
+	const struct offline_opts *o = off->o;
+	struct detect_opts dop;
+	char *cause = NULL;
+
+	memset(&dop, 0, sizeof(dop));
+	dop.conf = o->conf;
+	dop.train_only = o->train_only;
+	dop.scores = off->scores;
+	dop.eve = off->eve;
+	dop.store = off->store;
+	if (o->train_only)
+		dop.model_out = o->model_path;
+	else if (o->model_path != NULL &&
+	    model_load(&dop.model, o->model_path, feat_table_hash(), FEAT_COUNT,
+		&cause) != 0)
+		fatalx("%s", cause ? cause : "model: load failed");
+	return detect_create(&dop);
+}
+
+/* Print what the model is. */
+static void
+print_model(const struct model *m, const char *how)
+{
+	const struct model_info *mi = model_info(m);
+	char t0[64], t1[64];
+
+	printf("model %s (%s): %" PRIu64 " baseline flows from %s to %s "
+	       "(%" PRIu64 " dropped as outliers), epochs %u+%u, losses %.4g "
+	       "train / %.4g held out\n",
+	    mi->id, how, mi->baseline_rows, iso_time(mi->first_us, t0),
+	    iso_time(mi->last_us, t1), mi->dropped_rows, mi->epochs_first,
+	    mi->epochs_refit, (double)mi->train_loss, (double)mi->holdout_loss);
+	printf("threshold %.6g by rule %s at target rate %g%s%s\n",
+	    (double)mi->threshold, mi->rule_name, mi->target_rate,
+	    mi->note[0] ? ": " : "", mi->note);
+}
+
+/* At the end: train when asked to, or say why nothing was scored. */
+static int
+finish_detection(struct offline *off)
+{
+	const struct offline_opts *o = off->o;
+	uint64_t kept, seen, t0, t1;
+
+	detect_baseline(off->det, &kept, &seen, &t0, &t1);
+	if (o->train_only) {
+		if (detect_train(off->det) != 0)
+			return -1;
+		print_model(detect_model(off->det), "trained");
+		printf("saved to %s\n", o->model_path);
+		return 0;
+	}
+	if (detect_model(off->det) == NULL) {
+		log_warnx("no model: the input ended inside the baseline window "
+			  "(%" PRIu64 " flows over %.0f s; the window needs %u "
+			  "flows and %u s); lower baseline_seconds "
+			  "(--baseline) or train with --train-only",
+		    seen, (double)(t1 - t0) / 1e6, o->conf->baseline_min_flows,
+		    o->conf->baseline_seconds);
+		return -1;
+	}
+	print_model(detect_model(off->det), o->model_path ? "loaded" :
+	    "trained on the baseline window");
+	detect_print_summary(off->det, stdout);
+	if (o->db_path != NULL)
+		printf("alerts stored in %s\n", o->db_path);
+	return 0;
 }
 
 /* Run the offline job. */
 int
 offline_run(const struct offline_opts *o)
 {
+	struct flowtab_opts fo;
 	struct offline off;
 	size_t i;
 	int failed = 0;
 
 	memset(&off, 0, sizeof(off));
 	off.o = o;
-	if ((off.ft = flowtab_create(&o->ft, record_cb, &off)) == NULL)
+	flowtab_opts_default(&fo);
+	fo.memcap = o->conf->flow_memcap;
+	fo.host_memcap = o->conf->host_memcap;
+	fo.to = o->conf->to;
+	fo.seed = o->seed;
+	if ((off.ft = flowtab_create(&fo, record_cb, &off)) == NULL)
 		fatal("flowtab: create");
-	off.flows = open_flows(o->flows_path);
+	if ((off.flows = open_out("flows", o->flows_path)) != NULL)
+		flowcsv_header(off.flows);
+	if (o->detect) {
+		if ((off.scores = open_out("scores", o->scores_path)) != NULL)
+			detect_scores_header(off.scores);
+		off.eve = open_out("eve", o->eve_path);
+		if (o->db_path != NULL && !o->train_only)
+			off.store = open_store(o);
+		off.det = open_detector(&off);
+	}
 	for (i = 0; i < o->nfiles; i++)
 		failed |= read_file(&off, o->files[i]) != 0;
 	flowtab_flush(off.ft, FLOW_END_FLUSH);
-	if (off.flows != NULL && (fflush(off.flows) != 0 || off.flows_err)) {
-		errno = off.flows_err ? off.flows_err : errno;
-		log_warn("flows: write %s", o->flows_path);
-		failed = 1;
-	}
-	if (off.flows != NULL && off.flows != stdout && fclose(off.flows) != 0)
-		failed = 1;
+	failed |= off.write_err;
+	failed |= close_out("flows", o->flows_path, off.flows) != 0;
 	print_stats(off.ft);
-	if (off.flows != stdout)
+	if (off.det != NULL)
+		failed |= finish_detection(&off) != 0;
+	else if (off.flows != stdout)
 		print_top(&off);
+	failed |= close_out("scores", o->scores_path, off.scores) != 0;
+	failed |= close_out("eve", o->eve_path, off.eve) != 0;
+	flush_store(&off);
+	if (off.store != NULL && store_close(off.store, NULL) != 0)
+		failed = 1;
+	detect_free(off.det);
 	flowtab_free(off.ft);
 	return failed ? 1 : 0;
 }

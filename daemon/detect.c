@@ -1,0 +1,541 @@
+/*
+ * The detector: turns flow records into a baseline, a model, scores and
+ * explained alerts.
+ *
+ * While no model is loaded it is LEARNING: records are kept as baseline
+ * rows until the window (by the records' own packet times) has lasted
+ * baseline_seconds and holds baseline_min_flows rows.  Past
+ * baseline_max_flows rows a seeded reservoir sample keeps the baseline
+ * bounded and representative of the whole window.  Then the model is
+ * trained and every later record is scored; a score above the threshold is
+ * an alert, explained by the features carrying most of its error, and goes
+ * to the store, the EVE file and the summary.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "daemon/daemon.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define DETECT_PAIRS_MAX 32 /* initiator/responder pairs in the summary */
+#define DETECT_TOP_MAX 10   /* alerts shown in the summary */
+
+struct detect_pair {
+	uint8_t src[CAP_ADDR_LEN], dst[CAP_ADDR_LEN];
+	uint64_t alerts;
+	float max_score;
+	uint64_t first_us, last_us;
+};
+
+struct detector {
+	struct detect_opts o;
+	struct model *model;
+	uint8_t xform[FEAT_COUNT];
+	/* baseline */
+	float *rows;
+	size_t nrows, caprows;
+	uint64_t seen, first_us, last_us, rng;
+	/* summary */
+	struct detect_stats st;
+	struct detect_pair pairs[DETECT_PAIRS_MAX];
+	size_t npairs;
+	uint64_t pairs_other;
+	struct {
+		struct flow_record rec;
+		float score;
+		struct model_expl ex[DETECT_EXPLAIN_MAX];
+		size_t nex;
+	} top[DETECT_TOP_MAX];
+	size_t ntop;
+};
+
+/* splitmix64 step, for the reservoir sample. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Turn the configuration into model parameters; 0 or -EINVAL. */
+int
+detect_model_params(const struct anomd_conf *c, struct model_params *p,
+    char **cause)
+{
+	char buf[CONF_STR_MAX], *tok, *save = NULL, *end;
+	unsigned long w;
+
+	model_params_default(p);
+	snprintf(buf, sizeof(buf), "%s", c->model_layers);
+	p->nlayers = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		errno = 0;
+		w = strtoul(tok, &end, 10);
+		if (*end || errno || w < 1 || w > MODEL_MAX_WIDTH ||
+		    p->nlayers == MODEL_MAX_HIDDEN)
+			goto bad;
+		p->layers[p->nlayers++] = (uint32_t)w;
+	}
+	if (p->nlayers == 0)
+		goto bad;
+	model_act_parse(c->model_activation, &p->activation);
+	model_rule_parse(c->threshold_rule, &p->rule);
+	p->max_epochs = c->model_epochs;
+	p->batch = c->model_batch;
+	p->seed = c->model_seed;
+	p->target_rate = c->threshold_target;
+	p->robust_drop = c->robust_drop;
+	return 0;
+bad:
+	if (cause != NULL && asprintf(cause, "model_layers \"%s\": want 1 to "
+	    "%d comma-separated widths of 1 to %d", c->model_layers,
+	    MODEL_MAX_HIDDEN, MODEL_MAX_WIDTH) < 0)
+		*cause = NULL;
+	return -EINVAL;
+}
+
+/* Create a detector; takes ownership of o->model. */
+struct detector *
+detect_create(const struct detect_opts *o)
+{
+	const struct feat_desc *fd = feat_table();
+	struct detector *d;
+	int i;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatal("detect: create");
+	d->o = *o;
+	d->model = o->model;
+	d->rng = o->conf->model_seed ^ 0x62617365ULL;
+	for (i = 0; i < FEAT_COUNT; i++)
+		d->xform[i] = fd[i].xform == FX_LOG1P ? MODEL_XFORM_LOG1P :
+		    MODEL_XFORM_LINEAR;
+	d->caprows = o->conf->baseline_max_flows;
+	if ((d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) == NULL)
+		fatal("detect: baseline of %zu flows", d->caprows);
+	return d;
+}
+
+/* Free a detector and its model. */
+void
+detect_free(struct detector *d)
+{
+	if (d == NULL)
+		return;
+	model_free(d->model);
+	free(d->rows);
+	free(d);
+}
+
+/* Add a record to the baseline, sampling once it is full. */
+static void
+baseline_add(struct detector *d, const struct flow_record *r)
+{
+	uint64_t j;
+
+	if (d->seen == 0 || r->ts_first_us < d->first_us)
+		d->first_us = r->ts_first_us;
+	if (r->ts_last_us > d->last_us)
+		d->last_us = r->ts_last_us;
+	d->seen++;
+	if (d->nrows < d->caprows)
+		j = d->nrows++;
+	else if ((j = rng_next(&d->rng) % d->seen) >= d->caprows)
+		return;
+	memcpy(d->rows + j * FEAT_COUNT, r->feat, sizeof(r->feat));
+}
+
+/* Record a new model in the store. */
+static void
+store_model(struct detector *d)
+{
+	const struct model_info *mi = model_info(d->model);
+	struct store_model sm;
+	char *cause = NULL;
+
+	if (d->o.store == NULL)
+		return;
+	memset(&sm, 0, sizeof(sm));
+	snprintf(sm.id, sizeof(sm.id), "%s", mi->id);
+	sm.created_us = mi->created_us;
+	sm.train_first_us = mi->first_us;
+	sm.train_last_us = mi->last_us;
+	sm.flows = mi->baseline_rows;
+	sm.threshold = mi->threshold;
+	snprintf(sm.rule, sizeof(sm.rule), "%s", mi->rule_name);
+	snprintf(sm.params, sizeof(sm.params),
+	    "{\"layers\":\"%s\",\"activation\":\"%s\",\"seed\":%" PRIu64
+	    ",\"target_rate\":%g,\"epochs\":[%u,%u],\"dropped\":%" PRIu64 "}",
+	    d->o.conf->model_layers, model_act_name(mi->activation), mi->seed,
+	    mi->target_rate, mi->epochs_first, mi->epochs_refit,
+	    mi->dropped_rows);
+	if (store_model_put(d->o.store, &sm, &cause) != 0) {
+		log_warnx("%s", cause ? cause : "store: model put failed");
+		free(cause);
+	}
+}
+
+/* Train on the baseline now; 0, or -errno with the reason logged. */
+int
+detect_train(struct detector *d)
+{
+	struct model_params p;
+	struct model_meta meta;
+	struct model *m = NULL;
+	char *cause = NULL;
+	int rc;
+
+	if ((rc = detect_model_params(d->o.conf, &p, &cause)) != 0)
+		goto fail;
+	meta.created_us = d->o.created_us ? d->o.created_us : d->last_us;
+	meta.first_us = d->first_us;
+	meta.last_us = d->last_us;
+	rc = model_train(&m, d->rows, d->nrows, FEAT_COUNT, d->xform,
+	    feat_table_hash(), &p, &meta, &cause);
+	if (rc != 0)
+		goto fail;
+	model_free(d->model);
+	d->model = m;
+	d->st.trained = 1;
+	if (d->o.model_out != NULL &&
+	    (rc = model_save(m, d->o.model_out, &cause)) != 0)
+		goto fail;
+	store_model(d);
+	return 0;
+fail:
+	log_warnx("model: %s", cause ? cause : strerror(-rc));
+	free(cause);
+	return rc;
+}
+
+/* Whether the baseline window is complete. */
+static int
+window_done(const struct detector *d)
+{
+	return !d->o.train_only && d->seen >= d->o.conf->baseline_min_flows &&
+	    d->last_us - d->first_us >=
+	    (uint64_t)d->o.conf->baseline_seconds * 1000000u;
+}
+
+/* Write the scores CSV header. */
+void
+detect_scores_header(FILE *fp)
+{
+	fputs("ts_first,ts_last,proto,src_ip,src_port,dst_ip,dst_port,packets,"
+	      "bytes,score,threshold,alert,flow_id,end\n",
+	    fp);
+}
+
+/* Write one scores row. */
+static void
+scores_row(FILE *fp, const struct flow_record *r, float score, float thr,
+    int alert)
+{
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t0[32], t1[32];
+
+	fprintf(fp, "%s,%s,%u,%s,%u,%s,%u,%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%d,"
+		    "%" PRIu64 ",%s\n",
+	    ts_str(r->ts_first_us, t0), ts_str(r->ts_last_us, t1), r->proto,
+	    addr_str(r->src, a), r->sport, addr_str(r->dst, b), r->dport,
+	    r->packets, r->bytes, (double)score, (double)thr, alert, r->id,
+	    flow_end_name(r->end));
+}
+
+/* The explanation as a JSON array. */
+static cJSON *
+expl_json(const struct model_expl *ex, size_t n)
+{
+	const struct feat_desc *fd = feat_table();
+	cJSON *arr = cJSON_CreateArray(), *o;
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL)
+			break;
+		cJSON_AddStringToObject(o, "feature", fd[ex[i].feature].name);
+		cJSON_AddNumberToObject(o, "value", ex[i].value);
+		cJSON_AddNumberToObject(o, "baseline_p50", ex[i].p50);
+		cJSON_AddNumberToObject(o, "baseline_p99", ex[i].p99);
+		cJSON_AddNumberToObject(o, "share", ex[i].share);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
+/* Remember an alert for the summary: by pair, and the top scores. */
+static void
+summary_add(struct detector *d, const struct flow_record *r, float score,
+    const struct model_expl *ex, size_t nex)
+{
+	struct detect_pair *p = NULL;
+	size_t i;
+
+	for (i = 0; i < d->npairs && p == NULL; i++)
+		if (!memcmp(d->pairs[i].src, r->src, CAP_ADDR_LEN) &&
+		    !memcmp(d->pairs[i].dst, r->dst, CAP_ADDR_LEN))
+			p = &d->pairs[i];
+	if (p == NULL && d->npairs < DETECT_PAIRS_MAX) {
+		p = &d->pairs[d->npairs++];
+		memcpy(p->src, r->src, CAP_ADDR_LEN);
+		memcpy(p->dst, r->dst, CAP_ADDR_LEN);
+		p->first_us = r->ts_first_us;
+	}
+	if (p == NULL)
+		d->pairs_other++;
+	else {
+		p->alerts++;
+		p->max_score = score > p->max_score ? score : p->max_score;
+		p->last_us = r->ts_last_us;
+	}
+	if (d->ntop == DETECT_TOP_MAX && score <= d->top[d->ntop - 1].score)
+		return;
+	if (d->ntop < DETECT_TOP_MAX)
+		d->ntop++;
+	for (i = d->ntop - 1; i > 0 && d->top[i - 1].score < score; i--)
+		d->top[i] = d->top[i - 1];
+	d->top[i].rec = *r;
+	d->top[i].score = score;
+	d->top[i].nex = nex;
+	memcpy(d->top[i].ex, ex, nex * sizeof(*ex));
+}
+
+/* ISO-8601 time with microseconds and offset, as Suricata writes it. */
+const char *
+iso_time(uint64_t us, char buf[64])
+{
+	time_t t = (time_t)(us / 1000000u);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (unsigned)(us % 1000000u));
+	return buf;
+}
+
+/* The protocol as EVE names it. */
+static const char *
+proto_name(uint8_t proto, char buf[8])
+{
+	switch (proto) {
+	case 1:
+		return "ICMP";
+	case 6:
+		return "TCP";
+	case 17:
+		return "UDP";
+	case 58:
+		return "IPv6-ICMP";
+	case 132:
+		return "SCTP";
+	default:
+		snprintf(buf, 8, "%03u", proto);
+		return buf;
+	}
+}
+
+/* Write one EVE line for an alert. */
+static void
+eve_write(struct detector *d, const struct flow_record *r, float score,
+    int64_t id, cJSON *expl)
+{
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t[64], pb[8], *s;
+	cJSON *o = cJSON_CreateObject(), *an, *fl;
+
+	cJSON_AddStringToObject(o, "timestamp", iso_time(r->ts_last_us, t));
+	cJSON_AddNumberToObject(o, "flow_id", (double)r->id);
+	cJSON_AddStringToObject(o, "event_type", "anomd");
+	cJSON_AddStringToObject(o, "src_ip", addr_str(r->src, a));
+	cJSON_AddNumberToObject(o, "src_port", r->sport);
+	cJSON_AddStringToObject(o, "dest_ip", addr_str(r->dst, b));
+	cJSON_AddNumberToObject(o, "dest_port", r->dport);
+	cJSON_AddStringToObject(o, "proto", proto_name(r->proto, pb));
+	an = cJSON_AddObjectToObject(o, "anomaly");
+	cJSON_AddNumberToObject(an, "score", score);
+	cJSON_AddNumberToObject(an, "threshold", model_threshold(d->model));
+	cJSON_AddStringToObject(an, "model_id", model_info(d->model)->id);
+	if (id > 0)
+		cJSON_AddNumberToObject(an, "alert_id", (double)id);
+	cJSON_AddItemReferenceToObject(an, "explanation", expl);
+	fl = cJSON_AddObjectToObject(o, "flow");
+	cJSON_AddNumberToObject(fl, "pkts", (double)r->packets);
+	cJSON_AddNumberToObject(fl, "bytes", (double)r->bytes);
+	cJSON_AddStringToObject(fl, "start", iso_time(r->ts_first_us, t));
+	cJSON_AddStringToObject(fl, "end", iso_time(r->ts_last_us, t));
+	cJSON_AddStringToObject(fl, "reason", flow_end_name(r->end));
+	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
+		fprintf(d->o.eve, "%s\n", s);
+		cJSON_free(s);
+	}
+	cJSON_Delete(o);
+}
+
+/* Queue an alert in the store; returns its id or 0. */
+static int64_t
+store_put(struct detector *d, const struct flow_record *r, float score,
+    const char *expl)
+{
+	struct store_alert a;
+	int64_t id = 0;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.ts_us = r->ts_last_us;
+	a.ts_first_us = r->ts_first_us;
+	a.ts_last_us = r->ts_last_us;
+	a.proto = r->proto;
+	addr_str(r->src, a.src_ip);
+	addr_str(r->dst, a.dst_ip);
+	a.src_port = r->sport;
+	a.dst_port = r->dport;
+	a.packets = r->packets;
+	a.bytes = r->bytes;
+	a.score = score;
+	a.threshold = model_threshold(d->model);
+	snprintf(a.model_id, sizeof(a.model_id), "%s", model_info(d->model)->id);
+	if (strlen(expl) < sizeof(a.explanation))
+		memcpy(a.explanation, expl, strlen(expl) + 1);
+	a.count = 1;
+	rc = store_alert_put(d->o.store, &a, &id);
+	if (rc == STORE_PUT_NEW && d->o.alert_cb != NULL)
+		d->o.alert_cb(id, d->o.alert_arg);
+	return rc >= 0 ? id : 0;
+}
+
+/* Handle a record whose score passed the threshold. */
+static void
+alert(struct detector *d, const struct flow_record *r, float score)
+{
+	struct model_expl ex[DETECT_EXPLAIN_MAX];
+	size_t k = d->o.conf->explain_features, nex;
+	cJSON *arr;
+	char *text;
+	int64_t id = 0;
+
+	if (k > DETECT_EXPLAIN_MAX)
+		k = DETECT_EXPLAIN_MAX;
+	nex = model_explain(d->model, r->feat, k, ex);
+	d->st.alerts++;
+	summary_add(d, r, score, ex, nex);
+	if (d->o.store == NULL && d->o.eve == NULL)
+		return;
+	arr = expl_json(ex, nex);
+	text = cJSON_PrintUnformatted(arr);
+	if (d->o.store != NULL && text != NULL)
+		id = store_put(d, r, score, text);
+	if (d->o.eve != NULL)
+		eve_write(d, r, score, id, arr);
+	cJSON_free(text);
+	cJSON_Delete(arr);
+}
+
+/* Take one flow record. */
+void
+detect_record(struct detector *d, const struct flow_record *r)
+{
+	float score, thr;
+	int is_alert;
+
+	if (d->model == NULL || d->o.train_only) {
+		baseline_add(d, r);
+		d->st.baseline++;
+		if (window_done(d) && detect_train(d) != 0)
+			d->o.train_only = 1; /* keep learning; report at end */
+		return;
+	}
+	score = model_score(d->model, r->feat);
+	thr = model_threshold(d->model);
+	is_alert = score > thr;
+	d->st.scored++;
+	if (d->o.scores != NULL)
+		scores_row(d->o.scores, r, score, thr, is_alert);
+	if (is_alert)
+		alert(d, r, score);
+}
+
+/* The detector's counters. */
+const struct detect_stats *
+detect_stats(const struct detector *d)
+{
+	return &d->st;
+}
+
+/* The current model, or NULL. */
+const struct model *
+detect_model(const struct detector *d)
+{
+	return d->model;
+}
+
+/* Baseline rows kept and seen, and the window's time span. */
+void
+detect_baseline(const struct detector *d, uint64_t *kept, uint64_t *seen,
+    uint64_t *first_us, uint64_t *last_us)
+{
+	*kept = d->nrows;
+	*seen = d->seen;
+	*first_us = d->first_us;
+	*last_us = d->last_us;
+}
+
+/* Print one explanation line per feature. */
+static void
+print_expl(FILE *fp, const struct model_expl *ex, size_t n)
+{
+	const struct feat_desc *fd = feat_table();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fprintf(fp, "      %s = %g %s (baseline p50 %g, p99 %g; %.0f%% of "
+			    "the error)\n",
+		    fd[ex[i].feature].name, (double)ex[i].value,
+		    fd[ex[i].feature].unit, (double)ex[i].p50,
+		    (double)ex[i].p99, 100.0 * ex[i].share);
+}
+
+/* Print the human summary of the run. */
+void
+detect_print_summary(const struct detector *d, FILE *fp)
+{
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t[64], pb[8];
+	const struct flow_record *r;
+	size_t i;
+
+	fprintf(fp, "scored %" PRIu64 " flow records: %" PRIu64 " alerts\n",
+	    d->st.scored, d->st.alerts);
+	if (d->npairs > 0)
+		fprintf(fp, "alerts by initiator and responder:\n");
+	for (i = 0; i < d->npairs; i++)
+		fprintf(fp, "  %-16s -> %-16s %6" PRIu64 " alerts, max score "
+			    "%.3g, %s\n",
+		    addr_str(d->pairs[i].src, a), addr_str(d->pairs[i].dst, b),
+		    d->pairs[i].alerts, (double)d->pairs[i].max_score,
+		    iso_time(d->pairs[i].first_us, t));
+	if (d->pairs_other > 0)
+		fprintf(fp, "  (%" PRIu64 " alerts of other pairs)\n",
+		    d->pairs_other);
+	if (d->ntop > 0)
+		fprintf(fp, "top alerts:\n");
+	for (i = 0; i < d->ntop; i++) {
+		r = &d->top[i].rec;
+		fprintf(fp, "  %s %s %s:%u -> %s:%u score %.4g (threshold "
+			    "%.4g)\n",
+		    iso_time(r->ts_first_us, t), proto_name(r->proto, pb),
+		    addr_str(r->src, a), r->sport, addr_str(r->dst, b),
+		    r->dport, (double)d->top[i].score,
+		    (double)model_threshold(d->model));
+		print_expl(fp, d->top[i].ex, d->top[i].nex);
+	}
+}
