@@ -262,6 +262,7 @@ emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 	if (why != FLOW_END_ACTIVE)
 		hostctx_flow_end(ft->hc, t, f->src, flow_failed(f));
 	hostctx_read(ft->hc, t, f->src, f->dst, &iv, &rv);
+	memset(&rec, 0, sizeof(rec));
 	rec.id = f->id;
 	rec.ipver = f->ipver;
 	rec.proto = f->proto;
