@@ -362,13 +362,22 @@ const char *
 conf_value_str(const struct anomd_conf *c, const struct conf_key *k,
     char *buf, size_t len)
 {
+	static const char *const suffix[] = {"", "K", "M", "G"};
 	const char *p = (const char *)c + k->off;
+	uint64_t v;
 	double d;
+	int i;
 
 	switch (k->type) {
 	case CONF_STR:
 	case CONF_CHOICE:
-		snprintf(buf, len, "%s", p);
+		snprintf(buf, len, *p ? "%s" : "\"\"", p);
+		break;
+	case CONF_SIZE:
+		v = get_uint(c, k);
+		for (i = 0; v >= 1024 && v % 1024 == 0 && i < 3; i++)
+			v /= 1024;
+		snprintf(buf, len, "%" PRIu64 "%s", v, suffix[i]);
 		break;
 	case CONF_DOUBLE:
 		memcpy(&d, p, sizeof(d));
@@ -433,6 +442,6 @@ conf_write_defaults(FILE *fp, int man)
 			    conf_keys[i].min, conf_keys[i].max,
 			    conf_keys[i].unit ? " " : "",
 			    conf_keys[i].unit ? conf_keys[i].unit : "");
-		fprintf(fp, "Default: \\fI%s\\fR.\n", *val ? val : "(empty)");
+		fprintf(fp, "Default: \\fI%s\\fR.\n", val);
 	}
 }
