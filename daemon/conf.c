@@ -422,7 +422,9 @@ conf_write_defaults(FILE *fp, int man)
 
 	conf_defaults(&c);
 	conf_keys_table(&n);
-	if (!man)
+	if (man)
+		fputs(".Bl -tag -width Ds\n", fp);
+	else
 		fputs("# anomd.conf: anomd(8) reads this file; see anomd.conf(5).\n"
 		      "# Every key is shown with its default value.  Sizes take a\n"
 		      "# K, M or G suffix (powers of 1024).\n", fp);
@@ -432,7 +434,7 @@ conf_write_defaults(FILE *fp, int man)
 			write_conf_key(fp, &conf_keys[i], val);
 			continue;
 		}
-		fprintf(fp, ".TP\n.B %s\n%s.\n", conf_keys[i].name,
+		fprintf(fp, ".It Cm %s\n%s.\n", conf_keys[i].name,
 		    conf_keys[i].doc);
 		if (conf_keys[i].type == CONF_CHOICE)
 			fprintf(fp, "One of: %s.\n", conf_keys[i].unit);
@@ -442,6 +444,8 @@ conf_write_defaults(FILE *fp, int man)
 			    conf_keys[i].min, conf_keys[i].max,
 			    conf_keys[i].unit ? " " : "",
 			    conf_keys[i].unit ? conf_keys[i].unit : "");
-		fprintf(fp, "Default: \\fI%s\\fR.\n", val);
+		fprintf(fp, "Default:\n.Ql %s .\n", val);
 	}
+	if (man)
+		fputs(".El\n", fp);
 }

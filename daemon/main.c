@@ -100,9 +100,11 @@ list_features(const char *how)
 	const struct feat_desc *fd = feat_table();
 	int man = how != NULL && strcmp(how, "man") == 0, i;
 
+	if (man)
+		printf(".Bl -tag -width Ds\n");
 	for (i = 0; i < FEAT_COUNT; i++) {
 		if (man)
-			printf(".TP\n.B %s\n%s (%s%s).\n", fd[i].name, fd[i].doc,
+			printf(".It Cm %s\n%s (%s%s).\n", fd[i].name, fd[i].doc,
 			    fd[i].unit, fd[i].xform == FX_LOG1P ?
 			    "; the model takes its log1p" : "");
 		else
@@ -111,6 +113,8 @@ list_features(const char *how)
 			    fd[i].xform == FX_LOG1P ? "log1p" : "linear",
 			    fd[i].doc);
 	}
+	if (man)
+		printf(".El\n");
 }
 
 /* Parse a numeric option or exit with status 2. */

@@ -1,9 +1,21 @@
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
-TESTS += tests/offline.sh
+TESTS += tests/offline.sh tests/docs.sh
 EXTRA_DIST += tests/offline.sh tests/flowcounts.sh tests/setup.sh \
-	tests/demo.sh tests/run-all.sh tests/make-sample.sh \
+	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \
+	tests/update-docs.sh \
 	tests/data/sample.pcap tests/data/SAMPLE.md .ci/run
 
 include $(srcdir)/tests/fuzz/local.mk
 include $(srcdir)/tests/bench/local.mk
+
+dist_man_MANS += man/anomd.8 man/anomd.conf.5
+
+# Rewrite the parts of the man pages and etc/anomd.conf that come from the
+# feature and configuration tables.
+update-docs: anomd$(EXEEXT)
+	$(SHELL) $(srcdir)/tests/update-docs.sh ./anomd$(EXEEXT) $(srcdir)
+.PHONY: update-docs
+
+anomdconfdir = $(sysconfdir)/anomd
+dist_anomdconf_DATA = etc/anomd.conf
