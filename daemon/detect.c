@@ -25,14 +25,28 @@
 #include "model/model.h"
 #include "store/store.h"
 
-#define DETECT_PAIRS_MAX 32 /* initiator/responder pairs in the summary */
+#define DETECT_HOSTS_MAX 128 /* hosts tracked per side for the summary */
+#define DETECT_HOSTS_SHOWN 8
 #define DETECT_TOP_MAX 10   /* alerts shown in the summary */
 
-struct detect_pair {
-	uint8_t src[CAP_ADDR_LEN], dst[CAP_ADDR_LEN];
-	uint64_t alerts;
+/*
+ * Hosts that raise the most alerts, by the space-saving algorithm: at most
+ * DETECT_HOSTS_MAX entries, and a newcomer replaces the smallest count and
+ * inherits it, so the heavy hitters are kept whatever the number of hosts
+ * (a spoofed flood has one alert per source).
+ */
+struct detect_host {
+	uint8_t addr[CAP_ADDR_LEN];
+	uint64_t alerts, over; /* over: alerts inherited, an error bound */
+	uint64_t peers_seen;   /* alerts whose peer differed from the last */
+	uint8_t last_peer[CAP_ADDR_LEN];
 	float max_score;
 	uint64_t first_us, last_us;
+};
+
+struct detect_hosts {
+	struct detect_host h[DETECT_HOSTS_MAX];
+	size_t n;
 };
 
 struct detector {
@@ -45,9 +59,7 @@ struct detector {
 	uint64_t seen, first_us, last_us, rng;
 	/* summary */
 	struct detect_stats st;
-	struct detect_pair pairs[DETECT_PAIRS_MAX];
-	size_t npairs;
-	uint64_t pairs_other;
+	struct detect_hosts by_src, by_dst;
 	struct {
 		struct flow_record rec;
 		float score;
@@ -274,31 +286,51 @@ expl_json(const struct model_expl *ex, size_t n)
 	return arr;
 }
 
-/* Remember an alert for the summary: by pair, and the top scores. */
+/* Count an alert for host addr (talking to peer) in a space-saving table. */
+static void
+hosts_add(struct detect_hosts *t, const uint8_t *addr, const uint8_t *peer,
+    const struct flow_record *r, float score)
+{
+	struct detect_host *h = NULL;
+	size_t i, min = 0;
+
+	for (i = 0; i < t->n && h == NULL; i++)
+		if (memcmp(t->h[i].addr, addr, CAP_ADDR_LEN) == 0)
+			h = &t->h[i];
+	if (h == NULL && t->n < DETECT_HOSTS_MAX) {
+		h = &t->h[t->n++];
+		memset(h, 0, sizeof(*h));
+	} else if (h == NULL) {
+		for (i = 1; i < t->n; i++)
+			if (t->h[i].alerts < t->h[min].alerts)
+				min = i;
+		h = &t->h[min];
+		h->over = h->alerts;
+		h->peers_seen = 0;
+		h->max_score = 0;
+	}
+	if (h->alerts == h->over) {
+		memcpy(h->addr, addr, CAP_ADDR_LEN);
+		h->first_us = r->ts_first_us;
+	}
+	if (h->alerts == h->over || memcmp(h->last_peer, peer, CAP_ADDR_LEN)) {
+		h->peers_seen++;
+		memcpy(h->last_peer, peer, CAP_ADDR_LEN);
+	}
+	h->alerts++;
+	h->max_score = score > h->max_score ? score : h->max_score;
+	h->last_us = r->ts_last_us;
+}
+
+/* Remember an alert for the summary: by host, and the top scores. */
 static void
 summary_add(struct detector *d, const struct flow_record *r, float score,
     const struct model_expl *ex, size_t nex)
 {
-	struct detect_pair *p = NULL;
 	size_t i;
 
-	for (i = 0; i < d->npairs && p == NULL; i++)
-		if (!memcmp(d->pairs[i].src, r->src, CAP_ADDR_LEN) &&
-		    !memcmp(d->pairs[i].dst, r->dst, CAP_ADDR_LEN))
-			p = &d->pairs[i];
-	if (p == NULL && d->npairs < DETECT_PAIRS_MAX) {
-		p = &d->pairs[d->npairs++];
-		memcpy(p->src, r->src, CAP_ADDR_LEN);
-		memcpy(p->dst, r->dst, CAP_ADDR_LEN);
-		p->first_us = r->ts_first_us;
-	}
-	if (p == NULL)
-		d->pairs_other++;
-	else {
-		p->alerts++;
-		p->max_score = score > p->max_score ? score : p->max_score;
-		p->last_us = r->ts_last_us;
-	}
+	hosts_add(&d->by_src, r->src, r->dst, r, score);
+	hosts_add(&d->by_dst, r->dst, r->src, r, score);
 	if (d->ntop == DETECT_TOP_MAX && score <= d->top[d->ntop - 1].score)
 		return;
 	if (d->ntop < DETECT_TOP_MAX)
@@ -505,6 +537,44 @@ print_expl(FILE *fp, const struct model_expl *ex, size_t n)
 		    (double)ex[i].p99, 100.0 * ex[i].share);
 }
 
+/* Order hosts by alert count, most first. */
+static int
+host_cmp(const void *a, const void *b)
+{
+	const struct detect_host *x = a, *y = b;
+
+	return x->alerts < y->alerts ? 1 : x->alerts > y->alerts ? -1 : 0;
+}
+
+/* Print the hosts with the most alerts; one-off hosts are only counted. */
+static void
+print_hosts(FILE *fp, const struct detect_hosts *t, const char *what,
+    const char *peers)
+{
+	struct detect_hosts s = *t;
+	char a[ADDR_STR_LEN], t0[64], t1[64];
+	size_t i, shown = 0;
+
+	if (s.n == 0)
+		return;
+	qsort(s.h, s.n, sizeof(s.h[0]), host_cmp);
+	fprintf(fp, "%s with the most alerts:\n", what);
+	for (i = 0; i < s.n && shown < DETECT_HOSTS_SHOWN; i++) {
+		if (s.h[i].alerts - s.h[i].over < 2 && s.n > 1)
+			continue;
+		shown++;
+		fprintf(fp, "  %-16s %7" PRIu64 " alerts%s, %s%" PRIu64
+			    " %s, max score %.4g, %s to %s\n",
+		    addr_str(s.h[i].addr, a), s.h[i].alerts,
+		    s.h[i].over ? " (approx.)" : "",
+		    s.h[i].peers_seen > 1 ? "about " : "", s.h[i].peers_seen,
+		    peers, (double)s.h[i].max_score,
+		    iso_time(s.h[i].first_us, t0), iso_time(s.h[i].last_us, t1));
+	}
+	if (shown == 0)
+		fprintf(fp, "  (none with more than one alert)\n");
+}
+
 /* Print the human summary of the run. */
 void
 detect_print_summary(const struct detector *d, FILE *fp)
@@ -515,17 +585,8 @@ detect_print_summary(const struct detector *d, FILE *fp)
 
 	fprintf(fp, "scored %" PRIu64 " flow records: %" PRIu64 " alerts\n",
 	    d->st.scored, d->st.alerts);
-	if (d->npairs > 0)
-		fprintf(fp, "alerts by initiator and responder:\n");
-	for (i = 0; i < d->npairs; i++)
-		fprintf(fp, "  %-16s -> %-16s %6" PRIu64 " alerts, max score "
-			    "%.3g, %s\n",
-		    addr_str(d->pairs[i].src, a), addr_str(d->pairs[i].dst, b),
-		    d->pairs[i].alerts, (double)d->pairs[i].max_score,
-		    iso_time(d->pairs[i].first_us, t));
-	if (d->pairs_other > 0)
-		fprintf(fp, "  (%" PRIu64 " alerts of other pairs)\n",
-		    d->pairs_other);
+	print_hosts(fp, &d->by_src, "initiators", "responders");
+	print_hosts(fp, &d->by_dst, "responders", "initiators");
 	if (d->ntop > 0)
 		fprintf(fp, "top alerts:\n");
 	for (i = 0; i < d->ntop; i++) {
