@@ -1,1 +1,25 @@
-# model module: see model/local.mk owner
+# model: the autoencoder scorer.
+#
+# The explicit vectoriser flags survive the -O2 that the user's CFLAGS add
+# after ours (gcc keeps explicitly set -f options whatever -O comes later);
+# -fno-math-errno and -fno-trapping-math let sqrtf and the selects around
+# exp vectorise (we never read errno or FP flags); -ffp-contract=off keeps a -march
+# build from fusing multiply-adds, so scores are the same bits everywhere.
+MODEL_OPT_CFLAGS = -O3 -ftree-vectorize -fvect-cost-model=dynamic \
+	-fno-math-errno -fno-trapping-math -ffp-contract=off
+
+noinst_LIBRARIES += model/libmodel.a
+model_libmodel_a_SOURCES = model/model.h model/model-int.h \
+	model/model.c model/rng.c model/norm.c model/net.c model/thresh.c \
+	model/train.c model/file.c
+model_libmodel_a_CFLAGS = $(AM_CFLAGS) $(MODEL_OPT_CFLAGS)
+
+check_PROGRAMS += tests/check_model
+TESTS += tests/check_model
+tests_check_model_SOURCES = tests/check_model.c
+tests_check_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_model_LDADD = model/libmodel.a $(CHECK_LIBS) -lm
+
+noinst_PROGRAMS += tests/bench/bench_model
+tests_bench_bench_model_SOURCES = tests/bench/bench_model.c
+tests_bench_bench_model_LDADD = model/libmodel.a -lm

@@ -1,0 +1,688 @@
+/*
+ * The model file: explicit little-endian fields, never a struct dump.
+ *
+ *	header	"ANOMDMDL", u32 version, u32 flags (0), u64 file length,
+ *		u64 feature-table hash
+ *	core	u32 dim, u32 weight layers L, u32 width[L + 1], u32 activation,
+ *		f32 clip, u8 xform[dim], f32 mean[dim], f32 std[dim],
+ *		f32 p50[dim], f32 p99[dim], u32 rule, f64 target rate,
+ *		f32 threshold, u64 parameter count, f32 parameters[]
+ *	info	u64 train rows, u64 holdout rows, u64 dropped rows,
+ *		u32 epochs first, u32 epochs refit, f32 train loss,
+ *		f32 holdout loss, u64 seed, u64 created, u64 first, u64 last,
+ *		char id[16], u32 note length, note bytes
+ *	trailer	u64 FNV-1a of every byte before it
+ *
+ * The model id is the FNV-1a of the core section: it names what was
+ * learnt, whatever the metadata says.  The loader reads the whole file
+ * (after checking its size against a cap), checks the length field and
+ * checksum before looking at anything else, bounds every count before it
+ * allocates, and builds the model on the side, so a bad file never yields
+ * a half-loaded model.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/model-int.h"
+
+#define FILE_MAGIC "ANOMDMDL"
+#define FILE_VERSION 1
+#define FILE_HEADER_BYTES 32
+#define FILE_TRAILER_BYTES 8
+/* Enough for NET_MAX_LAYERS layers of MODEL_MAX_WIDTH squared. */
+#define FILE_MAX_BYTES (64u << 20)
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom;
+};
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len, off;
+	int shortread;
+};
+
+/* Append n bytes, growing the buffer geometrically. */
+static void
+put(struct wbuf *w, const void *src, size_t n)
+{
+	size_t cap;
+	uint8_t *np;
+
+	if (w->oom)
+		return;
+	if (w->cap - w->len < n) {
+		cap = w->cap > 0 ? w->cap : 4096;
+		while (cap - w->len < n)
+			cap *= 2;
+		if ((np = realloc(w->p, cap)) == NULL) {
+			w->oom = 1;
+			return;
+		}
+		w->p = np;
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, src, n);
+	w->len += n;
+}
+
+static void
+put_u64(struct wbuf *w, uint64_t v)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	put(w, b, 8);
+}
+
+static void
+put_u32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	put(w, b, 4);
+}
+
+static void
+put_f32(struct wbuf *w, float f)
+{
+	uint32_t v;
+
+	memcpy(&v, &f, 4);
+	put_u32(w, v);
+}
+
+static void
+put_f64(struct wbuf *w, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, 8);
+	put_u64(w, v);
+}
+
+static void
+put_f32s(struct wbuf *w, const float *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		put_f32(w, f[i]);
+}
+
+/* Take n bytes, or zeros and a short-read mark when too few are left. */
+static void
+get(struct rbuf *r, void *dst, size_t n)
+{
+	if (r->shortread || r->len - r->off < n) {
+		r->shortread = 1;
+		memset(dst, 0, n);
+		return;
+	}
+	memcpy(dst, r->p + r->off, n);
+	r->off += n;
+}
+
+static uint64_t
+get_u64(struct rbuf *r)
+{
+	uint8_t b[8];
+	uint64_t v = 0;
+	int i;
+
+	get(r, b, 8);
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static uint32_t
+get_u32(struct rbuf *r)
+{
+	uint8_t b[4];
+	uint32_t v = 0;
+	int i;
+
+	get(r, b, 4);
+	for (i = 3; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+static float
+get_f32(struct rbuf *r)
+{
+	uint32_t v = get_u32(r);
+	float f;
+
+	memcpy(&f, &v, 4);
+	return f;
+}
+
+static double
+get_f64(struct rbuf *r)
+{
+	uint64_t v = get_u64(r);
+	double d;
+
+	memcpy(&d, &v, 8);
+	return d;
+}
+
+/* Read n floats; returns -1 if any is not finite. */
+static int
+get_f32s(struct rbuf *r, float *f, size_t n)
+{
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < n; i++) {
+		f[i] = get_f32(r);
+		bad |= !isfinite(f[i]);
+	}
+	return bad ? -1 : 0;
+}
+
+/* The learnt part; [*lo, *hi) of the buffer is what the id hashes. */
+static void
+encode_core(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
+{
+	const struct model_norm *nm = &m->norm;
+	size_t l;
+
+	*lo = w->len;
+	put_u32(w, (uint32_t)m->dim);
+	put_u32(w, (uint32_t)m->net.nlayers);
+	for (l = 0; l <= m->net.nlayers; l++)
+		put_u32(w, (uint32_t)m->net.width[l]);
+	put_u32(w, (uint32_t)m->net.act);
+	put_f32(w, nm->clip);
+	put(w, nm->xform, m->dim);
+	put_f32s(w, nm->mean, m->dim);
+	put_f32s(w, nm->std, m->dim);
+	put_f32s(w, nm->p50, m->dim);
+	put_f32s(w, nm->p99, m->dim);
+	put_u32(w, (uint32_t)m->info.rule);
+	put_f64(w, m->info.target_rate);
+	put_f32(w, m->threshold);
+	put_u64(w, m->net.nparams);
+	put_f32s(w, m->net.params, m->net.nparams);
+	*hi = w->len;
+}
+
+/* Training facts and metadata. */
+static void
+encode_info(const struct model_info *in, struct wbuf *w)
+{
+	size_t nl = strnlen(in->note, sizeof(in->note) - 1);
+
+	put_u64(w, in->train_rows);
+	put_u64(w, in->holdout_rows);
+	put_u64(w, in->dropped_rows);
+	put_u32(w, in->epochs_first);
+	put_u32(w, in->epochs_refit);
+	put_f32(w, in->train_loss);
+	put_f32(w, in->holdout_loss);
+	put_u64(w, in->seed);
+	put_u64(w, in->created_us);
+	put_u64(w, in->first_us);
+	put_u64(w, in->last_us);
+	put(w, in->id, MODEL_ID_LEN);
+	put_u32(w, (uint32_t)nl);
+	put(w, in->note, nl);
+}
+
+/* Encode everything; core bounds go to lo and hi. */
+static int
+encode(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
+{
+	size_t i;
+
+	put(w, FILE_MAGIC, 8);
+	put_u32(w, FILE_VERSION);
+	put_u32(w, 0);
+	put_u64(w, 0); /* length, patched below */
+	put_u64(w, m->feat_hash);
+	encode_core(m, w, lo, hi);
+	encode_info(&m->info, w);
+	if (w->oom)
+		return -ENOMEM;
+	for (i = 0; i < 8; i++)
+		w->p[16 + i] = (uint8_t)((w->len + 8) >> (8 * i));
+	put_u64(w, model_fnv1a(MODEL_FNV_INIT, w->p, w->len));
+	return w->oom ? -ENOMEM : 0;
+}
+
+/* Serialise m; see model-int.h. */
+int
+model_encode(const struct model *m, uint8_t **bufp, size_t *lenp)
+{
+	struct wbuf w = {0};
+	size_t lo, hi;
+	int error;
+
+	if ((error = encode(m, &w, &lo, &hi)) != 0) {
+		free(w.p);
+		return error;
+	}
+	*bufp = w.p;
+	*lenp = w.len;
+	return 0;
+}
+
+/* Hex of the FNV-1a of a byte range. */
+static void
+hash_hex(const uint8_t *p, size_t len, char id[MODEL_ID_LEN + 1])
+{
+	snprintf(id, MODEL_ID_LEN + 1, "%016llx",
+	    (unsigned long long)model_fnv1a(MODEL_FNV_INIT, p, len));
+}
+
+/* The id of m; see model-int.h. */
+int
+model_compute_id(const struct model *m, char id[MODEL_ID_LEN + 1])
+{
+	struct wbuf w = {0};
+	size_t lo, hi;
+	int error;
+
+	if ((error = encode(m, &w, &lo, &hi)) == 0)
+		hash_hex(w.p + lo, hi - lo, id);
+	free(w.p);
+	return error;
+}
+
+/* Check the envelope: magic, version, length and checksum. */
+static int
+check_envelope(const uint8_t *buf, size_t len, const char *name, char **cause)
+{
+	struct rbuf r = {.p = buf, .len = len};
+	uint64_t flen, sum;
+	uint32_t version;
+	uint8_t magic[8];
+
+	if (len < FILE_HEADER_BYTES + FILE_TRAILER_BYTES) {
+		model_cause(
+		    cause, "model file %s: truncated (%zu bytes)", name, len);
+		return -EPROTO;
+	}
+	get(&r, magic, 8);
+	if (memcmp(magic, FILE_MAGIC, 8) != 0) {
+		model_cause(cause, "model file %s: not a model file", name);
+		return -EPROTO;
+	}
+	if ((version = get_u32(&r)) != FILE_VERSION) {
+		model_cause(cause,
+		    "model file %s: format version %u not "
+		    "supported (want %d)",
+		    name, version, FILE_VERSION);
+		return -EPROTO;
+	}
+	(void)get_u32(&r);
+	if ((flen = get_u64(&r)) != len) {
+		model_cause(cause,
+		    "model file %s: %s (%zu bytes, header says "
+		    "%llu)",
+		    name, len < flen ? "truncated" : "wrong length", len,
+		    (unsigned long long)flen);
+		return -EPROTO;
+	}
+	r.off = len - FILE_TRAILER_BYTES;
+	sum = get_u64(&r);
+	if (sum != model_fnv1a(MODEL_FNV_INIT, buf, len - FILE_TRAILER_BYTES)) {
+		model_cause(cause, "model file %s: checksum mismatch", name);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Read and bound the shape, then allocate the model for it. */
+static int
+decode_shape(struct rbuf *r, struct model **mp, size_t dim)
+{
+	uint32_t d, nl, w[NET_MAX_LAYERS + 1], act, l;
+	float clip;
+
+	d = get_u32(r);
+	nl = get_u32(r);
+	if (d != dim || nl < 2 || nl > NET_MAX_LAYERS)
+		return -EPROTO;
+	for (l = 0; l <= nl; l++) {
+		w[l] = get_u32(r);
+		if (w[l] < 1 || w[l] > MODEL_MAX_WIDTH)
+			return -EPROTO;
+	}
+	act = get_u32(r);
+	clip = get_f32(r);
+	if (r->shortread || w[0] != d || w[nl] != d || act > MODEL_ACT_ELU ||
+	    !(clip > 0.0f && clip <= 1e6f))
+		return -EPROTO;
+	if ((*mp = model_alloc(d, clip)) == NULL ||
+	    model_net_init(
+		&(*mp)->net, d, w + 1, nl - 1, (enum model_act)act) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Read the normalisation, threshold and weights into m. */
+static int
+decode_core(struct rbuf *r, struct model *m)
+{
+	struct model_norm *nm = &m->norm;
+	size_t j, dim = m->dim;
+	uint32_t rule;
+	int bad = 0;
+
+	get(r, nm->xform, dim);
+	for (j = 0; j < dim; j++)
+		bad |= nm->xform[j] > MODEL_XFORM_LOG1P;
+	bad |= get_f32s(r, nm->mean, dim);
+	bad |= get_f32s(r, nm->std, dim);
+	for (j = 0; j < dim; j++)
+		bad |= !(nm->std[j] >= MODEL_STD_FLOOR);
+	bad |= get_f32s(r, nm->p50, dim);
+	bad |= get_f32s(r, nm->p99, dim);
+	rule = get_u32(r);
+	m->info.rule = (enum model_rule)rule;
+	m->info.target_rate = get_f64(r);
+	m->threshold = get_f32(r);
+	bad |= rule > MODEL_RULE_POT || !(m->info.target_rate > 0.0) ||
+	    !(m->info.target_rate < 0.5) || !(m->threshold >= 0.0f) ||
+	    !isfinite(m->threshold);
+	bad |= get_u64(r) != m->net.nparams;
+	if (bad || r->shortread)
+		return -EPROTO;
+	bad |= get_f32s(r, m->net.params, m->net.nparams);
+	model_norm_derive(nm);
+	return bad || r->shortread ? -EPROTO : 0;
+}
+
+/* Read the info section. */
+static int
+decode_info(struct rbuf *r, struct model_info *in)
+{
+	uint32_t nl;
+
+	in->train_rows = get_u64(r);
+	in->holdout_rows = get_u64(r);
+	in->dropped_rows = get_u64(r);
+	in->epochs_first = get_u32(r);
+	in->epochs_refit = get_u32(r);
+	in->train_loss = get_f32(r);
+	in->holdout_loss = get_f32(r);
+	in->seed = get_u64(r);
+	in->created_us = get_u64(r);
+	in->first_us = get_u64(r);
+	in->last_us = get_u64(r);
+	get(r, in->id, MODEL_ID_LEN);
+	in->id[MODEL_ID_LEN] = '\0';
+	nl = get_u32(r);
+	if (nl >= sizeof(in->note))
+		return -EPROTO;
+	get(r, in->note, nl);
+	in->note[nl] = '\0';
+	return r->shortread ? -EPROTO : 0;
+}
+
+/* Check the header's feature hash and dim against the caller's. */
+static int
+check_fit(const uint8_t *buf, const char *name, uint64_t feat_hash, size_t dim,
+    char **cause)
+{
+	struct rbuf r = {.p = buf, .len = FILE_HEADER_BYTES + 4};
+	uint64_t fh;
+	uint32_t d;
+
+	r.off = 24;
+	fh = get_u64(&r);
+	d = get_u32(&r);
+	if (fh != feat_hash) {
+		model_cause(cause,
+		    "model file %s: made for feature table "
+		    "%016llx, not %016llx",
+		    name, (unsigned long long)fh,
+		    (unsigned long long)feat_hash);
+		return -EINVAL;
+	}
+	if (d != dim) {
+		model_cause(cause,
+		    "model file %s: rows of %u features, not "
+		    "%zu",
+		    name, d, dim);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parse a whole file image; see model-int.h. */
+int
+model_decode(struct model **mp, const uint8_t *buf, size_t len,
+    const char *name, uint64_t feat_hash, size_t dim, char **cause)
+{
+	struct rbuf r = {.p = buf};
+	struct model *m = NULL;
+	char id[MODEL_ID_LEN + 1];
+	size_t lo, hi;
+	int error;
+
+	if ((error = check_envelope(buf, len, name, cause)) != 0 ||
+	    (error = check_fit(buf, name, feat_hash, dim, cause)) != 0)
+		return error;
+	r.len = len - FILE_TRAILER_BYTES;
+	r.off = FILE_HEADER_BYTES;
+	lo = r.off;
+	if ((error = decode_shape(&r, &m, dim)) != 0 ||
+	    (error = decode_core(&r, m)) != 0)
+		goto fail;
+	hi = r.off;
+	if ((error = decode_info(&r, &m->info)) != 0)
+		goto fail;
+	error = -EPROTO;
+	if (r.off != r.len)
+		goto fail;
+	hash_hex(buf + lo, hi - lo, id);
+	if (strcmp(id, m->info.id) != 0) {
+		model_cause(cause,
+		    "model file %s: model id %s does not match "
+		    "its contents (%s)",
+		    name, m->info.id, id);
+		goto out;
+	}
+	m->feat_hash = feat_hash;
+	model_info_sync(m);
+	*mp = m;
+	return 0;
+fail:
+	if (error == -ENOMEM)
+		model_cause(cause, "model file %s: out of memory", name);
+	else
+		model_cause(
+		    cause, "model file %s: inconsistent contents", name);
+out:
+	model_free(m);
+	return error;
+}
+
+/* fsync the folder holding path, so the rename survives a crash. */
+static int
+sync_dir(const char *path)
+{
+	char *copy;
+	int fd, error = 0;
+
+	if ((copy = strdup(path)) == NULL)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1 || fsync(fd) != 0)
+		error = -errno;
+	if (fd != -1)
+		close(fd);
+	free(copy);
+	return error;
+}
+
+/* Write buf to a temporary file beside path, sync it, rename it over. */
+static int
+write_atomic(const char *path, const uint8_t *buf, size_t len, char **cause)
+{
+	const char *what = "create";
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int fd, error = 0;
+
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		model_cause(cause, "model file %s: out of memory", path);
+		return -ENOMEM;
+	}
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		error = -errno;
+		goto fail;
+	}
+	if ((f = fdopen(fd, "wb")) == NULL) {
+		error = -errno;
+		close(fd);
+		goto fail_unlink;
+	}
+	what = "write";
+	if (fchmod(fd, 0644) != 0 || fwrite(buf, 1, len, f) != len ||
+	    fflush(f) != 0 || fsync(fd) != 0) {
+		error = -errno;
+		goto fail_unlink;
+	}
+	what = "close";
+	error = fclose(f) != 0 ? -errno : 0;
+	f = NULL;
+	if (error != 0)
+		goto fail_unlink;
+	what = "rename";
+	if (rename(tmp, path) != 0) {
+		error = -errno;
+		goto fail_unlink;
+	}
+	what = "sync folder of";
+	if ((error = sync_dir(path)) != 0)
+		goto fail;
+	free(tmp);
+	return 0;
+fail_unlink:
+	if (f != NULL)
+		fclose(f);
+	unlink(tmp);
+fail:
+	model_cause(cause, "model file %s: %s %s: %s", path, what, tmp,
+	    strerror(-error));
+	free(tmp);
+	return error;
+}
+
+/* Save atomically; see model.h. */
+int
+model_save(const struct model *m, const char *path, char **cause)
+{
+	uint8_t *buf;
+	size_t len;
+	int error;
+
+	if ((error = model_encode(m, &buf, &len)) != 0) {
+		model_cause(cause, "model file %s: out of memory", path);
+		return error;
+	}
+	error = write_atomic(path, buf, len, cause);
+	free(buf);
+	return error;
+}
+
+/* Read a whole regular file of at most FILE_MAX_BYTES. */
+static int
+read_file(const char *path, uint8_t **bufp, size_t *lenp, char **cause)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t off = 0;
+	ssize_t got;
+	int fd, error = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		error = -errno;
+		model_cause(
+		    cause, "model file %s: open: %s", path, strerror(errno));
+		return error;
+	}
+	if (fstat(fd, &st) != 0) {
+		error = -errno;
+		model_cause(
+		    cause, "model file %s: stat: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error = -EINVAL;
+		model_cause(cause, "model file %s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > FILE_MAX_BYTES) {
+		error = -EFBIG;
+		model_cause(cause,
+		    "model file %s: %lld bytes, over the limit "
+		    "of %u",
+		    path, (long long)st.st_size, FILE_MAX_BYTES);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		error = -ENOMEM;
+		model_cause(cause, "model file %s: out of memory", path);
+		goto out;
+	}
+	/* One byte more than expected, to notice a file that grew. */
+	while (off <= (size_t)st.st_size) {
+		got = read(fd, buf + off, (size_t)st.st_size + 1 - off);
+		if (got == 0)
+			break;
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			error = -errno;
+			model_cause(cause, "model file %s: read: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		off += (size_t)got;
+	}
+	*bufp = buf;
+	*lenp = off;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return error;
+}
+
+/* Load and check a model file; see model.h. */
+int
+model_load(struct model **mp, const char *path, uint64_t feat_hash, size_t dim,
+    char **cause)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int error;
+
+	if ((error = read_file(path, &buf, &len, cause)) != 0)
+		return error;
+	error = model_decode(mp, buf, len, path, feat_hash, dim, cause);
+	free(buf);
+	return error;
+}

@@ -1,0 +1,179 @@
+/* Private interface of the model module, shared by its files and tests. */
+#ifndef ANOMD_MODEL_INT_H
+#define ANOMD_MODEL_INT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+/* Weight layers: the hidden layers plus the output layer. */
+#define NET_MAX_LAYERS (MODEL_MAX_HIDDEN + 1)
+
+/*
+ * Floats of stack scratch per buffer when scoring; the row block shrinks
+ * for wide models so scoring never allocates.
+ */
+#define NET_SCRATCH_FLOATS 4096
+
+/* Standardised values stay this far from the mean of a constant feature. */
+#define MODEL_STD_FLOOR 1e-2f
+
+/* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------- */
+
+struct model_rng {
+	uint64_t s[4];
+};
+
+uint64_t model_splitmix64(uint64_t *state);
+void model_rng_seed(struct model_rng *r, uint64_t seed);
+uint64_t model_rng_next(struct model_rng *r);
+/* Uniform in [0, 1) with 24 random bits. */
+float model_rng_float(struct model_rng *r);
+/* Uniform in [0, bound), bound > 0, without modulo bias. */
+uint64_t model_rng_below(struct model_rng *r, uint64_t bound);
+/* Fisher-Yates shuffle of idx[n]. */
+void model_rng_shuffle(struct model_rng *r, uint32_t *idx, size_t n);
+/* Standard normal by Box-Muller; for tests and synthetic data. */
+double model_rng_normal(struct model_rng *r);
+
+/* ---- norm.c: per-feature transform, standardisation, quantiles -------- */
+
+struct model_norm {
+	size_t dim;
+	float clip;
+	uint8_t *xform; /* enum model_xform per feature */
+	int32_t *is_log; /* -1 where xform is log1p, for branchless select */
+	float *mean; /* of the transformed values */
+	float *std; /* floored at MODEL_STD_FLOOR */
+	float *inv_std; /* 1 / std, derived */
+	float *p50; /* raw baseline median */
+	float *p99; /* raw baseline 99th percentile */
+};
+
+int model_norm_init(struct model_norm *nm, size_t dim, float clip);
+void model_norm_release(struct model_norm *nm);
+/* Derive is_log and inv_std after xform and std are set. */
+void model_norm_derive(struct model_norm *nm);
+/*
+ * Learn mean, std, p50 and p99 from the rows x[idx[i] * dim] for i < n;
+ * scratch holds n floats.
+ */
+void model_norm_fit(struct model_norm *nm, const float *x, const uint32_t *idx,
+    size_t n, float *scratch);
+/* Normalise rows x[n * dim] into z[n * dim]. */
+void model_norm_apply(
+    const struct model_norm *nm, const float *x, size_t n, float *z);
+/* log(x) for x >= 1 (or +inf), the same on every build. */
+float model_logf(float x);
+/* The q-quantile (0..1) of v[n] by linear interpolation; reorders v. */
+float model_quantile(float *v, size_t n, double q);
+
+/* ---- net.c: dense layers, backpropagation, Adam ----------------------- */
+
+struct net {
+	size_t nlayers; /* weight layers */
+	size_t width[NET_MAX_LAYERS + 1]; /* width[0] in, width[nlayers] out */
+	enum model_act act;
+	size_t nparams;
+	float *params; /* per layer: W[in][out], b[out] */
+	size_t woff[NET_MAX_LAYERS];
+	size_t boff[NET_MAX_LAYERS];
+	size_t maxwidth;
+};
+
+/* Training state: activations, gradients and Adam moments. */
+struct net_train;
+
+/* Set up shapes for dim -> hidden... -> dim and allocate params. */
+int model_net_init(struct net *n, size_t dim, const uint32_t *hidden,
+    size_t nhidden, enum model_act act);
+void model_net_release(struct net *n);
+/* Glorot/He uniform weights and zero biases from the seed. */
+void model_net_randomize(struct net *n, uint64_t seed);
+/* Rows scored per block with NET_SCRATCH_FLOATS of scratch. */
+size_t model_net_block_rows(const struct net *n);
+/*
+ * Squared reconstruction error of normalised rows z[rows * width[0]]:
+ * per row into err[rows] (mean over features) and, when feat is not NULL,
+ * per feature into feat[rows * width[0]].  rows <= model_net_block_rows().
+ */
+void model_net_errors(
+    const struct net *n, const float *z, size_t rows, float *err, float *feat);
+/* Mean score of rows z[rows * width[0]] in blocks. */
+double model_net_mean_error(
+    const struct net *n, const float *z, size_t rows, float *err);
+/* C[m][n] += A[m][k] B[k][n], row-major with leading dimensions. */
+void model_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
+    const float *b, size_t ldb, float *c, size_t ldc);
+
+struct net_train *model_net_train_create(const struct net *n, size_t maxrows);
+void model_net_train_free(struct net_train *t);
+/*
+ * Forward and backward pass over z[rows * width[0]], target = input,
+ * rows <= maxrows: returns the loss (mean over rows and features) and
+ * leaves its gradient in model_net_train_grad(t).
+ */
+float model_net_loss_grad(
+    const struct net *n, struct net_train *t, const float *z, size_t rows);
+/* One Adam step of size lr with the gradient from the last loss_grad. */
+void model_net_adam(struct net *n, struct net_train *t, float lr);
+/* The gradient buffer inside t. */
+float *model_net_train_grad(struct net_train *t);
+
+/* ---- thresh.c: threshold rules ---------------------------------------- */
+
+struct model_thresh {
+	enum model_rule rule;
+	double rate;
+	double pot_quantile;
+	double margin;
+};
+
+/*
+ * Threshold from errors err[n] (reordered); note gets a short account of
+ * how it was found.  Returns the threshold.
+ */
+float model_thresh_fit(const struct model_thresh *t, float *err, size_t n,
+    char *note, size_t notesz);
+/*
+ * Fit a generalised Pareto distribution to peaks y[n] > 0 by maximum
+ * likelihood (Grimshaw's reduction).  Returns 0 with *xi and *sigma, or
+ * -EDOM when no valid fit exists.
+ */
+int model_gpd_fit(const double *y, size_t n, double *xi, double *sigma);
+
+/* ---- model.c ---------------------------------------------------------- */
+
+struct model {
+	size_t dim;
+	uint64_t feat_hash;
+	struct model_norm norm;
+	struct net net;
+	float threshold;
+	struct model_info info;
+};
+
+/* An empty model for dim features; NULL on allocation failure. */
+struct model *model_alloc(size_t dim, float clip);
+/* Set *cause (when not NULL) to a malloc'd message. */
+void model_cause(char **cause, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Fill info fields that follow from the network and rule. */
+void model_info_sync(struct model *m);
+/* 64-bit FNV-1a over buf[len], continuing from h. */
+uint64_t model_fnv1a(uint64_t h, const void *buf, size_t len);
+#define MODEL_FNV_INIT 0xcbf29ce484222325ULL
+
+/* ---- file.c ----------------------------------------------------------- */
+
+/* Serialise m into a malloc'd buffer *bufp of *lenp bytes. */
+int model_encode(const struct model *m, uint8_t **bufp, size_t *lenp);
+/* The model id: FNV-1a of the learnt part of the encoding, as hex. */
+int model_compute_id(const struct model *m, char id[MODEL_ID_LEN + 1]);
+/* Parse a file image; name is used in messages. */
+int model_decode(struct model **mp, const uint8_t *buf, size_t len,
+    const char *name, uint64_t feat_hash, size_t dim, char **cause);
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * model: a dense autoencoder that scores how unusual a row of floats is.
+ *
+ * The caller trains a model on a baseline of normal rows, then scores new
+ * rows: the score is the mean squared reconstruction error over the
+ * normalised features, and a row whose score is above model_threshold()
+ * is anomalous.  The module sees only rows of `dim` floats; what they mean
+ * is the caller's business.  It never logs, prints or exits, keeps no
+ * global state and starts no threads: training may run in any thread, and
+ * any number of threads may score with one model at once.
+ */
+#ifndef ANOMD_MODEL_H
+#define ANOMD_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_MAX_DIM 1024 /* features per row */
+#define MODEL_MAX_HIDDEN 8 /* hidden layers */
+#define MODEL_MAX_WIDTH 1024 /* units in one hidden layer */
+#define MODEL_MIN_ROWS 50 /* smallest baseline model_train accepts */
+#define MODEL_ID_LEN 16 /* hex characters in a model id */
+#define MODEL_NOTE_MAX 160 /* bytes in model_info.note, with the NUL */
+
+/* Per-feature transform applied before standardising. */
+enum model_xform {
+	MODEL_XFORM_LINEAR = 0, /* use the value as is */
+	MODEL_XFORM_LOG1P = 1, /* log(1 + max(x, 0)), for heavy tails */
+};
+
+/* Activation of the hidden layers; the output layer is always linear. */
+enum model_act {
+	MODEL_ACT_RELU,
+	MODEL_ACT_TANH,
+	MODEL_ACT_ELU,
+};
+
+/* How the threshold is chosen from the held-out baseline errors. */
+enum model_rule {
+	MODEL_RULE_QUANTILE, /* empirical (1 - rate) quantile */
+	MODEL_RULE_POT, /* generalised Pareto fit to the tail */
+};
+
+/* Training parameters; start from model_params_default(). */
+struct model_params {
+	uint32_t layers[MODEL_MAX_HIDDEN]; /* hidden widths, in order */
+	size_t nlayers; /* hidden layers used, >= 1 */
+	enum model_act activation;
+	uint32_t max_epochs; /* per fit, 1..10000 */
+	uint32_t batch; /* rows per minibatch, 1..65536 */
+	float learning_rate; /* Adam step size, (0, 1] */
+	uint32_t patience; /* epochs without holdout gain before stop */
+	double holdout_share; /* share of the baseline held out, [0.05, 0.5] */
+	uint64_t seed; /* weight init and shuffling */
+	enum model_rule rule;
+	double target_rate; /* wanted false-alert rate, (0, 0.5) */
+	double robust_drop; /* most dropped before the refit, [0, 0.2] */
+	double pot_quantile; /* POT initial quantile, [0.5, 0.9999] */
+	double quantile_margin; /* factor on the max error, >= 1 (see below) */
+	float clip; /* clip standardised values to +-clip, > 0 */
+};
+
+/* Caller-given facts stored with the model, for determinism. */
+struct model_meta {
+	uint64_t created_us; /* creation time, microseconds since the epoch */
+	uint64_t first_us; /* first flow of the training range */
+	uint64_t last_us; /* last flow of the training range */
+};
+
+/* What a trained or loaded model knows about itself. */
+struct model_info {
+	enum model_rule rule;
+	const char *rule_name; /* static string, model_rule_name(rule) */
+	float threshold;
+	double target_rate;
+	uint64_t baseline_rows; /* train + holdout, after the robust drop */
+	uint64_t train_rows;
+	uint64_t holdout_rows;
+	uint64_t dropped_rows; /* removed by the robust drop */
+	uint32_t epochs_first; /* epochs run by the first fit */
+	uint32_t epochs_refit; /* epochs run by the refit, 0 if none */
+	float train_loss; /* mean training loss of the kept epoch */
+	float holdout_loss; /* mean holdout score of the kept epoch */
+	uint32_t dim;
+	uint32_t nhidden;
+	uint32_t hidden[MODEL_MAX_HIDDEN];
+	enum model_act activation;
+	uint64_t seed;
+	char id[MODEL_ID_LEN + 1]; /* hash of the learnt parameters, hex */
+	uint64_t created_us;
+	uint64_t first_us;
+	uint64_t last_us;
+	char note[MODEL_NOTE_MAX]; /* how the threshold was found */
+};
+
+/* One feature's part in a row's reconstruction error. */
+struct model_expl {
+	uint32_t feature; /* index in the row */
+	float share; /* share of the row's squared error, 0..1 */
+	float value; /* observed raw value */
+	float p50; /* baseline raw median */
+	float p99; /* baseline raw 99th percentile */
+};
+
+struct model;
+
+/*
+ * Fill *p with the defaults the daemon uses: hidden layers 32-8-32, elu,
+ * at most 30 epochs of minibatches of 128 with Adam at 2e-3, patience 3,
+ * 20 % held out, seed 1, quantile rule at rate 0.001, 1 % robust drop,
+ * POT initial quantile 0.98, margin 1.5, clip 10.
+ *
+ * With fewer than 1 / target_rate held-out rows the empirical quantile does
+ * not exist; the quantile rule then uses the largest held-out error times
+ * quantile_margin and says so in model_info.note.
+ */
+void model_params_default(struct model_params *p);
+
+/*
+ * Train a model on n baseline rows x[n * dim] (row-major).
+ *
+ * xform[dim] gives each feature's enum model_xform.  feat_hash identifies
+ * the caller's feature table and is stored in the model.  meta may be NULL
+ * (all zero).  The baseline is split by the seed into training and holdout
+ * rows, the network is fitted with early stopping on the holdout, up to
+ * the share robust_drop of highest-error rows is removed (only rows beyond
+ * the error tail the other rows predict, so a clean baseline loses next to
+ * none), and a fresh network is fitted to the rest.  The threshold comes from
+ * the holdout errors of the final network.  Same rows, parameters and seed give
+ * a bit-identical model.
+ *
+ * Returns 0 and sets *mp (caller frees with model_free), or -EINVAL for bad
+ * parameters, n < MODEL_MIN_ROWS or non-finite input, or -ENOMEM; on error
+ * *mp is left alone and *cause (if cause is not NULL) gets a malloc'd
+ * message the caller frees.
+ */
+int model_train(struct model **mp, const float *x, size_t n, size_t dim,
+    const uint8_t *xform, uint64_t feat_hash, const struct model_params *p,
+    const struct model_meta *meta, char **cause);
+
+/* Free a model; NULL does nothing. */
+void model_free(struct model *m);
+
+/*
+ * Score one row x[dim]: the mean squared reconstruction error of the
+ * normalised features.  Non-finite inputs are clipped, so the score is
+ * finite.  Equal to what model_score_batch gives for the same row.
+ */
+float model_score(const struct model *m, const float *x);
+
+/* Score n rows x[n * dim] into out[n]; the fast path for many rows. */
+void model_score_batch(
+    const struct model *m, const float *x, size_t n, float *out);
+
+/* The learnt threshold: a score above it is an anomaly. */
+float model_threshold(const struct model *m);
+
+/* The number of features per row the model takes. */
+size_t model_dim(const struct model *m);
+
+/*
+ * Explain the score of row x[dim]: write to out[] the features carrying
+ * most of the squared error, largest first (ties by index).
+ *
+ * Returns the number written, min(k, dim).
+ */
+size_t model_explain(
+    const struct model *m, const float *x, size_t k, struct model_expl *out);
+
+/* The model's info; valid until model_free(m). */
+const struct model_info *model_info(const struct model *m);
+
+/*
+ * Write the model to path atomically: a temporary file in the same folder
+ * is written and synced, renamed over path, then the folder is synced.
+ * The file is mode 0644.
+ *
+ * Returns 0, or -errno (-ENOMEM or from the system calls) with *cause set.
+ */
+int model_save(const struct model *m, const char *path, char **cause);
+
+/*
+ * Load a model from path, refusing it unless it was made for feature table
+ * feat_hash and rows of dim features.
+ *
+ * Returns 0 and sets *mp (caller frees with model_free); -errno from
+ * open/read; -EPROTO for a file that is not a model, has another format
+ * version, is truncated, fails its checksum or is inconsistent; -EINVAL
+ * for a good file made for other features; -EFBIG for a file over the
+ * size limit; -ENOMEM.  On error *mp is left alone and *cause says why
+ * ("model file PATH: checksum mismatch").
+ */
+int model_load(struct model **mp, const char *path, uint64_t feat_hash,
+    size_t dim, char **cause);
+
+/* The name of a rule ("quantile", "pot"), or "unknown". */
+const char *model_rule_name(enum model_rule rule);
+
+/* Parse a rule name into *rule; returns 0 or -EINVAL (*rule unchanged). */
+int model_rule_parse(const char *name, enum model_rule *rule);
+
+/* The name of an activation ("relu", "tanh", "elu"), or "unknown". */
+const char *model_act_name(enum model_act act);
+
+/* Parse an activation name into *act; returns 0 or -EINVAL. */
+int model_act_parse(const char *name, enum model_act *act);
+
+#endif

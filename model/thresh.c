@@ -1,0 +1,267 @@
+/*
+ * Threshold rules.  Both look only at the errors of held-out baseline rows:
+ * training errors are biased low, since the network has fitted those rows.
+ *
+ * quantile: the empirical (1 - rate) quantile.  With n errors and n * rate
+ * below 1 that quantile lies beyond the largest error seen, and any
+ * estimate is a guess; we take the largest error times a margin (1.5 by
+ * default) and record that in the note, so a tiny baseline gives a
+ * conservative threshold rather than one that fires on a share of normal
+ * traffic.
+ *
+ * pot (peaks over threshold): the excesses over a high initial quantile u
+ * of a continuous distribution are close to a generalised Pareto
+ * distribution (Pickands-Balkema-de Haan), which lets the threshold for a
+ * small rate be extrapolated beyond the data:
+ *
+ *	z = u + sigma / xi * ((rate * n / Nt)^-xi - 1)
+ *
+ * where Nt is the number of peaks.  xi and sigma are the maximum likelihood
+ * estimates, found with Grimshaw's reduction to one equation in
+ * theta = xi / sigma (as in Siffer et al., "Anomaly detection in streams
+ * with extreme value theory", KDD 2017), with the exponential tail
+ * (xi = 0) always among the candidates.  When there are too few peaks, the
+ * rate is not beyond u, or no fit gives a finite z >= u, the rule falls
+ * back to the quantile rule and the note says why.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model-int.h"
+
+#define POT_MIN_PEAKS 20
+#define GRID_POINTS 128
+#define BISECT_STEPS 80
+
+/* Grimshaw's function w(theta) = u(theta) v(theta) - 1. */
+static double
+grimshaw_w(const double *y, size_t n, double theta)
+{
+	double u = 0.0, v = 0.0, s;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		s = 1.0 + theta * y[i];
+		u += 1.0 / s;
+		v += log(s);
+	}
+	u /= (double)n;
+	v = 1.0 + v / (double)n;
+	return u * v - 1.0;
+}
+
+/* GPD log-likelihood, or -inf outside the support. */
+static double
+gpd_loglik(const double *y, size_t n, double xi, double sigma)
+{
+	double s = 0.0, t;
+	size_t i;
+
+	if (!(sigma > 0.0) || !isfinite(xi))
+		return -INFINITY;
+	if (fabs(xi) < 1e-12) {
+		for (i = 0; i < n; i++)
+			s += y[i];
+		return -(double)n * log(sigma) - s / sigma;
+	}
+	for (i = 0; i < n; i++) {
+		t = 1.0 + xi * y[i] / sigma;
+		if (!(t > 0.0))
+			return -INFINITY;
+		s += log(t);
+	}
+	return -(double)n * log(sigma) - (1.0 + 1.0 / xi) * s;
+}
+
+/* Keep the candidate from root theta if it beats *best. */
+static void
+try_theta(const double *y, size_t n, double theta, double *best, double *xi,
+    double *sigma)
+{
+	double v = 0.0, x, s, ll;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v += log(1.0 + theta * y[i]);
+	x = v / (double)n;
+	s = x / theta;
+	ll = gpd_loglik(y, n, x, s);
+	if (ll > *best) {
+		*best = ll;
+		*xi = x;
+		*sigma = s;
+	}
+}
+
+/* Bisect every sign change of w on a grid over [a, b]; log grid if asked. */
+static void
+scan_roots(const double *y, size_t n, double a, double b, int logscale,
+    double *best, double *xi, double *sigma)
+{
+	double t0, t1, w0, w1, lo, hi, mid, wlo, wm;
+	int g, k;
+
+	t0 = a;
+	w0 = grimshaw_w(y, n, t0);
+	for (g = 1; g <= GRID_POINTS; g++) {
+		t1 = logscale ? a * pow(b / a, (double)g / GRID_POINTS)
+			      : a + (b - a) * g / GRID_POINTS;
+		w1 = grimshaw_w(y, n, t1);
+		if (isfinite(w0) && isfinite(w1) && (w0 < 0) != (w1 < 0)) {
+			lo = t0;
+			hi = t1;
+			wlo = w0;
+			for (k = 0; k < BISECT_STEPS; k++) {
+				mid = 0.5 * (lo + hi);
+				wm = grimshaw_w(y, n, mid);
+				if ((wm < 0) == (wlo < 0)) {
+					lo = mid;
+					wlo = wm;
+				} else {
+					hi = mid;
+				}
+			}
+			try_theta(y, n, 0.5 * (lo + hi), best, xi, sigma);
+		}
+		t0 = t1;
+		w0 = w1;
+	}
+}
+
+/* Maximum likelihood GPD fit to peaks y[n]; see the top of the file. */
+int
+model_gpd_fit(const double *y, size_t n, double *xi, double *sigma)
+{
+	double ymin, ymax, mean = 0.0, best, a, b, c;
+	size_t i;
+
+	if (n < 2)
+		return -EDOM;
+	ymin = ymax = y[0];
+	for (i = 0; i < n; i++) {
+		if (!(y[i] > 0.0) || !isfinite(y[i]))
+			return -EDOM;
+		ymin = y[i] < ymin ? y[i] : ymin;
+		ymax = y[i] > ymax ? y[i] : ymax;
+		mean += y[i];
+	}
+	mean /= (double)n;
+	*xi = 0.0;
+	*sigma = mean;
+	best = gpd_loglik(y, n, 0.0, mean);
+	if (ymax > ymin) {
+		/* Negative roots lie in (-1/ymax, 0). */
+		a = -1.0 / ymax;
+		scan_roots(
+		    y, n, a * (1.0 - 1e-9), a * 1e-6, 0, &best, xi, sigma);
+		/*
+		 * Positive roots lie below 2 (mean - ymin) / ymin^2; the
+		 * lower bound some use, 2 (mean - ymin) / (mean ymin), misses
+		 * the root whenever ymin is tiny, so scan from near 0 on a
+		 * log grid instead.
+		 */
+		c = 2.0 * (mean - ymin) / (ymin * ymin);
+		b = 1e-6 / ymax;
+		if (c > b && isfinite(c))
+			scan_roots(y, n, b, c, 1, &best, xi, sigma);
+	}
+	return isfinite(best) ? 0 : -EDOM;
+}
+
+/* The quantile rule; see the top of the file. */
+static float
+quantile_threshold(const struct model_thresh *t, float *err, size_t n,
+    char *note, size_t notesz)
+{
+	float mx;
+	size_t i;
+
+	if ((double)n * t->rate >= 1.0) {
+		snprintf(note, notesz, "quantile %g of %zu held-out errors",
+		    1.0 - t->rate, n);
+		return model_quantile(err, n, 1.0 - t->rate);
+	}
+	mx = 0.0f;
+	for (i = 0; i < n; i++)
+		mx = err[i] > mx ? err[i] : mx;
+	snprintf(note, notesz,
+	    "%zu held-out errors too few for rate %g: max %.4g x %g", n,
+	    t->rate, mx, t->margin);
+	return (float)((double)mx * t->margin);
+}
+
+/* The POT rule; returns -EDOM with the reason in note when it cannot. */
+static int
+pot_threshold(const struct model_thresh *t, float *err, size_t n, float *thr,
+    char *note, size_t notesz)
+{
+	double *y, xi, sigma, r, z;
+	size_t i, np = 0;
+	float u;
+
+	if (t->rate >= 1.0 - t->pot_quantile) {
+		snprintf(note, notesz, "pot: rate %g not beyond quantile %g",
+		    t->rate, t->pot_quantile);
+		return -EDOM;
+	}
+	u = model_quantile(err, n, t->pot_quantile);
+	for (i = 0; i < n; i++)
+		np += err[i] > u;
+	if (np < POT_MIN_PEAKS) {
+		snprintf(note, notesz, "pot: %zu peaks over %.4g (need %d)", np,
+		    u, POT_MIN_PEAKS);
+		return -EDOM;
+	}
+	if ((y = malloc(np * sizeof(*y))) == NULL) {
+		snprintf(note, notesz, "pot: out of memory");
+		return -EDOM;
+	}
+	for (i = 0, np = 0; i < n; i++)
+		if (err[i] > u)
+			y[np++] = (double)err[i] - u;
+	if (model_gpd_fit(y, np, &xi, &sigma) != 0) {
+		free(y);
+		snprintf(note, notesz, "pot: no GPD fit to %zu peaks", np);
+		return -EDOM;
+	}
+	free(y);
+	r = t->rate * (double)n / (double)np;
+	if (fabs(xi) < 1e-9)
+		z = u - sigma * log(r);
+	else
+		z = u + sigma / xi * (pow(r, -xi) - 1.0);
+	if (!isfinite(z) || z < u || z > 3.0e38) {
+		snprintf(note, notesz, "pot: fit xi %.3g sigma %.3g unusable",
+		    xi, sigma);
+		return -EDOM;
+	}
+	snprintf(note, notesz, "pot: u %.4g, %zu peaks, xi %.3f, sigma %.4g", u,
+	    np, xi, sigma);
+	*thr = (float)z;
+	return 0;
+}
+
+/* Pick the threshold by the configured rule; see the top of the file. */
+float
+model_thresh_fit(const struct model_thresh *t, float *err, size_t n, char *note,
+    size_t notesz)
+{
+	float thr;
+	size_t len;
+
+	note[0] = '\0';
+	if (t->rule == MODEL_RULE_POT) {
+		if (pot_threshold(t, err, n, &thr, note, notesz) == 0)
+			return thr;
+		len = strlen(note);
+		if (len + 2 < notesz) {
+			memcpy(note + len, "; ", 3);
+			len += 2;
+		}
+		return quantile_threshold(t, err, n, note + len, notesz - len);
+	}
+	return quantile_threshold(t, err, n, note, notesz);
+}

@@ -1,0 +1,460 @@
+/*
+ * Training: split, normalise, fit, drop the worst rows, fit again, and set
+ * the threshold.
+ *
+ * The seed gives three independent streams (through splitmix64): the
+ * holdout split, the weight init and the epoch shuffles.  The refit reuses
+ * the same init and shuffle seeds, so it differs from the first fit only
+ * in the rows it sees.  Everything else is plain sequential arithmetic
+ * with a fixed order, hence the same rows and seed give the same bits.
+ *
+ * The robust drop exists because a baseline is rarely clean: a scan or a
+ * misbehaving host in the training window would otherwise be learnt as
+ * normal, and, worse, its rows in the holdout would push the threshold up
+ * to where that very behaviour no longer alerts.  It removes at most the
+ * configured share, and only rows whose error is beyond what the bulk's
+ * tail predicts (drop_cut()), because on a clean baseline the top 1 % is
+ * just the normal tail: removing it would make the threshold the 99.9th
+ * percentile of a sample missing its top 1 %, an alert rate near 1.1 %
+ * for a 0.1 % target.  When nothing is dropped, the first fit is kept.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model-int.h"
+
+/* Holdout gains smaller than this share do not reset the patience. */
+#define MIN_REL_GAIN 1e-3
+
+struct trainer {
+	const float *x;
+	size_t n, dim;
+	const struct model_params *p;
+	uint64_t seed_split, seed_init, seed_epoch;
+	uint32_t *perm; /* rows in split order: train, then holdout */
+	size_t nkept; /* rows of perm in use */
+	size_t ntrain, nhold;
+	float *z; /* all rows normalised */
+	float *hold; /* holdout rows normalised, contiguous */
+	float *batch; /* one minibatch */
+	float *err; /* n scores */
+	float *best; /* best parameters so far */
+	uint32_t *order;
+};
+
+struct fit_result {
+	uint32_t epochs;
+	float train_loss;
+	float holdout_loss;
+};
+
+/* Check one parameter range; fills cause and returns -EINVAL when out. */
+static int
+check_range(const char *name, double v, double lo, double hi, char **cause)
+{
+	if (v >= lo && v <= hi)
+		return 0;
+	model_cause(
+	    cause, "model: %s %g out of range (%g..%g)", name, v, lo, hi);
+	return -EINVAL;
+}
+
+/* Refuse parameters the trainer cannot honour. */
+static int
+check_params(const struct model_params *p, char **cause)
+{
+	size_t l;
+
+	if (p->nlayers < 1 || p->nlayers > MODEL_MAX_HIDDEN) {
+		model_cause(cause,
+		    "model: %zu hidden layers out of range "
+		    "(1..%d)",
+		    p->nlayers, MODEL_MAX_HIDDEN);
+		return -EINVAL;
+	}
+	for (l = 0; l < p->nlayers; l++) {
+		if (p->layers[l] < 1 || p->layers[l] > MODEL_MAX_WIDTH) {
+			model_cause(cause,
+			    "model: hidden layer %zu width %u "
+			    "out of range (1..%d)",
+			    l + 1, p->layers[l], MODEL_MAX_WIDTH);
+			return -EINVAL;
+		}
+	}
+	if ((size_t)p->activation > MODEL_ACT_ELU) {
+		model_cause(
+		    cause, "model: unknown activation %d", (int)p->activation);
+		return -EINVAL;
+	}
+	if ((size_t)p->rule > MODEL_RULE_POT) {
+		model_cause(cause, "model: unknown rule %d", (int)p->rule);
+		return -EINVAL;
+	}
+	if (check_range("max_epochs", p->max_epochs, 1, 10000, cause) ||
+	    check_range("batch", p->batch, 1, 65536, cause) ||
+	    check_range("patience", p->patience, 1, 10000, cause) ||
+	    check_range("holdout_share", p->holdout_share, 0.05, 0.5, cause) ||
+	    check_range("robust_drop", p->robust_drop, 0, 0.2, cause) ||
+	    check_range("pot_quantile", p->pot_quantile, 0.5, 0.9999, cause) ||
+	    check_range("quantile_margin", p->quantile_margin, 1, 1e6, cause))
+		return -EINVAL;
+	if (!(p->learning_rate > 0.0f && p->learning_rate <= 1.0f) ||
+	    !(p->target_rate > 0.0 && p->target_rate < 0.5) ||
+	    !(p->clip > 0.0f && p->clip <= 1e6f)) {
+		model_cause(cause,
+		    "model: learning_rate %g, target_rate %g or "
+		    "clip %g out of range ((0, 1], (0, 0.5), (0, 1e6])",
+		    (double)p->learning_rate, p->target_rate, (double)p->clip);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Refuse data the trainer cannot use. */
+static int
+check_data(
+    const float *x, size_t n, size_t dim, const uint8_t *xform, char **cause)
+{
+	size_t i, j;
+
+	if (dim < 1 || dim > MODEL_MAX_DIM) {
+		model_cause(cause, "model: dim %zu out of range (1..%d)", dim,
+		    MODEL_MAX_DIM);
+		return -EINVAL;
+	}
+	if (n < MODEL_MIN_ROWS || n > UINT32_MAX) {
+		model_cause(cause, "model: %zu baseline rows, need %d..%u", n,
+		    MODEL_MIN_ROWS, UINT32_MAX);
+		return -EINVAL;
+	}
+	for (j = 0; j < dim; j++) {
+		if (xform[j] > MODEL_XFORM_LOG1P) {
+			model_cause(cause,
+			    "model: feature %zu has unknown "
+			    "transform %u",
+			    j, xform[j]);
+			return -EINVAL;
+		}
+	}
+	for (i = 0; i < n * dim; i++) {
+		if (!isfinite(x[i])) {
+			model_cause(cause,
+			    "model: row %zu feature %zu is not "
+			    "finite",
+			    i / dim, i % dim);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Split the kept rows of perm into training and holdout. */
+static void
+split(struct trainer *tr)
+{
+	tr->nhold = (size_t)((double)tr->nkept * tr->p->holdout_share + 0.5);
+	if (tr->nhold < 1)
+		tr->nhold = 1;
+	tr->ntrain = tr->nkept - tr->nhold;
+}
+
+/* Allocate the trainer's buffers; -ENOMEM on failure. */
+static int
+trainer_init(struct trainer *tr, const struct net *net)
+{
+	size_t i, n = tr->n, dim = tr->dim;
+	struct model_rng r;
+	uint64_t st = tr->p->seed;
+
+	tr->seed_split = model_splitmix64(&st);
+	tr->seed_init = model_splitmix64(&st);
+	tr->seed_epoch = model_splitmix64(&st);
+	tr->perm = calloc(n, sizeof(*tr->perm));
+	tr->order = calloc(n, sizeof(*tr->order));
+	tr->z = calloc(n * dim, sizeof(*tr->z));
+	tr->hold = calloc((n / 2 + 1) * dim, sizeof(*tr->hold));
+	tr->batch = calloc((size_t)tr->p->batch * dim, sizeof(*tr->batch));
+	tr->err = calloc(n, sizeof(*tr->err));
+	tr->best = calloc(net->nparams, sizeof(*tr->best));
+	if (tr->perm == NULL || tr->order == NULL || tr->z == NULL ||
+	    tr->hold == NULL || tr->batch == NULL || tr->err == NULL ||
+	    tr->best == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		tr->perm[i] = (uint32_t)i;
+	model_rng_seed(&r, tr->seed_split);
+	model_rng_shuffle(&r, tr->perm, n);
+	tr->nkept = n;
+	split(tr);
+	return 0;
+}
+
+/* Free the trainer's buffers. */
+static void
+trainer_release(struct trainer *tr)
+{
+	free(tr->perm);
+	free(tr->order);
+	free(tr->z);
+	free(tr->hold);
+	free(tr->batch);
+	free(tr->err);
+	free(tr->best);
+}
+
+/* Copy rows z[idx[i]] for i < cnt into dst. */
+static void
+gather(const struct trainer *tr, const uint32_t *idx, size_t cnt, float *dst)
+{
+	size_t i, dim = tr->dim;
+
+	for (i = 0; i < cnt; i++)
+		memcpy(dst + i * dim, tr->z + (size_t)idx[i] * dim,
+		    dim * sizeof(*dst));
+}
+
+/* One pass over the shuffled training rows; returns the mean loss. */
+static double
+run_epoch(struct trainer *tr, struct net *net, struct net_train *t,
+    struct model_rng *r)
+{
+	size_t i, rows, b = tr->p->batch;
+	double sum = 0.0;
+
+	model_rng_shuffle(r, tr->order, tr->ntrain);
+	for (i = 0; i < tr->ntrain; i += rows) {
+		rows = tr->ntrain - i < b ? tr->ntrain - i : b;
+		gather(tr, tr->order + i, rows, tr->batch);
+		sum += (double)model_net_loss_grad(net, t, tr->batch, rows) *
+		    (double)rows;
+		model_net_adam(net, t, tr->p->learning_rate);
+	}
+	return sum / (double)tr->ntrain;
+}
+
+/* Normalise with statistics of the current training rows. */
+static void
+prepare(struct trainer *tr, struct model *m)
+{
+	/* err doubles as scratch: it holds n floats. */
+	model_norm_fit(&m->norm, tr->x, tr->perm, tr->ntrain, tr->err);
+	model_norm_apply(&m->norm, tr->x, tr->n, tr->z);
+	gather(tr, tr->perm + tr->ntrain, tr->nhold, tr->hold);
+}
+
+/* Fit a fresh network with early stopping on the holdout. */
+static int
+fit(struct trainer *tr, struct model *m, struct fit_result *res)
+{
+	struct net *net = &m->net;
+	struct net_train *t;
+	struct model_rng r;
+	double loss, hloss, best = INFINITY;
+	uint32_t ep, bad = 0;
+
+	prepare(tr, m);
+	if ((t = model_net_train_create(net, tr->p->batch)) == NULL)
+		return -ENOMEM;
+	model_net_randomize(net, tr->seed_init);
+	model_rng_seed(&r, tr->seed_epoch);
+	memcpy(tr->order, tr->perm, tr->ntrain * sizeof(*tr->order));
+	memcpy(tr->best, net->params, net->nparams * sizeof(*tr->best));
+	for (ep = 0; ep < tr->p->max_epochs && bad < tr->p->patience; ep++) {
+		loss = run_epoch(tr, net, t, &r);
+		hloss = model_net_mean_error(net, tr->hold, tr->nhold, tr->err);
+		if (hloss < best) {
+			bad = hloss < best * (1.0 - MIN_REL_GAIN) ? 0 : bad + 1;
+			best = hloss;
+			res->train_loss = (float)loss;
+			res->holdout_loss = (float)hloss;
+			memcpy(tr->best, net->params,
+			    net->nparams * sizeof(*tr->best));
+		} else {
+			bad++;
+		}
+	}
+	memcpy(net->params, tr->best, net->nparams * sizeof(*tr->best));
+	model_net_train_free(t);
+	res->epochs = ep;
+	return 0;
+}
+
+struct ranked {
+	float err;
+	uint32_t row;
+};
+
+/* Highest error first; row order breaks ties so the drop is stable. */
+static int
+ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->err != y->err)
+		return x->err > y->err ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/*
+ * The error above which fewer than one clean row is expected: an
+ * exponential tail through the 0.90 and 1 - 2 * share quantiles of the
+ * errors, extrapolated to a survival of 1 / n.  Both quantiles lie below
+ * the share that may be contaminated, so outliers cannot stretch the tail
+ * they are tested against.
+ */
+static float
+drop_cut(const float *err, size_t n, double share, float *scratch)
+{
+	double qb = 1.0 - 2.0 * share, a, b, beta;
+
+	qb = qb > 0.95 ? qb : 0.95;
+	memcpy(scratch, err, n * sizeof(*scratch));
+	a = model_quantile(scratch, n, 0.90);
+	b = model_quantile(scratch, n, qb);
+	beta = (b - a) / log(0.10 / (1.0 - qb));
+	return (float)(b + beta * log((double)n * (1.0 - qb)));
+}
+
+/*
+ * Score every row with the first fit and drop at most ndrop of the highest
+ * errors, and only those beyond drop_cut(): on a clean baseline the top
+ * share is just the normal tail, and dropping it would cut the threshold's
+ * sample short and raise the false-alert rate by up to the share itself.
+ */
+static int
+drop_worst(
+    struct trainer *tr, const struct model *m, size_t ndrop, size_t *dropped)
+{
+	struct ranked *rk;
+	uint8_t *gone;
+	size_t i, k, blk = model_net_block_rows(&m->net), r;
+	float cut;
+
+	rk = calloc(tr->n, sizeof(*rk));
+	gone = calloc(tr->n, 1);
+	if (rk == NULL || gone == NULL) {
+		free(rk);
+		free(gone);
+		return -ENOMEM;
+	}
+	for (i = 0; i < tr->n; i += r) {
+		r = tr->n - i < blk ? tr->n - i : blk;
+		model_net_errors(
+		    &m->net, tr->z + i * tr->dim, r, tr->err + i, NULL);
+	}
+	for (i = 0; i < tr->n; i++) {
+		rk[i].err = tr->err[i];
+		rk[i].row = (uint32_t)i;
+	}
+	/* tr->hold is free until the refit gathers it again. */
+	cut = drop_cut(tr->err, tr->n, tr->p->robust_drop, tr->hold);
+	qsort(rk, tr->n, sizeof(*rk), ranked_cmp);
+	for (i = 0; i < ndrop && rk[i].err > cut; i++)
+		gone[rk[i].row] = 1;
+	*dropped = i;
+	for (i = 0, k = 0; i < tr->nkept; i++)
+		if (!gone[tr->perm[i]])
+			tr->perm[k++] = tr->perm[i];
+	tr->nkept = k;
+	split(tr);
+	free(rk);
+	free(gone);
+	return 0;
+}
+
+/* Threshold from the holdout errors of the final network. */
+static void
+set_threshold(struct trainer *tr, struct model *m)
+{
+	struct model_thresh th = {
+	    .rule = tr->p->rule,
+	    .rate = tr->p->target_rate,
+	    .pot_quantile = tr->p->pot_quantile,
+	    .margin = tr->p->quantile_margin,
+	};
+	size_t i, r, blk = model_net_block_rows(&m->net);
+
+	for (i = 0; i < tr->nhold; i += r) {
+		r = tr->nhold - i < blk ? tr->nhold - i : blk;
+		model_net_errors(
+		    &m->net, tr->hold + i * tr->dim, r, tr->err + i, NULL);
+	}
+	m->threshold = model_thresh_fit(
+	    &th, tr->err, tr->nhold, m->info.note, sizeof(m->info.note));
+}
+
+/* Fit, robust drop and refit, threshold; fills m. */
+static int
+train_model(struct trainer *tr, struct model *m)
+{
+	struct fit_result res = {0};
+	size_t ndrop, dropped = 0;
+	int error;
+
+	if ((error = fit(tr, m, &res)) != 0)
+		return error;
+	m->info.epochs_first = res.epochs;
+	ndrop = (size_t)(tr->p->robust_drop * (double)tr->n);
+	if (ndrop > 0 && tr->n - ndrop >= MODEL_MIN_ROWS) {
+		if ((error = drop_worst(tr, m, ndrop, &dropped)) != 0)
+			return error;
+	}
+	if (dropped > 0) {
+		if ((error = fit(tr, m, &res)) != 0)
+			return error;
+		m->info.epochs_refit = res.epochs;
+		m->info.dropped_rows = dropped;
+	}
+	m->info.train_loss = res.train_loss;
+	m->info.holdout_loss = res.holdout_loss;
+	m->info.train_rows = tr->ntrain;
+	m->info.holdout_rows = tr->nhold;
+	set_threshold(tr, m);
+	return 0;
+}
+
+/* Train a model; see model.h. */
+int
+model_train(struct model **mp, const float *x, size_t n, size_t dim,
+    const uint8_t *xform, uint64_t feat_hash, const struct model_params *p,
+    const struct model_meta *meta, char **cause)
+{
+	struct trainer tr = {.x = x, .n = n, .dim = dim, .p = p};
+	struct model *m = NULL;
+	int error;
+
+	if ((error = check_params(p, cause)) != 0 ||
+	    (error = check_data(x, n, dim, xform, cause)) != 0)
+		return error;
+	error = -ENOMEM;
+	if ((m = model_alloc(dim, p->clip)) == NULL ||
+	    model_net_init(
+		&m->net, dim, p->layers, p->nlayers, p->activation) != 0 ||
+	    trainer_init(&tr, &m->net) != 0)
+		goto fail;
+	memcpy(m->norm.xform, xform, dim);
+	m->feat_hash = feat_hash;
+	m->info.rule = p->rule;
+	m->info.target_rate = p->target_rate;
+	m->info.seed = p->seed;
+	if (meta != NULL) {
+		m->info.created_us = meta->created_us;
+		m->info.first_us = meta->first_us;
+		m->info.last_us = meta->last_us;
+	}
+	if ((error = train_model(&tr, m)) != 0)
+		goto fail;
+	model_info_sync(m);
+	if ((error = model_compute_id(m, m->info.id)) != 0)
+		goto fail;
+	trainer_release(&tr);
+	*mp = m;
+	return 0;
+fail:
+	model_cause(cause, "model: training: %s", strerror(-error));
+	trainer_release(&tr);
+	model_free(m);
+	return error;
+}

@@ -1,0 +1,1545 @@
+/*
+ * Check tests for the model module: one suite per source file.
+ *
+ * All data is synthetic and seeded: rows of `dim` features driven by a few
+ * latent factors plus small noise (in distribution), or with the same
+ * per-feature spread but no shared structure (out of distribution).  Sizes
+ * are kept small so the whole program runs in seconds under sanitizers.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "model/model.h"
+#include "model/model-int.h"
+
+#define FEAT_HASH 0x0123456789abcdefULL
+#define MAX_LATENT 8
+
+/* ---- synthetic data ---------------------------------------------------- */
+
+struct synth {
+	size_t dim, latent;
+	double load[MODEL_MAX_DIM * MAX_LATENT];
+	double noise;
+	struct model_rng rng;
+};
+
+/* Random loadings for dim features from latent factors. */
+static void
+synth_init(
+    struct synth *s, uint64_t seed, size_t dim, size_t latent, double noise)
+{
+	size_t i;
+
+	s->dim = dim;
+	s->latent = latent;
+	s->noise = noise;
+	model_rng_seed(&s->rng, seed);
+	for (i = 0; i < dim * latent; i++)
+		s->load[i] = model_rng_normal(&s->rng) / sqrt((double)latent);
+}
+
+/* n in-distribution rows: x = L f + noise, f standard normal. */
+static void
+synth_rows(struct synth *s, float *x, size_t n)
+{
+	double f[MAX_LATENT], v;
+	size_t i, j, k;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < s->latent; k++)
+			f[k] = model_rng_normal(&s->rng);
+		for (j = 0; j < s->dim; j++) {
+			v = s->noise * model_rng_normal(&s->rng);
+			for (k = 0; k < s->latent; k++)
+				v += s->load[j * s->latent + k] * f[k];
+			x[i * s->dim + j] = (float)v;
+		}
+	}
+}
+
+/* n rows with each feature's spread but no latent structure. */
+static void
+synth_ood(struct synth *s, float *x, size_t n)
+{
+	double sd, l;
+	size_t i, j, k;
+
+	for (j = 0; j < s->dim; j++) {
+		sd = s->noise * s->noise;
+		for (k = 0; k < s->latent; k++) {
+			l = s->load[j * s->latent + k];
+			sd += l * l;
+		}
+		sd = sqrt(sd);
+		for (i = 0; i < n; i++)
+			x[i * s->dim + j] =
+			    (float)(sd * model_rng_normal(&s->rng));
+	}
+}
+
+static float *
+xalloc_rows(size_t n, size_t dim)
+{
+	float *x = calloc(n * dim, sizeof(*x));
+
+	ck_assert_msg(x != NULL, "test rows should be allocated");
+	return x;
+}
+
+/* Train on x or fail the test with the cause. */
+static struct model *
+train_ok(const float *x, size_t n, size_t dim, const uint8_t *xform,
+    const struct model_params *p)
+{
+	struct model *m = NULL;
+	char *cause = NULL;
+	int error;
+
+	error = model_train(&m, x, n, dim, xform, FEAT_HASH, p, NULL, &cause);
+	ck_assert_msg(error == 0, "training should succeed: %s",
+	    cause ? cause : "(no cause)");
+	ck_assert_msg(m != NULL, "training should return a model");
+	free(cause);
+	return m;
+}
+
+/* Probability that a random positive scores above a random negative. */
+static double
+auc(const float *pos, size_t np, const float *neg, size_t nn)
+{
+	double wins = 0.0;
+	size_t i, j;
+
+	for (i = 0; i < np; i++)
+		for (j = 0; j < nn; j++)
+			wins += pos[i] > neg[j] ? 1.0
+			    : pos[i] == neg[j]	? 0.5
+						: 0;
+	return wins / ((double)np * (double)nn);
+}
+
+/* Small parameters for test-sized data. */
+static void
+small_params(struct model_params *p, size_t dim)
+{
+	model_params_default(p);
+	p->layers[0] = (uint32_t)(dim / 2);
+	p->layers[1] = 6;
+	p->layers[2] = (uint32_t)(dim / 2);
+	p->nlayers = 3;
+	p->batch = 64;
+}
+
+/* ---- rng.c -------------------------------------------------------------- */
+
+START_TEST(test_rng_splitmix_reference)
+{
+	uint64_t st = 0;
+
+	/* The published splitmix64 sequence from state 0. */
+	ck_assert_msg(model_splitmix64(&st) == 0xe220a8397b1dcdafULL,
+	    "splitmix64 from 0 should give the reference first output");
+	ck_assert_msg(model_splitmix64(&st) == 0x6e789e6aa1b965f4ULL,
+	    "splitmix64 from 0 should give the reference second output");
+}
+END_TEST
+
+START_TEST(test_rng_same_seed)
+{
+	struct model_rng a, b, c;
+	int i, same = 1, differ = 0;
+
+	model_rng_seed(&a, 7);
+	model_rng_seed(&b, 7);
+	model_rng_seed(&c, 8);
+	for (i = 0; i < 1000; i++) {
+		uint64_t va = model_rng_next(&a), vc = model_rng_next(&c);
+
+		same &= va == model_rng_next(&b);
+		differ |= va != vc;
+	}
+	ck_assert_msg(same, "one seed should give one sequence");
+	ck_assert_msg(differ, "two seeds should give two sequences");
+}
+END_TEST
+
+static const uint64_t below_bounds[] = {1, 2, 3, 7, 10, 1000};
+
+START_TEST(test_rng_below)
+{
+	uint64_t bound = below_bounds[_i], v;
+	int seen[1000] = {0}, i, all = 1;
+	struct model_rng r;
+
+	model_rng_seed(&r, 3);
+	for (i = 0; i < 20000; i++) {
+		v = model_rng_below(&r, bound);
+		ck_assert_msg(v < bound, "rng_below(%llu) should stay below",
+		    (unsigned long long)bound);
+		seen[v] = 1;
+	}
+	for (v = 0; v < bound; v++)
+		all &= seen[v];
+	ck_assert_msg(all, "rng_below(%llu) should reach every value",
+	    (unsigned long long)bound);
+}
+END_TEST
+
+START_TEST(test_rng_shuffle_permutes)
+{
+	uint32_t idx[257], count[257] = {0};
+	struct model_rng r;
+	size_t i;
+	float f;
+
+	for (i = 0; i < 257; i++)
+		idx[i] = (uint32_t)i;
+	model_rng_seed(&r, 11);
+	model_rng_shuffle(&r, idx, 257);
+	for (i = 0; i < 257; i++)
+		count[idx[i]]++;
+	for (i = 0; i < 257; i++)
+		ck_assert_msg(count[i] == 1,
+		    "shuffle should keep every index exactly once (%zu)", i);
+	for (i = 0; i < 10000; i++) {
+		f = model_rng_float(&r);
+		ck_assert_msg(
+		    f >= 0.0f && f < 1.0f, "rng_float should lie in [0, 1)");
+	}
+}
+END_TEST
+
+static Suite *
+rng_suite(void)
+{
+	Suite *s = suite_create("model rng");
+	TCase *tc = tcase_create("sequence");
+
+	tcase_add_test(tc, test_rng_splitmix_reference);
+	tcase_add_test(tc, test_rng_same_seed);
+	tcase_add_loop_test(tc, test_rng_below, 0,
+	    sizeof(below_bounds) / sizeof(below_bounds[0]));
+	tcase_add_test(tc, test_rng_shuffle_permutes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- norm.c ------------------------------------------------------------- */
+
+START_TEST(test_norm_logf_accuracy)
+{
+	double x, want, got, worst = 0.0;
+
+	for (x = 1.0; x < 1e30; x *= 1.37) {
+		want = log(x);
+		got = model_logf((float)x);
+		if (fabs(got - log((float)x)) > worst)
+			worst = fabs(got - log((float)x));
+		(void)want;
+	}
+	ck_assert_msg(worst < 1e-5,
+	    "fast log should be within 1e-5 of log "
+	    "(worst %g)",
+	    worst);
+	ck_assert_msg(model_logf(1.0f) == 0.0f, "log(1) should be exactly 0");
+	ck_assert_msg(isfinite(model_logf(INFINITY)),
+	    "log(inf) should stay finite (clipped later)");
+}
+END_TEST
+
+/* A norm for dim features fitted to x[n * dim]. */
+static void
+norm_fit_rows(struct model_norm *nm, const float *x, size_t n, size_t dim,
+    const uint8_t *xform)
+{
+	uint32_t *idx = calloc(n, sizeof(*idx));
+	float *scratch = calloc(n, sizeof(*scratch));
+	size_t i;
+
+	ck_assert_msg(
+	    model_norm_init(nm, dim, 10.0f) == 0, "norm should allocate");
+	memcpy(nm->xform, xform, dim);
+	for (i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	model_norm_fit(nm, x, idx, n, scratch);
+	free(idx);
+	free(scratch);
+}
+
+START_TEST(test_norm_log1p_clamps_negative)
+{
+	const uint8_t xform[2] = {MODEL_XFORM_LOG1P, MODEL_XFORM_LINEAR};
+	float x[2 * 100], in[2][2] = {{-5.0f, 0.0f}, {0.0f, 0.0f}};
+	float z[2][2];
+	struct model_norm nm;
+	double want = 0.0;
+	size_t i;
+
+	for (i = 0; i < 100; i++) {
+		x[2 * i] = (float)i;
+		x[2 * i + 1] = (float)i;
+		want += log1p((double)i) / 100.0;
+	}
+	norm_fit_rows(&nm, x, 100, 2, xform);
+	ck_assert_msg(fabs(nm.mean[0] - want) < 1e-5,
+	    "log1p feature mean should be %g, the mean of log(1 + i), not %g",
+	    want, nm.mean[0]);
+	ck_assert_msg(nm.mean[1] == 49.5f, "linear mean should be 49.5");
+	model_norm_apply(&nm, &in[0][0], 2, &z[0][0]);
+	ck_assert_msg(z[0][0] == z[1][0],
+	    "log1p of a negative value should equal log1p of 0");
+	model_norm_release(&nm);
+}
+END_TEST
+
+START_TEST(test_norm_constant_and_clip)
+{
+	const uint8_t xform[2] = {0, 0};
+	float x[2 * 200], in[4][2], z[4][2];
+	struct model_norm nm;
+	size_t i;
+
+	for (i = 0; i < 200; i++) {
+		x[2 * i] = 5.0f;
+		x[2 * i + 1] = (float)(i % 2);
+	}
+	norm_fit_rows(&nm, x, 200, 2, xform);
+	ck_assert_msg(nm.std[0] == MODEL_STD_FLOOR,
+	    "a constant feature should get the std floor, not 0");
+	in[0][0] = 5.0f, in[0][1] = 0.5f;
+	in[1][0] = 1e30f, in[1][1] = -1e30f;
+	in[2][0] = NAN, in[2][1] = INFINITY;
+	in[3][0] = 5.001f, in[3][1] = -INFINITY;
+	model_norm_apply(&nm, &in[0][0], 4, &z[0][0]);
+	ck_assert_msg(z[0][0] == 0.0f && z[0][1] == 0.0f,
+	    "baseline means should normalise to 0");
+	ck_assert_msg(z[1][0] == 10.0f && z[1][1] == -10.0f,
+	    "huge values should clip to +-10");
+	ck_assert_msg(z[2][0] == -10.0f && z[2][1] == 10.0f,
+	    "NaN should clip to -10 and +inf to +10");
+	ck_assert_msg(fabsf(z[3][0] - 0.1f) < 1e-3f && z[3][1] == -10.0f,
+	    "a small change of a constant feature should stay small");
+	model_norm_release(&nm);
+}
+END_TEST
+
+START_TEST(test_norm_quantiles)
+{
+	const uint8_t xform[1] = {MODEL_XFORM_LOG1P};
+	float x[1000];
+	struct model_norm nm;
+	size_t i;
+
+	/* A scrambled 0..999 so selection has work to do. */
+	for (i = 0; i < 1000; i++)
+		x[i] = (float)((i * 617) % 1000);
+	norm_fit_rows(&nm, x, 1000, 1, xform);
+	ck_assert_msg(fabsf(nm.p50[0] - 499.5f) < 1e-3f,
+	    "p50 of 0..999 should be 499.5, not %g", nm.p50[0]);
+	ck_assert_msg(fabsf(nm.p99[0] - 989.01f) < 1e-2f,
+	    "p99 of 0..999 should be 989.01, not %g", nm.p99[0]);
+	model_norm_release(&nm);
+}
+END_TEST
+
+static const struct {
+	size_t n;
+	double q;
+	float want;
+} quantile_cases[] = {
+    {1, 0.5, 0.0f},
+    {2, 0.5, 0.5f},
+    {5, 0.0, 0.0f},
+    {5, 1.0, 4.0f},
+    {5, 0.75, 3.0f},
+    {10, 0.99, 8.91f},
+};
+
+START_TEST(test_norm_quantile_edges)
+{
+	float v[16];
+	size_t i, n = quantile_cases[_i].n;
+	float got;
+
+	for (i = 0; i < n; i++)
+		v[i] = (float)(n - 1 - i);
+	got = model_quantile(v, n, quantile_cases[_i].q);
+	ck_assert_msg(fabsf(got - quantile_cases[_i].want) < 1e-5f,
+	    "quantile %g of 0..%zu should be %g, not %g", quantile_cases[_i].q,
+	    n - 1, quantile_cases[_i].want, got);
+}
+END_TEST
+
+static Suite *
+norm_suite(void)
+{
+	Suite *s = suite_create("model norm");
+	TCase *tc = tcase_create("transform");
+
+	tcase_add_test(tc, test_norm_logf_accuracy);
+	tcase_add_test(tc, test_norm_log1p_clamps_negative);
+	tcase_add_test(tc, test_norm_constant_and_clip);
+	tcase_add_test(tc, test_norm_quantiles);
+	tcase_add_loop_test(tc, test_norm_quantile_edges, 0,
+	    sizeof(quantile_cases) / sizeof(quantile_cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- net.c -------------------------------------------------------------- */
+
+/*
+ * The analytic gradient should match central differences of the loss.
+ * The loss is a float computation, so the difference quotient is formed in
+ * double from two float losses with eps 1e-3 (rounding error about
+ * 1e-7 / 1e-3, small enough that ReLU kinks are rarely crossed); tolerance
+ * 2e-3 + 2e-2 |g|.
+ */
+START_TEST(test_net_gradient)
+{
+	const uint32_t hidden[3] = {4, 3, 4};
+	const size_t dim = 5, rows = 3;
+	enum model_act act = (enum model_act)_i;
+	struct net n;
+	struct net_train *t;
+	struct model_rng r;
+	float z[15], *g, *ana, save, lp, lm;
+	double num, eps = 1e-3, err;
+	size_t i, bad = 0;
+
+	ck_assert_msg(model_net_init(&n, dim, hidden, 3, act) == 0,
+	    "net should initialise");
+	model_net_randomize(&n, 5);
+	model_rng_seed(&r, 9);
+	for (i = 0; i < n.nparams; i++)
+		n.params[i] += 0.1f * (float)model_rng_normal(&r);
+	for (i = 0; i < dim * rows; i++)
+		z[i] = (float)model_rng_normal(&r);
+	t = model_net_train_create(&n, rows);
+	ck_assert_msg(t != NULL, "training state should allocate");
+	model_net_loss_grad(&n, t, z, rows);
+	g = model_net_train_grad(t);
+	ana = calloc(n.nparams, sizeof(*ana));
+	memcpy(ana, g, n.nparams * sizeof(*ana));
+	for (i = 0; i < n.nparams; i++) {
+		save = n.params[i];
+		n.params[i] = save + (float)eps;
+		lp = model_net_loss_grad(&n, t, z, rows);
+		n.params[i] = save - (float)eps;
+		lm = model_net_loss_grad(&n, t, z, rows);
+		n.params[i] = save;
+		num = ((double)lp - (double)lm) / (2.0 * eps);
+		err = fabs(num - ana[i]);
+		if (err > 2e-3 + 2e-2 * fabs(num)) {
+			fprintf(stderr,
+			    "%s param %zu: analytic %g numeric %g\n",
+			    model_act_name(act), i, ana[i], num);
+			bad++;
+		}
+	}
+	ck_assert_msg(bad == 0,
+	    "%s backprop should match finite differences "
+	    "(%zu of %zu differ)",
+	    model_act_name(act), bad, n.nparams);
+	free(ana);
+	model_net_train_free(t);
+	model_net_release(&n);
+}
+END_TEST
+
+static const size_t gemm_shapes[][3] = {
+    {1, 1, 1},
+    {2, 3, 5},
+    {3, 17, 9},
+    {5, 32, 64},
+    {7, 8, 3},
+    {64, 64, 32},
+    {4, 20, 13},
+};
+
+/*
+ * model_gemm should give exactly the in-order sum: that is what makes
+ * scores independent of blocking.  volatile stops the reference loop from
+ * being fused into multiply-adds on a -march build.
+ */
+START_TEST(test_net_gemm_exact)
+{
+	size_t m = gemm_shapes[_i][0], n = gemm_shapes[_i][1];
+	size_t k = gemm_shapes[_i][2], i, j, p;
+	float *a = calloc(m * k, 4), *b = calloc(k * n, 4);
+	float *c = calloc(m * n, 4), *ref = calloc(m * n, 4);
+	volatile float prod;
+	struct model_rng r;
+	float s;
+
+	model_rng_seed(&r, 1 + _i);
+	for (i = 0; i < m * k; i++)
+		a[i] = (float)model_rng_normal(&r);
+	for (i = 0; i < k * n; i++)
+		b[i] = (float)model_rng_normal(&r);
+	for (i = 0; i < m * n; i++)
+		c[i] = ref[i] = (float)model_rng_normal(&r);
+	model_gemm(m, n, k, a, k, b, n, c, n);
+	for (i = 0; i < m; i++) {
+		for (j = 0; j < n; j++) {
+			s = ref[i * n + j];
+			for (p = 0; p < k; p++) {
+				prod = a[i * k + p] * b[p * n + j];
+				s += prod;
+			}
+			ref[i * n + j] = s;
+		}
+	}
+	ck_assert_msg(memcmp(c, ref, m * n * 4) == 0,
+	    "gemm %zux%zux%zu should equal the in-order sum bit for bit", m, n,
+	    k);
+	free(a);
+	free(b);
+	free(c);
+	free(ref);
+}
+END_TEST
+
+static Suite *
+net_suite(void)
+{
+	Suite *s = suite_create("model net");
+	TCase *tc = tcase_create("backprop");
+
+	tcase_add_loop_test(
+	    tc, test_net_gradient, MODEL_ACT_RELU, MODEL_ACT_ELU + 1);
+	tcase_add_loop_test(tc, test_net_gemm_exact, 0,
+	    sizeof(gemm_shapes) / sizeof(gemm_shapes[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- thresh.c ----------------------------------------------------------- */
+
+START_TEST(test_thresh_quantile_known)
+{
+	struct model_thresh t = {MODEL_RULE_QUANTILE, 0.01, 0.98, 1.5};
+	float err[1000], thr;
+	char note[MODEL_NOTE_MAX];
+	size_t i;
+
+	for (i = 0; i < 1000; i++)
+		err[i] = (float)((i * 7) % 1000) / 1000.0f;
+	thr = model_thresh_fit(&t, err, 1000, note, sizeof(note));
+	ck_assert_msg(fabsf(thr - 0.98901f) < 1e-4f,
+	    "the 0.99 quantile of 0..0.999 should be 0.98901, not %g", thr);
+	ck_assert_msg(strstr(note, "quantile") != NULL,
+	    "the note should name the quantile rule: %s", note);
+}
+END_TEST
+
+START_TEST(test_thresh_small_sample_margin)
+{
+	struct model_thresh t = {MODEL_RULE_QUANTILE, 0.001, 0.98, 1.5};
+	float err[40], thr;
+	char note[MODEL_NOTE_MAX];
+	size_t i;
+
+	/* 200 flows with 20 % held out: 40 errors, rate 0.001. */
+	for (i = 0; i < 40; i++)
+		err[i] = 0.1f + (float)i / 100.0f;
+	thr = model_thresh_fit(&t, err, 40, note, sizeof(note));
+	ck_assert_msg(fabsf(thr - 0.49f * 1.5f) < 1e-5f,
+	    "too few errors for the rate should give max x margin, not %g",
+	    thr);
+	ck_assert_msg(strstr(note, "too few") != NULL,
+	    "the note should say the sample was too small: %s", note);
+}
+END_TEST
+
+/* Exponential(1) errors: every rule should land near -log(rate). */
+START_TEST(test_thresh_pot_exponential)
+{
+	struct model_thresh t = {MODEL_RULE_POT, 0.0005, 0.98, 1.5};
+	struct model_rng r;
+	float *err = calloc(20000, sizeof(*err)), thr;
+	char note[MODEL_NOTE_MAX];
+	double want = -log(0.0005);
+	size_t i;
+
+	model_rng_seed(&r, 21);
+	for (i = 0; i < 20000; i++)
+		err[i] = (float)-log(1.0 - model_rng_float(&r));
+	thr = model_thresh_fit(&t, err, 20000, note, sizeof(note));
+	ck_assert_msg(strncmp(note, "pot: u", 6) == 0,
+	    "POT should fit 400 peaks: %s", note);
+	/* 400 peaks: the estimate's spread at 1/40 of u's tail is ~8 %. */
+	ck_assert_msg(fabs(thr - want) < 0.2 * want,
+	    "POT threshold should be near %g, not %g", want, thr);
+	free(err);
+}
+END_TEST
+
+/* GPD with xi 0.3: the fit should recover the shape roughly. */
+START_TEST(test_thresh_gpd_fit)
+{
+	struct model_rng r;
+	double *y = calloc(2000, sizeof(*y)), xi, sigma, u;
+	size_t i;
+
+	model_rng_seed(&r, 5);
+	for (i = 0; i < 2000; i++) {
+		u = 1.0 - model_rng_float(&r);
+		y[i] = 2.0 / 0.3 * (pow(u, -0.3) - 1.0);
+	}
+	ck_assert_msg(model_gpd_fit(y, 2000, &xi, &sigma) == 0,
+	    "GPD fit should succeed on GPD data");
+	ck_assert_msg(fabs(xi - 0.3) < 0.1 && fabs(sigma - 2.0) < 0.3,
+	    "GPD fit should find xi 0.3 sigma 2, not %g %g", xi, sigma);
+	y[0] = -1.0;
+	ck_assert_msg(model_gpd_fit(y, 2000, &xi, &sigma) == -EDOM,
+	    "GPD fit should refuse a non-positive peak");
+	free(y);
+}
+END_TEST
+
+START_TEST(test_thresh_pot_fallback)
+{
+	struct model_thresh t = {MODEL_RULE_POT, 0.01, 0.98, 1.5};
+	float err[300], thr;
+	char note[MODEL_NOTE_MAX];
+	size_t i;
+
+	/* 300 errors above 0.98: 6 peaks, too few to fit. */
+	for (i = 0; i < 300; i++)
+		err[i] = (float)i;
+	thr = model_thresh_fit(&t, err, 300, note, sizeof(note));
+	ck_assert_msg(strstr(note, "pot: 6 peaks") != NULL &&
+		strstr(note, "quantile") != NULL,
+	    "POT with 6 peaks should fall back to the quantile: %s", note);
+	ck_assert_msg(fabsf(thr - 296.01f) < 1e-3f,
+	    "the fallback should be the 0.99 quantile, not %g", thr);
+	t.rate = 0.05;
+	thr = model_thresh_fit(&t, err, 300, note, sizeof(note));
+	ck_assert_msg(strstr(note, "not beyond") != NULL,
+	    "POT for a rate inside the bulk should fall back: %s", note);
+}
+END_TEST
+
+START_TEST(test_thresh_names)
+{
+	enum model_rule rule = MODEL_RULE_POT;
+	enum model_act act = MODEL_ACT_RELU;
+
+	ck_assert_str_eq(model_rule_name(MODEL_RULE_QUANTILE), "quantile");
+	ck_assert_str_eq(model_rule_name(MODEL_RULE_POT), "pot");
+	ck_assert_str_eq(model_rule_name((enum model_rule)9), "unknown");
+	ck_assert_msg(model_rule_parse("quantile", &rule) == 0 &&
+		rule == MODEL_RULE_QUANTILE,
+	    "\"quantile\" should parse");
+	ck_assert_msg(model_rule_parse("Pot", &rule) == -EINVAL &&
+		rule == MODEL_RULE_QUANTILE,
+	    "a wrong name should be refused and leave the rule alone");
+	ck_assert_msg(
+	    model_rule_parse(NULL, &rule) == -EINVAL, "NULL should be refused");
+	ck_assert_msg(
+	    model_act_parse("tanh", &act) == 0 && act == MODEL_ACT_TANH,
+	    "\"tanh\" should parse");
+	ck_assert_str_eq(model_act_name(MODEL_ACT_ELU), "elu");
+	ck_assert_msg(model_act_parse("sigmoid", &act) == -EINVAL &&
+		act == MODEL_ACT_TANH,
+	    "an unknown activation should be refused");
+}
+END_TEST
+
+static Suite *
+thresh_suite(void)
+{
+	Suite *s = suite_create("model thresh");
+	TCase *tc = tcase_create("rules");
+
+	tcase_add_test(tc, test_thresh_quantile_known);
+	tcase_add_test(tc, test_thresh_small_sample_margin);
+	tcase_add_test(tc, test_thresh_pot_exponential);
+	tcase_add_test(tc, test_thresh_gpd_fit);
+	tcase_add_test(tc, test_thresh_pot_fallback);
+	tcase_add_test(tc, test_thresh_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- train.c ------------------------------------------------------------ */
+
+/* Mean holdout loss after training on low-rank rows for some epochs. */
+static float
+lowrank_loss(uint32_t epochs)
+{
+	const size_t dim = 64, n = 3000;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[64] = {0};
+	float *x = xalloc_rows(n, dim), loss;
+
+	synth_init(&s, 100, dim, 4, 0.1);
+	synth_rows(&s, x, n);
+	small_params(&p, dim);
+	p.max_epochs = epochs;
+	p.robust_drop = 0.0;
+	m = train_ok(x, n, dim, xform, &p);
+	loss = model_info(m)->holdout_loss;
+	ck_assert_msg(model_info(m)->epochs_first <= epochs,
+	    "training should stop by max_epochs");
+	model_free(m);
+	free(x);
+	return loss;
+}
+
+/*
+ * 64 features from 4 latent factors and noise 0.1 standardise to a share
+ * of about 1 % noise, so a good fit reaches about 0.01; one epoch should
+ * be far from it.
+ */
+START_TEST(test_train_lowers_loss)
+{
+	float one = lowrank_loss(1), full = lowrank_loss(30);
+
+	ck_assert_msg(full < 0.5f * one,
+	    "30 epochs should at least halve the loss of 1 (%g vs %g)", full,
+	    one);
+	ck_assert_msg(full < 0.06f,
+	    "low-rank data should reconstruct to under 0.06, not %g", full);
+}
+END_TEST
+
+START_TEST(test_train_separates)
+{
+	const size_t dim = 32, n = 3000, nt = 800;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[32] = {0};
+	float *x = xalloc_rows(n, dim), *in = xalloc_rows(nt, dim);
+	float *out = xalloc_rows(nt, dim), sin[800], sout[800];
+	double a;
+
+	synth_init(&s, 200, dim, 4, 0.1);
+	synth_rows(&s, x, n);
+	synth_rows(&s, in, nt);
+	synth_ood(&s, out, nt);
+	small_params(&p, dim);
+	m = train_ok(x, n, dim, xform, &p);
+	model_score_batch(m, in, nt, sin);
+	model_score_batch(m, out, nt, sout);
+	a = auc(sout, nt, sin, nt);
+	ck_assert_msg(a >= 0.99,
+	    "off-manifold rows should score above "
+	    "in-distribution rows with AUC >= 0.99, not %g",
+	    a);
+	model_free(m);
+	free(x);
+	free(in);
+	free(out);
+}
+END_TEST
+
+/*
+ * Target 0.01 from 10 000 baseline rows: about 2 000 held out, so the
+ * empirical 0.99 quantile's own false-alert rate has a standard deviation
+ * near sqrt(0.01 * 0.99 / 2000) = 0.0022, and 20 000 fresh rows add 0.0007.
+ * [0.003, 0.03] is about -3 to +9 of those: loose above, since POT and the
+ * robust drop (which may remove a few tail rows) can only err upwards by a
+ * little, and a rule broken by a factor of 3 either way still fails.
+ */
+START_TEST(test_train_rate)
+{
+	const size_t dim = 16, n = 10000, nt = 20000;
+	enum model_rule rule = (enum model_rule)_i;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[16] = {0};
+	float *x = xalloc_rows(n, dim), *t = xalloc_rows(nt, dim);
+	float *sc = calloc(nt, sizeof(*sc)), thr;
+	size_t i, over = 0;
+	double rate;
+
+	synth_init(&s, 300, dim, 3, 0.2);
+	synth_rows(&s, x, n);
+	synth_rows(&s, t, nt);
+	small_params(&p, dim);
+	p.rule = rule;
+	p.target_rate = 0.01;
+	m = train_ok(x, n, dim, xform, &p);
+	thr = model_threshold(m);
+	model_score_batch(m, t, nt, sc);
+	for (i = 0; i < nt; i++)
+		over += sc[i] > thr;
+	rate = (double)over / (double)nt;
+	ck_assert_msg(rate >= 0.003 && rate <= 0.03,
+	    "rule %s should give about 1 %% false alerts, not %g (%s)",
+	    model_rule_name(rule), rate, model_info(m)->note);
+	model_free(m);
+	free(x);
+	free(t);
+	free(sc);
+}
+END_TEST
+
+/* Count planted outliers (every 100th row) scoring above the threshold. */
+static size_t
+outliers_caught(double drop, size_t *dropped)
+{
+	const size_t dim = 32, n = 5000;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[32] = {0};
+	float *x = xalloc_rows(n, dim), *o = xalloc_rows(n / 100, dim), sc;
+	size_t i, caught = 0;
+
+	synth_init(&s, 400, dim, 4, 0.1);
+	synth_rows(&s, x, n);
+	synth_ood(&s, o, n / 100);
+	for (i = 0; i < n / 100; i++)
+		memcpy(x + (i * 100 + 37) * dim, o + i * dim, dim * 4);
+	small_params(&p, dim);
+	p.robust_drop = drop;
+	m = train_ok(x, n, dim, xform, &p);
+	for (i = 0; i < n / 100; i++) {
+		sc = model_score(m, x + (i * 100 + 37) * dim);
+		caught += sc > model_threshold(m);
+	}
+	*dropped = model_info(m)->dropped_rows;
+	model_free(m);
+	free(x);
+	free(o);
+	return caught;
+}
+
+START_TEST(test_train_robust_refit)
+{
+	size_t caught, dropped;
+
+	caught = outliers_caught(0.01, &dropped);
+	ck_assert_msg(dropped == 50,
+	    "the robust drop should remove the 50 planted outliers, not %zu",
+	    dropped);
+	ck_assert_msg(caught == 50,
+	    "after the robust refit all 50 planted outliers should score "
+	    "above the threshold, not %zu",
+	    caught);
+	caught = outliers_caught(0.0, &dropped);
+	ck_assert_msg(dropped == 0 && caught < 50,
+	    "without the drop, outliers in the holdout should raise the "
+	    "threshold over some of them (%zu of 50 caught)",
+	    caught);
+}
+END_TEST
+
+/* A clean baseline should lose next to nothing to the robust drop. */
+START_TEST(test_train_clean_keeps_rows)
+{
+	const size_t dim = 16, n = 4000;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[16] = {0};
+	float *x = xalloc_rows(n, dim);
+
+	synth_init(&s, 500, dim, 3, 0.2);
+	synth_rows(&s, x, n);
+	small_params(&p, dim);
+	m = train_ok(x, n, dim, xform, &p);
+	ck_assert_msg(model_info(m)->dropped_rows <= 8,
+	    "a clean baseline should drop at most a few rows, not %llu",
+	    (unsigned long long)model_info(m)->dropped_rows);
+	ck_assert_msg(
+	    model_info(m)->baseline_rows == n - model_info(m)->dropped_rows,
+	    "baseline rows should be the rows kept");
+	model_free(m);
+	free(x);
+}
+END_TEST
+
+START_TEST(test_train_small_baseline)
+{
+	const size_t dim = 8, n = 200;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[8] = {0};
+	float *x = xalloc_rows(n, dim);
+
+	synth_init(&s, 600, dim, 2, 0.2);
+	synth_rows(&s, x, n);
+	small_params(&p, dim);
+	m = train_ok(x, n, dim, xform, &p);
+	ck_assert_msg(strstr(model_info(m)->note, "too few") != NULL,
+	    "200 rows at rate 0.001 should use the max x margin rule: %s",
+	    model_info(m)->note);
+	ck_assert_msg(model_threshold(m) > 0.0f && isfinite(model_threshold(m)),
+	    "the threshold should be positive and finite");
+	model_free(m);
+	free(x);
+}
+END_TEST
+
+/* Write m to dir/name and return the file's bytes (caller frees). */
+static uint8_t *
+save_bytes(
+    const struct model *m, const char *dir, const char *name, size_t *len)
+{
+	char path[512], *cause = NULL;
+	uint8_t *buf;
+	FILE *f;
+	long sz;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg(model_save(m, path, &cause) == 0, "model should save: %s",
+	    cause ? cause : "");
+	f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "saved file should open");
+	fseek(f, 0, SEEK_END);
+	sz = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)sz);
+	ck_assert_msg(fread(buf, 1, (size_t)sz, f) == (size_t)sz,
+	    "saved file should read back");
+	fclose(f);
+	*len = (size_t)sz;
+	return buf;
+}
+
+START_TEST(test_train_deterministic)
+{
+	const size_t dim = 16, n = 1500;
+	struct model_params p;
+	struct model_meta meta = {1700000000000000ULL, 1, 2};
+	struct synth s;
+	struct model *a, *b, *c;
+	uint8_t xform[16] = {1, 0, 1, 0}, *fa, *fb;
+	char dir[] = "/tmp/check_model.XXXXXX", path[600];
+	float *x = xalloc_rows(n, dim);
+	size_t la, lb, i;
+
+	ck_assert_msg(mkdtemp(dir) != NULL, "temp dir should be created");
+	synth_init(&s, 700, dim, 3, 0.2);
+	synth_rows(&s, x, n);
+	for (i = 0; i < n * dim; i++)
+		x[i] = fabsf(x[i]) * 100.0f;
+	small_params(&p, dim);
+	p.seed = 77;
+	ck_assert_int_eq(
+	    model_train(&a, x, n, dim, xform, FEAT_HASH, &p, &meta, NULL), 0);
+	ck_assert_int_eq(
+	    model_train(&b, x, n, dim, xform, FEAT_HASH, &p, &meta, NULL), 0);
+	p.seed = 78;
+	ck_assert_int_eq(
+	    model_train(&c, x, n, dim, xform, FEAT_HASH, &p, &meta, NULL), 0);
+	fa = save_bytes(a, dir, "a", &la);
+	fb = save_bytes(b, dir, "b", &lb);
+	ck_assert_msg(la == lb && memcmp(fa, fb, la) == 0,
+	    "same rows and seed should save byte-identical files");
+	ck_assert_str_eq(model_info(a)->id, model_info(b)->id);
+	ck_assert_msg(strcmp(model_info(a)->id, model_info(c)->id) != 0,
+	    "another seed should give another model id");
+	free(fa);
+	free(fb);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/b", dir);
+	unlink(path);
+	rmdir(dir);
+	model_free(a);
+	model_free(b);
+	model_free(c);
+	free(x);
+}
+END_TEST
+
+/* Each case breaks one parameter; training should refuse it. */
+static void
+bad_param(int i, struct model_params *p)
+{
+	switch (i) {
+	case 0:
+		p->nlayers = 0;
+		break;
+	case 1:
+		p->nlayers = MODEL_MAX_HIDDEN + 1;
+		break;
+	case 2:
+		p->layers[1] = 0;
+		break;
+	case 3:
+		p->layers[0] = MODEL_MAX_WIDTH + 1;
+		break;
+	case 4:
+		p->activation = (enum model_act)7;
+		break;
+	case 5:
+		p->rule = (enum model_rule)5;
+		break;
+	case 6:
+		p->max_epochs = 0;
+		break;
+	case 7:
+		p->batch = 0;
+		break;
+	case 8:
+		p->learning_rate = 0.0f;
+		break;
+	case 9:
+		p->learning_rate = NAN;
+		break;
+	case 10:
+		p->learning_rate = 2.0f;
+		break;
+	case 11:
+		p->patience = 0;
+		break;
+	case 12:
+		p->holdout_share = 0.01;
+		break;
+	case 13:
+		p->holdout_share = 0.6;
+		break;
+	case 14:
+		p->target_rate = 0.0;
+		break;
+	case 15:
+		p->target_rate = 0.5;
+		break;
+	case 16:
+		p->robust_drop = -0.1;
+		break;
+	case 17:
+		p->robust_drop = 0.3;
+		break;
+	case 18:
+		p->pot_quantile = 0.3;
+		break;
+	case 19:
+		p->quantile_margin = 0.5;
+		break;
+	case 20:
+		p->clip = 0.0f;
+		break;
+	case 21:
+		p->clip = NAN;
+		break;
+	case 22:
+		p->holdout_share = NAN;
+		break;
+	}
+}
+#define BAD_PARAMS 23
+
+START_TEST(test_train_bad_params)
+{
+	struct model_params p;
+	struct model *sentinel = (struct model *)&p, *m = sentinel;
+	uint8_t xform[4] = {0};
+	float x[60 * 4];
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < 60 * 4; i++)
+		x[i] = (float)(i % 7);
+	model_params_default(&p);
+	bad_param(_i, &p);
+	ck_assert_msg(model_train(&m, x, 60, 4, xform, FEAT_HASH, &p, NULL,
+			  &cause) == -EINVAL,
+	    "bad parameter case %d should be refused with -EINVAL", _i);
+	ck_assert_msg(m == sentinel, "a refused training should leave *mp");
+	ck_assert_msg(cause != NULL && strncmp(cause, "model: ", 7) == 0,
+	    "a refused training should say why: %s", cause ? cause : "");
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_train_bad_data)
+{
+	struct model_params p;
+	struct model *m = NULL;
+	uint8_t xform[4] = {0}, badx[4] = {0, 2, 0, 0};
+	float x[60 * 4];
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < 60 * 4; i++)
+		x[i] = (float)(i % 7);
+	model_params_default(&p);
+	ck_assert_msg(model_train(&m, x, MODEL_MIN_ROWS - 1, 4, xform, 1, &p,
+			  NULL, &cause) == -EINVAL &&
+		m == NULL,
+	    "%d rows should be too few", MODEL_MIN_ROWS - 1);
+	ck_assert_msg(strstr(cause, "rows") != NULL, "cause should say rows");
+	free(cause);
+	ck_assert_msg(
+	    model_train(&m, x, 60, 0, xform, 1, &p, NULL, NULL) == -EINVAL,
+	    "dim 0 should be refused");
+	ck_assert_msg(
+	    model_train(&m, x, 60, 4, badx, 1, &p, NULL, NULL) == -EINVAL,
+	    "an unknown transform should be refused");
+	x[77] = NAN;
+	ck_assert_msg(
+	    model_train(&m, x, 60, 4, xform, 1, &p, NULL, &cause) == -EINVAL,
+	    "a NaN in the baseline should be refused");
+	ck_assert_msg(strstr(cause, "row 19 feature 1") != NULL,
+	    "the cause should name the row and feature: %s", cause);
+	free(cause);
+	x[77] = INFINITY;
+	ck_assert_msg(
+	    model_train(&m, x, 60, 4, xform, 1, &p, NULL, NULL) == -EINVAL,
+	    "an infinity in the baseline should be refused");
+	x[77] = 1.0f;
+	ck_assert_msg(model_train(&m, x, MODEL_MIN_ROWS, 4, xform, 1, &p, NULL,
+			  NULL) == 0 &&
+		m != NULL,
+	    "exactly %d rows should train", MODEL_MIN_ROWS);
+	model_free(m);
+	model_free(NULL);
+}
+END_TEST
+
+static Suite *
+train_suite(void)
+{
+	Suite *s = suite_create("model train");
+	TCase *tc = tcase_create("fit");
+	TCase *tp = tcase_create("params");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_train_lowers_loss);
+	tcase_add_test(tc, test_train_separates);
+	tcase_add_loop_test(
+	    tc, test_train_rate, MODEL_RULE_QUANTILE, MODEL_RULE_POT + 1);
+	tcase_add_test(tc, test_train_robust_refit);
+	tcase_add_test(tc, test_train_clean_keeps_rows);
+	tcase_add_test(tc, test_train_small_baseline);
+	tcase_add_test(tc, test_train_deterministic);
+	suite_add_tcase(s, tc);
+	tcase_add_loop_test(tp, test_train_bad_params, 0, BAD_PARAMS);
+	tcase_add_test(tp, test_train_bad_data);
+	suite_add_tcase(s, tp);
+	return s;
+}
+
+/* ---- model.c and file.c: a shared small model ----------------------- */
+
+#define SMALL_DIM 8
+#define SMALL_ROWS 400
+
+static struct model *small_model;
+static float *small_rows;
+static char small_dir[64];
+static char small_path[128];
+
+/* Train the small model once per test case, in the parent process. */
+static void
+small_setup(void)
+{
+	struct model_params p;
+	struct model_meta meta = {
+	    1700000000000000ULL, 1600000000000000ULL, 1650000000000000ULL};
+	struct synth s;
+	uint8_t xform[SMALL_DIM] = {1, 0, 1, 0, 0, 0, 1, 1};
+	size_t i;
+
+	snprintf(small_dir, sizeof(small_dir), "/tmp/check_model.XXXXXX");
+	ck_assert_msg(mkdtemp(small_dir) != NULL, "temp dir should be made");
+	snprintf(small_path, sizeof(small_path), "%s/model.bin", small_dir);
+	small_rows = xalloc_rows(SMALL_ROWS, SMALL_DIM);
+	synth_init(&s, 800, SMALL_DIM, 2, 0.2);
+	synth_rows(&s, small_rows, SMALL_ROWS);
+	for (i = 0; i < SMALL_ROWS * SMALL_DIM; i++)
+		if (xform[i % SMALL_DIM])
+			small_rows[i] = expf(2.0f * small_rows[i]) * 50.0f;
+	small_params(&p, SMALL_DIM);
+	p.seed = 5;
+	ck_assert_msg(model_train(&small_model, small_rows, SMALL_ROWS,
+			  SMALL_DIM, xform, FEAT_HASH, &p, &meta, NULL) == 0,
+	    "the small model should train");
+}
+
+static void
+small_teardown(void)
+{
+	DIR *d;
+	struct dirent *de;
+	char path[400];
+
+	model_free(small_model);
+	small_model = NULL;
+	free(small_rows);
+	small_rows = NULL;
+	if ((d = opendir(small_dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(
+			    path, sizeof(path), "%s/%s", small_dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(small_dir);
+}
+
+START_TEST(test_model_batch_equals_single)
+{
+	float batch[SMALL_ROWS], one;
+	size_t i, same = 0;
+
+	for (i = 0; i < SMALL_ROWS; i++)
+		batch[i] = -1.0f;
+	model_score_batch(small_model, small_rows, SMALL_ROWS, batch);
+	for (i = 0; i < SMALL_ROWS; i++) {
+		one = model_score(small_model, small_rows + i * SMALL_DIM);
+		same += memcmp(&one, &batch[i], sizeof(one)) == 0;
+	}
+	ck_assert_msg(same == SMALL_ROWS,
+	    "model_score should equal model_score_batch bit for bit "
+	    "(%zu of %d)",
+	    same, SMALL_ROWS);
+}
+END_TEST
+
+START_TEST(test_model_explain)
+{
+	struct model_expl e[SMALL_DIM + 2];
+	float row[SMALL_DIM];
+	double sum = 0.0;
+	size_t n, i;
+
+	memcpy(row, small_rows, sizeof(row));
+	row[3] += 40.0f; /* a linear feature with spread about 1 */
+	for (i = 0; i < SMALL_DIM + 2; i++)
+		e[i].feature = 999;
+	n = model_explain(small_model, row, 3, e);
+	ck_assert_msg(n == 3, "explain should fill k entries");
+	ck_assert_msg(e[0].feature == 3 && e[0].share > 0.5f,
+	    "the planted feature should carry most of the error "
+	    "(got %u, share %g)",
+	    e[0].feature, e[0].share);
+	ck_assert_msg(e[0].value == row[3], "value should be the raw input");
+	ck_assert_msg(e[0].p50 == small_model->norm.p50[3] &&
+		e[0].p99 == small_model->norm.p99[3],
+	    "p50 and p99 should be the baseline's");
+	ck_assert_msg(e[0].share >= e[1].share && e[1].share >= e[2].share,
+	    "explanations should come largest first");
+	ck_assert_msg(e[3].feature == 999, "explain should not write past k");
+	n = model_explain(small_model, row, SMALL_DIM + 2, e);
+	ck_assert_msg(n == SMALL_DIM, "k above dim should give dim entries");
+	for (i = 0; i < n; i++)
+		sum += e[i].share;
+	ck_assert_msg(fabs(sum - 1.0) < 1e-4,
+	    "all shares should add up to 1, not %g", sum);
+	ck_assert_msg(model_explain(small_model, row, 0, e) == 0,
+	    "k 0 should give nothing");
+}
+END_TEST
+
+START_TEST(test_model_info)
+{
+	const struct model_info *in = model_info(small_model);
+	size_t i;
+
+	ck_assert_str_eq(in->rule_name, "quantile");
+	ck_assert_msg(in->threshold == model_threshold(small_model),
+	    "info threshold should be the model's");
+	ck_assert_msg(
+	    in->dim == SMALL_DIM && model_dim(small_model) == SMALL_DIM,
+	    "dim should be recorded");
+	ck_assert_msg(in->nhidden == 3 && in->hidden[0] == 4 &&
+		in->hidden[1] == 6 && in->hidden[2] == 4,
+	    "layer sizes should be recorded");
+	ck_assert_msg(in->baseline_rows == in->train_rows + in->holdout_rows &&
+		in->baseline_rows + in->dropped_rows == SMALL_ROWS,
+	    "row counts should add up");
+	ck_assert_msg(in->seed == 5 && in->target_rate == 0.001,
+	    "seed and rate should be recorded");
+	ck_assert_msg(in->created_us == 1700000000000000ULL &&
+		in->first_us == 1600000000000000ULL &&
+		in->last_us == 1650000000000000ULL,
+	    "caller metadata should be kept");
+	ck_assert_msg(in->epochs_first >= 1 && in->train_loss > 0.0f &&
+		in->holdout_loss > 0.0f,
+	    "training facts should be recorded");
+	ck_assert_msg(
+	    strlen(in->id) == MODEL_ID_LEN, "the id should have 16 characters");
+	for (i = 0; i < MODEL_ID_LEN; i++)
+		ck_assert_msg(strchr("0123456789abcdef", in->id[i]) != NULL,
+		    "the id should be lowercase hex: %s", in->id);
+}
+END_TEST
+
+static Suite *
+model_suite(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc = tcase_create("score");
+
+	tcase_add_unchecked_fixture(tc, small_setup, small_teardown);
+	tcase_add_test(tc, test_model_batch_equals_single);
+	tcase_add_test(tc, test_model_explain);
+	tcase_add_test(tc, test_model_info);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* ---- file.c ------------------------------------------------------------- */
+
+/* The saved small model's bytes (caller frees). */
+static uint8_t *
+small_file(size_t *len)
+{
+	return save_bytes(small_model, small_dir, "model.bin", len);
+}
+
+START_TEST(test_file_roundtrip)
+{
+	struct model *m = NULL;
+	float a[SMALL_ROWS], b[SMALL_ROWS];
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	buf = small_file(&len);
+	ck_assert_msg(
+	    model_load(&m, small_path, FEAT_HASH, SMALL_DIM, &cause) == 0,
+	    "a saved model should load: %s", cause ? cause : "");
+	model_score_batch(small_model, small_rows, SMALL_ROWS, a);
+	model_score_batch(m, small_rows, SMALL_ROWS, b);
+	ck_assert_msg(memcmp(a, b, sizeof(a)) == 0,
+	    "a loaded model should score bit-identically");
+	ck_assert_msg(memcmp(model_info(small_model), model_info(m),
+			  sizeof(struct model_info)) == 0,
+	    "a loaded model should have the same info");
+	model_free(m);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_file_atomic)
+{
+	struct model *m = NULL;
+	char *cause = NULL, path[200];
+	struct dirent *de;
+	size_t len, entries = 0;
+	uint8_t *buf;
+	struct stat st;
+	DIR *d;
+
+	buf = small_file(&len);
+	free(buf);
+	buf = small_file(&len); /* over an existing file */
+	free(buf);
+	ck_assert_msg((d = opendir(small_dir)) != NULL, "dir should open");
+	while ((de = readdir(d)) != NULL)
+		entries += de->d_name[0] != '.';
+	closedir(d);
+	ck_assert_msg(entries == 1,
+	    "saving should leave only the model file, not %zu", entries);
+	ck_assert_msg(stat(small_path, &st) == 0 && (st.st_mode & 0777) == 0644,
+	    "the model file should be mode 0644");
+	snprintf(path, sizeof(path), "%s/missing/model.bin", small_dir);
+	ck_assert_msg(model_save(small_model, path, &cause) == -ENOENT,
+	    "saving into a missing folder should fail with -ENOENT");
+	ck_assert_msg(cause != NULL && strstr(cause, path) != NULL,
+	    "the cause should name the file: %s", cause ? cause : "");
+	free(cause);
+	cause = NULL;
+	ck_assert_msg(
+	    model_load(&m, path, FEAT_HASH, SMALL_DIM, &cause) == -ENOENT &&
+		m == NULL,
+	    "loading a missing file should fail with -ENOENT");
+	ck_assert_msg(strstr(cause, "open") != NULL, "cause: %s", cause);
+	free(cause);
+}
+END_TEST
+
+START_TEST(test_file_wrong_features)
+{
+	struct model *sentinel = (struct model *)&sentinel, *m = sentinel;
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	buf = small_file(&len);
+	ck_assert_msg(model_load(&m, small_path, FEAT_HASH ^ 1, SMALL_DIM,
+			  &cause) == -EINVAL,
+	    "a file for another feature table should be refused");
+	ck_assert_msg(m == sentinel, "a refused load should leave *mp");
+	ck_assert_msg(strstr(cause, "feature table") != NULL,
+	    "the cause should name the feature table: %s", cause);
+	free(cause);
+	cause = NULL;
+	ck_assert_msg(model_load(&m, small_path, FEAT_HASH, SMALL_DIM + 1,
+			  &cause) == -EINVAL &&
+		m == sentinel,
+	    "a file for another dim should be refused");
+	ck_assert_msg(strstr(cause, "features") != NULL, "cause: %s", cause);
+	free(cause);
+	free(buf);
+}
+END_TEST
+
+/* Every proper prefix of the file should be refused, in memory. */
+START_TEST(test_file_truncated)
+{
+	struct model *sentinel = (struct model *)&sentinel, *m = sentinel;
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len, cut, refused = 0;
+
+	buf = small_file(&len);
+	for (cut = 0; cut < len; cut++) {
+		if (model_decode(&m, buf, cut, "x", FEAT_HASH, SMALL_DIM,
+			&cause) == -EPROTO &&
+		    m == sentinel && cause != NULL)
+			refused++;
+		free(cause);
+		cause = NULL;
+	}
+	ck_assert_msg(refused == len,
+	    "every truncation should be refused with -EPROTO (%zu of %zu)",
+	    refused, len);
+	free(buf);
+}
+END_TEST
+
+/* The same through real files, for a few cut points. */
+START_TEST(test_file_truncated_on_disk)
+{
+	struct model *m = NULL;
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len, cuts[5], i;
+	FILE *f;
+
+	buf = small_file(&len);
+	cuts[0] = 0, cuts[1] = 7, cuts[2] = 40, cuts[3] = len / 2;
+	cuts[4] = len - 1;
+	for (i = 0; i < 5; i++) {
+		f = fopen(small_path, "wb");
+		ck_assert_msg(
+		    f != NULL && fwrite(buf, 1, cuts[i], f) == cuts[i],
+		    "the cut file should be written");
+		fclose(f);
+		ck_assert_msg(model_load(&m, small_path, FEAT_HASH, SMALL_DIM,
+				  &cause) == -EPROTO &&
+			m == NULL,
+		    "a file cut at %zu of %zu should be refused", cuts[i], len);
+		ck_assert_msg(strstr(cause, "truncated") != NULL,
+		    "the cause should say truncated: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	free(buf);
+}
+END_TEST
+
+/* Every byte flipped, one at a time, two patterns each. */
+START_TEST(test_file_flipped)
+{
+	static const uint8_t pattern[2] = {0x01, 0xff};
+	struct model *m = NULL;
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len, i, p, refused = 0, checksum = 0;
+
+	buf = small_file(&len);
+	for (i = 0; i < len; i++) {
+		for (p = 0; p < 2; p++) {
+			buf[i] ^= pattern[p];
+			if (model_decode(&m, buf, len, "x", FEAT_HASH,
+				SMALL_DIM, &cause) == -EPROTO &&
+			    m == NULL)
+				refused++;
+			checksum += cause && strstr(cause, "checksum");
+			free(cause);
+			cause = NULL;
+			buf[i] ^= pattern[p];
+		}
+	}
+	ck_assert_msg(refused == 2 * len,
+	    "every flipped byte should be refused (%zu of %zu)", refused,
+	    2 * len);
+	ck_assert_msg(checksum > len,
+	    "most flips should be caught by the checksum (%zu)", checksum);
+	ck_assert_msg(
+	    model_decode(&m, buf, len, "x", FEAT_HASH, SMALL_DIM, NULL) == 0,
+	    "the unflipped buffer should still load");
+	model_free(m);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_file_not_a_model)
+{
+	struct model *m = NULL;
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	buf = small_file(&len);
+	buf[8] = 2; /* version 2, before the checksum is looked at */
+	ck_assert_msg(model_decode(&m, buf, len, "f", FEAT_HASH, SMALL_DIM,
+			  &cause) == -EPROTO,
+	    "another format version should be refused");
+	ck_assert_msg(strstr(cause, "version 2") != NULL, "cause: %s", cause);
+	free(cause);
+	memset(buf, 'a', len);
+	ck_assert_msg(model_decode(&m, buf, len, "f", FEAT_HASH, SMALL_DIM,
+			  &cause) == -EPROTO,
+	    "text should be refused");
+	ck_assert_str_eq(cause, "model file f: not a model file");
+	free(cause);
+	free(buf);
+}
+END_TEST
+
+static Suite *
+file_suite(void)
+{
+	Suite *s = suite_create("model file");
+	TCase *tc = tcase_create("save and load");
+
+	tcase_add_unchecked_fixture(tc, small_setup, small_teardown);
+	tcase_add_test(tc, test_file_roundtrip);
+	tcase_add_test(tc, test_file_atomic);
+	tcase_add_test(tc, test_file_wrong_features);
+	tcase_add_test(tc, test_file_truncated);
+	tcase_add_test(tc, test_file_truncated_on_disk);
+	tcase_add_test(tc, test_file_flipped);
+	tcase_add_test(tc, test_file_not_a_model);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	sr = srunner_create(rng_suite());
+	srunner_add_suite(sr, norm_suite());
+	srunner_add_suite(sr, net_suite());
+	srunner_add_suite(sr, thresh_suite());
+	srunner_add_suite(sr, train_suite());
+	srunner_add_suite(sr, model_suite());
+	srunner_add_suite(sr, file_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
