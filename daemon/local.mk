@@ -7,3 +7,11 @@ sbin_PROGRAMS += anomd
 anomd_SOURCES = daemon/main.c
 anomd_LDADD = daemon/libdaemon.a model/libmodel.a store/libstore.a \
 	capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) $(CJSON_LIBS) -lm
+
+check_PROGRAMS += tests/check_daemon
+TESTS += tests/check_daemon
+tests_check_daemon_SOURCES = tests/check_daemon.c
+tests_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_daemon_LDADD = daemon/libdaemon.a model/libmodel.a \
+	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
+	$(CJSON_LIBS) $(CHECK_LIBS) -lm
