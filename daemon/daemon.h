@@ -5,6 +5,8 @@
 #ifndef ANOMD_DAEMON_H
 #define ANOMD_DAEMON_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,6 +173,71 @@ void detect_scores_header(FILE *fp);
 void detect_print_summary(const struct detector *d, FILE *fp);
 /* ISO-8601 UTC time with microseconds. */
 const char *iso_time(uint64_t us, char buf[64]);
+
+/* ---- control.c ---------------------------------------------------------- */
+
+/*
+ * The control socket: a UNIX stream socket speaking newline-delimited JSON,
+ * one request per line ({"command": "...", "arguments": {...}}) and one
+ * response per request ({"ok": true, "result": ...} or {"ok": false,
+ * "error": {"code": "...", "message": "..."}}).  control.c owns sockets,
+ * buffers, limits and framing; the daemon's handler owns the commands.
+ */
+struct event_base;
+struct cJSON;
+struct control;
+struct control_client;
+
+#define CONTROL_LINE_MAX (64 * 1024) /* request line cap, bytes */
+
+struct control_peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+struct control_opts {
+	const char *path;     /* socket path */
+	mode_t mode;          /* e.g. 0660 */
+	gid_t gid;            /* group of the socket, (gid_t)-1 = keep */
+	unsigned max_clients; /* more get a "busy" error and are closed */
+	unsigned idle_s;      /* drop a non-subscribed client idle this long */
+	size_t output_max;    /* drop a client with more unsent output */
+	size_t line_max;      /* CONTROL_LINE_MAX unless a test shrinks it */
+};
+
+struct control_stats {
+	uint64_t accepted, clients, refused_busy, dropped_slow, dropped_idle;
+	uint64_t requests, bad_requests, oversized, subscribers;
+};
+
+/*
+ * Handle one request.  Return the result (the control module adds it to
+ * the response and frees it), or NULL with *code (a static string such as
+ * "unknown_command", "bad_argument", "forbidden", "not_found") and
+ * *message (malloc'd; control frees) set.
+ */
+typedef struct cJSON *(*control_handler_cb)(struct control_client *cl,
+    const char *command, const struct cJSON *args,
+    const struct control_peer *peer, const char **code, char **message,
+    void *arg);
+
+/*
+ * Create the socket at o->path and start accepting on base: connect() first
+ * and refuse (-EADDRINUSE, cause set) when another instance answers, else
+ * unlink a stale file, bind with a umask, chmod to o->mode, chown to
+ * o->gid, listen, non-blocking.  Returns 0 or -errno with *cause.
+ */
+int control_open(struct control **ctlp, struct event_base *base,
+    const struct control_opts *o, control_handler_cb cb, void *arg,
+    char **cause);
+/* Close every client, remove the socket file and free; NULL does nothing. */
+void control_close(struct control *ctl);
+/* Mark a client as subscribed: it gets every control_broadcast() line. */
+void control_subscribe(struct control_client *cl);
+/* Queue line (one JSON object, no newline) to every subscriber. */
+void control_broadcast(struct control *ctl, const char *line);
+void control_get_stats(const struct control *ctl, struct control_stats *st);
 
 /* ---- offline.c ---------------------------------------------------------- */
 
