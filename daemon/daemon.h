@@ -127,7 +127,9 @@ int flowcsv_row(FILE *fp, const struct flow_record *rec);
 struct model;
 struct model_params;
 struct store;
+struct store_alert;
 struct detector;
+struct detect_job;
 
 #define DETECT_EXPLAIN_MAX 10
 
@@ -140,14 +142,16 @@ struct detect_opts {
 	FILE *scores;           /* scores CSV, or NULL */
 	FILE *eve;              /* EVE JSON lines, or NULL */
 	struct store *store;    /* alert store, or NULL */
-	void (*alert_cb)(int64_t id, void *arg); /* a new alert row */
+	int async;              /* the caller trains (detect_job_*) */
+	/* a new alert row was queued in the store */
+	void (*alert_cb)(const struct store_alert *a, void *arg);
 	void *alert_arg;
 };
 
 struct detect_stats {
 	uint64_t baseline; /* records taken into the baseline */
 	uint64_t scored, alerts;
-	int trained;
+	uint64_t trained; /* models trained and installed */
 };
 
 /* Model parameters from the configuration; 0 or -EINVAL with *cause. */
@@ -161,6 +165,20 @@ void detect_free(struct detector *d);
 void detect_record(struct detector *d, const struct flow_record *r);
 /* Train on the baseline now; 0, or -errno (reason logged). */
 int detect_train(struct detector *d);
+/* Whether the baseline window is complete and waits to be trained. */
+int detect_window_done(const struct detector *d);
+/* Move the baseline into a job for a worker thread; learning stops. */
+struct detect_job *detect_job_take(struct detector *d);
+/* Train the job's model (any thread; touches only the job). */
+void detect_job_run(struct detect_job *j);
+/* Install the job's model, save and record it, free the job; 0 or -errno. */
+int detect_job_finish(struct detector *d, struct detect_job *j);
+/* Start a new baseline; the current model keeps scoring meanwhile. */
+void detect_retrain(struct detector *d);
+/* "learning", "training" or "detecting". */
+const char *detect_state(const struct detector *d);
+/* Whether a baseline is being collected. */
+int detect_learning(const struct detector *d);
 const struct detect_stats *detect_stats(const struct detector *d);
 /* The current model, or NULL. */
 const struct model *detect_model(const struct detector *d);

@@ -54,6 +54,7 @@ struct detector {
 	struct model *model;
 	uint8_t xform[FEAT_COUNT];
 	/* baseline */
+	int learning, training;
 	float *rows;
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
@@ -135,8 +136,8 @@ detect_create(const struct detect_opts *o)
 		d->xform[i] = fd[i].xform == FX_LOG1P ? MODEL_XFORM_LOG1P :
 		    MODEL_XFORM_LINEAR;
 	d->caprows = o->conf->baseline_max_flows;
-	if ((d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) == NULL)
-		fatal("detect: baseline of %zu flows", d->caprows);
+	if (d->model == NULL || o->train_only)
+		detect_retrain(d);
 	return d;
 }
 
@@ -199,46 +200,135 @@ store_model(struct detector *d)
 	}
 }
 
-/* Train on the baseline now; 0, or -errno with the reason logged. */
-int
-detect_train(struct detector *d)
-{
+/*
+ * Training is split in three so that the daemon can run the middle part in
+ * a worker thread: detect_job_take() moves the baseline out of the detector
+ * (which starts a fresh, empty one), detect_job_run() trains without
+ * touching the detector, and detect_job_finish() swaps the new model in on
+ * the thread that owns the detector.
+ */
+struct detect_job {
+	float *rows;
+	size_t n;
 	struct model_params p;
 	struct model_meta meta;
-	struct model *m = NULL;
-	char *cause = NULL;
+	uint8_t xform[FEAT_COUNT];
+	struct model *model;
+	char *cause;
 	int rc;
+};
 
-	if ((rc = detect_model_params(d->o.conf, &p, &cause)) != 0)
-		goto fail;
-	meta.created_us = d->o.created_us ? d->o.created_us : d->last_us;
-	meta.first_us = d->first_us;
-	meta.last_us = d->last_us;
-	rc = model_train(&m, d->rows, d->nrows, FEAT_COUNT, d->xform,
-	    feat_table_hash(), &p, &meta, &cause);
-	if (rc != 0)
-		goto fail;
+/* Move the baseline into a training job; the detector stops learning. */
+struct detect_job *
+detect_job_take(struct detector *d)
+{
+	struct detect_job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		fatal("detect: job");
+	j->rc = detect_model_params(d->o.conf, &j->p, &j->cause);
+	j->meta.created_us = d->o.created_us ? d->o.created_us : d->last_us;
+	j->meta.first_us = d->first_us;
+	j->meta.last_us = d->last_us;
+	memcpy(j->xform, d->xform, sizeof(j->xform));
+	j->rows = d->rows;
+	j->n = d->nrows;
+	d->rows = NULL;
+	d->nrows = 0;
+	d->learning = 0;
+	d->training = 1;
+	return j;
+}
+
+/* Train the job's model; safe in any thread. */
+void
+detect_job_run(struct detect_job *j)
+{
+	if (j->rc == 0)
+		j->rc = model_train(&j->model, j->rows, j->n, FEAT_COUNT,
+		    j->xform, feat_table_hash(), &j->p, &j->meta, &j->cause);
+	free(j->rows);
+	j->rows = NULL;
+}
+
+/* Install the job's model (saving and recording it) and free the job. */
+int
+detect_job_finish(struct detector *d, struct detect_job *j)
+{
+	char *cause = NULL;
+	int rc = j->rc;
+
+	d->training = 0;
+	if (rc != 0) {
+		log_warnx("model: training failed: %s",
+		    j->cause ? j->cause : strerror(-rc));
+		goto out;
+	}
 	model_free(d->model);
-	d->model = m;
-	d->st.trained = 1;
+	d->model = j->model;
+	j->model = NULL;
+	d->st.trained++;
 	if (d->o.model_out != NULL &&
-	    (rc = model_save(m, d->o.model_out, &cause)) != 0)
-		goto fail;
+	    (rc = model_save(d->model, d->o.model_out, &cause)) != 0) {
+		log_warnx("%s", cause ? cause : "model: save failed");
+		free(cause);
+	}
 	store_model(d);
-	return 0;
-fail:
-	log_warnx("model: %s", cause ? cause : strerror(-rc));
-	free(cause);
+out:
+	model_free(j->model);
+	free(j->cause);
+	free(j);
 	return rc;
 }
 
-/* Whether the baseline window is complete. */
-static int
-window_done(const struct detector *d)
+/* Train on the baseline now, in this thread. */
+int
+detect_train(struct detector *d)
 {
-	return !d->o.train_only && d->seen >= d->o.conf->baseline_min_flows &&
+	struct detect_job *j = detect_job_take(d);
+
+	detect_job_run(j);
+	return detect_job_finish(d, j);
+}
+
+/* Start a new baseline window; the current model goes on scoring. */
+void
+detect_retrain(struct detector *d)
+{
+	if (d->training)
+		return;
+	if (d->rows == NULL &&
+	    (d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) == NULL)
+		fatal("detect: baseline of %zu flows", d->caprows);
+	d->nrows = 0;
+	d->seen = d->first_us = d->last_us = 0;
+	d->learning = 1;
+}
+
+/* Whether the baseline window is complete and waits to be trained. */
+int
+detect_window_done(const struct detector *d)
+{
+	return d->learning && !d->o.train_only &&
+	    d->seen >= d->o.conf->baseline_min_flows &&
 	    d->last_us - d->first_us >=
 	    (uint64_t)d->o.conf->baseline_seconds * 1000000u;
+}
+
+/* Learning, training or detecting. */
+const char *
+detect_state(const struct detector *d)
+{
+	if (d->training)
+		return "training";
+	return d->model == NULL ? "learning" : "detecting";
+}
+
+/* Whether a new baseline is being collected. */
+int
+detect_learning(const struct detector *d)
+{
+	return d->learning;
 }
 
 /* Write the scores CSV header. */
@@ -441,8 +531,10 @@ store_put(struct detector *d, const struct flow_record *r, float score,
 		memcpy(a.explanation, expl, strlen(expl) + 1);
 	a.count = 1;
 	rc = store_alert_put(d->o.store, &a, &id);
-	if (rc == STORE_PUT_NEW && d->o.alert_cb != NULL)
-		d->o.alert_cb(id, d->o.alert_arg);
+	if (rc == STORE_PUT_NEW && d->o.alert_cb != NULL) {
+		a.id = id;
+		d->o.alert_cb(&a, d->o.alert_arg);
+	}
 	return rc >= 0 ? id : 0;
 }
 
@@ -480,13 +572,15 @@ detect_record(struct detector *d, const struct flow_record *r)
 	float score, thr;
 	int is_alert;
 
-	if (d->model == NULL || d->o.train_only) {
+	if (d->learning) {
 		baseline_add(d, r);
 		d->st.baseline++;
-		if (window_done(d) && detect_train(d) != 0)
-			d->o.train_only = 1; /* keep learning; report at end */
-		return;
+		if (!d->o.async && detect_window_done(d) &&
+		    detect_train(d) != 0)
+			detect_retrain(d); /* no model yet: learn again */
 	}
+	if (d->model == NULL || d->o.train_only)
+		return;
 	score = model_score(d->model, r->feat);
 	thr = model_threshold(d->model);
 	is_alert = score > thr;
