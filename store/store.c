@@ -1,0 +1,422 @@
+/*
+ * The store handle: open, flush, close.
+ *
+ * A flush replays the queue (struct qrec) in one BEGIN IMMEDIATE ...
+ * COMMIT with statements prepared at open.  Any error rolls the whole
+ * transaction back and leaves the queue as it was, so a retry writes
+ * exactly the same rows.  Ids are chosen at put time, so a retry cannot
+ * duplicate a row; inserts are OR REPLACE so that even a commit whose
+ * outcome was unclear (an I/O error after the WAL frames were written)
+ * is retried idempotently instead of wedging the queue on a key conflict.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "store/store-int.h"
+
+#define INSERT_SQL                                                             \
+	"INSERT OR REPLACE INTO alerts (id, ts, ts_first, ts_last, proto,"     \
+	" src_ip, src_port, dst_ip, dst_port, packets, bytes, score,"          \
+	" threshold, model_id, explanation, count, last_ts)"                   \
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define UPDATE_SQL                                                             \
+	"UPDATE alerts SET count = ?, last_ts = ?, score = ? WHERE id = ?"
+
+/* Set *cause to a formatted message when the caller wants one. */
+void
+store_set_cause(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cause == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) < 0)
+		*cause = NULL;
+	va_end(ap);
+}
+
+/* Map an SQLite result code to the -errno the header promises. */
+int
+store_errno(int sqlite_rc)
+{
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return -EROFS;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+	case SQLITE_FORMAT:
+		return -EPROTO;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+/* Describe the connection's last error as "store: what path: reason". */
+int
+store_db_error(struct store *st, int rc, const char *what, char **cause)
+{
+	store_set_cause(
+	    cause, "store: %s %s: %s", what, st->path, sqlite3_errmsg(st->db));
+	return store_errno(rc);
+}
+
+/* Step a statement that returns no rows and reset it; returns the step. */
+int
+store_step_reset(sqlite3_stmt *s)
+{
+	int rc;
+
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* The connection, for tests that need to shrink max_page_count. */
+sqlite3 *
+store_db(struct store *st)
+{
+	return st->db;
+}
+
+/* Fill o with the defaults store.h lists. */
+void
+store_opts_default(struct store_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_pending = 4096;
+	o->fold_window_s = 60;
+	o->fold_max_keys = 4096;
+	o->rate_max_per_s = 100;
+	o->retain_chunk_rows = 1000;
+	o->busy_timeout_ms = 1000;
+}
+
+/* Set *cause and return -EINVAL when option name's v is outside min..max. */
+static int
+check_range(
+    const char *name, long long v, long long min, long long max, char **cause)
+{
+	if (v >= min && v <= max)
+		return 0;
+	store_set_cause(cause, "store: %s %lld out of range (%lld..%lld)", name,
+	    v, min, max);
+	return -EINVAL;
+}
+
+/* Refuse options the rest of the code would trip over. */
+static int
+opts_check(const struct store_opts *o, char **cause)
+{
+	int rc;
+
+	if (o->path == NULL || *o->path == '\0') {
+		store_set_cause(cause, "store: no database path given");
+		return -EINVAL;
+	}
+	if ((rc = check_range("max_pending", (long long)o->max_pending, 1,
+		 STORE_MAX_PENDING_LIMIT, cause)) != 0 ||
+	    (rc = check_range("fold_max_keys", (long long)o->fold_max_keys, 1,
+		 STORE_FOLD_KEYS_LIMIT, cause)) != 0 ||
+	    (rc = check_range("retain_chunk_rows",
+		 (long long)o->retain_chunk_rows, 1, STORE_RETAIN_CHUNK_LIMIT,
+		 cause)) != 0 ||
+	    (rc = check_range(
+		 "busy_timeout_ms", o->busy_timeout_ms, 0, 60000, cause)) != 0)
+		return rc;
+	return 0;
+}
+
+/* Open the file itself; the errno SQLite saw is the most useful answer. */
+static int
+open_file(struct store *st, char **cause)
+{
+	int rc, sys;
+
+	rc = sqlite3_open_v2(st->path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE,
+	    NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(st->db, st->o.busy_timeout_ms);
+		return 0;
+	}
+	sys = st->db != NULL ? sqlite3_system_errno(st->db) : 0;
+	if (sys != 0) {
+		store_set_cause(cause, "store: open %s: %s: %s", st->path,
+		    sqlite3_errstr(rc), strerror(sys));
+		return -sys;
+	}
+	store_set_cause(
+	    cause, "store: open %s: %s", st->path, sqlite3_errstr(rc));
+	return store_errno(rc);
+}
+
+/*
+ * WAL lets readers (the control socket's queries) run beside the writer;
+ * synchronous=FULL is explained in store.h.
+ */
+static int
+set_pragmas(struct store *st, char **cause)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *mode;
+	int rc;
+
+	rc = sqlite3_prepare_v2(
+	    st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		mode = sqlite3_column_text(s, 0);
+		if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+			store_set_cause(cause,
+			    "store: open %s: cannot use WAL (journal mode %s)",
+			    st->path, mode != NULL ? (const char *)mode : "?");
+			sqlite3_finalize(s);
+			return -ENOTSUP;
+		}
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(
+		    st->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return store_db_error(st, rc, "open", cause);
+	return 0;
+}
+
+/* Prepare the statements flushes use. */
+static int
+prepare_hot(struct store *st, char **cause)
+{
+	static const unsigned int fl = SQLITE_PREPARE_PERSISTENT;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v3(st->db, "BEGIN IMMEDIATE", -1, fl,
+		 &st->s_begin, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(
+		 st->db, "COMMIT", -1, fl, &st->s_commit, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(st->db, "ROLLBACK", -1, fl,
+		 &st->s_rollback, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(st->db, INSERT_SQL, -1, fl, &st->s_insert,
+		 NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(
+		 st->db, UPDATE_SQL, -1, fl, &st->s_update, NULL)) != SQLITE_OK)
+		return store_db_error(st, rc, "prepare", cause);
+	return 0;
+}
+
+/*
+ * The next id is one above both the highest row and the AUTOINCREMENT
+ * sequence, so ids deleted by retention are never handed out again.
+ */
+static int
+load_next_id(struct store *st, char **cause)
+{
+	static const char sql[] =
+	    "SELECT max(coalesce((SELECT max(id) FROM alerts), 0),"
+	    " coalesce((SELECT seq FROM sqlite_sequence"
+	    " WHERE name = 'alerts'), 0))";
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		st->next_id = sqlite3_column_int64(s, 0) + 1;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_OK)
+		return store_db_error(st, rc, "open", cause);
+	return 0;
+}
+
+/* Free what store_open() built; the queue's strings too. */
+static void
+store_free(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nq; i++)
+		free(st->q[i].explanation);
+	sqlite3_finalize(st->s_begin);
+	sqlite3_finalize(st->s_commit);
+	sqlite3_finalize(st->s_rollback);
+	sqlite3_finalize(st->s_insert);
+	sqlite3_finalize(st->s_update);
+	sqlite3_close(st->db);
+	fold_free(&st->fold);
+	free(st->q);
+	free(st->path);
+	free(st);
+}
+
+/* Open, migrate and prepare; everything is undone on failure. */
+int
+store_open(struct store **stp, const struct store_opts *o, char **cause)
+{
+	struct store *st;
+	int rc;
+
+	*stp = NULL;
+	if ((rc = opts_check(o, cause)) != 0)
+		return rc;
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->path = strdup(o->path)) == NULL ||
+	    (st->q = calloc(o->max_pending, sizeof(*st->q))) == NULL ||
+	    fold_init(&st->fold, o->fold_max_keys) != 0) {
+		rc = -ENOMEM;
+		store_set_cause(
+		    cause, "store: open %s: out of memory", o->path);
+		goto fail;
+	}
+	st->o = *o;
+	st->o.path = st->path;
+	if ((rc = open_file(st, cause)) != 0 ||
+	    (rc = schema_probe(st->db, st->path, cause)) != 0 ||
+	    (rc = set_pragmas(st, cause)) != 0 ||
+	    (rc = schema_migrate(st->db, st->path, cause)) != 0 ||
+	    (rc = prepare_hot(st, cause)) != 0 ||
+	    (rc = load_next_id(st, cause)) != 0)
+		goto fail;
+	*stp = st;
+	return 0;
+
+fail:
+	if (st != NULL)
+		store_free(st);
+	return rc;
+}
+
+/* Bind and run one queued write. */
+static int
+write_rec(struct store *st, const struct qrec *r)
+{
+	sqlite3_stmt *s = st->s_insert;
+
+	if (r->kind == QREC_UPDATE) {
+		s = st->s_update;
+		sqlite3_bind_int64(s, 1, (int64_t)r->count);
+		sqlite3_bind_int64(s, 2, (int64_t)r->last_us);
+		sqlite3_bind_double(s, 3, r->score);
+		sqlite3_bind_int64(s, 4, r->id);
+		return store_step_reset(s);
+	}
+	sqlite3_bind_int64(s, 1, r->id);
+	sqlite3_bind_int64(s, 2, (int64_t)r->ts_us);
+	sqlite3_bind_int64(s, 3, (int64_t)r->ts_first_us);
+	sqlite3_bind_int64(s, 4, (int64_t)r->ts_last_us);
+	sqlite3_bind_int(s, 5, r->proto);
+	sqlite3_bind_text(s, 6, r->src_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 7, r->src_port);
+	sqlite3_bind_text(s, 8, r->dst_ip, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 9, r->dst_port);
+	sqlite3_bind_int64(s, 10, (int64_t)r->packets);
+	sqlite3_bind_int64(s, 11, (int64_t)r->bytes);
+	sqlite3_bind_double(s, 12, r->score);
+	sqlite3_bind_double(s, 13, r->threshold);
+	sqlite3_bind_text(s, 14, r->model_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 15, r->explanation, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 16, (int64_t)r->count);
+	sqlite3_bind_int64(s, 17, (int64_t)r->last_us);
+	return store_step_reset(s);
+}
+
+/* Forget the committed queue; fold keys stop pointing into it. */
+static void
+queue_committed(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nq; i++) {
+		if (st->q[i].kind == QREC_INSERT)
+			st->stats.written++;
+		else
+			st->stats.updated++;
+		free(st->q[i].explanation);
+		st->q[i].explanation = NULL;
+	}
+	st->nq = 0;
+	st->qgen++;
+	st->stats.flushes++;
+	st->stats.last_error = 0;
+}
+
+/* Commit the whole queue in one transaction, or keep all of it. */
+int
+store_flush(struct store *st, char **cause)
+{
+	size_t i;
+	int rc, err;
+
+	if (st->nq == 0)
+		return 0;
+	if ((rc = store_step_reset(st->s_begin)) != SQLITE_DONE)
+		goto fail;
+	for (i = 0; i < st->nq; i++)
+		if ((rc = write_rec(st, &st->q[i])) != SQLITE_DONE)
+			goto fail;
+	if ((rc = store_step_reset(st->s_commit)) != SQLITE_DONE)
+		goto fail;
+	queue_committed(st);
+	return 0;
+
+fail:
+	/* Take the message before ROLLBACK replaces it. */
+	err = store_db_error(st, rc, "flush", cause);
+	/* SQLite may already have rolled back after FULL or IOERR. */
+	if (!sqlite3_get_autocommit(st->db))
+		store_step_reset(st->s_rollback);
+	st->stats.write_errors++;
+	st->stats.last_error = err;
+	return err;
+}
+
+/* Flush, checkpoint and free. */
+int
+store_close(struct store *st, char **cause)
+{
+	char *why = NULL;
+	size_t lost;
+	int rc;
+
+	if (st == NULL)
+		return 0;
+	lost = st->nq;
+	if ((rc = store_flush(st, cause != NULL ? &why : NULL)) != 0)
+		store_set_cause(cause, "%s; %zu queued writes lost at close",
+		    why != NULL ? why : "store: flush failed", lost);
+	free(why);
+	/* Fold the WAL back so the file stands alone once closed. */
+	sqlite3_wal_checkpoint_v2(
+	    st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	store_free(st);
+	return rc;
+}
+
+/* Copy the counters, with the current queue depth. */
+void
+store_stats(const struct store *st, struct store_stats *out)
+{
+	*out = st->stats;
+	out->pending = st->nq;
+}

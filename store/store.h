@@ -1,0 +1,273 @@
+/*
+ * store: the SQLite alert store.
+ *
+ * Alerts arrive as a plain struct store_alert; the store knows nothing of
+ * packets or of the model.  store_alert_put() only touches memory: it folds
+ * repeats, applies the rate cap and queues the alert, so capture is never
+ * held up by the disk.  store_flush() writes everything queued in one
+ * transaction; the daemon calls it every second or when enough is pending.
+ *
+ * Ids are assigned at put time, from one above the highest id ever
+ * committed (the AUTOINCREMENT sequence, read at open, so retention never
+ * causes reuse), and the daemon can stream an alert with its id before it
+ * is written.  The store must be the database's only writer.  An alert
+ * that was queued but never flushed (the daemon was killed, or the disk
+ * stayed full until close) has no row, and after a restart its id may be
+ * given to another alert: at most max_pending ids, from the last second.
+ *
+ * Folding: a second alert with the same (src_ip, dst_ip, dst_port, proto)
+ * whose time is within fold_window_s of the first alert of that key is
+ * counted into the first one's row (count, last_ts, score = max) instead of
+ * making a new row.  The window is fixed from the first alert, so a storm
+ * that lasts makes one row per window, and a row's last_ts is never more
+ * than a window after its ts (retention relies on that).  Times are the
+ * alerts' own, never the wall clock, so offline runs are deterministic.
+ * Keys are remembered in a bounded table; forgetting one only means its
+ * next alert makes a new row.
+ *
+ * Rate cap: at most rate_max_per_s new rows per second of alert time;
+ * alerts over it are dropped and counted.  Folds are not capped (they make
+ * no row).  Nothing is dropped silently: every outcome has a counter in
+ * struct store_stats.
+ *
+ * Durability: the database runs in WAL mode with synchronous=FULL, so each
+ * commit fsyncs the WAL before store_flush() returns 0.  A flushed alert
+ * therefore survives the daemon being killed (NORMAL would be enough for
+ * that: the WAL is in the page cache) and also a power loss or kernel
+ * crash, which NORMAL does not promise.  The cost is one fsync per flush,
+ * and flushes are batched about once a second, so it is affordable.
+ *
+ * Disk full or I/O error: the flush is rolled back, everything stays
+ * queued, the error is counted and returned (-ENOSPC, -EIO), and the next
+ * flush retries.  Puts keep queueing up to max_pending and count what does
+ * not fit.  Committed rows are never touched by a failed flush.
+ *
+ * Nothing here logs, prints or exits, and there is no global state.  A
+ * handle is not thread-safe: use it from one thread at a time.
+ */
+#ifndef ANOMD_STORE_H
+#define ANOMD_STORE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+#define STORE_SCHEMA_VERSION 1 /* PRAGMA user_version this code writes */
+
+/* Bytes of an address text, NUL included. */
+#define STORE_IP_MAX INET6_ADDRSTRLEN
+#define STORE_MODEL_ID_MAX 64 /* bytes of a model id, NUL incl. */
+#define STORE_RULE_MAX 64 /* bytes of a threshold rule name */
+#ifndef STORE_EXPLANATION_MAX_BYTES
+#define STORE_EXPLANATION_MAX_BYTES 2048 /* JSON explanation, NUL incl. */
+#endif
+#ifndef STORE_PARAMS_MAX_BYTES
+#define STORE_PARAMS_MAX_BYTES 4096 /* JSON model parameters, NUL incl. */
+#endif
+
+#define STORE_QUERY_LIMIT_DEFAULT 100 /* rows when store_query.limit is 0 */
+#define STORE_QUERY_LIMIT_MAX 1000 /* larger limits are clamped to this */
+
+#define STORE_MAX_PENDING_LIMIT (1U << 20) /* upper bound of max_pending */
+#define STORE_FOLD_KEYS_LIMIT (1U << 20) /* upper bound of fold_max_keys */
+#define STORE_RETAIN_CHUNK_LIMIT 1000000 /* upper bound of the chunk */
+
+struct store;
+
+struct store_opts {
+	const char *path; /* database file; created if missing */
+	size_t max_pending; /* queued writes between flushes, 1.. */
+	uint32_t fold_window_s; /* fold repeats this close; 0 = never */
+	size_t fold_max_keys; /* keys remembered for folding, 1.. */
+	uint32_t rate_max_per_s; /* new rows per second; 0 = unlimited */
+	size_t retain_chunk_rows; /* rows one store_retain() deletes, 1.. */
+	int busy_timeout_ms; /* wait this long for a lock, 0..60000 */
+};
+
+/*
+ * One alert.  The strings are NUL-terminated and must fit their buffers:
+ * store_alert_put() refuses an unterminated one with -EINVAL, so a
+ * stored explanation is always shorter than STORE_EXPLANATION_MAX_BYTES.
+ */
+struct store_alert {
+	int64_t id; /* row id; ignored by put */
+	uint64_t ts_us; /* alert time, us since the epoch */
+	uint64_t ts_first_us; /* flow's first packet */
+	uint64_t ts_last_us; /* flow's last packet */
+	uint8_t proto; /* IP protocol number */
+	char src_ip[STORE_IP_MAX]; /* address text, as the caller wrote it */
+	uint16_t src_port; /* 0 when the protocol has none */
+	char dst_ip[STORE_IP_MAX];
+	uint16_t dst_port;
+	uint64_t packets, bytes; /* both directions */
+	double score, threshold; /* score is the max over folded repeats */
+	char model_id[STORE_MODEL_ID_MAX];
+	char explanation[STORE_EXPLANATION_MAX_BYTES]; /* JSON array; "" = [] */
+	uint64_t count; /* alerts folded into the row, >= 1 */
+	uint64_t last_us; /* latest folded repeat; ignored by put */
+};
+
+/* What store_alert_put() did with an alert. */
+enum store_put_result {
+	STORE_PUT_NEW, /* queued as a new row; *idp is its id */
+	STORE_PUT_FOLDED, /* counted into row *idp */
+	STORE_PUT_RATE_DROPPED, /* over rate_max_per_s; counted, *idp = 0 */
+	STORE_PUT_QUEUE_DROPPED, /* max_pending reached; counted, *idp = 0 */
+};
+
+/* Counters; monotonic except pending and last_error. */
+struct store_stats {
+	uint64_t queued; /* alerts accepted as new rows */
+	uint64_t folded; /* alerts counted into an earlier row */
+	uint64_t rate_dropped; /* alerts over the rate cap */
+	uint64_t queue_dropped; /* alerts (or fold updates) with no room */
+	uint64_t rejected; /* alerts refused with -EINVAL */
+	uint64_t written; /* new rows committed */
+	uint64_t updated; /* fold totals committed to earlier rows */
+	uint64_t flushes; /* flush transactions committed */
+	uint64_t write_errors; /* flushes rolled back */
+	uint64_t retained; /* rows deleted by store_retain() */
+	uint64_t fold_evicted; /* keys forgotten before their window ended */
+	uint64_t pending; /* queued writes not yet committed */
+	int last_error; /* -errno of the last flush, 0 if it worked */
+};
+
+/*
+ * Filters for store_alerts_query(); zero (or NULL) fields do not filter, so
+ * a zeroed struct asks for the newest STORE_QUERY_LIMIT_DEFAULT alerts.
+ */
+struct store_query {
+	uint64_t since_us; /* ts (alert time) >= since_us */
+	uint64_t until_us; /* ts < until_us */
+	double min_score; /* score >= min_score, when > 0 */
+	const char *src_ip; /* exact text match, when not NULL or "" */
+	const char *dst_ip; /* exact text match, when not NULL or "" */
+	int64_t before_id; /* id < before_id, for paging */
+	unsigned int limit; /* 0 = default; clamped to STORE_QUERY_LIMIT_MAX */
+};
+
+/* One trained model, as recorded in the models table. */
+struct store_model {
+	char id[STORE_MODEL_ID_MAX]; /* non-empty */
+	uint64_t created_us;
+	uint64_t train_first_us, train_last_us; /* baseline period */
+	uint64_t flows; /* baseline flows */
+	double threshold;
+	char rule[STORE_RULE_MAX]; /* threshold rule name */
+	char params[STORE_PARAMS_MAX_BYTES]; /* JSON object; "" = {} */
+};
+
+/*
+ * Row callbacks.  The struct is valid only during the call (it is reused
+ * for the next row); copy what you keep.  Return 0 to go on, anything else
+ * to stop early.  A callback must not close the store.
+ */
+typedef int (*store_alert_cb)(const struct store_alert *a, void *arg);
+typedef int (*store_model_cb)(const struct store_model *m, void *arg);
+
+/*
+ * Fill o with the defaults: max_pending 4096, fold_window_s 60,
+ * fold_max_keys 4096, rate_max_per_s 100, retain_chunk_rows 1000,
+ * busy_timeout_ms 1000, and path NULL (the caller must set it).
+ */
+void store_opts_default(struct store_opts *o);
+
+/*
+ * Open (creating if needed) the database at o->path, switch it to WAL and
+ * bring its schema up to STORE_SCHEMA_VERSION.  Returns 0 and sets *stp,
+ * or -errno and, if cause is not NULL, a malloc'd message the caller frees:
+ * -EINVAL for bad options, the system errno (such as -ENOENT) when the file
+ * cannot be opened, -EPROTO for a file that is not an anomd SQLite
+ * database, -EPROTONOSUPPORT for a schema newer than this code.
+ */
+int store_open(struct store **stp, const struct store_opts *o, char **cause);
+
+/*
+ * Flush what is queued, checkpoint the WAL and close.  NULL does nothing.
+ * The store is freed whatever happens; returns 0, or the -errno of the
+ * final flush (with *cause set) when queued alerts were lost.
+ */
+int store_close(struct store *st, char **cause);
+
+/*
+ * Queue alert a (copied; the caller keeps it).  Returns an enum
+ * store_put_result, or -EINVAL (an unterminated string, a score or
+ * threshold that is not finite) or -ENOMEM, both counted as rejected.  *idp (if
+ * idp is not NULL) gets the id of the new or folded-into row, or 0.  Never
+ * touches the disk.
+ */
+int store_alert_put(
+    struct store *st, const struct store_alert *a, int64_t *idp);
+
+/*
+ * Write every queued alert and fold update in one transaction.  Returns 0,
+ * or -ENOSPC (disk full), -EIO (I/O error), -EBUSY (locked longer than
+ * busy_timeout_ms) or another -errno with *cause set; on error the
+ * transaction is rolled back and everything stays queued for the next call.
+ */
+int store_flush(struct store *st, char **cause);
+
+/* Copy the counters into *out. */
+void store_stats(const struct store *st, struct store_stats *out);
+
+/*
+ * Delete at most retain_chunk_rows committed alerts: first those with ts
+ * older than now_us - max_age_s, then the oldest beyond the newest max_rows
+ * (0 = no limit for either).  Returns the number deleted, so the caller
+ * calls again (later, to keep each call short) while it is not 0, or
+ * -errno with *cause set.
+ */
+int store_retain(struct store *st, uint64_t now_us, uint32_t max_age_s,
+    uint64_t max_rows, char **cause);
+
+/*
+ * Call cb for each committed alert matching q, newest (highest id) first.
+ * Queued alerts are not seen until flushed.  Returns the number of rows
+ * passed to cb, or -errno with *cause set.
+ */
+int store_alerts_query(struct store *st, const struct store_query *q,
+    store_alert_cb cb, void *arg, char **cause);
+
+/*
+ * Copy committed alert id into *out.  Returns 0, -ENOENT when there is no
+ * such row, or -errno with *cause set.
+ */
+int store_alert_get(
+    struct store *st, int64_t id, struct store_alert *out, char **cause);
+
+/*
+ * Build the JSON object the control socket and the EVE output share:
+ * id, timestamp (ISO 8601 UTC), ts_us, flow_start, flow_end, last_timestamp,
+ * proto (name), src_ip, src_port, dest_ip, dest_port, packets, bytes, score,
+ * threshold, model_id, count and explanation (the parsed array; null if the
+ * text is not valid JSON).  count 0 and last_us 0 (an alert as the daemon
+ * built it, before any fold) are shown as 1 and ts_us.  Returns 0 and *out
+ * (caller frees with cJSON_Delete), or -ENOMEM.
+ */
+int store_alert_to_json(const struct store_alert *a, struct cJSON **out);
+
+/*
+ * Insert model m, or replace the row with the same id, at once (not
+ * queued).  Returns 0, -EINVAL for an empty id, an unterminated string or
+ * a threshold that is not finite, or -errno with *cause set.
+ */
+int store_model_put(
+    struct store *st, const struct store_model *m, char **cause);
+
+/*
+ * Copy model id, or the latest created one when id is NULL, into *out.
+ * Returns 0, -ENOENT when there is none, or -errno with *cause set.
+ */
+int store_model_get(
+    struct store *st, const char *id, struct store_model *out, char **cause);
+
+/*
+ * Call cb for at most limit models (clamped like store_query.limit), the
+ * latest created first.  Returns the number passed to cb, or -errno.
+ */
+int store_models_query(struct store *st, unsigned int limit, store_model_cb cb,
+    void *arg, char **cause);
+
+#endif
