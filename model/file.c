@@ -607,14 +607,33 @@ model_save(const struct model *m, const char *path, char **cause)
 	return error;
 }
 
+/* Read up to cap bytes of fd into buf; the count goes to *got. */
+static int
+read_all(int fd, uint8_t *buf, size_t cap, size_t *got)
+{
+	ssize_t r;
+
+	*got = 0;
+	while (*got < cap) {
+		r = read(fd, buf + *got, cap - *got);
+		if (r == 0)
+			break;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
 /* Read a whole regular file of at most FILE_MAX_BYTES. */
 static int
 read_file(const char *path, uint8_t **bufp, size_t *lenp, char **cause)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
-	size_t off = 0;
-	ssize_t got;
+	const char *what = "stat";
 	int fd, error = 0;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -623,52 +642,34 @@ read_file(const char *path, uint8_t **bufp, size_t *lenp, char **cause)
 		    cause, "model file %s: open: %s", path, strerror(errno));
 		return error;
 	}
-	if (fstat(fd, &st) != 0) {
+	if (fstat(fd, &st) != 0)
 		error = -errno;
-		model_cause(
-		    cause, "model file %s: stat: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	else if (!S_ISREG(st.st_mode))
 		error = -EINVAL;
-		model_cause(cause, "model file %s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > FILE_MAX_BYTES) {
+	else if ((uint64_t)st.st_size > FILE_MAX_BYTES)
 		error = -EFBIG;
+	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		error = -ENOMEM;
+	/* One byte more than expected, to notice a file that grew. */
+	else if ((error = read_all(fd, buf, (size_t)st.st_size + 1, lenp)) != 0)
+		what = "read";
+	close(fd);
+	if (error == -EINVAL)
+		model_cause(cause, "model file %s: not a regular file", path);
+	else if (error == -EFBIG)
 		model_cause(cause,
 		    "model file %s: %lld bytes, over the limit "
 		    "of %u",
 		    path, (long long)st.st_size, FILE_MAX_BYTES);
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		error = -ENOMEM;
-		model_cause(cause, "model file %s: out of memory", path);
-		goto out;
-	}
-	/* One byte more than expected, to notice a file that grew. */
-	while (off <= (size_t)st.st_size) {
-		got = read(fd, buf + off, (size_t)st.st_size + 1 - off);
-		if (got == 0)
-			break;
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			error = -errno;
-			model_cause(cause, "model file %s: read: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		off += (size_t)got;
+	else if (error != 0)
+		model_cause(cause, "model file %s: %s: %s", path, what,
+		    strerror(-error));
+	if (error != 0) {
+		free(buf);
+		return error;
 	}
 	*bufp = buf;
-	*lenp = off;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return error;
+	return 0;
 }
 
 /* Load and check a model file; see model.h. */

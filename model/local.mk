@@ -1,10 +1,12 @@
 # model: the autoencoder scorer.
 #
-# The explicit vectoriser flags survive the -O2 that the user's CFLAGS add
-# after ours (gcc keeps explicitly set -f options whatever -O comes later);
-# -fno-math-errno and -fno-trapping-math let sqrtf and the selects around
-# exp vectorise (we never read errno or FP flags); -ffp-contract=off keeps a -march
-# build from fusing multiply-adds, so scores are the same bits everywhere.
+# The user's CFLAGS (-g -O2) come after ours, but gcc keeps -f options set
+# explicitly whatever -O follows, so the vectoriser flags survive (net.c
+# adds unroll pragmas for the rest).  -fno-math-errno and
+# -fno-trapping-math let sqrtf and the selects around exp vectorise; the
+# module never reads errno or FP flags from maths.  -ffp-contract=off keeps
+# a -march build from fusing multiply-adds, so scores are the same bits on
+# every build.
 MODEL_OPT_CFLAGS = -O3 -ftree-vectorize -fvect-cost-model=dynamic \
 	-fno-math-errno -fno-trapping-math -ffp-contract=off
 
@@ -20,6 +22,7 @@ tests_check_model_SOURCES = tests/check_model.c
 tests_check_model_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_model_LDADD = model/libmodel.a $(CHECK_LIBS) -lm
 
+# Run by `make bench`; prints its figures and always exits 0.
 noinst_PROGRAMS += tests/bench/bench_model
 tests_bench_bench_model_SOURCES = tests/bench/bench_model.c
 tests_bench_bench_model_LDADD = model/libmodel.a -lm

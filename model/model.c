@@ -32,14 +32,14 @@ void
 model_params_default(struct model_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->layers[0] = 32;
-	p->layers[1] = 8;
-	p->layers[2] = 32;
+	p->layers[0] = 48;
+	p->layers[1] = 12;
+	p->layers[2] = 48;
 	p->nlayers = 3;
-	p->activation = MODEL_ACT_ELU;
+	p->activation = MODEL_ACT_TANH;
 	p->max_epochs = 30;
 	p->batch = 128;
-	p->learning_rate = 2e-3f;
+	p->learning_rate = 3e-3f;
 	p->patience = 3;
 	p->holdout_share = 0.2;
 	p->seed = 1;

@@ -125,7 +125,9 @@ model_net_block_rows(const struct net *n)
  * x86-64 has.  Left to itself, gcc 12 vectorised the loop over k instead
  * of the columns, with shuffles everywhere, and ran three times slower.
  * The vectors change no rounding: each lane does the same scalar
- * multiply-then-add sequence the plain loop would.
+ * multiply-then-add sequence the plain loop would.  The unroll pragmas
+ * keep the accumulators in registers even at the -O2 that the user's
+ * CFLAGS put after ours.
  */
 typedef float v4f __attribute__((vector_size(16)));
 
@@ -156,6 +158,7 @@ kernel_2xw(size_t k, const float *restrict a0, const float *restrict a1,
 	v4f s0[4], s1[4], x0, x1, bv;
 	size_t p, q;
 
+#pragma GCC unroll 4
 	for (q = 0; q < w; q++) {
 		s0[q] = v4f_load(c0 + 4 * q);
 		s1[q] = two ? v4f_load(c1 + 4 * q) : s0[q];
@@ -163,12 +166,14 @@ kernel_2xw(size_t k, const float *restrict a0, const float *restrict a1,
 	for (p = 0; p < k; p++) {
 		x0 = (v4f){a0[p], a0[p], a0[p], a0[p]};
 		x1 = two ? (v4f){a1[p], a1[p], a1[p], a1[p]} : x0;
+#pragma GCC unroll 4
 		for (q = 0; q < w; q++) {
 			bv = v4f_load(b + p * ldb + 4 * q);
 			s0[q] += x0 * bv;
 			s1[q] += x1 * bv;
 		}
 	}
+#pragma GCC unroll 4
 	for (q = 0; q < w; q++) {
 		v4f_store(c0 + 4 * q, s0[q]);
 		if (two)
@@ -338,6 +343,7 @@ row_mean(const float *restrict d, size_t dim)
 	size_t j = 0, q;
 
 	for (; j + 8 <= dim; j += 8)
+#pragma GCC unroll 8
 		for (q = 0; q < 8; q++)
 			acc[q] += d[j + q];
 	for (; j < dim; j++)
