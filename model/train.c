@@ -174,7 +174,8 @@ trainer_init(struct trainer *tr, const struct net *net)
 	tr->perm = calloc(n, sizeof(*tr->perm));
 	tr->order = calloc(n, sizeof(*tr->order));
 	tr->z = calloc(n * dim, sizeof(*tr->z));
-	tr->hold = calloc((n / 2 + 1) * dim, sizeof(*tr->hold));
+	/* hold also serves as n floats of scratch in drop_worst(). */
+	tr->hold = calloc((n / 2 + 1) * dim + n, sizeof(*tr->hold));
 	tr->batch = calloc((size_t)tr->p->batch * dim, sizeof(*tr->batch));
 	tr->err = calloc(n, sizeof(*tr->err));
 	tr->best = calloc(net->nparams, sizeof(*tr->best));
