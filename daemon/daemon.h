@@ -257,6 +257,40 @@ void control_subscribe(struct control_client *cl);
 void control_broadcast(struct control *ctl, const char *line);
 void control_get_stats(const struct control *ctl, struct control_stats *st);
 
+/* ---- notify.c ----------------------------------------------------------- */
+
+void notify_ready(void);
+void notify_stopping(void);
+void notify_reloading(void);
+void notify_status(const char *fmt, ...) PRINTFLIKE(1, 2);
+uint64_t notify_watchdog_usec(void);
+void notify_watchdog(void);
+
+/* ---- priv.c ------------------------------------------------------------- */
+
+/*
+ * When running as root and user is not empty, hand the paths in chown_paths
+ * (NULL-terminated; missing ones skipped) to user, then switch to user and
+ * its group for good (setgroups, setresgid, setresuid) and check that root
+ * cannot be regained.  Exits with a message on any failure.
+ */
+void priv_drop(const char *user, const char *const *chown_paths);
+
+/* ---- live.c ------------------------------------------------------------- */
+
+struct live_opts {
+	struct anomd_conf *conf;
+	const char *conf_path;  /* re-read on SIGHUP; NULL = defaults */
+	const char *model_path; /* -m, or NULL: the state directory's model */
+	int verbose;
+	/* command-line overrides, applied again on reload (NULL/0 = none) */
+	const char *iface, *socket, *db;
+	uint32_t baseline_s;
+};
+
+/* Run the daemon until SIGTERM/SIGINT; returns the exit status. */
+int live_run(const struct live_opts *o);
+
 /* ---- offline.c ---------------------------------------------------------- */
 
 struct offline_opts {

@@ -31,6 +31,8 @@ enum {
 static const struct option longopts[] = {
     {"read", required_argument, NULL, 'r'},
     {"config", required_argument, NULL, 'c'},
+    {"interface", required_argument, NULL, 'i'},
+    {"socket", required_argument, NULL, 'S'},
     {"test-config", no_argument, NULL, 't'},
     {"model", required_argument, NULL, 'm'},
     {"db", required_argument, NULL, OPT_DB},
@@ -52,7 +54,7 @@ static const struct option longopts[] = {
 struct args {
 	const char *files[MAX_FILES];
 	struct offline_opts oo;
-	const char *conf_path;
+	const char *conf_path, *iface, *socket;
 	int test_conf, verbose;
 	long baseline;
 };
@@ -62,7 +64,9 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: anomd -r FILE [-r FILE ...] [-c CONF] [--db PATH] [-m MODEL]\n"
+	    "usage: anomd [-c CONF] [-i IFACE] [-m MODEL] [--db PATH] [-S SOCKET] "
+	    "[-v]\n"
+	    "       anomd -r FILE [-r FILE ...] [-c CONF] [--db PATH] [-m MODEL]\n"
 	    "             [--baseline SECONDS] [--scores OUT.csv] [--eve OUT.json]\n"
 	    "             [--flows OUT.csv] [--seed N] [--top N] [-v]\n"
 	    "       anomd -r FILE [-r FILE ...] --train-only -m MODEL\n"
@@ -73,6 +77,8 @@ usage(FILE *fp)
 	    "  -c, --config FILE    configuration file (default " DEFAULT_CONF
 	    ")\n"
 	    "  -t, --test-config    check the configuration and exit\n"
+	    "  -i, --interface IF   capture on this interface (live daemon)\n"
+	    "  -S, --socket PATH    control socket (live daemon)\n"
 	    "  -m, --model MODEL    score with this model (with --train-only: "
 	    "write it)\n"
 	    "      --db PATH        alert database (default ./" OFFLINE_DB
@@ -151,6 +157,12 @@ parse_opt(struct args *a, int ch)
 	case 't':
 		a->test_conf = 1;
 		break;
+	case 'i':
+		a->iface = optarg;
+		break;
+	case 'S':
+		a->socket = optarg;
+		break;
 	case 'm':
 		o->model_path = optarg;
 		break;
@@ -220,6 +232,8 @@ load_conf(struct anomd_conf *c, const char *path, int test)
 	if (n == -ENOENT && path == NULL) {
 		if (test)
 			printf("%s not found; built-in defaults apply\n", p);
+		else
+			log_info("%s not found; built-in defaults apply", p);
 		free(cause);
 		return;
 	}
@@ -240,11 +254,6 @@ check_args(struct args *a)
 {
 	struct offline_opts *o = &a->oo;
 
-	if (o->nfiles == 0) {
-		fprintf(stderr, "anomd: live capture comes with the daemon; "
-				"give a capture file with -r\n");
-		exit(2);
-	}
 	if (o->train_only && o->model_path == NULL) {
 		fprintf(stderr, "anomd: --train-only needs -m MODEL to write\n");
 		exit(2);
@@ -253,6 +262,48 @@ check_args(struct args *a)
 	    o->scores_path || o->eve_path || o->flows_path == NULL;
 	if (o->detect && !o->train_only && o->db_path == NULL)
 		o->db_path = OFFLINE_DB;
+}
+
+/* Copy an option into a configuration string, refusing long ones. */
+static void
+set_str(char *dst, const char *opt, const char *val)
+{
+	if (strlen(val) >= CONF_STR_MAX) {
+		fprintf(stderr, "anomd: %s: value too long\n", opt);
+		exit(2);
+	}
+	snprintf(dst, CONF_STR_MAX, "%s", val);
+}
+
+/* Start the live daemon with the command line's overrides. */
+static int
+run_live(struct args *a, struct anomd_conf *conf)
+{
+	struct live_opts lo;
+
+	if (a->oo.train_only || a->oo.flows_path || a->oo.scores_path ||
+	    a->oo.eve_path) {
+		fprintf(stderr, "anomd: --train-only, --flows, --scores and "
+				"--eve need -r FILE\n");
+		return 2;
+	}
+	if (a->iface != NULL)
+		set_str(conf->interface, "-i", a->iface);
+	if (a->socket != NULL)
+		set_str(conf->socket_path, "-S", a->socket);
+	if (a->oo.db_path != NULL)
+		set_str(conf->db_path, "--db", a->oo.db_path);
+	memset(&lo, 0, sizeof(lo));
+	lo.conf = conf;
+	lo.conf_path = a->conf_path ? a->conf_path :
+	    access(DEFAULT_CONF, F_OK) == 0 ? DEFAULT_CONF : NULL;
+	lo.model_path = a->oo.model_path;
+	lo.verbose = a->verbose;
+	lo.iface = a->iface;
+	lo.socket = a->socket;
+	lo.db = a->oo.db_path;
+	lo.baseline_s = a->baseline > 0 ? (uint32_t)a->baseline : 0;
+	return live_run(&lo);
 }
 
 int
@@ -265,7 +316,7 @@ main(int argc, char **argv)
 	a.oo.files = a.files;
 	a.oo.top = 10;
 	a.baseline = -1;
-	while ((ch = getopt_long(argc, argv, "r:c:tm:vhV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "r:c:ti:S:m:vhV", longopts, NULL)) !=
 	    -1)
 		parse_opt(&a, ch);
 	if (optind != argc) {
@@ -280,6 +331,8 @@ main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
+	if (a.oo.nfiles == 0)
+		return run_live(&a, &conf);
 	check_args(&a);
 	a.oo.conf = &conf;
 	return offline_run(&a.oo);

@@ -1,0 +1,978 @@
+/*
+ * The live daemon: one libevent loop drives the capture descriptor (a
+ * bounded number of packets per callback), a one-second timer (flow and
+ * host expiry by the clock, store flushes, retention, kernel counters,
+ * watchdog), the signals, the control socket and the end of training.
+ *
+ * Training runs in a worker thread on a baseline the detector hands over
+ * (detect_job_take); the current model keeps scoring meanwhile, and the
+ * result comes back through a pipe whose read end is an event, so the new
+ * model is swapped in on the loop thread with no gap.
+ *
+ * Alerts are streamed to subscribers once the store has committed them.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "daemon/daemon.h"
+#include "model/model.h"
+#include "store/store.h"
+
+#define LIVE_BATCH 256          /* packets per capture callback */
+#define LIVE_RETAIN_EVERY_S 60  /* retention pass interval */
+#define LIVE_STREAM_MAX 65536   /* committed-but-unstreamed alerts kept */
+#define LIVE_STOP_WAIT_MS 5000  /* wait for a running training at exit */
+#define MODEL_FILE "anomd.model"
+
+struct live {
+	const struct live_opts *o;
+	struct anomd_conf *conf;
+	struct event_base *base;
+	struct cap_source *src;
+	int dlt;
+	struct event *cap_ev, *tick_ev, *train_ev, *sig_ev[4];
+	struct flowtab *ft;
+	struct detector *det;
+	struct store *store;
+	struct control *ctl;
+	char model_path[PATH_MAX];
+	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
+	int stopping;
+	/* training */
+	pthread_t worker;
+	int worker_running;
+	int pipefd[2];
+	struct detect_job *job;
+	/* alerts waiting for their commit before they are streamed */
+	char **stream;
+	size_t nstream;
+	uint64_t stream_dropped, streamed;
+	uint64_t kern_recv, kern_drop, kern_ifdrop;
+	uint64_t flush_errors;
+};
+
+/* Kept in static storage so that a training abandoned at exit stays
+ * reachable rather than leaked. */
+static struct live live_state;
+
+/* Wall-clock microseconds. */
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A committed alert was queued: keep its JSON line for the next commit. */
+static void
+alert_cb(const struct store_alert *a, void *arg)
+{
+	struct live *L = arg;
+	cJSON *o = NULL, *ev;
+	char *line;
+
+	if (L->ctl == NULL)
+		return;
+	if (L->nstream == LIVE_STREAM_MAX || store_alert_to_json(a, &o) != 0) {
+		L->stream_dropped++;
+		return;
+	}
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", "alert");
+	cJSON_AddItemToObject(ev, "alert", o);
+	line = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (line == NULL) {
+		L->stream_dropped++;
+		return;
+	}
+	L->stream[L->nstream++] = line;
+}
+
+/* Commit queued alerts; stream them once they are on disk. */
+static void
+flush_store(struct live *L)
+{
+	char *cause = NULL;
+	size_t i;
+
+	if (store_flush(L->store, &cause) != 0) {
+		if (L->flush_errors++ % 60 == 0)
+			log_warnx("%s (alerts stay queued; retrying)",
+			    cause ? cause : "store: flush failed");
+		free(cause);
+		return;
+	}
+	for (i = 0; i < L->nstream; i++) {
+		control_broadcast(L->ctl, L->stream[i]);
+		free(L->stream[i]);
+	}
+	L->streamed += L->nstream;
+	L->nstream = 0;
+}
+
+/* A flow ended. */
+static void
+record_cb(const struct flow_record *r, void *arg)
+{
+	struct live *L = arg;
+
+	detect_record(L->det, r);
+}
+
+/* A frame arrived. */
+static void
+frame_cb(const struct cap_frame *f, void *arg)
+{
+	struct live *L = arg;
+
+	flowtab_frame(L->ft, L->dlt, f);
+}
+
+/* Read what the capture has, at most LIVE_BATCH packets. */
+static void
+capture_read(struct live *L)
+{
+	char *cause = NULL;
+	int eof;
+
+	if (L->src == NULL)
+		return;
+	if (cap_source_dispatch(L->src, LIVE_BATCH, frame_cb, L, &eof,
+	    &cause) < 0) {
+		log_warnx("%s", cause ? cause : "capture: read failed");
+		free(cause);
+	}
+}
+
+/* The capture descriptor is readable. */
+static void
+capture_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	capture_read(arg);
+}
+
+/* The training thread: train, then hand the job back through the pipe. */
+static void *
+worker_main(void *arg)
+{
+	struct live *L = arg;
+	struct detect_job *j = L->job;
+	ssize_t n;
+
+	detect_job_run(j);
+	do
+		n = write(L->pipefd[1], &j, sizeof(j));
+	while (n == -1 && errno == EINTR);
+	return NULL;
+}
+
+/* Start training in the worker when the baseline window is complete. */
+static void
+maybe_train(struct live *L)
+{
+	int rc;
+
+	if (L->worker_running || !detect_window_done(L->det))
+		return;
+	L->job = detect_job_take(L->det);
+	if ((rc = pthread_create(&L->worker, NULL, worker_main, L)) != 0) {
+		errno = rc;
+		log_warn("train: pthread_create; training here instead");
+		detect_job_run(L->job);
+		detect_job_finish(L->det, L->job);
+		L->job = NULL;
+		return;
+	}
+	L->worker_running = 1;
+	log_info("train: baseline window complete, training");
+	notify_status("training");
+}
+
+/* The worker finished: install its model. */
+static void
+train_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct live *L = arg;
+	struct detect_job *j;
+	ssize_t n;
+
+	(void)what;
+	n = read(fd, &j, sizeof(j));
+	if (n != (ssize_t)sizeof(j))
+		return;
+	pthread_join(L->worker, NULL);
+	L->worker_running = 0;
+	L->job = NULL;
+	if (detect_job_finish(L->det, j) == 0) {
+		L->model_since_us = now_us();
+		log_info("model %s installed: threshold %g, %" PRIu64
+			 " baseline flows",
+		    model_info(detect_model(L->det))->id,
+		    (double)model_threshold(detect_model(L->det)),
+		    model_info(detect_model(L->det))->baseline_rows);
+	} else if (detect_model(L->det) == NULL)
+		detect_retrain(L->det); /* nothing to detect with: learn again */
+	notify_status("%s", detect_state(L->det));
+}
+
+/* Kernel counters of the capture. */
+static void
+update_kstats(struct live *L)
+{
+	uint64_t r, d, i;
+
+	if (L->src != NULL && cap_source_kstats(L->src, &r, &d, &i) == 0) {
+		if (d > L->kern_drop)
+			log_debug("capture: kernel dropped %" PRIu64
+				  " packets", d - L->kern_drop);
+		L->kern_recv = r;
+		L->kern_drop = d;
+		L->kern_ifdrop = i;
+	}
+}
+
+/* Delete alerts past retention, one bounded chunk per tick. */
+static void
+retain(struct live *L, uint64_t now)
+{
+	char *cause = NULL;
+	int n;
+
+	if (now - L->last_retain_us < LIVE_RETAIN_EVERY_S * 1000000ull)
+		return;
+	n = store_retain(L->store, now, L->conf->retention_days * 86400u,
+	    L->conf->retention_rows, &cause);
+	if (n < 0) {
+		log_warnx("%s", cause ? cause : "store: retention failed");
+		free(cause);
+	}
+	if (n <= 0)
+		L->last_retain_us = now; /* done until the next interval */
+}
+
+/* Once a second: expire by the clock, flush, retain, count, ping. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct live *L = arg;
+	uint64_t now = now_us();
+
+	(void)fd;
+	(void)what;
+	capture_read(L);
+	flowtab_expire(L->ft, now);
+	maybe_train(L);
+	flush_store(L);
+	retain(L, now);
+	update_kstats(L);
+	if (L->wd_usec && now - L->last_wd_us >= L->wd_usec / 2) {
+		notify_watchdog();
+		L->last_wd_us = now;
+	}
+}
+
+/* Keys a reload applies at once; the others need a restart. */
+static const char *const reloadable[] = {"baseline_seconds",
+    "baseline_min_flows", "model_layers", "model_activation", "model_epochs",
+    "model_batch", "model_seed", "threshold_rule", "threshold_target",
+    "robust_drop", "explain_features", "retention_days", "retention_rows",
+    NULL};
+
+/* Copy the reloadable keys of nc into c; warn about the others. */
+static void
+live_apply_conf(struct anomd_conf *c, const struct anomd_conf *nc)
+{
+	const struct conf_key *k;
+	size_t i, j, n;
+	int live;
+
+	k = conf_keys_table(&n);
+	for (i = 0; i < n; i++) {
+		char *to = (char *)c + k[i].off;
+		const char *from = (const char *)nc + k[i].off;
+
+		if (memcmp(to, from, k[i].size) == 0)
+			continue;
+		for (j = 0, live = 0; reloadable[j] != NULL && !live; j++)
+			live = strcmp(reloadable[j], k[i].name) == 0;
+		if (live)
+			memcpy(to, from, k[i].size);
+		else
+			log_warnx("reload: %s changed; it takes effect at the "
+				  "next start", k[i].name);
+	}
+}
+
+/* Apply the command line's overrides to a freshly read configuration. */
+static void
+apply_overrides(const struct live_opts *o, struct anomd_conf *c)
+{
+	if (o->iface != NULL)
+		snprintf(c->interface, sizeof(c->interface), "%s", o->iface);
+	if (o->socket != NULL)
+		snprintf(c->socket_path, sizeof(c->socket_path), "%s",
+		    o->socket);
+	if (o->db != NULL)
+		snprintf(c->db_path, sizeof(c->db_path), "%s", o->db);
+	if (o->baseline_s != 0)
+		c->baseline_seconds = o->baseline_s;
+}
+
+/* Print one configuration error on reload. */
+static void
+reload_err_cb(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warnx("reload: %s", msg);
+}
+
+/* SIGHUP: re-read the configuration and start a new baseline. */
+static void
+reload(struct live *L)
+{
+	struct anomd_conf *c;
+	char *cause = NULL;
+	int n = 0;
+
+	notify_reloading();
+	if (L->o->conf_path != NULL) {
+		if ((c = malloc(sizeof(*c))) == NULL)
+			fatal("reload");
+		conf_defaults(c);
+		n = conf_load(c, L->o->conf_path, reload_err_cb, NULL, &cause);
+		if (n < 0)
+			log_warnx("reload: %s", cause);
+		else if (n > 0)
+			log_warnx("reload: %s has %d error%s; keeping the "
+				  "running configuration", L->o->conf_path, n,
+			    n == 1 ? "" : "s");
+		else {
+			apply_overrides(L->o, c);
+			live_apply_conf(L->conf, c);
+		}
+		free(cause);
+		free(c);
+	}
+	detect_retrain(L->det);
+	log_info("reload: new baseline window of %u s and %u flows; the "
+		 "current model keeps detecting",
+	    L->conf->baseline_seconds, L->conf->baseline_min_flows);
+	notify_ready();
+}
+
+/* Signals: one callback for all of them. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct live *L = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		reload(L);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		log_info("signal %d: shutting down", (int)sig);
+		L->stopping = 1;
+		event_base_loopbreak(L->base);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Set *message to a formatted string; returns NULL for the handler. */
+static cJSON *__attribute__((format(printf, 4, 5)))
+fail(const char **code, char **message, const char *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	*code = c;
+	va_start(ap, fmt);
+	if (vasprintf(message, fmt, ap) < 0)
+		*message = NULL;
+	va_end(ap);
+	return NULL;
+}
+
+/* The "status" result. */
+static cJSON *
+cmd_status(struct live *L)
+{
+	const struct cap_stats *cs = flowtab_stats(L->ft);
+	const struct model *m = detect_model(L->det);
+	uint64_t now = now_us(), kept, seen, t0, t1;
+	cJSON *r = cJSON_CreateObject(), *o;
+
+	cJSON_AddStringToObject(r, "state", detect_state(L->det));
+	cJSON_AddBoolToObject(r, "learning", detect_learning(L->det));
+	cJSON_AddNumberToObject(r, "uptime_s",
+	    (double)(now - L->start_us) / 1e6);
+	if (m != NULL) {
+		o = cJSON_AddObjectToObject(r, "model");
+		cJSON_AddStringToObject(o, "id", model_info(m)->id);
+		cJSON_AddNumberToObject(o, "age_s",
+		    (double)(now - L->model_since_us) / 1e6);
+		cJSON_AddNumberToObject(o, "threshold", model_threshold(m));
+	} else
+		cJSON_AddNullToObject(r, "model");
+	detect_baseline(L->det, &kept, &seen, &t0, &t1);
+	o = cJSON_AddObjectToObject(r, "baseline");
+	cJSON_AddNumberToObject(o, "flows", (double)seen);
+	cJSON_AddNumberToObject(o, "min_flows", L->conf->baseline_min_flows);
+	cJSON_AddNumberToObject(o, "elapsed_s",
+	    seen ? (double)(t1 - t0) / 1e6 : 0);
+	cJSON_AddNumberToObject(o, "window_s", L->conf->baseline_seconds);
+	o = cJSON_AddObjectToObject(r, "capture");
+	cJSON_AddStringToObject(o, "interface", L->conf->interface);
+	cJSON_AddNumberToObject(o, "packets", (double)cs->frames);
+	cJSON_AddNumberToObject(o, "bytes", (double)cs->bytes);
+	cJSON_AddNumberToObject(o, "kernel_drops", (double)L->kern_drop);
+	cJSON_AddNumberToObject(o, "if_drops", (double)L->kern_ifdrop);
+	cJSON_AddNumberToObject(o, "flows_active", (double)cs->flows_active);
+	cJSON_AddNumberToObject(r, "alerts",
+	    (double)detect_stats(L->det)->alerts);
+	return r;
+}
+
+#define NUM(o, s, f) cJSON_AddNumberToObject(o, #f, (double)(s)->f)
+
+/* The "stats" result: every counter, by subsystem. */
+static cJSON *
+cmd_stats(struct live *L)
+{
+	const struct cap_stats *cs = flowtab_stats(L->ft);
+	const struct detect_stats *ds = detect_stats(L->det);
+	struct control_stats ct;
+	struct store_stats ss;
+	cJSON *r = cJSON_CreateObject(), *o;
+	char name[64];
+	int i;
+
+	o = cJSON_AddObjectToObject(r, "capture");
+	NUM(o, cs, frames), NUM(o, cs, bytes), NUM(o, cs, ip), NUM(o, cs, arp);
+	NUM(o, cs, other_link), NUM(o, cs, fragments_later);
+	NUM(o, cs, icmp_errors_matched), NUM(o, cs, flows_created);
+	NUM(o, cs, flows_evicted), NUM(o, cs, hosts_evicted);
+	NUM(o, cs, flows_active), NUM(o, cs, hosts_active);
+	NUM(o, cs, flows_max), NUM(o, cs, hosts_max);
+	NUM(o, L, kern_recv), NUM(o, L, kern_drop), NUM(o, L, kern_ifdrop);
+	for (i = 0; i < FLOW_END_COUNT; i++) {
+		snprintf(name, sizeof(name), "records_%s",
+		    flow_end_name((enum flow_end)i));
+		cJSON_AddNumberToObject(o, name, (double)cs->flows_ended[i]);
+	}
+	for (i = 0; i < MAL_COUNT; i++) {
+		snprintf(name, sizeof(name), "malformed_%s",
+		    cap_malformed_name((enum cap_malformed)i));
+		cJSON_AddNumberToObject(o, name, (double)cs->malformed[i]);
+	}
+	o = cJSON_AddObjectToObject(r, "detect");
+	NUM(o, ds, baseline), NUM(o, ds, scored), NUM(o, ds, alerts);
+	NUM(o, ds, trained), NUM(o, L, streamed), NUM(o, L, stream_dropped);
+	store_stats(L->store, &ss);
+	o = cJSON_AddObjectToObject(r, "store");
+	NUM(o, &ss, queued), NUM(o, &ss, folded), NUM(o, &ss, rate_dropped);
+	NUM(o, &ss, queue_dropped), NUM(o, &ss, rejected), NUM(o, &ss, written);
+	NUM(o, &ss, updated), NUM(o, &ss, flushes), NUM(o, &ss, write_errors);
+	NUM(o, &ss, retained), NUM(o, &ss, pending);
+	control_get_stats(L->ctl, &ct);
+	o = cJSON_AddObjectToObject(r, "control");
+	NUM(o, &ct, accepted), NUM(o, &ct, clients), NUM(o, &ct, refused_busy);
+	NUM(o, &ct, dropped_slow), NUM(o, &ct, dropped_idle);
+	NUM(o, &ct, requests), NUM(o, &ct, bad_requests), NUM(o, &ct, oversized);
+	NUM(o, &ct, subscribers);
+	return r;
+}
+
+#undef NUM
+
+/* The "model" result. */
+static cJSON *
+cmd_model(struct live *L, const char **code, char **message)
+{
+	const struct model *m = detect_model(L->det);
+	const struct model_info *mi;
+	cJSON *r, *a;
+	char t[64];
+	uint32_t i;
+
+	if (m == NULL)
+		return fail(code, message, "not_found",
+		    "no model yet: the baseline window is still open");
+	mi = model_info(m);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "id", mi->id);
+	cJSON_AddStringToObject(r, "created", iso_time(mi->created_us, t));
+	cJSON_AddStringToObject(r, "train_first", iso_time(mi->first_us, t));
+	cJSON_AddStringToObject(r, "train_last", iso_time(mi->last_us, t));
+	cJSON_AddNumberToObject(r, "threshold", mi->threshold);
+	cJSON_AddStringToObject(r, "rule", mi->rule_name);
+	cJSON_AddNumberToObject(r, "target_rate", mi->target_rate);
+	cJSON_AddStringToObject(r, "rule_note", mi->note);
+	cJSON_AddNumberToObject(r, "baseline_flows", (double)mi->baseline_rows);
+	cJSON_AddNumberToObject(r, "dropped_flows", (double)mi->dropped_rows);
+	a = cJSON_AddArrayToObject(r, "layers");
+	for (i = 0; i < mi->nhidden; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(mi->hidden[i]));
+	cJSON_AddStringToObject(r, "activation", model_act_name(mi->activation));
+	a = cJSON_AddArrayToObject(r, "epochs");
+	cJSON_AddItemToArray(a, cJSON_CreateNumber(mi->epochs_first));
+	cJSON_AddItemToArray(a, cJSON_CreateNumber(mi->epochs_refit));
+	cJSON_AddNumberToObject(r, "train_loss", mi->train_loss);
+	cJSON_AddNumberToObject(r, "holdout_loss", mi->holdout_loss);
+	cJSON_AddNumberToObject(r, "seed", (double)mi->seed);
+	cJSON_AddStringToObject(r, "file", L->model_path);
+	return r;
+}
+
+/* Read optional number argument name within [min, max]; -1 if invalid. */
+static int
+arg_num(const cJSON *args, const char *name, double min, double max,
+    double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max)
+		return -1;
+	*out = v->valuedouble;
+	return 1;
+}
+
+/* Read optional string argument name of at most max - 1 bytes. */
+static int
+arg_str(const cJSON *args, const char *name, size_t max, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= max)
+		return -1;
+	*out = v->valuestring;
+	return 1;
+}
+
+/* Add one queried alert to the result array. */
+static int
+query_cb(const struct store_alert *a, void *arg)
+{
+	cJSON *arr = arg, *o;
+
+	if (store_alert_to_json(a, &o) == 0)
+		cJSON_AddItemToArray(arr, o);
+	return 0;
+}
+
+/* The "alerts" result: filtered, newest first, paged by id. */
+static cJSON *
+cmd_alerts(struct live *L, const cJSON *args, const char **code,
+    char **message)
+{
+	struct store_query q;
+	double since = 0, until = 0, limit = 100, before = 0, min = 0;
+	const cJSON *last;
+	cJSON *r, *arr;
+	char *cause = NULL;
+
+	memset(&q, 0, sizeof(q));
+	if (arg_num(args, "since", 0, 1e11, &since) < 0 ||
+	    arg_num(args, "until", 0, 1e11, &until) < 0 ||
+	    arg_num(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) < 0 ||
+	    arg_num(args, "before_id", 0, 9e15, &before) < 0 ||
+	    arg_num(args, "min_score", 0, 1e30, &min) < 0 ||
+	    arg_str(args, "src", STORE_IP_MAX, &q.src_ip) < 0 ||
+	    arg_str(args, "dst", STORE_IP_MAX, &q.dst_ip) < 0)
+		return fail(code, message, "bad_argument",
+		    "alerts takes since, until (epoch seconds), limit (1 to "
+		    "%d), before_id, min_score (numbers), src, dst (addresses)",
+		    STORE_QUERY_LIMIT_MAX);
+	q.since_us = (uint64_t)(since * 1e6);
+	q.until_us = (uint64_t)(until * 1e6);
+	q.limit = (unsigned)limit;
+	q.before_id = (int64_t)before;
+	q.min_score = min;
+	arr = cJSON_CreateArray();
+	if (store_alerts_query(L->store, &q, query_cb, arr, &cause) < 0) {
+		cJSON_Delete(arr);
+		fail(code, message, "internal", "%s", cause ? cause : "query");
+		free(cause);
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	last = cJSON_GetArrayItem(arr, cJSON_GetArraySize(arr) - 1);
+	cJSON_AddItemToObject(r, "alerts", arr);
+	if (last != NULL && cJSON_GetArraySize(arr) == (int)q.limit)
+		cJSON_AddNumberToObject(r, "next_before_id",
+		    cJSON_GetObjectItem(last, "id")->valuedouble);
+	else
+		cJSON_AddNullToObject(r, "next_before_id");
+	return r;
+}
+
+/* The "alert" result: one alert with its explanation. */
+static cJSON *
+cmd_alert(struct live *L, const cJSON *args, const char **code,
+    char **message)
+{
+	struct store_alert a;
+	double id = 0;
+	char *cause = NULL;
+	cJSON *r = NULL;
+	int rc;
+
+	if (arg_num(args, "id", 1, 9e15, &id) != 1)
+		return fail(code, message, "bad_argument",
+		    "alert takes an id, a positive number");
+	rc = store_alert_get(L->store, (int64_t)id, &a, &cause);
+	free(cause);
+	if (rc == -ENOENT)
+		return fail(code, message, "not_found", "no alert %.0f", id);
+	if (rc != 0 || store_alert_to_json(&a, &r) != 0)
+		return fail(code, message, "internal", "cannot read alert");
+	return r;
+}
+
+/* Whether a peer may change the daemon's state. */
+static int
+peer_is_admin(const struct control_peer *peer)
+{
+	return peer->uid == 0 || peer->uid == geteuid();
+}
+
+/* Run one control command. */
+static cJSON *
+control_cb(struct control_client *cl, const char *command,
+    const cJSON *args, const struct control_peer *peer, const char **code,
+    char **message, void *arg)
+{
+	struct live *L = arg;
+	cJSON *r;
+
+	if (strcmp(command, "version") == 0) {
+		r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "version", PACKAGE_VERSION);
+		return r;
+	}
+	if (strcmp(command, "status") == 0)
+		return cmd_status(L);
+	if (strcmp(command, "stats") == 0)
+		return cmd_stats(L);
+	if (strcmp(command, "alerts") == 0)
+		return cmd_alerts(L, args, code, message);
+	if (strcmp(command, "alert") == 0)
+		return cmd_alert(L, args, code, message);
+	if (strcmp(command, "model") == 0)
+		return cmd_model(L, code, message);
+	if (strcmp(command, "subscribe") == 0) {
+		control_subscribe(cl);
+		r = cJSON_CreateObject();
+		cJSON_AddBoolToObject(r, "subscribed", 1);
+		return r;
+	}
+	if (strcmp(command, "retrain") == 0) {
+		if (!peer_is_admin(peer))
+			return fail(code, message, "forbidden",
+			    "retrain is for root and the daemon's user (uid "
+			    "%u)", (unsigned)geteuid());
+		reload(L);
+		r = cJSON_CreateObject();
+		cJSON_AddBoolToObject(r, "retraining", 1);
+		cJSON_AddNumberToObject(r, "baseline_seconds",
+		    L->conf->baseline_seconds);
+		cJSON_AddNumberToObject(r, "baseline_min_flows",
+		    L->conf->baseline_min_flows);
+		return r;
+	}
+	return fail(code, message, "unknown_command",
+	    "unknown command \"%s\"; try version, status, stats, alerts, "
+	    "alert, model, retrain, subscribe", command);
+}
+
+/* Create a folder (one level) when missing. */
+static void
+ensure_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+}
+
+/* Open the live capture from the configuration. */
+static void
+open_capture(struct live *L)
+{
+	struct cap_source_opts so;
+	char *cause = NULL;
+
+	memset(&so, 0, sizeof(so));
+	so.iface = L->conf->interface;
+	so.snaplen = (int)L->conf->snaplen;
+	so.promisc = (int)L->conf->promisc;
+	so.buffer_bytes = (int)L->conf->buffer_size;
+	so.immediate = 1;
+	so.filter = L->conf->filter;
+	if (cap_source_open(&L->src, &so, &cause) != 0)
+		fatalx("%s", cause ? cause : "capture: open failed");
+	L->dlt = cap_source_linktype(L->src);
+	log_info("capture: listening on %s, link type %d", so.iface, L->dlt);
+}
+
+/* Load the model: -m, else the state directory's, else learn one. */
+static struct model *
+load_model(struct live *L)
+{
+	struct model *m = NULL;
+	char *cause = NULL;
+	const char *path = L->o->model_path ? L->o->model_path : L->model_path;
+	int rc;
+
+	rc = model_load(&m, path, feat_table_hash(), FEAT_COUNT, &cause);
+	if (rc == 0) {
+		log_info("model %s loaded from %s: detecting", model_info(m)->id,
+		    path);
+		return m;
+	}
+	if (L->o->model_path != NULL)
+		fatalx("%s", cause ? cause : "model: load failed");
+	if (rc != -ENOENT)
+		log_warnx("%s; learning a new baseline", cause);
+	else
+		log_info("no saved model in %s: learning a baseline of %u s "
+			 "and at least %u flows",
+		    L->conf->state_dir, L->conf->baseline_seconds,
+		    L->conf->baseline_min_flows);
+	free(cause);
+	return NULL;
+}
+
+/* Open the store. */
+static void
+open_store(struct live *L)
+{
+	struct store_opts so;
+	char *cause = NULL;
+
+	store_opts_default(&so);
+	so.path = L->conf->db_path;
+	so.fold_window_s = L->conf->alert_fold_seconds;
+	so.rate_max_per_s = L->conf->alert_rate_max;
+	if (store_open(&L->store, &so, &cause) != 0)
+		fatalx("%s", cause ? cause : "store: open failed");
+}
+
+/* Bind the control socket, creating its folder when missing. */
+static void
+open_control(struct live *L)
+{
+	struct control_opts co;
+	char dir[PATH_MAX], *cause = NULL;
+	struct group *gr;
+
+	snprintf(dir, sizeof(dir), "%s", L->conf->socket_path);
+	ensure_dir(dirname(dir), 0755);
+	memset(&co, 0, sizeof(co));
+	co.path = L->conf->socket_path;
+	co.mode = (mode_t)L->conf->socket_mode;
+	co.gid = (gid_t)-1;
+	if (L->conf->socket_group[0] != '\0') {
+		if ((gr = getgrnam(L->conf->socket_group)) == NULL)
+			fatalx("control: group \"%s\" does not exist",
+			    L->conf->socket_group);
+		co.gid = gr->gr_gid;
+	}
+	co.max_clients = L->conf->max_clients;
+	co.idle_s = L->conf->client_idle_seconds;
+	co.output_max = L->conf->client_output_max;
+	co.line_max = CONTROL_LINE_MAX;
+	if (control_open(&L->ctl, L->base, &co, control_cb, L, &cause) != 0)
+		fatalx("%s", cause ? cause : "control: open failed");
+}
+
+/* Create the detector and the flow table. */
+static void
+open_pipeline(struct live *L)
+{
+	struct flowtab_opts fo;
+	struct detect_opts dop;
+
+	memset(&dop, 0, sizeof(dop));
+	dop.conf = L->conf;
+	dop.model = load_model(L);
+	dop.model_out = L->model_path;
+	dop.store = L->store;
+	dop.async = 1;
+	dop.alert_cb = alert_cb;
+	dop.alert_arg = L;
+	L->det = detect_create(&dop);
+	if (dop.model != NULL)
+		L->model_since_us = now_us();
+	flowtab_opts_default(&fo);
+	fo.memcap = L->conf->flow_memcap;
+	fo.host_memcap = L->conf->host_memcap;
+	fo.to = L->conf->to;
+	if ((L->ft = flowtab_create(&fo, record_cb, L)) == NULL)
+		fatal("flowtab: create");
+	if ((L->stream = calloc(LIVE_STREAM_MAX, sizeof(char *))) == NULL)
+		fatal("stream");
+}
+
+/* Register the capture, timer, training pipe and signal events. */
+static void
+add_events(struct live *L)
+{
+	static const int sigs[4] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+	struct timeval one = {1, 0};
+	struct sigaction sa;
+	int fd = cap_source_fd(L->src), i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if (fd >= 0) {
+		L->cap_ev = event_new(L->base, fd, EV_READ | EV_PERSIST,
+		    capture_cb, L);
+		event_add(L->cap_ev, NULL);
+	}
+	L->tick_ev = event_new(L->base, -1, EV_PERSIST, tick_cb, L);
+	event_add(L->tick_ev, &one);
+	if (pipe2(L->pipefd, O_CLOEXEC) == -1)
+		fatal("pipe");
+	L->train_ev = event_new(L->base, L->pipefd[0], EV_READ | EV_PERSIST,
+	    train_done_cb, L);
+	event_add(L->train_ev, NULL);
+	for (i = 0; i < 4; i++) {
+		L->sig_ev[i] = evsignal_new(L->base, sigs[i], signal_cb, L);
+		event_add(L->sig_ev[i], NULL);
+	}
+}
+
+/* A second SIGTERM or SIGINT during shutdown ends the process at once. */
+static void
+hard_exit(int sig)
+{
+	(void)sig;
+	_exit(1);
+}
+
+/* Wait a bounded time for a running training to finish. */
+static void
+wait_training(struct live *L)
+{
+	struct detect_job *j;
+	int waited;
+
+	for (waited = 0; L->worker_running && waited < LIVE_STOP_WAIT_MS;
+	    waited += 50) {
+		if (read(L->pipefd[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
+			pthread_join(L->worker, NULL);
+			L->worker_running = 0;
+			detect_job_finish(L->det, j);
+			L->job = NULL;
+			return;
+		}
+		usleep(50 * 1000);
+	}
+	if (L->worker_running)
+		log_warnx("train: still running at exit; its model is dropped");
+}
+
+/* Stop capture, score the open flows, commit, close: reverse start-up. */
+static void
+shutdown_all(struct live *L)
+{
+	struct sigaction sa;
+	int i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = hard_exit;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	notify_stopping();
+	cap_source_close(L->src);
+	L->src = NULL;
+	fcntl(L->pipefd[0], F_SETFL, O_NONBLOCK);
+	wait_training(L);
+	flowtab_flush(L->ft, FLOW_END_FLUSH);
+	flush_store(L);
+	for (i = 0; i < 4; i++)
+		event_free(L->sig_ev[i]);
+	if (L->cap_ev)
+		event_free(L->cap_ev);
+	event_free(L->tick_ev);
+	event_free(L->train_ev);
+	control_close(L->ctl);
+	if (store_close(L->store, NULL) != 0)
+		log_warnx("store: queued alerts could not be written at exit");
+	flowtab_free(L->ft);
+	if (!L->worker_running) {
+		detect_free(L->det);
+		close(L->pipefd[0]);
+		close(L->pipefd[1]);
+	}
+	for (i = 0; i < (int)L->nstream; i++)
+		free(L->stream[i]);
+	free(L->stream);
+	event_base_free(L->base);
+}
+
+/* Run the daemon. */
+int
+live_run(const struct live_opts *o)
+{
+	struct live *L = &live_state;
+	const char *owned[4];
+
+	L->o = o;
+	L->conf = o->conf;
+	L->start_us = now_us();
+	snprintf(L->model_path, sizeof(L->model_path), "%s/" MODEL_FILE,
+	    L->conf->state_dir);
+	if ((L->base = event_base_new()) == NULL)
+		fatalx("event: cannot create the loop");
+	ensure_dir(L->conf->state_dir, 0750);
+	open_capture(L);
+	open_store(L);
+	open_control(L);
+	owned[0] = L->conf->state_dir;
+	owned[1] = L->conf->db_path;
+	owned[2] = L->model_path;
+	owned[3] = NULL;
+	priv_drop(L->conf->user, owned);
+	open_pipeline(L);
+	add_events(L);
+	L->wd_usec = notify_watchdog_usec();
+	notify_ready();
+	notify_status("%s", detect_state(L->det));
+	log_info("anomd %s started: %s", PACKAGE_VERSION,
+	    detect_state(L->det));
+	event_base_dispatch(L->base);
+	shutdown_all(L);
+	log_info("anomd stopped");
+	return 0;
+}
