@@ -1,1 +1,36 @@
-# fuzz targets
+# Fuzz targets.  Without libFuzzer each links a replay main that runs the
+# committed corpus and a seeded mutation loop; see tests/fuzz/fuzz_decode.c.
+# To fuzz for real: clang -DANOMD_LIBFUZZER -fsanitize=fuzzer,address ...
+check_PROGRAMS += tests/fuzz/fuzz_decode
+TESTS += tests/fuzz/fuzz_decode
+tests_fuzz_fuzz_decode_SOURCES = tests/fuzz/fuzz_decode.c
+tests_fuzz_fuzz_decode_CFLAGS = $(AM_CFLAGS) $(PCAP_CFLAGS)
+tests_fuzz_fuzz_decode_LDADD = capture/libcapture.a $(PCAP_LIBS) -lm
+
+# Written by tests/fuzz/mkcorpus.py, which prints this list.
+EXTRA_DIST += tests/fuzz/mkcorpus.py \
+	tests/fuzz/corpus/decode/eth-arp \
+	tests/fuzz/corpus/decode/eth-ext6-later \
+	tests/fuzz/corpus/decode/eth-ext6-tcp \
+	tests/fuzz/corpus/decode/eth-frag4-first \
+	tests/fuzz/corpus/decode/eth-frag4-later \
+	tests/fuzz/corpus/decode/eth-gre4 \
+	tests/fuzz/corpus/decode/eth-icmp4-unreach \
+	tests/fuzz/corpus/decode/eth-icmp6-unreach \
+	tests/fuzz/corpus/decode/eth-tcp4-dns \
+	tests/fuzz/corpus/decode/eth-tcp4-opts \
+	tests/fuzz/corpus/decode/eth-tcp4-syn \
+	tests/fuzz/corpus/decode/eth-udp4-dns \
+	tests/fuzz/corpus/decode/eth-udp4-dns-padded \
+	tests/fuzz/corpus/decode/eth-udp6-dns-response \
+	tests/fuzz/corpus/decode/eth-vlan4-udp4 \
+	tests/fuzz/corpus/decode/ipv4-echo \
+	tests/fuzz/corpus/decode/ipv6-echo \
+	tests/fuzz/corpus/decode/linktype-raw-udp6-dns \
+	tests/fuzz/corpus/decode/loop-tcp6 \
+	tests/fuzz/corpus/decode/null-udp4 \
+	tests/fuzz/corpus/decode/qinq-tcp6 \
+	tests/fuzz/corpus/decode/raw-udp4-dns-pointer \
+	tests/fuzz/corpus/decode/sll-udp4-ntp \
+	tests/fuzz/corpus/decode/sll2-tcp6 \
+	tests/fuzz/corpus/decode/vlan-udp4
