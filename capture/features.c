@@ -47,8 +47,8 @@ static const struct feat_desc feat_desc[FEAT_COUNT] = {
     {"closed_by_responder", "0/1", L, "first FIN or RST came from responder"},
     {"fwd_init_win", "bytes", G, "first TCP window from the initiator"},
     {"bwd_init_win", "bytes", G, "first TCP window from the responder"},
-    {"fwd_ttl", "hops", L, "first TTL or hop limit from the initiator"},
-    {"bwd_ttl", "hops", L, "first TTL or hop limit from the responder"},
+    {"fwd_hops", "hops", G, "initiator's distance: initial TTL guess - TTL"},
+    {"bwd_hops", "hops", G, "responder's distance: initial TTL guess - TTL"},
     {"fwd_byte_share", "ratio", L, "forward share of all wire bytes"},
     {"proto_tcp", "0/1", L, "IP protocol is TCP"},
     {"proto_udp", "0/1", L, "IP protocol is UDP"},
@@ -61,10 +61,11 @@ static const struct feat_desc feat_desc[FEAT_COUNT] = {
     {"fragments", "packets", G, "first fragments of fragmented packets"},
     {"continued", "0/1", L, "record covers part of a longer flow"},
     {"dns_queries", "messages", G, "DNS queries from the initiator"},
-    {"dns_qname_len", "bytes", L, "longest DNS query name"},
-    {"dns_qname_labels", "labels", L, "labels of the longest query name"},
+    {"dns_qname_len", "bytes", G, "longest DNS query name"},
+    {"dns_qname_labels", "labels", G, "labels of the longest query name"},
     {"dns_qname_entropy", "bits", L, "highest byte entropy of a query name"},
-    {"dns_qtype", "type", L, "record type of the first DNS query"},
+    {"dns_qtype_class", "class", L,
+	"first query's type: 0 none, 1 A/AAAA, 2 other common, 3 unusual"},
     {"init_flows_1s", "flows", G, "flows the initiator started, ~1 s"},
     {"init_flows_10s", "flows", G, "flows the initiator started, ~10 s"},
     {"init_flows_60s", "flows", G, "flows the initiator started, ~60 s"},
@@ -153,6 +154,52 @@ dir_features(const struct flow_dir *d, float *pl, float *iat)
 	iat[2] = (float)d->iat_max / 1e3f;
 }
 
+/*
+ * Hops from the sender: systems start TTLs at 64, 128 or 255 (a few old
+ * ones at 32), so the distance is the next of those at or above the TTL,
+ * minus the TTL.  Unlike the raw TTL it does not change with the sender's
+ * operating system, and it shows crafted packets with odd TTLs.
+ */
+static float
+hops(uint8_t ttl)
+{
+	static const int initial[] = {32, 64, 128, 255};
+	size_t i;
+
+	for (i = 0; i < sizeof(initial) / sizeof(initial[0]); i++)
+		if (ttl <= initial[i])
+			return (float)(initial[i] - ttl);
+	return 0.0f;
+}
+
+/*
+ * DNS query types by how ordinary they are: a number per type would put
+ * TXT (16) between A (1) and AAAA (28), so the model sees classes instead,
+ * ordered by how often tunnels and exfiltration use them.
+ */
+static float
+qtype_class(uint16_t qtype)
+{
+	switch (qtype) {
+	case 1:  /* A */
+	case 28: /* AAAA */
+		return 1.0f;
+	case 2:  /* NS */
+	case 5:  /* CNAME */
+	case 6:  /* SOA */
+	case 12: /* PTR */
+	case 15: /* MX */
+	case 33: /* SRV */
+	case 43: /* DS */
+	case 48: /* DNSKEY */
+	case 64: /* SVCB */
+	case 65: /* HTTPS */
+		return 2.0f;
+	default: /* TXT, NULL, ANY, AXFR and the rest */
+		return 3.0f;
+	}
+}
+
 /* The features of the transport and the ports. */
 static void
 proto_features(const struct flow *f, float *v)
@@ -212,8 +259,8 @@ feat_compute(const struct flow *f, const struct host_view *iv,
 	v[27] = (f->tcp & TCPF_CLOSE_R) != 0;
 	v[28] = a->win0;
 	v[29] = b->win0;
-	v[30] = a->ttl0;
-	v[31] = b->ttl0;
+	v[30] = a->seen ? hops(a->ttl0) : 0.0f;
+	v[31] = b->seen ? hops(b->ttl0) : 0.0f;
 	v[32] = all > 0 ? (float)((double)a->bytes / all) : 0.0f;
 	proto_features(f, v + 33);
 	v[40] = f->icmp_err;
@@ -223,7 +270,7 @@ feat_compute(const struct flow *f, const struct host_view *iv,
 	v[44] = f->dns_len;
 	v[45] = f->dns_labels;
 	v[46] = (float)f->dns_entropy8 / 32.0f;
-	v[47] = f->dns_qtype;
+	v[47] = f->dns_queries ? qtype_class(f->dns_qtype) : 0.0f;
 	view_features(iv, v + 48, 1);
 	view_features(rv, v + 58, 0);
 }

@@ -173,6 +173,16 @@ flowtab_free(struct flowtab *ft)
 	free(ft);
 }
 
+/*
+ * ICMP "ports" (identifier, type) are the same both ways rather than
+ * swapped like TCP and UDP ports, so an echo reply must meet its request.
+ */
+static inline int
+ports_fixed(uint8_t proto)
+{
+	return proto == 1 || proto == 58;
+}
+
 /* Bucket of an endpoint pair, the same for both directions. */
 static uint32_t
 bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
@@ -181,7 +191,11 @@ bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
 	uint8_t k[2 * CAP_ADDR_LEN + 5];
 	int c = memcmp(a, b, CAP_ADDR_LEN);
 
-	if (c > 0 || (c == 0 && ap > bp)) {
+	if (ports_fixed(proto) && c > 0) {
+		const uint8_t *t = a;
+
+		a = b, b = t;
+	} else if (!ports_fixed(proto) && (c > 0 || (c == 0 && ap > bp))) {
 		const uint8_t *t = a;
 		uint16_t tp = ap;
 
@@ -222,7 +236,8 @@ find(const struct flowtab *ft, uint32_t b, uint8_t proto, const uint8_t *s,
 			*dir = 0;
 			return i;
 		}
-		if (same_way(&ft->f[i], d, dp, s, sp)) {
+		if (ports_fixed(proto) ? same_way(&ft->f[i], d, sp, s, dp) :
+		    same_way(&ft->f[i], d, dp, s, sp)) {
 			*dir = 1;
 			return i;
 		}

@@ -154,7 +154,7 @@ lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us)
 {
 	uint32_t i = find(hc, addr), b;
 	struct host *h;
-	float dt;
+	float dt, decay = 1.0f;
 	int w;
 
 	if (i == ILIST_NONE) {
@@ -174,11 +174,12 @@ lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us)
 	if (now_us > h->last_us) {
 		dt = (float)(now_us - h->last_us) / 1e6f;
 		for (w = 0; w < 3; w++) {
-			h->out[w] *= expf(-dt / hc_tau_s[w]);
-			h->in[w] *= expf(-dt / hc_tau_s[w]);
+			decay = expf(-dt / hc_tau_s[w]);
+			h->out[w] *= decay;
+			h->in[w] *= decay;
 		}
-		h->ended *= expf(-dt / hc_tau_s[2]);
-		h->failed *= expf(-dt / hc_tau_s[2]);
+		h->ended *= decay; /* the 60 s constant */
+		h->failed *= decay;
 		h->last_us = now_us;
 	}
 	return h;
@@ -210,20 +211,25 @@ slot_hit(uint32_t *slots, const void *item, size_t len, uint64_t now_us)
 	slots[hv % HC_SLOTS] = tick_of(now_us);
 }
 
-/* Distinct items over each window, by linear counting. */
+/*
+ * Distinct items over each window, by linear counting.  The loop is kept
+ * branch-free so that it vectorises: it runs three times per ended flow.
+ */
 static void
 slot_count(const uint32_t *slots, uint64_t now_us, float out[3])
 {
-	uint32_t now = tick_of(now_us), k[3] = {0, 0, 0};
+	uint32_t now = tick_of(now_us), k0 = 0, k1 = 0, k2 = 0, age;
 	float m = HC_SLOTS, hit;
+	uint32_t k[3];
 	int s, w;
 
 	for (s = 0; s < HC_SLOTS; s++) {
-		if (slots[s] == 0)
-			continue;
-		for (w = 0; w < 3; w++)
-			k[w] += now - slots[s] < hc_win_ticks[w];
+		age = slots[s] ? now - slots[s] : UINT32_MAX;
+		k0 += age < hc_win_ticks[0];
+		k1 += age < hc_win_ticks[1];
+		k2 += age < hc_win_ticks[2];
 	}
+	k[0] = k0, k[1] = k1, k[2] = k2;
 	for (w = 0; w < 3; w++) {
 		hit = k[w] < HC_SLOTS ? (float)k[w] : m - 0.5f;
 		out[w] = -m * logf(1.0f - hit / m);

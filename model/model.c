@@ -48,7 +48,7 @@ model_params_default(struct model_params *p)
 	p->robust_drop = 0.01;
 	p->pot_quantile = 0.98;
 	p->quantile_margin = 1.5;
-	p->clip = 10.0f;
+	p->clip = 6.0f;
 }
 
 /* Name of a rule. */

@@ -234,6 +234,23 @@ START_TEST(test_memcap_too_small)
 }
 END_TEST
 
+START_TEST(test_icmp_echo_pairs)
+{
+	struct flowtab *ft = table(0);
+
+	/* The decoder gives request and reply the same (id, type) "ports". */
+	feed(ft, pkt(1, 7, 0x1234, 9, 8 << 8, S, 0, 56));
+	feed(ft, pkt(1, 9, 0x1234, 7, 8 << 8, S + 300, 0, 56));
+	feed(ft, pkt(1, 7, 0x1234, 9, 8 << 8, 2 * S, 0, 56));
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	ck_assert_msg(nrecs == 1, "an echo reply should join its request's "
+	    "flow, got %d flows", nrecs);
+	ck_assert_int_eq(recs[0].feat[1], 2);
+	ck_assert_int_eq(recs[0].feat[2], 1);
+	flowtab_free(ft);
+}
+END_TEST
+
 START_TEST(test_port_reuse)
 {
 	struct flowtab *ft = table(0);
@@ -359,6 +376,7 @@ flowtab_suite(void)
 
 	tc = tcase_create("direction");
 	tcase_add_test(tc, test_direction);
+	tcase_add_test(tc, test_icmp_echo_pairs);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("timeouts");
 	tcase_add_loop_test(tc, test_timeouts, 0,
