@@ -18,3 +18,5 @@ tests_check_daemon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_daemon_LDADD = daemon/libdaemon.a model/libmodel.a \
 	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
 	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) $(CHECK_LIBS) -lm
+
+include $(srcdir)/daemon/control.mk

@@ -1,0 +1,1026 @@
+/*
+ * Check tests of the control socket: real UNIX sockets in a temp folder.
+ * The test is both server and client in one thread: clients are
+ * non-blocking sockets, and every wait runs the event loop without
+ * blocking (EVLOOP_NONBLOCK) and then polls the client for at most 1 ms,
+ * always against a deadline, so nothing can hang.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "daemon/daemon.h"
+
+#define DEADLINE_MS 5000 /* longest wait for anything */
+#define LINE_MAX_TEST 1024
+#define REQ_PREFIX "{\"command\":\"echo\",\"arguments\":{\"s\":\""
+#define REQ_SUFFIX "\"}}"
+
+struct fix {
+	char dir[64];
+	char path[96];
+	struct event_base *base;
+	struct control *ctl;
+	unsigned calls; /* handler calls */
+};
+
+static struct fix F;
+
+/* Milliseconds of a monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run whatever the loop has ready, without waiting. */
+static void
+pump(void)
+{
+	event_base_loop(F.base, EVLOOP_NONBLOCK);
+}
+
+/* Run the loop for about ms milliseconds. */
+static void
+pump_for(int ms)
+{
+	long long end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		pump();
+		poll(NULL, 0, 1);
+	}
+}
+
+/* The server's counters. */
+static struct control_stats
+stats(void)
+{
+	struct control_stats st;
+
+	control_get_stats(F.ctl, &st);
+	return st;
+}
+
+/* The test handler: echo, fail, subscribe, whoami, big, else unknown. */
+static cJSON *
+handler(struct control_client *cl, const char *command, const cJSON *args,
+    const struct control_peer *peer, const char **code, char **message,
+    void *arg)
+{
+	struct fix *f = arg;
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(args, "n");
+	cJSON *r;
+	char *s;
+
+	f->calls++;
+	if (strcmp(command, "echo") == 0)
+		return args != NULL ? cJSON_Duplicate(args, 1)
+				    : cJSON_CreateNull();
+	if (strcmp(command, "subscribe") == 0) {
+		control_subscribe(cl);
+		r = cJSON_CreateObject();
+		cJSON_AddTrueToObject(r, "subscribed");
+		return r;
+	}
+	if (strcmp(command, "whoami") == 0) {
+		r = cJSON_CreateObject();
+		cJSON_AddNumberToObject(r, "uid", peer->uid);
+		cJSON_AddNumberToObject(r, "gid", peer->gid);
+		cJSON_AddNumberToObject(r, "pid", peer->pid);
+		return r;
+	}
+	if (strcmp(command, "big") == 0 && cJSON_IsNumber(n)) {
+		s = calloc(1, (size_t)n->valuedouble + 1);
+		memset(s, 'x', (size_t)n->valuedouble);
+		r = cJSON_CreateString(s);
+		free(s);
+		return r;
+	}
+	*code =
+	    strcmp(command, "fail") == 0 ? "bad_argument" : "unknown_command";
+	if (asprintf(message, "%s \"%s\"",
+		strcmp(command, "fail") == 0 ? "asked to fail"
+					     : "unknown command",
+		command) < 0)
+		*message = NULL;
+	return NULL;
+}
+
+/* Options every test starts from. */
+static struct control_opts
+opts(void)
+{
+	struct control_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.path = F.path;
+	o.mode = 0660;
+	o.gid = (gid_t)-1;
+	o.max_clients = 16;
+	o.idle_s = 30;
+	o.output_max = 64 * 1024;
+	o.line_max = LINE_MAX_TEST;
+	return o;
+}
+
+/* Open the server with o. */
+static void
+start(const struct control_opts *o)
+{
+	char *cause = NULL;
+	int rc;
+
+	rc = control_open(&F.ctl, F.base, o, handler, &F, &cause);
+	ck_assert_msg(
+	    rc == 0, "control_open should succeed: %s", cause ? cause : "");
+	ck_assert_ptr_nonnull(F.ctl);
+}
+
+/* A fresh folder and loop for each test. */
+static void
+setup(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	memset(&F, 0, sizeof(F));
+	snprintf(F.dir, sizeof(F.dir), "/tmp/check_control.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(F.dir));
+	snprintf(F.path, sizeof(F.path), "%s/ctl.sock", F.dir);
+	F.base = event_base_new();
+	ck_assert_ptr_nonnull(F.base);
+}
+
+/* Close the server and remove the folder. */
+static void
+teardown(void)
+{
+	control_close(F.ctl);
+	event_base_free(F.base);
+	unlink(F.path);
+	rmdir(F.dir);
+}
+
+/* A non-blocking client connected to the server. */
+static int
+cli_connect(void)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", F.path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	    "connect %s should work: %s", F.path, strerror(errno));
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	return fd;
+}
+
+/* Send all of s (running the loop while the socket is full). */
+static void
+cli_send_n(int fd, const char *s, size_t len)
+{
+	long long end = now_ms() + DEADLINE_MS;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, s, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			s += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (errno == EPIPE || errno == ECONNRESET)
+			return; /* the server closed: the reply says why */
+		ck_assert_msg(errno == EAGAIN, "send: %s", strerror(errno));
+		ck_assert_msg(now_ms() < end, "send should not stall");
+		pump();
+	}
+}
+
+/* Send a string. */
+static void
+cli_send(int fd, const char *s)
+{
+	cli_send_n(fd, s, strlen(s));
+}
+
+/*
+ * Read one line into buf (without its newline): its length, -1 at EOF,
+ * -errno on an error, -ETIMEDOUT after the deadline.
+ */
+static int
+cli_line(int fd, char *buf, size_t size)
+{
+	long long end = now_ms() + DEADLINE_MS;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	size_t len = 0;
+	ssize_t n;
+	char c;
+
+	for (;;) {
+		n = recv(fd, &c, 1, 0);
+		if (n == 1 && c == '\n') {
+			buf[len] = '\0';
+			return (int)len;
+		}
+		if (n == 1) {
+			if (len + 1 < size)
+				buf[len++] = c;
+			continue;
+		}
+		if (n == 0)
+			return -1;
+		if (errno != EAGAIN)
+			return -errno;
+		if (now_ms() > end)
+			return -ETIMEDOUT;
+		pump();
+		poll(&pfd, 1, 1);
+	}
+}
+
+/* Read one line and check it is want. */
+static void
+cli_expect(int fd, const char *want)
+{
+	char buf[4096];
+	int n = cli_line(fd, buf, sizeof(buf));
+
+	ck_assert_msg(n >= 0, "a response should come (got %d)", n);
+	ck_assert_str_eq(buf, want);
+}
+
+/* Read one line and check it is an error with code. */
+static void
+cli_expect_code(int fd, const char *code)
+{
+	char buf[4096];
+	const cJSON *e, *c;
+	cJSON *r;
+	int n = cli_line(fd, buf, sizeof(buf));
+
+	ck_assert_msg(n >= 0, "an error response should come (got %d)", n);
+	r = cJSON_Parse(buf);
+	ck_assert_msg(r != NULL, "the response should be JSON: %s", buf);
+	ck_assert_msg(cJSON_IsFalse(cJSON_GetObjectItem(r, "ok")),
+	    "ok should be false: %s", buf);
+	e = cJSON_GetObjectItem(r, "error");
+	c = cJSON_GetObjectItem(e, "code");
+	ck_assert_msg(cJSON_IsString(c) && strcmp(c->valuestring, code) == 0,
+	    "the error code should be %s: %s", code, buf);
+	ck_assert_msg(cJSON_IsString(cJSON_GetObjectItem(e, "message")),
+	    "the error should have a message: %s", buf);
+	cJSON_Delete(r);
+}
+
+/* Whether the server closes fd before the deadline (data is skipped). */
+static int
+cli_closed(int fd)
+{
+	long long end = now_ms() + DEADLINE_MS;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	char buf[4096];
+	ssize_t n;
+
+	while (now_ms() < end) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n > 0)
+			continue;
+		ck_assert_msg(errno == EAGAIN, "recv: %s", strerror(errno));
+		pump();
+		poll(&pfd, 1, 1);
+	}
+	return 0;
+}
+
+/* Whether fd is still open, with nothing to read, after the loop ran. */
+static int
+cli_open(int fd)
+{
+	char c;
+
+	pump();
+	return recv(fd, &c, 1, 0) == -1 && errno == EAGAIN;
+}
+
+/* One echo request and its answer. */
+static void
+cli_roundtrip(int fd, int n)
+{
+	char req[128], want[128];
+
+	snprintf(req, sizeof(req),
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":%d}}\n", n);
+	snprintf(want, sizeof(want), "{\"ok\":true,\"result\":{\"n\":%d}}", n);
+	cli_send(fd, req);
+	cli_expect(fd, want);
+}
+
+/* Run the loop until the server counts at most n clients. */
+static void
+wait_clients(uint64_t n)
+{
+	long long end = now_ms() + DEADLINE_MS;
+
+	while (stats().clients > n && now_ms() < end)
+		pump_for(1);
+	ck_assert_uint_le(stats().clients, n);
+}
+
+START_TEST(test_request)
+{
+	struct control_opts o = opts();
+	int fd;
+
+	start(&o);
+	fd = cli_connect();
+	cli_send(
+	    fd, "{\"command\":\"echo\",\"arguments\":{\"a\":[1,\"b\"]}}\n");
+	cli_expect(fd, "{\"ok\":true,\"result\":{\"a\":[1,\"b\"]}}");
+	cli_send(fd, "{\"command\":\"fail\"}\n");
+	cli_expect(fd,
+	    "{\"ok\":false,\"error\":{\"code\":\"bad_argument\","
+	    "\"message\":\"asked to fail \\\"fail\\\"\"}}");
+	cli_send(fd, "{\"command\":\"nope\",\"arguments\":{}}\n");
+	cli_expect(fd,
+	    "{\"ok\":false,\"error\":{\"code\":\"unknown_command\","
+	    "\"message\":\"unknown command \\\"nope\\\"\"}}");
+	/* No arguments and null arguments both reach the handler as NULL. */
+	cli_send(fd, "{\"command\":\"echo\"}\n");
+	cli_expect(fd, "{\"ok\":true,\"result\":null}");
+	cli_send(fd, "{\"command\":\"echo\",\"arguments\":null}\n");
+	cli_expect(fd, "{\"ok\":true,\"result\":null}");
+	ck_assert_uint_eq(F.calls, 5);
+	ck_assert_uint_eq(stats().requests, 5);
+	ck_assert_uint_eq(stats().bad_requests, 0);
+	ck_assert_uint_eq(stats().accepted, 1);
+	ck_assert_uint_eq(stats().clients, 1);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_pipelined)
+{
+	struct control_opts o = opts();
+	char want[128];
+	int fd, i;
+
+	start(&o);
+	fd = cli_connect();
+	/* Empty lines are skipped, CR LF works, order is kept. */
+	cli_send(fd,
+	    "\n\r\n{\"command\":\"echo\",\"arguments\":{\"n\":1}}\r\n"
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":2}}\n\n"
+	    "{\"command\":\"nope\"}\n"
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":4}}\n");
+	for (i = 1; i <= 4; i++) {
+		if (i == 3) {
+			cli_expect_code(fd, "unknown_command");
+			continue;
+		}
+		snprintf(want, sizeof(want),
+		    "{\"ok\":true,\"result\":{\"n\":%d}}", i);
+		cli_expect(fd, want);
+	}
+	pump_for(20);
+	ck_assert_msg(cli_open(fd), "no response should follow the fourth");
+	ck_assert_uint_eq(stats().requests, 4);
+	close(fd);
+}
+END_TEST
+
+/* Malformed requests: the line (len bytes, 0 = strlen) and its error. */
+static const struct {
+	const char *line;
+	size_t len;
+	const char *code;
+} bad[] = {
+    {"{", 0, "bad_json"},
+    {"nonsense", 0, "bad_json"},
+    {"{\"command\":\"echo\"} trailing", 0, "bad_json"},
+    {"{\"command\":\"echo\",}", 0, "bad_json"},
+    {"{\"command\":\"echo\"}\0{}", 21, "bad_json"}, /* a NUL inside */
+    {"[]", 0, "bad_request"},
+    {"\"echo\"", 0, "bad_request"},
+    {"42", 0, "bad_request"},
+    {"{}", 0, "bad_request"},
+    {"{\"command\":5}", 0, "bad_request"},
+    {"{\"command\":null}", 0, "bad_request"},
+    {"{\"command\":[\"echo\"]}", 0, "bad_request"},
+    {"{\"command\":\"echo\",\"arguments\":5}", 0, "bad_request"},
+    {"{\"command\":\"echo\",\"arguments\":[]}", 0, "bad_request"},
+    {"{\"command\":\"echo\",\"arguments\":\"x\"}", 0, "bad_request"},
+};
+
+START_TEST(test_bad)
+{
+	struct control_opts o = opts();
+	const char *line = bad[_i].line;
+	size_t len = bad[_i].len ? bad[_i].len : strlen(line);
+	int fd;
+
+	start(&o);
+	fd = cli_connect();
+	cli_send_n(fd, line, len);
+	cli_send(fd, "\n");
+	cli_expect_code(fd, bad[_i].code);
+	ck_assert_uint_eq(F.calls, 0);
+	ck_assert_uint_eq(stats().bad_requests, 1);
+	/* The connection stays usable. */
+	cli_roundtrip(fd, 7);
+	ck_assert_uint_eq(F.calls, 1);
+	ck_assert_uint_eq(stats().bad_requests, 1);
+	close(fd);
+}
+END_TEST
+
+/* Line lengths around line_max: bytes before the LF, LF or not. */
+static const struct {
+	size_t len;
+	int newline;
+	int ok;
+} lines[] = {
+    {LINE_MAX_TEST - 1, 1, 1},
+    {LINE_MAX_TEST, 1, 1},
+    {LINE_MAX_TEST + 1, 1, 0},
+    {LINE_MAX_TEST + 1, 0, 0},
+    {4 * LINE_MAX_TEST, 1, 0},
+    {100 * LINE_MAX_TEST, 0, 0},
+};
+
+/* A malloc'd echo request of exactly len bytes, plus an LF if asked. */
+static char *
+padded_request(size_t len, int newline)
+{
+	size_t fixed = strlen(REQ_PREFIX) + strlen(REQ_SUFFIX);
+	char *s = malloc(len + 2);
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_gt(len, fixed);
+	memcpy(s, REQ_PREFIX, strlen(REQ_PREFIX));
+	memset(s + strlen(REQ_PREFIX), 'x', len - fixed);
+	memcpy(s + len - strlen(REQ_SUFFIX), REQ_SUFFIX, strlen(REQ_SUFFIX));
+	s[len] = newline ? '\n' : '\0';
+	s[len + 1] = '\0';
+	return s;
+}
+
+START_TEST(test_line_max)
+{
+	struct control_opts o = opts();
+	char *req = padded_request(lines[_i].len, lines[_i].newline);
+	char buf[4096];
+	int fd;
+
+	start(&o);
+	fd = cli_connect();
+	cli_send(fd, req);
+	if (lines[_i].ok) {
+		ck_assert_int_gt(cli_line(fd, buf, sizeof(buf)), 0);
+		ck_assert_msg(strncmp(buf, "{\"ok\":true,", 11) == 0,
+		    "a line of %zu bytes should be answered", lines[_i].len);
+		cli_roundtrip(fd, 1);
+		ck_assert_uint_eq(stats().oversized, 0);
+	} else {
+		cli_expect_code(fd, "too_long");
+		ck_assert_msg(cli_closed(fd),
+		    "a client sending %zu bytes should be closed",
+		    lines[_i].len);
+		ck_assert_uint_eq(stats().oversized, 1);
+		ck_assert_uint_eq(F.calls, 0);
+		wait_clients(0);
+	}
+	free(req);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_half_close)
+{
+	struct control_opts o = opts();
+	int fd;
+
+	start(&o);
+	fd = cli_connect();
+	/* The last request has no newline: EOF ends it. */
+	cli_send(fd,
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":1}}\n"
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":2}}\n"
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":3}}");
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	cli_expect(fd, "{\"ok\":true,\"result\":{\"n\":1}}");
+	cli_expect(fd, "{\"ok\":true,\"result\":{\"n\":2}}");
+	cli_expect(fd, "{\"ok\":true,\"result\":{\"n\":3}}");
+	ck_assert_msg(
+	    cli_closed(fd), "the server should close after answering");
+	wait_clients(0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_too_large)
+{
+	struct control_opts o = opts();
+	char buf[8192];
+	int fd;
+
+	o.output_max = 4096;
+	start(&o);
+	fd = cli_connect();
+	cli_send(fd, "{\"command\":\"big\",\"arguments\":{\"n\":5000}}\n");
+	cli_expect_code(fd, "too_large");
+	cli_send(fd, "{\"command\":\"big\",\"arguments\":{\"n\":3000}}\n");
+	ck_assert_int_gt(cli_line(fd, buf, sizeof(buf)), 3000);
+	cli_roundtrip(fd, 2);
+	ck_assert_uint_eq(stats().dropped_slow, 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_busy)
+{
+	struct control_opts o = opts();
+	int fd[5], i;
+
+	o.max_clients = 3;
+	start(&o);
+	for (i = 0; i < 3; i++) {
+		fd[i] = cli_connect();
+		cli_roundtrip(fd[i], i);
+	}
+	fd[3] = cli_connect();
+	cli_expect(fd[3],
+	    "{\"ok\":false,\"error\":{\"code\":\"busy\","
+	    "\"message\":\"too many clients (max 3)\"}}");
+	ck_assert_msg(cli_closed(fd[3]), "a refused client should be closed");
+	ck_assert_uint_eq(stats().refused_busy, 1);
+	ck_assert_uint_eq(stats().clients, 3);
+	/* The first three are still served; a freed place is taken again. */
+	for (i = 0; i < 3; i++)
+		cli_roundtrip(fd[i], 10 + i);
+	close(fd[0]);
+	wait_clients(2);
+	fd[4] = cli_connect();
+	cli_roundtrip(fd[4], 4);
+	for (i = 1; i < 5; i++)
+		close(fd[i]);
+}
+END_TEST
+
+#define MANY 200
+
+START_TEST(test_many)
+{
+	struct control_opts o = opts();
+	int fd[MANY], i;
+	char req[128], want[128];
+
+	o.max_clients = 256;
+	start(&o);
+	for (i = 0; i < MANY; i++)
+		fd[i] = cli_connect();
+	for (i = 0; i < MANY; i++) {
+		snprintf(req, sizeof(req),
+		    "{\"command\":\"echo\",\"arguments\":{\"n\":%d}}\n", i);
+		cli_send(fd[i], req);
+	}
+	for (i = MANY - 1; i >= 0; i--) {
+		snprintf(want, sizeof(want),
+		    "{\"ok\":true,\"result\":{\"n\":%d}}", i);
+		cli_expect(fd[i], want);
+	}
+	ck_assert_uint_eq(stats().clients, MANY);
+	ck_assert_uint_eq(stats().refused_busy, 0);
+	for (i = 0; i < MANY; i++)
+		close(fd[i]);
+	wait_clients(0);
+}
+END_TEST
+
+START_TEST(test_slow_subscriber)
+{
+	struct control_opts o = opts();
+	char line[1001];
+	int sub, other, i;
+
+	o.output_max = 8192;
+	start(&o);
+	sub = cli_connect();
+	other = cli_connect();
+	cli_send(sub, "{\"command\":\"subscribe\"}\n");
+	cli_expect(sub, "{\"ok\":true,\"result\":{\"subscribed\":true}}");
+	ck_assert_uint_eq(stats().subscribers, 1);
+	memset(line, 'a', sizeof(line) - 1);
+	line[0] = '"';
+	line[sizeof(line) - 2] = '"';
+	line[sizeof(line) - 1] = '\0';
+	/* sub never reads; other keeps asking and must keep getting. */
+	for (i = 0; i < 100000 && stats().dropped_slow == 0; i++) {
+		control_broadcast(F.ctl, line);
+		pump();
+		if (i % 50 == 0)
+			cli_roundtrip(other, i);
+	}
+	ck_assert_msg(stats().dropped_slow == 1,
+	    "a subscriber that never reads should be dropped");
+	ck_assert_uint_eq(stats().subscribers, 0);
+	ck_assert_uint_eq(stats().clients, 1);
+	ck_assert_msg(cli_closed(sub), "the dropped subscriber sees the end");
+	cli_roundtrip(other, -1);
+	/* Broadcasting with no subscriber left is harmless. */
+	control_broadcast(F.ctl, "{}");
+	cli_roundtrip(other, -2);
+	close(sub);
+	close(other);
+}
+END_TEST
+
+START_TEST(test_broadcast)
+{
+	struct control_opts o = opts();
+	int sub[2], other, i;
+
+	start(&o);
+	other = cli_connect();
+	for (i = 0; i < 2; i++) {
+		sub[i] = cli_connect();
+		cli_send(sub[i], "{\"command\":\"subscribe\"}\n");
+		cli_expect(
+		    sub[i], "{\"ok\":true,\"result\":{\"subscribed\":true}}");
+	}
+	control_broadcast(F.ctl, "{\"event\":\"alert\",\"n\":1}");
+	control_broadcast(F.ctl, "{\"event\":\"alert\",\"n\":2}");
+	for (i = 0; i < 2; i++) {
+		cli_expect(sub[i], "{\"event\":\"alert\",\"n\":1}");
+		cli_expect(sub[i], "{\"event\":\"alert\",\"n\":2}");
+		/* A subscriber can still make requests. */
+		cli_roundtrip(sub[i], i);
+	}
+	pump_for(10);
+	ck_assert_msg(cli_open(other), "non-subscribers get no broadcasts");
+	ck_assert_uint_eq(stats().subscribers, 2);
+	close(sub[0]);
+	wait_clients(2);
+	ck_assert_uint_eq(stats().subscribers, 1);
+	close(sub[1]);
+	close(other);
+}
+END_TEST
+
+START_TEST(test_idle)
+{
+	struct control_opts o = opts();
+	long long t0, closed_after = -1;
+	int idle, sub, busy, n = 0;
+
+	o.idle_s = 1;
+	start(&o);
+	t0 = now_ms();
+	idle = cli_connect();
+	busy = cli_connect();
+	sub = cli_connect();
+	cli_send(sub, "{\"command\":\"subscribe\"}\n");
+	cli_expect(sub, "{\"ok\":true,\"result\":{\"subscribed\":true}}");
+	/* busy asks every 300 ms; idle never does. */
+	while (now_ms() - t0 < 2200) {
+		if ((now_ms() - t0) / 300 >= n)
+			cli_roundtrip(busy, n++);
+		pump_for(5);
+		if (closed_after < 0 && !cli_open(idle))
+			closed_after = now_ms() - t0;
+	}
+	ck_assert_msg(closed_after >= 0, "an idle client should be dropped");
+	ck_assert_msg(closed_after >= 900,
+	    "an idle client should get its full second, got %lld ms",
+	    closed_after);
+	ck_assert_msg(cli_closed(idle), "the idle client should see the end");
+	ck_assert_msg(cli_open(sub), "a subscriber should not time out");
+	cli_roundtrip(busy, 99);
+	ck_assert_uint_eq(stats().dropped_idle, 1);
+	ck_assert_uint_eq(stats().clients, 2);
+	close(idle);
+	close(busy);
+	close(sub);
+}
+END_TEST
+
+START_TEST(test_peer)
+{
+	struct control_opts o = opts();
+	char want[160];
+	int fd;
+
+	start(&o);
+	fd = cli_connect();
+	cli_send(fd, "{\"command\":\"whoami\"}\n");
+	snprintf(want, sizeof(want),
+	    "{\"ok\":true,\"result\":{\"uid\":%u,\"gid\":%u,\"pid\":%ld}}",
+	    (unsigned)getuid(), (unsigned)getgid(), (long)getpid());
+	cli_expect(fd, want);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_in_use)
+{
+	struct control_opts o = opts();
+	struct control *second = NULL;
+	char *cause = NULL, want[256];
+	int rc, fd;
+
+	start(&o);
+	rc = control_open(&second, F.base, &o, handler, &F, &cause);
+	ck_assert_int_eq(rc, -EADDRINUSE);
+	ck_assert_ptr_null(second);
+	snprintf(want, sizeof(want), "control: %s: another anomd is running",
+	    F.path);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	/* The first one keeps its socket. */
+	fd = cli_connect();
+	cli_roundtrip(fd, 1);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_stale)
+{
+	struct control_opts o = opts();
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", F.path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	ck_assert_int_eq(stat(F.path, &st), 0);
+	start(&o);
+	fd = cli_connect();
+	cli_roundtrip(fd, 1);
+	close(fd);
+	control_close(F.ctl);
+	F.ctl = NULL;
+	ck_assert_msg(access(F.path, F_OK) == -1 && errno == ENOENT,
+	    "control_close should remove the socket file");
+}
+END_TEST
+
+START_TEST(test_not_socket)
+{
+	struct control_opts o = opts();
+	char *cause = NULL;
+	struct stat st;
+	FILE *fp;
+
+	fp = fopen(F.path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("keep me\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(
+	    control_open(&F.ctl, F.base, &o, handler, &F, &cause), -EEXIST);
+	ck_assert_ptr_nonnull(strstr(cause, "not a socket"));
+	free(cause);
+	ck_assert_msg(stat(F.path, &st) == 0 && S_ISREG(st.st_mode),
+	    "a file that is not a socket should be left alone");
+}
+END_TEST
+
+/* Bad options: each must be refused with its error and a cause. */
+START_TEST(test_bad_opts)
+{
+	struct control_opts o = opts();
+	char *cause = NULL, longpath[200];
+	int rc;
+
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	o.path = longpath;
+	rc = control_open(&F.ctl, F.base, &o, handler, &F, &cause);
+	ck_assert_int_eq(rc, -ENAMETOOLONG);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	o = opts();
+	o.max_clients = 0;
+	rc = control_open(&F.ctl, F.base, &o, handler, &F, &cause);
+	ck_assert_int_eq(rc, -EINVAL);
+	free(cause);
+	o = opts();
+	o.output_max = 0;
+	rc = control_open(&F.ctl, F.base, &o, handler, &F, &cause);
+	ck_assert_int_eq(rc, -EINVAL);
+	free(cause);
+	snprintf(longpath, sizeof(longpath), "%s/no/such/dir/s", F.dir);
+	o = opts();
+	o.path = longpath;
+	rc = control_open(&F.ctl, F.base, &o, handler, &F, &cause);
+	ck_assert_int_eq(rc, -ENOENT);
+	ck_assert_ptr_nonnull(strstr(cause, "control: bind "));
+	free(cause);
+	ck_assert_ptr_null(F.ctl);
+	ck_assert_int_eq(access(F.path, F_OK), -1);
+}
+END_TEST
+
+static const mode_t modes[] = {0600, 0660, 0666, 0640};
+
+START_TEST(test_mode)
+{
+	struct control_opts o = opts();
+	struct stat st;
+	gid_t gid = getuid() == 0 ? 1 : getgid();
+
+	o.mode = modes[_i];
+	o.gid = gid;
+	start(&o);
+	ck_assert_int_eq(stat(F.path, &st), 0);
+	ck_assert_msg(S_ISSOCK(st.st_mode), "the path should be a socket");
+	ck_assert_msg((st.st_mode & 07777) == modes[_i],
+	    "mode should be %04o, is %04o", (unsigned)modes[_i],
+	    (unsigned)(st.st_mode & 07777));
+	ck_assert_uint_eq(st.st_gid, gid);
+}
+END_TEST
+
+START_TEST(test_close_with_clients)
+{
+	struct control_opts o = opts();
+	int a, sub;
+
+	start(&o);
+	a = cli_connect();
+	sub = cli_connect();
+	cli_roundtrip(a, 1);
+	cli_send(sub, "{\"command\":\"subscribe\"}\n");
+	cli_expect(sub, "{\"ok\":true,\"result\":{\"subscribed\":true}}");
+	control_broadcast(F.ctl, "{\"unread\":true}");
+	control_close(F.ctl);
+	F.ctl = NULL;
+	ck_assert_msg(cli_closed(a) && cli_closed(sub),
+	    "control_close should close every client");
+	ck_assert_int_eq(access(F.path, F_OK), -1);
+	close(a);
+	close(sub);
+}
+END_TEST
+
+/* The highest open descriptor. */
+static int
+max_open_fd(void)
+{
+	int fd, max = 0;
+
+	for (fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			max = fd;
+	return max;
+}
+
+/* Open /dev/null until no descriptor is left; returns how many. */
+static int
+fill_fds(int *fds, int cap)
+{
+	int n = 0;
+
+	while (n < cap && (fds[n] = open("/dev/null", O_RDONLY)) != -1)
+		n++;
+	ck_assert_msg(n < cap && errno == EMFILE, "should run out of fds");
+	return n;
+}
+
+START_TEST(test_fd_reserve)
+{
+	struct control_opts o = opts();
+	const char *out_of_fds = "{\"ok\":false,\"error\":{\"code\":\"busy\","
+				 "\"message\":\"out of file descriptors\"}}";
+	struct rlimit old, rl;
+	int fds[512], n, a, b, c, d, e;
+	long long t0;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = (rlim_t)max_open_fd() + 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	start(&o);
+	a = cli_connect();
+	cli_roundtrip(a, 1);
+	/* Leave four descriptors: the client takes one, the server one. */
+	n = fill_fds(fds, 512);
+	close(fds[--n]), close(fds[--n]), close(fds[--n]), close(fds[--n]);
+	b = cli_connect();
+	cli_expect(b, out_of_fds);
+	ck_assert_uint_eq(stats().refused_busy, 1);
+	/* Accepting pauses for a second, even once fds are free again. */
+	while (n > 0)
+		close(fds[--n]);
+	t0 = now_ms();
+	c = cli_connect();
+	cli_roundtrip(c, 3);
+	ck_assert_msg(now_ms() - t0 >= 800,
+	    "accepting should pause for about a second, resumed after %lld ms",
+	    now_ms() - t0);
+	/* A client leaving ends a pause at once. */
+	n = fill_fds(fds, 512);
+	close(fds[--n]), close(fds[--n]), close(fds[--n]), close(fds[--n]);
+	d = cli_connect();
+	cli_expect(d, out_of_fds);
+	while (n > 0)
+		close(fds[--n]);
+	close(a);
+	wait_clients(1);
+	t0 = now_ms();
+	e = cli_connect();
+	cli_roundtrip(e, 5);
+	ck_assert_msg(now_ms() - t0 < 800,
+	    "a client leaving should end the pause at once");
+	close(b), close(c), close(d), close(e);
+	control_close(F.ctl);
+	F.ctl = NULL;
+	setrlimit(RLIMIT_NOFILE, &old);
+}
+END_TEST
+
+/* The suite of control.c. */
+static Suite *
+control_suite(void)
+{
+	Suite *s = suite_create("control");
+	TCase *tc;
+
+	tc = tcase_create("requests");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_request);
+	tcase_add_test(tc, test_pipelined);
+	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_peer);
+	tcase_add_test(tc, test_half_close);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(
+	    tc, test_line_max, 0, sizeof(lines) / sizeof(lines[0]));
+	tcase_add_test(tc, test_too_large);
+	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_many);
+	tcase_add_test(tc, test_slow_subscriber);
+	tcase_add_test(tc, test_broadcast);
+	tcase_add_test(tc, test_idle);
+	tcase_add_test(tc, test_fd_reserve);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("socket");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_in_use);
+	tcase_add_test(tc, test_stale);
+	tcase_add_test(tc, test_not_socket);
+	tcase_add_test(tc, test_bad_opts);
+	tcase_add_loop_test(tc, test_mode, 0, sizeof(modes) / sizeof(modes[0]));
+	tcase_add_test(tc, test_close_with_clients);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Run the control suite. */
+int
+main(void)
+{
+	SRunner *sr = srunner_create(control_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
