@@ -274,6 +274,16 @@ emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 	struct flow_record rec;
 	uint64_t t = last_seen(f);
 
+	/*
+	 * Host context is read at the moment the flow ends, which is the
+	 * table's clock: a flow ended by a timeout is seen as its hosts are
+	 * then, just like one flushed at the end of the input.  Reading at the
+	 * last packet instead would see hosts that moved on since, and a
+	 * flushed flow would look unlike any idle one.
+	 */
+	if (ft->now_us > t)
+		t = ft->now_us;
+
 	if (why != FLOW_END_ACTIVE)
 		hostctx_flow_end(ft->hc, t, f->src, flow_failed(f));
 	hostctx_read(ft->hc, t, f->src, f->dst, &iv, &rv);
@@ -333,6 +343,8 @@ flowtab_expire(struct flowtab *ft, uint64_t now_us)
 	uint32_t i;
 	int c;
 
+	if (now_us > ft->now_us)
+		ft->now_us = now_us;
 	for (c = 0; c < FC_COUNT; c++) {
 		while ((i = ft->cls[c].head) != ILIST_NONE &&
 		    last_seen(&ft->f[i]) + ft->to_us[c] <= now_us)

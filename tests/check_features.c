@@ -142,13 +142,17 @@ static const struct {
     {"resp_port_dynamic", 0},
     {"continued", 0},
     {"dns_queries", 0},
-    {"init_flows_1s", 0.98609754},  /* exp(-0.014 / 1) */
-    {"init_flows_60s", 0.99976669}, /* exp(-0.014 / 60) */
+    /* Host context is read when the flow ends: at 7.014 s, 2 s after the
+     * last packet, when the closed flow's linger runs out. */
+    {"init_flows_1s", 0.13345379},  /* exp(-2.014 / 1) */
+    {"init_flows_60s", 0.96699045}, /* exp(-2.014 / 60) */
     {"init_dst_ports_10s", 1.0079053}, /* -64 ln(1 - 1/64) */
+    {"init_dst_ports_1s", 0},       /* the port was hit 2 s ago */
     {"init_dst_hosts_60s", 1.0079053},
     {"init_fail_share", 0},
-    {"resp_flows_10s", 0.99860098},
-    {"resp_src_hosts_1s", 1.0079053},
+    {"resp_flows_10s", 0.81758533}, /* exp(-2.014 / 10) */
+    {"resp_src_hosts_1s", 0},
+    {"resp_src_hosts_10s", 1.0079053},
 };
 
 START_TEST(test_hand_worked_flow)

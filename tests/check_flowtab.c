@@ -353,7 +353,7 @@ START_TEST(test_host_context)
 		feed(ft, pkt(6, 2, (uint16_t)(100 + i), 1, 5555,
 		    S + i * 100000 + 10, RST | ACK, 0));
 	}
-	flowtab_expire(ft, 20 * S);
+	flowtab_expire(ft, 7 * S);
 	ck_assert_int_eq(nrecs, 40);
 	ck_assert_msg(recs[39].feat[ports] > 30 && recs[39].feat[ports] < 55,
 	    "40 distinct ports should be estimated near 40, got %g",
