@@ -79,6 +79,8 @@ struct control_client {
 	int subscribed;
 	int eof; /* the client shut its side down */
 	int closing; /* close once the output is flushed */
+	int linger;  /* closing after too_long: drain input until EOF */
+	size_t drained;
 	int rd_off; /* reading stopped until the output drains */
 	int busy; /* inside the handler: a drop must wait */
 	int dead; /* dropped while busy */
@@ -441,6 +443,23 @@ client_request(struct control_client *cl, const char *line, size_t n)
 	return client_reply(cl, reply);
 }
 
+#define CONTROL_LINGER_S 2
+#define CONTROL_LINGER_MAX_BYTES (1024 * 1024)
+
+/* Discard input of a lingering client; drop it past the byte cap. */
+static void
+client_linger_drain(struct control_client *cl)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->bev);
+	struct timeval tv = {CONTROL_LINGER_S, 0};
+
+	cl->drained += evbuffer_get_length(in);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	if (cl->drained > CONTROL_LINGER_MAX_BYTES)
+		client_free(cl);
+}
+
 /* Answer "too_long" and close once that is sent. */
 static void
 client_too_long(struct control_client *cl)
@@ -453,8 +472,14 @@ client_too_long(struct control_client *cl)
 	    msg, sizeof(msg), "request line over %zu bytes", ctl->o.line_max);
 	if (client_reply(cl, reply_error("too_long", msg)) != 0)
 		return;
+	/*
+	 * Closing a UNIX socket with unread input resets it, and the peer may
+	 * then lose the reply.  So keep reading (and discarding) after the
+	 * reply, half-close, and close at EOF or after a short linger.
+	 */
 	cl->closing = 1;
-	bufferevent_disable(cl->bev, EV_READ);
+	cl->linger = 1;
+	client_linger_drain(cl);
 }
 
 /* Take the next request line into *linep; 1, 0 when none, -1 if gone. */
@@ -530,8 +555,13 @@ client_process(struct control_client *cl)
 static void
 client_read_cb(struct bufferevent *bev, void *arg)
 {
+	struct control_client *cl = arg;
+
 	(void)bev;
-	client_process(arg);
+	if (cl->linger)
+		client_linger_drain(cl);
+	else
+		client_process(cl);
 }
 
 /* The output drained: close, or go on with the next request. */
@@ -544,7 +574,9 @@ client_write_cb(struct bufferevent *bev, void *arg)
 		client_check_output(cl);
 		return;
 	}
-	if (cl->closing)
+	if (cl->linger)
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+	else if (cl->closing)
 		client_free(cl);
 	else
 		client_process(cl);
@@ -558,6 +590,10 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct control *ctl = cl->ctl;
 
 	(void)bev;
+	if (cl->linger) {
+		client_free(cl); /* EOF, error or the linger ran out */
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (what & BEV_EVENT_READING)
 			ctl->st.dropped_idle++;
