@@ -15,9 +15,9 @@
 struct cap_dns {
 	uint16_t qtype;
 	uint8_t is_response;
-	uint8_t labels;       /* label count of the name */
-	uint16_t name_len;    /* length in presentation form, no final dot */
-	float entropy;        /* Shannon entropy of the name's bytes, bits */
+	uint8_t labels; /* label count of the name */
+	uint16_t name_len; /* length in presentation form, no final dot */
+	float entropy; /* Shannon entropy of the name's bytes, bits */
 	char name[DNS_NAME_MAX + 1];
 };
 
@@ -97,10 +97,11 @@ struct hostctx;
 
 /* Host context read for one side of a flow. */
 struct host_view {
-	float flows[3];      /* decayed counts over ~1 s, 10 s, 60 s */
-	float distinct_a[3]; /* initiator: responder ports; responder: initiators */
+	float flows[3]; /* decayed counts over ~1 s, 10 s, 60 s */
+	float distinct_a[3]; /* initiator: responder ports; responder:
+				initiators */
 	float distinct_b[3]; /* initiator: responder hosts */
-	float fail_share;    /* initiator: share of recent flows that failed */
+	float fail_share; /* initiator: share of recent flows that failed */
 };
 
 struct hostctx *hostctx_create(size_t memcap, const uint64_t key[2]);
@@ -111,8 +112,8 @@ void hostctx_expire(struct hostctx *hc, uint64_t now_us);
 void hostctx_flow_start(struct hostctx *hc, uint64_t now_us,
     const uint8_t *init, const uint8_t *resp, uint16_t resp_port);
 /* A flow ends: record whether it failed, for the initiator. */
-void hostctx_flow_end(struct hostctx *hc, uint64_t now_us,
-    const uint8_t *init, int failed);
+void hostctx_flow_end(
+    struct hostctx *hc, uint64_t now_us, const uint8_t *init, int failed);
 /* Read the context of the initiator and the responder at now_us. */
 void hostctx_read(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     const uint8_t *resp, struct host_view *iv, struct host_view *rv);
@@ -126,25 +127,25 @@ uint64_t hostctx_capacity(const struct hostctx *hc);
 struct flow_dir {
 	uint32_t pkts;
 	uint16_t pl_min, pl_max; /* L4 payload bytes, by the headers */
-	uint64_t bytes;          /* wire bytes */
+	uint64_t bytes; /* wire bytes */
 	uint64_t pl_sum, pl_sumsq;
-	uint64_t last_us;        /* last packet, 0 = none yet */
-	uint64_t iat_sum;        /* microseconds */
+	uint64_t last_us; /* last packet, 0 = none yet */
+	uint64_t iat_sum; /* microseconds */
 	double iat_sumsq;
-	uint32_t iat_max;        /* microseconds, saturating */
-	uint16_t win0;           /* first TCP window */
-	uint8_t ttl0;            /* first TTL / hop limit */
-	uint8_t seen;            /* win0/ttl0 are set */
+	uint32_t iat_max; /* microseconds, saturating */
+	uint16_t win0; /* first TCP window */
+	uint8_t ttl0; /* first TTL / hop limit */
+	uint8_t seen; /* win0/ttl0 are set */
 };
 
 enum flow_tcp_bits {
-	TCPF_SYN = 1,      /* initiator sent SYN */
-	TCPF_SYNACK = 2,   /* responder sent SYN-ACK */
+	TCPF_SYN = 1, /* initiator sent SYN */
+	TCPF_SYNACK = 2, /* responder sent SYN-ACK */
 	TCPF_HANDSHAKE = 4, /* initiator acked the SYN-ACK */
-	TCPF_FIN_I = 8,    /* FIN from the initiator */
-	TCPF_FIN_R = 16,   /* FIN from the responder */
+	TCPF_FIN_I = 8, /* FIN from the initiator */
+	TCPF_FIN_R = 16, /* FIN from the responder */
 	TCPF_RST = 32,
-	TCPF_CLOSE_I = 64,  /* the initiator closed first */
+	TCPF_CLOSE_I = 64, /* the initiator closed first */
 	TCPF_CLOSE_R = 128, /* the responder closed first */
 };
 
@@ -164,9 +165,9 @@ struct flow {
 	uint8_t dst[CAP_ADDR_LEN]; /* responder */
 	uint16_t sport, dport;
 	uint8_t proto, ipver;
-	uint8_t tcp;      /* enum flow_tcp_bits */
-	uint8_t fclass;   /* enum flow_class */
-	uint32_t hnext;   /* hash chain */
+	uint8_t tcp; /* enum flow_tcp_bits */
+	uint8_t fclass; /* enum flow_class */
+	uint32_t hnext; /* hash chain */
 	struct ilink lru; /* on the list of its class, oldest first */
 	uint64_t id;
 	uint64_t first_us; /* start of this record */
@@ -175,7 +176,7 @@ struct flow {
 	uint16_t icmp_err, frags;
 	uint16_t dns_queries, dns_qtype;
 	uint8_t dns_len, dns_labels, dns_entropy8; /* entropy * 32 */
-	uint8_t interim;  /* an interim record was emitted before */
+	uint8_t interim; /* an interim record was emitted before */
 };
 
 /*

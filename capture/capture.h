@@ -19,20 +19,20 @@
 struct cap_source;
 
 struct cap_source_opts {
-	const char *file;   /* pcap/pcapng file ("-" = stdin), or NULL */
-	const char *iface;  /* live interface when file is NULL */
-	int snaplen;        /* bytes captured per packet (live) */
-	int promisc;        /* promiscuous mode (live) */
-	int buffer_bytes;   /* kernel buffer size, 0 = libpcap default */
-	int immediate;      /* immediate mode (live) */
+	const char *file; /* pcap/pcapng file ("-" = stdin), or NULL */
+	const char *iface; /* live interface when file is NULL */
+	int snaplen; /* bytes captured per packet (live) */
+	int promisc; /* promiscuous mode (live) */
+	int buffer_bytes; /* kernel buffer size, 0 = libpcap default */
+	int immediate; /* immediate mode (live) */
 	const char *filter; /* BPF filter expression or NULL */
 };
 
 /* One captured frame as the source hands it over. */
 struct cap_frame {
-	uint64_t ts_us;      /* packet timestamp, microseconds since the epoch */
-	uint32_t caplen;     /* bytes present in data */
-	uint32_t wirelen;    /* bytes on the wire */
+	uint64_t ts_us; /* packet timestamp, microseconds since the epoch */
+	uint32_t caplen; /* bytes present in data */
+	uint32_t wirelen; /* bytes on the wire */
 	const uint8_t *data; /* valid until the callback returns */
 };
 
@@ -44,8 +44,8 @@ typedef void (*cap_frame_cb)(const struct cap_frame *, void *arg);
  * caller frees.  An unsupported link type is refused with -EPROTONOSUPPORT
  * and a cause naming it.
  */
-int cap_source_open(struct cap_source **srcp, const struct cap_source_opts *o,
-    char **cause);
+int cap_source_open(
+    struct cap_source **srcp, const struct cap_source_opts *o, char **cause);
 /* Close a source; NULL does nothing. */
 void cap_source_close(struct cap_source *src);
 /* The source's DLT_ link type. */
@@ -61,31 +61,31 @@ int cap_source_fd(const struct cap_source *src);
 int cap_source_dispatch(struct cap_source *src, int max, cap_frame_cb cb,
     void *arg, int *eof, char **cause);
 /* Kernel counters of a live source; returns -ENOTSUP for a file. */
-int cap_source_kstats(struct cap_source *src, uint64_t *recv, uint64_t *drop,
-    uint64_t *ifdrop);
+int cap_source_kstats(
+    struct cap_source *src, uint64_t *recv, uint64_t *drop, uint64_t *ifdrop);
 
 /* ---- Decoding ---------------------------------------------------------- */
 
 /* Why a frame was not decoded; names come from cap_malformed_name(). */
 enum cap_malformed {
-	MAL_LINK_SHORT,      /* link-layer header truncated */
-	MAL_VLAN_SHORT,      /* 802.1Q/ad tag truncated */
-	MAL_VLAN_DEPTH,      /* too many stacked VLAN tags */
-	MAL_IPV4_SHORT,      /* IPv4 header truncated */
-	MAL_IPV4_VERSION,    /* IP version field does not match */
-	MAL_IPV4_HLEN,       /* IPv4 IHL below 5 or beyond the packet */
-	MAL_IPV4_TOTLEN,     /* IPv4 total length inconsistent */
-	MAL_IPV6_SHORT,      /* IPv6 header truncated */
-	MAL_IPV6_PLEN,       /* IPv6 payload length beyond the packet */
-	MAL_IPV6_EXT,        /* IPv6 extension header truncated */
-	MAL_IPV6_EXT_DEPTH,  /* IPv6 extension chain too long */
-	MAL_TCP_SHORT,       /* TCP header truncated */
-	MAL_TCP_HLEN,        /* TCP data offset invalid */
-	MAL_UDP_SHORT,       /* UDP header truncated */
-	MAL_UDP_LEN,         /* UDP length field inconsistent */
-	MAL_ICMP_SHORT,      /* ICMP/ICMPv6 header truncated */
-	MAL_ARP_SHORT,       /* ARP packet truncated */
-	MAL_CAPLEN,          /* captured length larger than wire length */
+	MAL_LINK_SHORT, /* link-layer header truncated */
+	MAL_VLAN_SHORT, /* 802.1Q/ad tag truncated */
+	MAL_VLAN_DEPTH, /* too many stacked VLAN tags */
+	MAL_IPV4_SHORT, /* IPv4 header truncated */
+	MAL_IPV4_VERSION, /* IP version field does not match */
+	MAL_IPV4_HLEN, /* IPv4 IHL below 5 or beyond the packet */
+	MAL_IPV4_TOTLEN, /* IPv4 total length inconsistent */
+	MAL_IPV6_SHORT, /* IPv6 header truncated */
+	MAL_IPV6_PLEN, /* IPv6 payload length beyond the packet */
+	MAL_IPV6_EXT, /* IPv6 extension header truncated */
+	MAL_IPV6_EXT_DEPTH, /* IPv6 extension chain too long */
+	MAL_TCP_SHORT, /* TCP header truncated */
+	MAL_TCP_HLEN, /* TCP data offset invalid */
+	MAL_UDP_SHORT, /* UDP header truncated */
+	MAL_UDP_LEN, /* UDP length field inconsistent */
+	MAL_ICMP_SHORT, /* ICMP/ICMPv6 header truncated */
+	MAL_ARP_SHORT, /* ARP packet truncated */
+	MAL_CAPLEN, /* captured length larger than wire length */
 	MAL_COUNT
 };
 
@@ -93,9 +93,9 @@ enum cap_malformed {
 const char *cap_malformed_name(enum cap_malformed m);
 
 enum cap_kind {
-	PKT_IP,        /* IPv4 or IPv6, decoded */
-	PKT_ARP,       /* ARP, counted only */
-	PKT_OTHER,     /* another ethertype, counted only */
+	PKT_IP, /* IPv4 or IPv6, decoded */
+	PKT_ARP, /* ARP, counted only */
+	PKT_OTHER, /* another ethertype, counted only */
 	PKT_MALFORMED, /* see cap_pkt.malformed */
 };
 
@@ -109,19 +109,19 @@ struct cap_pkt {
 	uint32_t wirelen;
 	uint8_t ipver; /* 4 or 6 */
 	uint8_t proto; /* IP protocol number (after IPv6 extensions) */
-	uint8_t ttl;   /* IPv4 TTL or IPv6 hop limit */
+	uint8_t ttl; /* IPv4 TTL or IPv6 hop limit */
 	uint8_t tcp_flags;
 	uint8_t src[CAP_ADDR_LEN];
 	uint8_t dst[CAP_ADDR_LEN];
 	uint16_t sport, dport; /* TCP/UDP ports; ICMP: id and type<<8|code */
 	uint16_t tcp_win;
 	uint8_t icmp_type, icmp_code;
-	uint8_t frag;     /* 0 none, 1 first fragment, 2 later fragment */
-	uint8_t has_l4;   /* ports/flags valid */
-	uint32_t ipid;    /* IPv4 id or IPv6 fragment id (fragments) */
+	uint8_t frag; /* 0 none, 1 first fragment, 2 later fragment */
+	uint8_t has_l4; /* ports/flags valid */
+	uint32_t ipid; /* IPv4 id or IPv6 fragment id (fragments) */
 	uint32_t payload_wire; /* L4 payload length by the headers */
 	const uint8_t *payload; /* L4 payload as captured */
-	uint32_t payload_cap;   /* bytes of payload present */
+	uint32_t payload_cap; /* bytes of payload present */
 	/* ICMP errors: the offending packet's tuple, when it could be read. */
 	uint8_t has_inner;
 	uint8_t inner_proto;
@@ -135,8 +135,7 @@ struct cap_pkt {
  * in p->kind).  A truncated or malformed frame gives PKT_MALFORMED and
  * p->malformed; nothing outside [data, data + caplen) is ever read.
  */
-enum cap_kind cap_decode(int dlt, const struct cap_frame *f,
-    struct cap_pkt *p);
+enum cap_kind cap_decode(int dlt, const struct cap_frame *f, struct cap_pkt *p);
 /* Whether the link type is supported by cap_decode(). */
 int cap_linktype_supported(int dlt);
 
@@ -145,7 +144,7 @@ int cap_linktype_supported(int dlt);
 /* How the model should transform a feature before standardising it. */
 enum feat_xform {
 	FX_LINEAR, /* use as is */
-	FX_LOG1P,  /* heavy-tailed non-negative value: log(1 + x) */
+	FX_LOG1P, /* heavy-tailed non-negative value: log(1 + x) */
 };
 
 struct feat_desc {
@@ -167,13 +166,13 @@ uint64_t feat_table_hash(void);
 /* ---- Flows ------------------------------------------------------------- */
 
 enum flow_end {
-	FLOW_END_IDLE,     /* idle timeout */
-	FLOW_END_FIN,      /* TCP FIN both ways */
-	FLOW_END_RST,      /* TCP reset */
+	FLOW_END_IDLE, /* idle timeout */
+	FLOW_END_FIN, /* TCP FIN both ways */
+	FLOW_END_RST, /* TCP reset */
 	FLOW_END_HALFOPEN, /* TCP SYN with no progress */
-	FLOW_END_ACTIVE,   /* interim record; the flow goes on */
-	FLOW_END_EVICT,    /* evicted at the memcap */
-	FLOW_END_FLUSH,    /* end of input or shutdown */
+	FLOW_END_ACTIVE, /* interim record; the flow goes on */
+	FLOW_END_EVICT, /* evicted at the memcap */
+	FLOW_END_FLUSH, /* end of input or shutdown */
 	FLOW_END_COUNT
 };
 
@@ -181,7 +180,7 @@ const char *flow_end_name(enum flow_end e);
 
 /* One ended or interim flow.  src is the initiator. */
 struct flow_record {
-	uint64_t id;        /* unique within a flowtab, from 1 */
+	uint64_t id; /* unique within a flowtab, from 1 */
 	uint64_t ts_first_us, ts_last_us;
 	uint8_t ipver, proto;
 	uint8_t src[CAP_ADDR_LEN], dst[CAP_ADDR_LEN];
@@ -195,20 +194,20 @@ typedef void (*flow_emit_cb)(const struct flow_record *, void *arg);
 
 /* Timeouts in seconds. */
 struct flow_timeouts {
-	uint32_t tcp_idle;     /* established TCP */
+	uint32_t tcp_idle; /* established TCP */
 	uint32_t tcp_halfopen; /* SYN seen, no handshake */
-	uint32_t tcp_closed;   /* linger after FIN both ways or RST */
+	uint32_t tcp_closed; /* linger after FIN both ways or RST */
 	uint32_t udp_idle;
 	uint32_t icmp_idle;
 	uint32_t other_idle;
-	uint32_t active;       /* emit an interim record this often */
+	uint32_t active; /* emit an interim record this often */
 };
 
 struct flowtab_opts {
-	size_t memcap;      /* bytes of flow state, at least 64 KiB */
+	size_t memcap; /* bytes of flow state, at least 64 KiB */
 	size_t host_memcap; /* bytes of host state, at least 64 KiB */
 	struct flow_timeouts to;
-	uint64_t seed;      /* hash seed; 0 = random from getrandom() */
+	uint64_t seed; /* hash seed; 0 = random from getrandom() */
 };
 
 /* Counters; all monotonic except the current sizes. */
@@ -223,7 +222,7 @@ struct cap_stats {
 	uint64_t flows_evicted;
 	uint64_t hosts_evicted;
 	uint64_t flows_active, hosts_active; /* current */
-	uint64_t flows_max, hosts_max;       /* capacities from the memcaps */
+	uint64_t flows_max, hosts_max; /* capacities from the memcaps */
 };
 
 struct flowtab;
@@ -234,8 +233,8 @@ void flowtab_opts_default(struct flowtab_opts *o);
  * Create a flow table.  Records go to cb(rec, arg) as flows end.  Returns
  * NULL with errno = EINVAL when a memcap is too small.
  */
-struct flowtab *flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb,
-    void *arg);
+struct flowtab *flowtab_create(
+    const struct flowtab_opts *o, flow_emit_cb cb, void *arg);
 /* Free a table without emitting; NULL does nothing. */
 void flowtab_free(struct flowtab *ft);
 /* Decode-and-account one frame: the usual entry point. */

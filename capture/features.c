@@ -181,12 +181,12 @@ static float
 qtype_class(uint16_t qtype)
 {
 	switch (qtype) {
-	case 1:  /* A */
+	case 1: /* A */
 	case 28: /* AAAA */
 		return 1.0f;
-	case 2:  /* NS */
-	case 5:  /* CNAME */
-	case 6:  /* SOA */
+	case 2: /* NS */
+	case 5: /* CNAME */
+	case 6: /* SOA */
 	case 12: /* PTR */
 	case 15: /* MX */
 	case 33: /* SRV */

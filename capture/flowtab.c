@@ -50,8 +50,8 @@ struct flowtab {
 
 #define FLOW_LINK offsetof(struct flow, lru)
 
-static const char *const end_names[FLOW_END_COUNT] = {"idle", "fin", "rst",
-    "halfopen", "active", "evict", "flush"};
+static const char *const end_names[FLOW_END_COUNT] = {
+    "idle", "fin", "rst", "halfopen", "active", "evict", "flush"};
 
 /* Name of an end reason. */
 const char *
@@ -98,8 +98,8 @@ splitmix64(uint64_t *s)
 static void
 make_key(uint64_t seed, uint64_t key[2])
 {
-	if (seed == 0 && getrandom(key, 2 * sizeof(*key), 0) ==
-	    (ssize_t)(2 * sizeof(*key)))
+	if (seed == 0 &&
+	    getrandom(key, 2 * sizeof(*key), 0) == (ssize_t)(2 * sizeof(*key)))
 		return;
 	if (seed == 0)
 		seed = (uint64_t)(uintptr_t)key ^ 0x5deece66dULL;
@@ -211,8 +211,8 @@ bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
 
 /* Whether flow f goes from (s, sp) to (d, dp). */
 static int
-same_way(const struct flow *f, const uint8_t *s, uint16_t sp,
-    const uint8_t *d, uint16_t dp)
+same_way(const struct flow *f, const uint8_t *s, uint16_t sp, const uint8_t *d,
+    uint16_t dp)
 {
 	return f->sport == sp && f->dport == dp &&
 	    memcmp(f->src, s, CAP_ADDR_LEN) == 0 &&
@@ -236,8 +236,8 @@ find(const struct flowtab *ft, uint32_t b, uint8_t proto, const uint8_t *s,
 			*dir = 0;
 			return i;
 		}
-		if (ports_fixed(proto) ? same_way(&ft->f[i], d, sp, s, dp) :
-		    same_way(&ft->f[i], d, dp, s, sp)) {
+		if (ports_fixed(proto) ? same_way(&ft->f[i], d, sp, s, dp)
+				       : same_way(&ft->f[i], d, dp, s, sp)) {
 			*dir = 1;
 			return i;
 		}
@@ -310,8 +310,8 @@ end_flow(struct flowtab *ft, uint32_t i, enum flow_end why)
 	uint32_t *pp;
 
 	emit(ft, i, why);
-	pp = &ft->bucket[bucket_of(ft, f->proto, f->src, f->sport, f->dst,
-	    f->dport)];
+	pp = &ft->bucket[bucket_of(
+	    ft, f->proto, f->src, f->sport, f->dst, f->dport)];
 	while (*pp != i)
 		pp = &ft->f[*pp].hnext;
 	*pp = f->hnext;
@@ -362,8 +362,9 @@ evict_oldest(struct flowtab *ft)
 
 	for (c = 0; c < FC_COUNT; c++) {
 		i = ft->cls[c].head;
-		if (i != ILIST_NONE && (best == ILIST_NONE ||
-		    last_seen(&ft->f[i]) < last_seen(&ft->f[best])))
+		if (i != ILIST_NONE &&
+		    (best == ILIST_NONE ||
+			last_seen(&ft->f[i]) < last_seen(&ft->f[best])))
 			best = i;
 	}
 	ft->st.flows_evicted++;
@@ -408,8 +409,8 @@ classify(const struct flow *f)
 
 /* Create a flow for packet p; swap=1 makes p's receiver the initiator. */
 static uint32_t
-new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p,
-    uint16_t sp, uint16_t dp, int swap)
+new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
+    uint16_t dp, int swap)
 {
 	struct flow *f;
 	uint32_t i;
@@ -518,8 +519,8 @@ static void
 dir_update(struct flow *f, int dir, const struct cap_pkt *p)
 {
 	struct flow_dir *d = &f->d[dir];
-	uint32_t pl = p->payload_wire > UINT16_MAX ? UINT16_MAX :
-	    p->payload_wire;
+	uint32_t pl =
+	    p->payload_wire > UINT16_MAX ? UINT16_MAX : p->payload_wire;
 	uint64_t gap;
 
 	if (d->pkts == 0 || pl < d->pl_min)
@@ -534,8 +535,8 @@ dir_update(struct flow *f, int dir, const struct cap_pkt *p)
 		d->iat_sum += gap;
 		d->iat_sumsq += (double)gap * (double)gap;
 		if (gap > d->iat_max)
-			d->iat_max = gap > UINT32_MAX ? UINT32_MAX :
-			    (uint32_t)gap;
+			d->iat_max =
+			    gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
 	}
 	if (p->ts_us > d->last_us)
 		d->last_us = p->ts_us;

@@ -30,8 +30,8 @@
 #define HC_IDLE_US (120 * 1000000ull) /* forget after this, > 60 s */
 
 static const float hc_tau_s[3] = {1.0f, 10.0f, 60.0f};
-static const uint32_t hc_win_ticks[3] = {1 * HC_TICKS_PER_S,
-    10 * HC_TICKS_PER_S, 60 * HC_TICKS_PER_S};
+static const uint32_t hc_win_ticks[3] = {
+    1 * HC_TICKS_PER_S, 10 * HC_TICKS_PER_S, 60 * HC_TICKS_PER_S};
 
 struct host {
 	uint8_t addr[CAP_ADDR_LEN];
@@ -199,8 +199,8 @@ tick_of(uint64_t us)
  * pick ports that share slots, but that only works for items they choose,
  * which a scan of the ports it wants cannot do for long.
  */
-static const uint64_t slot_key[2] = {0x616e6f6d64736c74ULL,
-    0x6b65792d32303236ULL};
+static const uint64_t slot_key[2] = {
+    0x616e6f6d64736c74ULL, 0x6b65792d32303236ULL};
 
 /* Mark item in a slot array. */
 static void
@@ -270,8 +270,8 @@ hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
 
 /* A flow started by init ends; failed says whether it failed. */
 void
-hostctx_flow_end(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
-    int failed)
+hostctx_flow_end(
+    struct hostctx *hc, uint64_t now_us, const uint8_t *init, int failed)
 {
 	struct host *h = lookup(hc, init, now_us);
 

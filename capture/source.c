@@ -81,8 +81,8 @@ set_filter(pcap_t *p, const char *what, const char *filter, char **cause)
 		return -EINVAL;
 	}
 	if (pcap_setfilter(p, &prog) == -1) {
-		set_cause(cause, "capture: %s: set filter: %s", what,
-		    pcap_geterr(p));
+		set_cause(
+		    cause, "capture: %s: set filter: %s", what, pcap_geterr(p));
 		pcap_freecode(&prog);
 		return -EINVAL;
 	}
@@ -92,8 +92,8 @@ set_filter(pcap_t *p, const char *what, const char *filter, char **cause)
 
 /* Open a file or live source and check its link type. */
 int
-cap_source_open(struct cap_source **srcp, const struct cap_source_opts *o,
-    char **cause)
+cap_source_open(
+    struct cap_source **srcp, const struct cap_source_opts *o, char **cause)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct cap_source *src;
@@ -109,10 +109,11 @@ cap_source_open(struct cap_source **srcp, const struct cap_source_opts *o,
 	if ((src = calloc(1, sizeof(*src))) == NULL)
 		return -ENOMEM;
 	if (o->file != NULL) {
-		src->pcap = pcap_open_offline_with_tstamp_precision(o->file,
-		    PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+		src->pcap = pcap_open_offline_with_tstamp_precision(
+		    o->file, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 		if (src->pcap == NULL)
-			set_cause(cause, "capture: read %s: %s", o->file, errbuf);
+			set_cause(
+			    cause, "capture: read %s: %s", o->file, errbuf);
 	} else {
 		src->pcap = open_live(o, cause);
 		src->live = 1;
@@ -170,8 +171,9 @@ frame_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 	struct cap_source *src = (struct cap_source *)user;
 	struct cap_frame f;
 
-	f.ts_us = h->ts.tv_sec < 0 ? 0 :
-	    (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+	f.ts_us = h->ts.tv_sec < 0
+	    ? 0
+	    : (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
 	f.caplen = h->caplen;
 	f.wirelen = h->len;
 	f.data = bytes;
@@ -180,16 +182,16 @@ frame_cb(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 
 /* Hand up to max frames to cb. */
 int
-cap_source_dispatch(struct cap_source *src, int max, cap_frame_cb cb,
-    void *arg, int *eof, char **cause)
+cap_source_dispatch(struct cap_source *src, int max, cap_frame_cb cb, void *arg,
+    int *eof, char **cause)
 {
 	int n;
 
 	*eof = 0;
 	src->cb = cb;
 	src->arg = arg;
-	n = pcap_dispatch(src->pcap, max > 0 ? max : -1, frame_cb,
-	    (u_char *)src);
+	n = pcap_dispatch(
+	    src->pcap, max > 0 ? max : -1, frame_cb, (u_char *)src);
 	if (n == PCAP_ERROR) {
 		set_cause(cause, "capture: read: %s", pcap_geterr(src->pcap));
 		return -EIO;
@@ -203,8 +205,8 @@ cap_source_dispatch(struct cap_source *src, int max, cap_frame_cb cb,
 
 /* Kernel counters of a live capture. */
 int
-cap_source_kstats(struct cap_source *src, uint64_t *recv, uint64_t *drop,
-    uint64_t *ifdrop)
+cap_source_kstats(
+    struct cap_source *src, uint64_t *recv, uint64_t *drop, uint64_t *ifdrop)
 {
 	struct pcap_stat ps;
 

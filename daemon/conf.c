@@ -23,10 +23,14 @@
 #define KiB 1024.0
 #define MiB (1024.0 * 1024.0)
 #define GiB (1024.0 * 1024.0 * 1024.0)
-#define NUM(name, type, field, def, min, max, unit, doc)                     \
-	{name, type, F(field), def, min, max, NULL, unit, doc}
-#define TXT(name, type, field, def, choices, doc)                            \
-	{name, type, F(field), 0, 0, 0, def, choices, doc}
+#define NUM(name, type, field, def, min, max, unit, doc)                       \
+	{                                                                      \
+		name, type, F(field), def, min, max, NULL, unit, doc           \
+	}
+#define TXT(name, type, field, def, choices, doc)                              \
+	{                                                                      \
+		name, type, F(field), 0, 0, 0, def, choices, doc               \
+	}
 
 static const struct conf_key conf_keys[] = {
     TXT("interface", CONF_STR, interface, "eth0", NULL,
@@ -40,9 +44,11 @@ static const struct conf_key conf_keys[] = {
     NUM("buffer_size", CONF_SIZE, buffer_size, 16 * MiB, 0, 2 * GiB - 1,
 	"bytes", "kernel capture buffer; 0 keeps libpcap's default"),
     NUM("flow_memcap", CONF_SIZE, flow_memcap, 64 * MiB, 64 * KiB, 64 * GiB,
-	"bytes", "memory for flow state; at the cap the oldest flow is evicted"),
+	"bytes",
+	"memory for flow state; at the cap the oldest flow is evicted"),
     NUM("host_memcap", CONF_SIZE, host_memcap, 32 * MiB, 64 * KiB, 64 * GiB,
-	"bytes", "memory for per-host context; at the cap the oldest host goes"),
+	"bytes",
+	"memory for per-host context; at the cap the oldest host goes"),
     NUM("timeout_tcp_idle", CONF_UINT, to.tcp_idle, 300, 1, 86400, "seconds",
 	"an established TCP flow ends after this long idle"),
     NUM("timeout_tcp_halfopen", CONF_UINT, to.tcp_halfopen, 10, 1, 3600,
@@ -53,8 +59,8 @@ static const struct conf_key conf_keys[] = {
 	"a UDP flow ends after this long idle"),
     NUM("timeout_icmp_idle", CONF_UINT, to.icmp_idle, 30, 1, 86400, "seconds",
 	"an ICMP flow ends after this long idle"),
-    NUM("timeout_other_idle", CONF_UINT, to.other_idle, 60, 1, 86400,
-	"seconds", "a flow of another protocol ends after this long idle"),
+    NUM("timeout_other_idle", CONF_UINT, to.other_idle, 60, 1, 86400, "seconds",
+	"a flow of another protocol ends after this long idle"),
     NUM("timeout_active", CONF_UINT, to.active, 300, 0, 86400, "seconds",
 	"emit an interim record of a long flow this often; 0 = never"),
     NUM("baseline_seconds", CONF_UINT, baseline_seconds, 3600, 10, 30 * 86400,
@@ -68,11 +74,12 @@ static const struct conf_key conf_keys[] = {
     TXT("model_activation", CONF_CHOICE, model_activation, "tanh",
 	"tanh|relu|elu", "activation of the hidden layers"),
     NUM("model_epochs", CONF_UINT, model_epochs, 30, 1, 1000, "epochs",
-	"most training passes over the baseline (early stopping may end sooner)"),
+	"most training passes over the baseline (early stopping may end "
+	"sooner)"),
     NUM("model_batch", CONF_UINT, model_batch, 128, 1, 4096, "flows",
 	"minibatch size"),
-    NUM("model_seed", CONF_UINT, model_seed, 1, 0, 18446744073709551615.0,
-	NULL, "seed of weight initialisation and shuffling"),
+    NUM("model_seed", CONF_UINT, model_seed, 1, 0, 18446744073709551615.0, NULL,
+	"seed of weight initialisation and shuffling"),
     TXT("threshold_rule", CONF_CHOICE, threshold_rule, "quantile",
 	"quantile|pot", "how the alert threshold is learned from the baseline"),
     NUM("threshold_target", CONF_DOUBLE, threshold_target, 0.001, 1e-6, 0.2,
@@ -83,18 +90,19 @@ static const struct conf_key conf_keys[] = {
 	"features named in each alert's explanation"),
     TXT("state_dir", CONF_STR, state_dir, "/var/lib/anomd", NULL,
 	"where the current model is kept"),
-    TXT("db_path", CONF_STR, db_path, "/var/lib/anomd/anomd.db",
-	NULL, "SQLite alert database (--db overrides)"),
+    TXT("db_path", CONF_STR, db_path, "/var/lib/anomd/anomd.db", NULL,
+	"SQLite alert database (--db overrides)"),
     NUM("retention_days", CONF_UINT, retention_days, 30, 0, 36500, "days",
 	"delete alerts older than this; 0 = keep"),
     NUM("retention_rows", CONF_UINT, retention_rows, 1000000, 0, 1e12, "rows",
 	"keep at most this many alerts; 0 = no limit"),
     NUM("alert_fold_seconds", CONF_UINT, alert_fold_seconds, 60, 0, 86400,
-	"seconds", "fold repeats of one initiator, responder and port into one alert"),
+	"seconds",
+	"fold repeats of one initiator, responder and port into one alert"),
     NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
 	"alerts/s", "most new alerts written per second; 0 = no limit"),
-    TXT("socket_path", CONF_STR, socket_path, "/run/anomd/anomd.sock",
-	NULL, "control socket (-S overrides)"),
+    TXT("socket_path", CONF_STR, socket_path, "/run/anomd/anomd.sock", NULL,
+	"control socket (-S overrides)"),
     NUM("socket_mode", CONF_MODE, socket_mode, 0660, 0, 0777, NULL,
 	"file mode of the control socket, octal"),
     TXT("socket_group", CONF_STR, socket_group, "", NULL,
@@ -102,7 +110,8 @@ static const struct conf_key conf_keys[] = {
     NUM("max_clients", CONF_UINT, max_clients, 64, 1, 10000, "clients",
 	"most control clients at once; more get a busy error"),
     NUM("client_idle_seconds", CONF_UINT, client_idle_seconds, 300, 1, 86400,
-	"seconds", "drop a control client idle this long (subscribers excepted)"),
+	"seconds",
+	"drop a control client idle this long (subscribers excepted)"),
     NUM("client_output_max", CONF_SIZE, client_output_max, 1 * MiB, 64 * KiB,
 	1 * GiB, "bytes", "drop a client whose unread output passes this"),
     TXT("user", CONF_STR, user, "anomd", NULL,
@@ -157,8 +166,8 @@ conf_defaults(struct anomd_conf *c)
 	const struct conf_key *k;
 
 	memset(c, 0, sizeof(*c));
-	for (k = conf_keys; k < conf_keys + sizeof(conf_keys) /
-	    sizeof(conf_keys[0]); k++) {
+	for (k = conf_keys;
+	     k < conf_keys + sizeof(conf_keys) / sizeof(conf_keys[0]); k++) {
 		if (k->type == CONF_STR || k->type == CONF_CHOICE)
 			snprintf((char *)c + k->off, k->size, "%s", k->sdef);
 		else if (k->type == CONF_DOUBLE)
@@ -178,7 +187,8 @@ conf_err(char **cause, const char *file, int lineno, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (cause != NULL && asprintf(cause, "%s:%d: %s", file, lineno, msg) < 0)
+	if (cause != NULL &&
+	    asprintf(cause, "%s:%d: %s", file, lineno, msg) < 0)
 		*cause = NULL;
 	return -EINVAL;
 }
@@ -210,7 +220,8 @@ parse_num(const struct conf_key *k, const char *v, double *out)
 	errno = 0;
 	if (k->type == CONF_DOUBLE) {
 		*out = strtod(v, &end);
-		return (*end || errno || end == v || !isfinite(*out)) ? -EINVAL : 0;
+		return (*end || errno || end == v || !isfinite(*out)) ? -EINVAL
+								      : 0;
 	}
 	if (!isdigit((unsigned char)*v))
 		return -EINVAL;
@@ -218,8 +229,10 @@ parse_num(const struct conf_key *k, const char *v, double *out)
 	if (errno || end == v)
 		return -EINVAL;
 	if (k->type == CONF_SIZE && *end) {
-		mult = strchr("kK", *end) ? KiB : strchr("mM", *end) ? MiB :
-		    strchr("gG", *end) ? GiB : 0;
+		mult = strchr("kK", *end) ? KiB
+		    : strchr("mM", *end)  ? MiB
+		    : strchr("gG", *end)  ? GiB
+					  : 0;
 		end++;
 	}
 	if (*end || mult == 0)
@@ -262,8 +275,10 @@ set_value(struct anomd_conf *c, const struct conf_key *k, const char *v,
 	}
 	if (parse_num(k, v, &d) != 0)
 		return conf_err(cause, file, lineno, "%s \"%s\": not a %s",
-		    k->name, v, k->type == CONF_DOUBLE ? "number" :
-		    k->type == CONF_MODE ? "octal mode" : "whole number");
+		    k->name, v,
+		    k->type == CONF_DOUBLE     ? "number"
+			: k->type == CONF_MODE ? "octal mode"
+					       : "whole number");
 	if (d < k->min || d > k->max)
 		return conf_err(cause, file, lineno,
 		    "%s %s out of range (min %.15g, max %.15g)", k->name, v,
@@ -304,8 +319,8 @@ conf_parse_line(struct anomd_conf *c, const char *file, int lineno,
 	if (*key == '\0' || *key == '#')
 		return 0;
 	if ((eq = strchr(key, '=')) == NULL)
-		return conf_err(cause, file, lineno,
-		    "\"%s\": want key = value", key);
+		return conf_err(
+		    cause, file, lineno, "\"%s\": want key = value", key);
 	*eq = '\0';
 	key = trim(key);
 	val = trim(eq + 1);
@@ -316,8 +331,8 @@ conf_parse_line(struct anomd_conf *c, const char *file, int lineno,
 	conf_keys_table(&n);
 	for (i = 0; i < n; i++)
 		if (strcmp(conf_keys[i].name, key) == 0)
-			return set_value(c, &conf_keys[i], val, file, lineno,
-			    cause);
+			return set_value(
+			    c, &conf_keys[i], val, file, lineno, cause);
 	return conf_err(cause, file, lineno, "unknown key \"%s\"", key);
 }
 
@@ -332,8 +347,9 @@ conf_load(struct anomd_conf *c, const char *path,
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		err = errno;
-		if (cause != NULL && asprintf(cause, "config: open %s: %s", path,
-		    strerror(err)) < 0)
+		if (cause != NULL &&
+		    asprintf(
+			cause, "config: open %s: %s", path, strerror(err)) < 0)
 			*cause = NULL;
 		return -err;
 	}
@@ -359,8 +375,8 @@ conf_load(struct anomd_conf *c, const char *path,
 
 /* The value of key k as text. */
 const char *
-conf_value_str(const struct anomd_conf *c, const struct conf_key *k,
-    char *buf, size_t len)
+conf_value_str(
+    const struct anomd_conf *c, const struct conf_key *k, char *buf, size_t len)
 {
 	static const char *const suffix[] = {"", "K", "M", "G"};
 	const char *p = (const char *)c + k->off;
@@ -425,9 +441,12 @@ conf_write_defaults(FILE *fp, int man)
 	if (man)
 		fputs(".Bl -tag -width Ds\n", fp);
 	else
-		fputs("# anomd.conf: anomd(8) reads this file; see anomd.conf(5).\n"
-		      "# Every key is shown with its default value.  Sizes take a\n"
-		      "# K, M or G suffix (powers of 1024).\n", fp);
+		fputs("# anomd.conf: anomd(8) reads this file; see "
+		      "anomd.conf(5).\n"
+		      "# Every key is shown with its default value.  Sizes "
+		      "take a\n"
+		      "# K, M or G suffix (powers of 1024).\n",
+		    fp);
 	for (i = 0; i < n; i++) {
 		conf_value_str(&c, &conf_keys[i], val, sizeof(val));
 		if (!man) {

@@ -79,7 +79,7 @@ struct control_client {
 	int subscribed;
 	int eof; /* the client shut its side down */
 	int closing; /* close once the output is flushed */
-	int linger;  /* closing after too_long: drain input until EOF */
+	int linger; /* closing after too_long: drain input until EOF */
 	size_t drained;
 	int rd_off; /* reading stopped until the output drains */
 	int busy; /* inside the handler: a drop must wait */

@@ -43,12 +43,12 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 #define CONF_STR_MAX 256
 
 enum conf_type {
-	CONF_STR,    /* free text, at most CONF_STR_MAX - 1 bytes */
-	CONF_UINT,   /* unsigned decimal */
-	CONF_SIZE,   /* unsigned with an optional K, M or G suffix (1024) */
-	CONF_BOOL,   /* yes/no, true/false, on/off, 1/0 */
+	CONF_STR, /* free text, at most CONF_STR_MAX - 1 bytes */
+	CONF_UINT, /* unsigned decimal */
+	CONF_SIZE, /* unsigned with an optional K, M or G suffix (1024) */
+	CONF_BOOL, /* yes/no, true/false, on/off, 1/0 */
 	CONF_DOUBLE, /* decimal fraction */
-	CONF_MODE,   /* octal file mode */
+	CONF_MODE, /* octal file mode */
 	CONF_CHOICE, /* one word of a '|'-separated list */
 };
 
@@ -85,10 +85,10 @@ struct anomd_conf {
 struct conf_key {
 	const char *name;
 	enum conf_type type;
-	size_t off, size;  /* field in struct anomd_conf */
+	size_t off, size; /* field in struct anomd_conf */
 	double def, min, max; /* numeric default and bounds */
-	const char *sdef;  /* text default (CONF_STR, CONF_CHOICE) */
-	const char *unit;  /* unit or, for CONF_CHOICE, the choices */
+	const char *sdef; /* text default (CONF_STR, CONF_CHOICE) */
+	const char *unit; /* unit or, for CONF_CHOICE, the choices */
 	const char *doc;
 };
 
@@ -112,8 +112,8 @@ int conf_load(struct anomd_conf *c, const char *path,
 /* Write the commented default config (man = 0) or roff for anomd.conf(5). */
 void conf_write_defaults(FILE *fp, int man);
 /* Write the value of key k in c into buf. */
-const char *conf_value_str(const struct anomd_conf *c,
-    const struct conf_key *k, char *buf, size_t len);
+const char *conf_value_str(const struct anomd_conf *c, const struct conf_key *k,
+    char *buf, size_t len);
 
 /* ---- flowcsv.c ---------------------------------------------------------- */
 
@@ -135,14 +135,14 @@ struct detect_job;
 
 struct detect_opts {
 	const struct anomd_conf *conf;
-	struct model *model;    /* loaded model (taken over), or NULL: learn */
-	int train_only;         /* keep every record as baseline */
-	const char *model_out;  /* save a trained model here, or NULL */
-	uint64_t created_us;    /* model creation time; 0 = baseline's end */
-	FILE *scores;           /* scores CSV, or NULL */
-	FILE *eve;              /* EVE JSON lines, or NULL */
-	struct store *store;    /* alert store, or NULL */
-	int async;              /* the caller trains (detect_job_*) */
+	struct model *model; /* loaded model (taken over), or NULL: learn */
+	int train_only; /* keep every record as baseline */
+	const char *model_out; /* save a trained model here, or NULL */
+	uint64_t created_us; /* model creation time; 0 = baseline's end */
+	FILE *scores; /* scores CSV, or NULL */
+	FILE *eve; /* EVE JSON lines, or NULL */
+	struct store *store; /* alert store, or NULL */
+	int async; /* the caller trains (detect_job_*) */
 	/* a new alert row was queued in the store */
 	void (*alert_cb)(const struct store_alert *a, void *arg);
 	void *alert_arg;
@@ -155,8 +155,8 @@ struct detect_stats {
 };
 
 /* Model parameters from the configuration; 0 or -EINVAL with *cause. */
-int detect_model_params(const struct anomd_conf *c, struct model_params *p,
-    char **cause);
+int detect_model_params(
+    const struct anomd_conf *c, struct model_params *p, char **cause);
 /* Create a detector (exits on OOM); it takes over o->model. */
 struct detector *detect_create(const struct detect_opts *o);
 /* Free a detector and its model; NULL does nothing. */
@@ -183,8 +183,8 @@ const struct detect_stats *detect_stats(const struct detector *d);
 /* The current model, or NULL. */
 const struct model *detect_model(const struct detector *d);
 /* Baseline rows kept and seen, and its time span. */
-void detect_baseline(const struct detector *d, uint64_t *kept,
-    uint64_t *seen, uint64_t *first_us, uint64_t *last_us);
+void detect_baseline(const struct detector *d, uint64_t *kept, uint64_t *seen,
+    uint64_t *first_us, uint64_t *last_us);
 /* Write the scores CSV header. */
 void detect_scores_header(FILE *fp);
 /* Print the alerts summary. */
@@ -215,13 +215,13 @@ struct control_peer {
 };
 
 struct control_opts {
-	const char *path;     /* socket path */
-	mode_t mode;          /* e.g. 0660 */
-	gid_t gid;            /* group of the socket, (gid_t)-1 = keep */
+	const char *path; /* socket path */
+	mode_t mode; /* e.g. 0660 */
+	gid_t gid; /* group of the socket, (gid_t)-1 = keep */
 	unsigned max_clients; /* more get a "busy" error and are closed */
-	unsigned idle_s;      /* drop a non-subscribed client idle this long */
-	size_t output_max;    /* drop a client with more unsent output */
-	size_t line_max;      /* CONTROL_LINE_MAX unless a test shrinks it */
+	unsigned idle_s; /* drop a non-subscribed client idle this long */
+	size_t output_max; /* drop a client with more unsent output */
+	size_t line_max; /* CONTROL_LINE_MAX unless a test shrinks it */
 };
 
 struct control_stats {
@@ -280,7 +280,7 @@ void priv_drop(const char *user, const char *const *chown_paths);
 
 struct live_opts {
 	struct anomd_conf *conf;
-	const char *conf_path;  /* re-read on SIGHUP; NULL = defaults */
+	const char *conf_path; /* re-read on SIGHUP; NULL = defaults */
 	const char *model_path; /* -m, or NULL: the state directory's model */
 	int verbose;
 	/* command-line overrides, applied again on reload (NULL/0 = none) */
@@ -297,15 +297,15 @@ struct offline_opts {
 	const char **files; /* capture files, nfiles of them */
 	size_t nfiles;
 	const struct anomd_conf *conf;
-	const char *flows_path;  /* --flows, "-" = stdout, or NULL */
-	int detect;              /* learn and score, or only assemble flows */
-	int train_only;          /* train on everything, save to model_path */
-	const char *model_path;  /* -m: load this (or, train_only, write it) */
-	const char *db_path;     /* alert database, or NULL */
+	const char *flows_path; /* --flows, "-" = stdout, or NULL */
+	int detect; /* learn and score, or only assemble flows */
+	int train_only; /* train on everything, save to model_path */
+	const char *model_path; /* -m: load this (or, train_only, write it) */
+	const char *db_path; /* alert database, or NULL */
 	const char *scores_path; /* --scores, or NULL */
-	const char *eve_path;    /* --eve, or NULL */
-	uint64_t seed;           /* flow hash seed, 0 = random */
-	int top;                 /* flows to show in the summary */
+	const char *eve_path; /* --eve, or NULL */
+	uint64_t seed; /* flow hash seed, 0 = random */
+	int top; /* flows to show in the summary */
 };
 
 /* Run the offline job; returns the process exit status. */

@@ -27,7 +27,7 @@
 
 #define DETECT_HOSTS_MAX 128 /* hosts tracked per side for the summary */
 #define DETECT_HOSTS_SHOWN 8
-#define DETECT_TOP_MAX 10   /* alerts shown in the summary */
+#define DETECT_TOP_MAX 10 /* alerts shown in the summary */
 
 /*
  * Hosts that raise the most alerts, by the space-saving algorithm: at most
@@ -38,7 +38,7 @@
 struct detect_host {
 	uint8_t addr[CAP_ADDR_LEN];
 	uint64_t alerts, over; /* over: alerts inherited, an error bound */
-	uint64_t peers_seen;   /* alerts whose peer differed from the last */
+	uint64_t peers_seen; /* alerts whose peer differed from the last */
 	uint8_t last_peer[CAP_ADDR_LEN];
 	float max_score;
 	uint64_t first_us, last_us;
@@ -83,8 +83,8 @@ rng_next(uint64_t *s)
 
 /* Turn the configuration into model parameters; 0 or -EINVAL. */
 int
-detect_model_params(const struct anomd_conf *c, struct model_params *p,
-    char **cause)
+detect_model_params(
+    const struct anomd_conf *c, struct model_params *p, char **cause)
 {
 	char buf[CONF_STR_MAX], *tok, *save = NULL, *end;
 	unsigned long w;
@@ -93,7 +93,7 @@ detect_model_params(const struct anomd_conf *c, struct model_params *p,
 	snprintf(buf, sizeof(buf), "%s", c->model_layers);
 	p->nlayers = 0;
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", ", &save)) {
+	     tok = strtok_r(NULL, ", ", &save)) {
 		errno = 0;
 		w = strtoul(tok, &end, 10);
 		if (*end || errno || w < 1 || w > MODEL_MAX_WIDTH ||
@@ -112,9 +112,11 @@ detect_model_params(const struct anomd_conf *c, struct model_params *p,
 	p->robust_drop = c->robust_drop;
 	return 0;
 bad:
-	if (cause != NULL && asprintf(cause, "model_layers \"%s\": want 1 to "
-	    "%d comma-separated widths of 1 to %d", c->model_layers,
-	    MODEL_MAX_HIDDEN, MODEL_MAX_WIDTH) < 0)
+	if (cause != NULL &&
+	    asprintf(cause,
+		"model_layers \"%s\": want 1 to "
+		"%d comma-separated widths of 1 to %d",
+		c->model_layers, MODEL_MAX_HIDDEN, MODEL_MAX_WIDTH) < 0)
 		*cause = NULL;
 	return -EINVAL;
 }
@@ -133,8 +135,8 @@ detect_create(const struct detect_opts *o)
 	d->model = o->model;
 	d->rng = o->conf->model_seed ^ 0x62617365ULL;
 	for (i = 0; i < FEAT_COUNT; i++)
-		d->xform[i] = fd[i].xform == FX_LOG1P ? MODEL_XFORM_LOG1P :
-		    MODEL_XFORM_LINEAR;
+		d->xform[i] = fd[i].xform == FX_LOG1P ? MODEL_XFORM_LOG1P
+						      : MODEL_XFORM_LINEAR;
 	d->caprows = o->conf->baseline_max_flows;
 	if (d->model == NULL || o->train_only)
 		detect_retrain(d);
@@ -342,13 +344,14 @@ detect_scores_header(FILE *fp)
 
 /* Write one scores row. */
 static void
-scores_row(FILE *fp, const struct flow_record *r, float score, float thr,
-    int alert)
+scores_row(
+    FILE *fp, const struct flow_record *r, float score, float thr, int alert)
 {
 	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t0[32], t1[32];
 
-	fprintf(fp, "%s,%s,%u,%s,%u,%s,%u,%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%d,"
-		    "%" PRIu64 ",%s\n",
+	fprintf(fp,
+	    "%s,%s,%u,%s,%u,%s,%u,%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%d,"
+	    "%" PRIu64 ",%s\n",
 	    ts_str(r->ts_first_us, t0), ts_str(r->ts_last_us, t1), r->proto,
 	    addr_str(r->src, a), r->sport, addr_str(r->dst, b), r->dport,
 	    r->packets, r->bytes, (double)score, (double)thr, alert, r->id,
@@ -526,7 +529,8 @@ store_put(struct detector *d, const struct flow_record *r, float score,
 	a.bytes = r->bytes;
 	a.score = score;
 	a.threshold = model_threshold(d->model);
-	snprintf(a.model_id, sizeof(a.model_id), "%s", model_info(d->model)->id);
+	snprintf(
+	    a.model_id, sizeof(a.model_id), "%s", model_info(d->model)->id);
 	if (strlen(expl) < sizeof(a.explanation))
 		memcpy(a.explanation, expl, strlen(expl) + 1);
 	a.count = 1;
@@ -624,8 +628,9 @@ print_expl(FILE *fp, const struct model_expl *ex, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		fprintf(fp, "      %s = %g %s (baseline p50 %g, p99 %g; %.0f%% of "
-			    "the error)\n",
+		fprintf(fp,
+		    "      %s = %g %s (baseline p50 %g, p99 %g; %.0f%% of "
+		    "the error)\n",
 		    fd[ex[i].feature].name, (double)ex[i].value,
 		    fd[ex[i].feature].unit, (double)ex[i].p50,
 		    (double)ex[i].p99, 100.0 * ex[i].share);
@@ -642,8 +647,8 @@ host_cmp(const void *a, const void *b)
 
 /* Print the hosts with the most alerts; one-off hosts are only counted. */
 static void
-print_hosts(FILE *fp, const struct detect_hosts *t, const char *what,
-    const char *peers)
+print_hosts(
+    FILE *fp, const struct detect_hosts *t, const char *what, const char *peers)
 {
 	struct detect_hosts s = *t;
 	char a[ADDR_STR_LEN], t0[64], t1[64];
@@ -657,13 +662,15 @@ print_hosts(FILE *fp, const struct detect_hosts *t, const char *what,
 		if (s.h[i].alerts - s.h[i].over < 2 && s.n > 1)
 			continue;
 		shown++;
-		fprintf(fp, "  %-16s %7" PRIu64 " alerts%s, %s%" PRIu64
-			    " %s, max score %.4g, %s to %s\n",
+		fprintf(fp,
+		    "  %-16s %7" PRIu64 " alerts%s, %s%" PRIu64
+		    " %s, max score %.4g, %s to %s\n",
 		    addr_str(s.h[i].addr, a), s.h[i].alerts,
 		    s.h[i].over ? " (approx.)" : "",
 		    s.h[i].peers_seen > 1 ? "about " : "", s.h[i].peers_seen,
 		    peers, (double)s.h[i].max_score,
-		    iso_time(s.h[i].first_us, t0), iso_time(s.h[i].last_us, t1));
+		    iso_time(s.h[i].first_us, t0),
+		    iso_time(s.h[i].last_us, t1));
 	}
 	if (shown == 0)
 		fprintf(fp, "  (none with more than one alert)\n");
@@ -685,8 +692,9 @@ detect_print_summary(const struct detector *d, FILE *fp)
 		fprintf(fp, "top alerts:\n");
 	for (i = 0; i < d->ntop; i++) {
 		r = &d->top[i].rec;
-		fprintf(fp, "  %s %s %s:%u -> %s:%u score %.4g (threshold "
-			    "%.4g)\n",
+		fprintf(fp,
+		    "  %s %s %s:%u -> %s:%u score %.4g (threshold "
+		    "%.4g)\n",
 		    iso_time(r->ts_first_us, t), proto_name(r->proto, pb),
 		    addr_str(r->src, a), r->sport, addr_str(r->dst, b),
 		    r->dport, (double)d->top[i].score,

@@ -36,10 +36,10 @@
 #include "model/model.h"
 #include "store/store.h"
 
-#define LIVE_BATCH 256          /* packets per capture callback */
-#define LIVE_RETAIN_EVERY_S 60  /* retention pass interval */
-#define LIVE_STREAM_MAX 65536   /* committed-but-unstreamed alerts kept */
-#define LIVE_STOP_WAIT_MS 5000  /* wait for a running training at exit */
+#define LIVE_BATCH 256 /* packets per capture callback */
+#define LIVE_RETAIN_EVERY_S 60 /* retention pass interval */
+#define LIVE_STREAM_MAX 65536 /* committed-but-unstreamed alerts kept */
+#define LIVE_STOP_WAIT_MS 5000 /* wait for a running training at exit */
 #define MODEL_FILE "anomd.model"
 
 struct live {
@@ -158,8 +158,8 @@ capture_read(struct live *L)
 
 	if (L->src == NULL)
 		return;
-	if (cap_source_dispatch(L->src, LIVE_BATCH, frame_cb, L, &eof,
-	    &cause) < 0) {
+	if (cap_source_dispatch(L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) <
+	    0) {
 		log_warnx("%s", cause ? cause : "capture: read failed");
 		free(cause);
 	}
@@ -234,7 +234,8 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 		    (double)model_threshold(detect_model(L->det)),
 		    model_info(detect_model(L->det))->baseline_rows);
 	} else if (detect_model(L->det) == NULL)
-		detect_retrain(L->det); /* nothing to detect with: learn again */
+		detect_retrain(
+		    L->det); /* nothing to detect with: learn again */
 	notify_status("%s", detect_state(L->det));
 }
 
@@ -246,8 +247,8 @@ update_kstats(struct live *L)
 
 	if (L->src != NULL && cap_source_kstats(L->src, &r, &d, &i) == 0) {
 		if (d > L->kern_drop)
-			log_debug("capture: kernel dropped %" PRIu64
-				  " packets", d - L->kern_drop);
+			log_debug("capture: kernel dropped %" PRIu64 " packets",
+			    d - L->kern_drop);
 		L->kern_recv = r;
 		L->kern_drop = d;
 		L->kern_ifdrop = i;
@@ -322,7 +323,8 @@ live_apply_conf(struct anomd_conf *c, const struct anomd_conf *nc)
 			memcpy(to, from, k[i].size);
 		else
 			log_warnx("reload: %s changed; it takes effect at the "
-				  "next start", k[i].name);
+				  "next start",
+			    k[i].name);
 	}
 }
 
@@ -333,8 +335,8 @@ apply_overrides(const struct live_opts *o, struct anomd_conf *c)
 	if (o->iface != NULL)
 		snprintf(c->interface, sizeof(c->interface), "%s", o->iface);
 	if (o->socket != NULL)
-		snprintf(c->socket_path, sizeof(c->socket_path), "%s",
-		    o->socket);
+		snprintf(
+		    c->socket_path, sizeof(c->socket_path), "%s", o->socket);
 	if (o->db != NULL)
 		snprintf(c->db_path, sizeof(c->db_path), "%s", o->db);
 	if (o->baseline_s != 0)
@@ -367,8 +369,8 @@ reload(struct live *L)
 			log_warnx("reload: %s", cause);
 		else if (n > 0)
 			log_warnx("reload: %s has %d error%s; keeping the "
-				  "running configuration", L->o->conf_path, n,
-			    n == 1 ? "" : "s");
+				  "running configuration",
+			    L->o->conf_path, n, n == 1 ? "" : "s");
 		else {
 			apply_overrides(L->o, c);
 			live_apply_conf(L->conf, c);
@@ -430,13 +432,13 @@ cmd_status(struct live *L)
 
 	cJSON_AddStringToObject(r, "state", detect_state(L->det));
 	cJSON_AddBoolToObject(r, "learning", detect_learning(L->det));
-	cJSON_AddNumberToObject(r, "uptime_s",
-	    (double)(now - L->start_us) / 1e6);
+	cJSON_AddNumberToObject(
+	    r, "uptime_s", (double)(now - L->start_us) / 1e6);
 	if (m != NULL) {
 		o = cJSON_AddObjectToObject(r, "model");
 		cJSON_AddStringToObject(o, "id", model_info(m)->id);
-		cJSON_AddNumberToObject(o, "age_s",
-		    (double)(now - L->model_since_us) / 1e6);
+		cJSON_AddNumberToObject(
+		    o, "age_s", (double)(now - L->model_since_us) / 1e6);
 		cJSON_AddNumberToObject(o, "threshold", model_threshold(m));
 	} else
 		cJSON_AddNullToObject(r, "model");
@@ -444,8 +446,8 @@ cmd_status(struct live *L)
 	o = cJSON_AddObjectToObject(r, "baseline");
 	cJSON_AddNumberToObject(o, "flows", (double)seen);
 	cJSON_AddNumberToObject(o, "min_flows", L->conf->baseline_min_flows);
-	cJSON_AddNumberToObject(o, "elapsed_s",
-	    seen ? (double)(t1 - t0) / 1e6 : 0);
+	cJSON_AddNumberToObject(
+	    o, "elapsed_s", seen ? (double)(t1 - t0) / 1e6 : 0);
 	cJSON_AddNumberToObject(o, "window_s", L->conf->baseline_seconds);
 	o = cJSON_AddObjectToObject(r, "capture");
 	cJSON_AddStringToObject(o, "interface", L->conf->interface);
@@ -454,8 +456,8 @@ cmd_status(struct live *L)
 	cJSON_AddNumberToObject(o, "kernel_drops", (double)L->kern_drop);
 	cJSON_AddNumberToObject(o, "if_drops", (double)L->kern_ifdrop);
 	cJSON_AddNumberToObject(o, "flows_active", (double)cs->flows_active);
-	cJSON_AddNumberToObject(r, "alerts",
-	    (double)detect_stats(L->det)->alerts);
+	cJSON_AddNumberToObject(
+	    r, "alerts", (double)detect_stats(L->det)->alerts);
 	return r;
 }
 
@@ -504,7 +506,8 @@ cmd_stats(struct live *L)
 	o = cJSON_AddObjectToObject(r, "control");
 	NUM(o, &ct, accepted), NUM(o, &ct, clients), NUM(o, &ct, refused_busy);
 	NUM(o, &ct, dropped_slow), NUM(o, &ct, dropped_idle);
-	NUM(o, &ct, requests), NUM(o, &ct, bad_requests), NUM(o, &ct, oversized);
+	NUM(o, &ct, requests), NUM(o, &ct, bad_requests),
+	    NUM(o, &ct, oversized);
 	NUM(o, &ct, subscribers);
 	return r;
 }
@@ -539,7 +542,8 @@ cmd_model(struct live *L, const char **code, char **message)
 	a = cJSON_AddArrayToObject(r, "layers");
 	for (i = 0; i < mi->nhidden; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber(mi->hidden[i]));
-	cJSON_AddStringToObject(r, "activation", model_act_name(mi->activation));
+	cJSON_AddStringToObject(
+	    r, "activation", model_act_name(mi->activation));
 	a = cJSON_AddArrayToObject(r, "epochs");
 	cJSON_AddItemToArray(a, cJSON_CreateNumber(mi->epochs_first));
 	cJSON_AddItemToArray(a, cJSON_CreateNumber(mi->epochs_refit));
@@ -552,8 +556,8 @@ cmd_model(struct live *L, const char **code, char **message)
 
 /* Read optional number argument name within [min, max]; -1 if invalid. */
 static int
-arg_num(const cJSON *args, const char *name, double min, double max,
-    double *out)
+arg_num(
+    const cJSON *args, const char *name, double min, double max, double *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
 
@@ -592,8 +596,7 @@ query_cb(const struct store_alert *a, void *arg)
 
 /* The "alerts" result: filtered, newest first, paged by id. */
 static cJSON *
-cmd_alerts(struct live *L, const cJSON *args, const char **code,
-    char **message)
+cmd_alerts(struct live *L, const cJSON *args, const char **code, char **message)
 {
 	struct store_query q;
 	double since = 0, until = 0, limit = 100, before = 0, min = 0;
@@ -638,8 +641,7 @@ cmd_alerts(struct live *L, const cJSON *args, const char **code,
 
 /* The "alert" result: one alert with its explanation. */
 static cJSON *
-cmd_alert(struct live *L, const cJSON *args, const char **code,
-    char **message)
+cmd_alert(struct live *L, const cJSON *args, const char **code, char **message)
 {
 	struct store_alert a;
 	double id = 0;
@@ -668,9 +670,9 @@ peer_is_admin(const struct control_peer *peer)
 
 /* Run one control command. */
 static cJSON *
-control_cb(struct control_client *cl, const char *command,
-    const cJSON *args, const struct control_peer *peer, const char **code,
-    char **message, void *arg)
+control_cb(struct control_client *cl, const char *command, const cJSON *args,
+    const struct control_peer *peer, const char **code, char **message,
+    void *arg)
 {
 	struct live *L = arg;
 	cJSON *r;
@@ -700,19 +702,21 @@ control_cb(struct control_client *cl, const char *command,
 		if (!peer_is_admin(peer))
 			return fail(code, message, "forbidden",
 			    "retrain is for root and the daemon's user (uid "
-			    "%u)", (unsigned)geteuid());
+			    "%u)",
+			    (unsigned)geteuid());
 		reload(L);
 		r = cJSON_CreateObject();
 		cJSON_AddBoolToObject(r, "retraining", 1);
-		cJSON_AddNumberToObject(r, "baseline_seconds",
-		    L->conf->baseline_seconds);
-		cJSON_AddNumberToObject(r, "baseline_min_flows",
-		    L->conf->baseline_min_flows);
+		cJSON_AddNumberToObject(
+		    r, "baseline_seconds", L->conf->baseline_seconds);
+		cJSON_AddNumberToObject(
+		    r, "baseline_min_flows", L->conf->baseline_min_flows);
 		return r;
 	}
 	return fail(code, message, "unknown_command",
 	    "unknown command \"%s\"; try version, status, stats, alerts, "
-	    "alert, model, retrain, subscribe", command);
+	    "alert, model, retrain, subscribe",
+	    command);
 }
 
 /* Create a folder (one level) when missing. */
@@ -754,8 +758,8 @@ load_model(struct live *L)
 
 	rc = model_load(&m, path, feat_table_hash(), FEAT_COUNT, &cause);
 	if (rc == 0) {
-		log_info("model %s loaded from %s: detecting", model_info(m)->id,
-		    path);
+		log_info("model %s loaded from %s: detecting",
+		    model_info(m)->id, path);
 		return m;
 	}
 	if (L->o->model_path != NULL)
@@ -855,16 +859,16 @@ add_events(struct live *L)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	if (fd >= 0) {
-		L->cap_ev = event_new(L->base, fd, EV_READ | EV_PERSIST,
-		    capture_cb, L);
+		L->cap_ev =
+		    event_new(L->base, fd, EV_READ | EV_PERSIST, capture_cb, L);
 		event_add(L->cap_ev, NULL);
 	}
 	L->tick_ev = event_new(L->base, -1, EV_PERSIST, tick_cb, L);
 	event_add(L->tick_ev, &one);
 	if (pipe2(L->pipefd, O_CLOEXEC) == -1)
 		fatal("pipe");
-	L->train_ev = event_new(L->base, L->pipefd[0], EV_READ | EV_PERSIST,
-	    train_done_cb, L);
+	L->train_ev = event_new(
+	    L->base, L->pipefd[0], EV_READ | EV_PERSIST, train_done_cb, L);
 	event_add(L->train_ev, NULL);
 	for (i = 0; i < 4; i++) {
 		L->sig_ev[i] = evsignal_new(L->base, sigs[i], signal_cb, L);
@@ -888,7 +892,7 @@ wait_training(struct live *L)
 	int waited;
 
 	for (waited = 0; L->worker_running && waited < LIVE_STOP_WAIT_MS;
-	    waited += 50) {
+	     waited += 50) {
 		if (read(L->pipefd[0], &j, sizeof(j)) == (ssize_t)sizeof(j)) {
 			pthread_join(L->worker, NULL);
 			L->worker_running = 0;
@@ -969,8 +973,7 @@ live_run(const struct live_opts *o)
 	L->wd_usec = notify_watchdog_usec();
 	notify_ready();
 	notify_status("%s", detect_state(L->det));
-	log_info("anomd %s started: %s", PACKAGE_VERSION,
-	    detect_state(L->det));
+	log_info("anomd %s started: %s", PACKAGE_VERSION, detect_state(L->det));
 	event_base_dispatch(L->base);
 	shutdown_all(L);
 	log_info("anomd stopped");

@@ -54,16 +54,16 @@ out:
 	errno = saved;
 }
 
-#define LOG_FN(name, pri, with_errno)                                      \
-	void name(const char *fmt, ...)                                    \
-	{                                                                  \
-		int saved = errno;                                         \
-		va_list ap;                                                \
-                                                                           \
-		va_start(ap, fmt);                                         \
-		vlog(pri, with_errno ? strerror(saved) : NULL, fmt, ap);   \
-		va_end(ap);                                                \
-		errno = saved;                                             \
+#define LOG_FN(name, pri, with_errno)                                          \
+	void name(const char *fmt, ...)                                        \
+	{                                                                      \
+		int saved = errno;                                             \
+		va_list ap;                                                    \
+                                                                               \
+		va_start(ap, fmt);                                             \
+		vlog(pri, with_errno ? strerror(saved) : NULL, fmt, ap);       \
+		va_end(ap);                                                    \
+		errno = saved;                                                 \
 	}
 
 /* log_warn appends strerror(errno); log_warnx does not. */

@@ -64,10 +64,13 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: anomd [-c CONF] [-i IFACE] [-m MODEL] [--db PATH] [-S SOCKET] "
+	    "usage: anomd [-c CONF] [-i IFACE] [-m MODEL] [--db PATH] [-S "
+	    "SOCKET] "
 	    "[-v]\n"
-	    "       anomd -r FILE [-r FILE ...] [-c CONF] [--db PATH] [-m MODEL]\n"
-	    "             [--baseline SECONDS] [--scores OUT.csv] [--eve OUT.json]\n"
+	    "       anomd -r FILE [-r FILE ...] [-c CONF] [--db PATH] [-m "
+	    "MODEL]\n"
+	    "             [--baseline SECONDS] [--scores OUT.csv] [--eve "
+	    "OUT.json]\n"
 	    "             [--flows OUT.csv] [--seed N] [--top N] [-v]\n"
 	    "       anomd -r FILE [-r FILE ...] --train-only -m MODEL\n"
 	    "       anomd [-c CONF] -t\n"
@@ -83,10 +86,13 @@ usage(FILE *fp)
 	    "write it)\n"
 	    "      --db PATH        alert database (default ./" OFFLINE_DB
 	    " for -r)\n"
-	    "      --train-only     train on all flows of the files, save to -m\n"
+	    "      --train-only     train on all flows of the files, save to "
+	    "-m\n"
 	    "      --baseline SECS  length of the baseline window\n"
-	    "      --scores OUT.csv write one row per scored flow (- = stdout)\n"
-	    "      --eve OUT.json   write alerts as EVE JSON lines (- = stdout)\n"
+	    "      --scores OUT.csv write one row per scored flow (- = "
+	    "stdout)\n"
+	    "      --eve OUT.json   write alerts as EVE JSON lines (- = "
+	    "stdout)\n"
 	    "      --flows OUT.csv  write one row per flow record; alone, only "
 	    "flows\n"
 	    "      --top N          largest flows shown by a flows-only run\n"
@@ -111,8 +117,10 @@ list_features(const char *how)
 	for (i = 0; i < FEAT_COUNT; i++) {
 		if (man)
 			printf(".It Cm %s\n%s (%s%s).\n", fd[i].name, fd[i].doc,
-			    fd[i].unit, fd[i].xform == FX_LOG1P ?
-			    "; the model takes its log1p" : "");
+			    fd[i].unit,
+			    fd[i].xform == FX_LOG1P
+				? "; the model takes its log1p"
+				: "");
 		else
 			printf("%2d  %-22s %-9s %-6s %s\n", i, fd[i].name,
 			    fd[i].unit,
@@ -182,7 +190,8 @@ parse_opt(struct args *a, int ch)
 		o->train_only = 1;
 		break;
 	case OPT_BASELINE:
-		a->baseline = (long)num_arg("--baseline", optarg, 10, 30 * 86400);
+		a->baseline =
+		    (long)num_arg("--baseline", optarg, 10, 30 * 86400);
 		break;
 	case OPT_LIST_FEATURES:
 		list_features(optarg);
@@ -242,8 +251,8 @@ load_conf(struct anomd_conf *c, const char *path, int test)
 		exit(1);
 	}
 	if (n > 0) {
-		fprintf(stderr, "anomd: %s: %d error%s\n", p, n,
-		    n == 1 ? "" : "s");
+		fprintf(
+		    stderr, "anomd: %s: %d error%s\n", p, n, n == 1 ? "" : "s");
 		exit(1);
 	}
 }
@@ -255,7 +264,8 @@ check_args(struct args *a)
 	struct offline_opts *o = &a->oo;
 
 	if (o->train_only && o->model_path == NULL) {
-		fprintf(stderr, "anomd: --train-only needs -m MODEL to write\n");
+		fprintf(
+		    stderr, "anomd: --train-only needs -m MODEL to write\n");
 		exit(2);
 	}
 	o->detect = o->train_only || o->model_path || o->db_path ||
@@ -283,8 +293,9 @@ run_live(struct args *a, struct anomd_conf *conf)
 
 	if (a->oo.train_only || a->oo.flows_path || a->oo.scores_path ||
 	    a->oo.eve_path) {
-		fprintf(stderr, "anomd: --train-only, --flows, --scores and "
-				"--eve need -r FILE\n");
+		fprintf(stderr,
+		    "anomd: --train-only, --flows, --scores and "
+		    "--eve need -r FILE\n");
 		return 2;
 	}
 	if (a->iface != NULL)
@@ -295,8 +306,9 @@ run_live(struct args *a, struct anomd_conf *conf)
 		set_str(conf->db_path, "--db", a->oo.db_path);
 	memset(&lo, 0, sizeof(lo));
 	lo.conf = conf;
-	lo.conf_path = a->conf_path ? a->conf_path :
-	    access(DEFAULT_CONF, F_OK) == 0 ? DEFAULT_CONF : NULL;
+	lo.conf_path = a->conf_path	      ? a->conf_path
+	    : access(DEFAULT_CONF, F_OK) == 0 ? DEFAULT_CONF
+					      : NULL;
 	lo.model_path = a->oo.model_path;
 	lo.verbose = a->verbose;
 	lo.iface = a->iface;
@@ -316,8 +328,8 @@ main(int argc, char **argv)
 	a.oo.files = a.files;
 	a.oo.top = 10;
 	a.baseline = -1;
-	while ((ch = getopt_long(argc, argv, "r:c:ti:S:m:vhV", longopts, NULL)) !=
-	    -1)
+	while ((ch = getopt_long(
+		    argc, argv, "r:c:ti:S:m:vhV", longopts, NULL)) != -1)
 		parse_opt(&a, ch);
 	if (optind != argc) {
 		usage(stderr);

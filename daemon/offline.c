@@ -101,8 +101,8 @@ read_file(struct offline *off, const char *path)
 	}
 	off->dlt = cap_source_linktype(src);
 	while (!eof) {
-		n = cap_source_dispatch(src, OFFLINE_BATCH, frame_cb, off, &eof,
-		    &cause);
+		n = cap_source_dispatch(
+		    src, OFFLINE_BATCH, frame_cb, off, &eof, &cause);
 		if (n < 0) {
 			log_warnx("%s: %s; keeping what was read before it",
 			    path, cause ? cause : "read error");
@@ -123,23 +123,27 @@ print_stats(struct flowtab *ft)
 
 	fprintf(stderr, "frames %" PRIu64 "\nbytes %" PRIu64 "\n", st->frames,
 	    st->bytes);
-	fprintf(stderr, "ip %" PRIu64 "\narp %" PRIu64 "\nother_link %" PRIu64
-			"\n", st->ip, st->arp, st->other_link);
-	fprintf(stderr, "fragments_later %" PRIu64 "\nicmp_errors_matched %"
-			PRIu64 "\n", st->fragments_later, st->icmp_errors_matched);
+	fprintf(stderr,
+	    "ip %" PRIu64 "\narp %" PRIu64 "\nother_link %" PRIu64 "\n", st->ip,
+	    st->arp, st->other_link);
+	fprintf(stderr,
+	    "fragments_later %" PRIu64 "\nicmp_errors_matched %" PRIu64 "\n",
+	    st->fragments_later, st->icmp_errors_matched);
 	fprintf(stderr, "flows %" PRIu64 "\n", st->flows_created);
 	for (i = 0; i < FLOW_END_COUNT; i++)
 		fprintf(stderr, "records_%s %" PRIu64 "\n",
 		    flow_end_name((enum flow_end)i), st->flows_ended[i]);
-	fprintf(stderr, "flows_evicted %" PRIu64 "\nhosts_evicted %" PRIu64
-			"\n", st->flows_evicted, st->hosts_evicted);
+	fprintf(stderr,
+	    "flows_evicted %" PRIu64 "\nhosts_evicted %" PRIu64 "\n",
+	    st->flows_evicted, st->hosts_evicted);
 	fprintf(stderr, "flows_max %" PRIu64 "\nhosts_max %" PRIu64 "\n",
 	    st->flows_max, st->hosts_max);
 	fprintf(stderr, "flow_state_bytes_per_flow %zu\n",
 	    flowtab_bytes_per_flow());
 	for (i = 0; i < MAL_COUNT; i++)
 		fprintf(stderr, "malformed_%s %" PRIu64 "\n",
-		    cap_malformed_name((enum cap_malformed)i), st->malformed[i]);
+		    cap_malformed_name((enum cap_malformed)i),
+		    st->malformed[i]);
 }
 
 /* Format "address:port" (IPv6 in brackets). */
@@ -282,16 +286,17 @@ finish_detection(struct offline *off)
 		return 0;
 	}
 	if (detect_model(off->det) == NULL) {
-		log_warnx("no model: the input ended inside the baseline window "
-			  "(%" PRIu64 " flows over %.0f s; the window needs %u "
-			  "flows and %u s); lower baseline_seconds "
-			  "(--baseline) or train with --train-only",
+		log_warnx(
+		    "no model: the input ended inside the baseline window "
+		    "(%" PRIu64 " flows over %.0f s; the window needs %u "
+		    "flows and %u s); lower baseline_seconds "
+		    "(--baseline) or train with --train-only",
 		    seen, (double)(t1 - t0) / 1e6, o->conf->baseline_min_flows,
 		    o->conf->baseline_seconds);
 		return -1;
 	}
-	print_model(detect_model(off->det), o->model_path ? "loaded" :
-	    "trained on the baseline window");
+	print_model(detect_model(off->det),
+	    o->model_path ? "loaded" : "trained on the baseline window");
 	detect_print_summary(off->det, stdout);
 	if (o->db_path != NULL)
 		printf("alerts stored in %s\n", o->db_path);

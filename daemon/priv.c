@@ -20,7 +20,8 @@ priv_drop(const char *user, const char *const *chown_paths)
 		return;
 	if ((pw = getpwnam(user)) == NULL)
 		fatalx("privileges: user \"%s\" does not exist; create it or "
-		       "set user = \"\" to stay root", user);
+		       "set user = \"\" to stay root",
+		    user);
 	for (i = 0; chown_paths != NULL && chown_paths[i] != NULL; i++)
 		if (chown(chown_paths[i], pw->pw_uid, pw->pw_gid) == -1 &&
 		    errno != ENOENT)
@@ -32,8 +33,8 @@ priv_drop(const char *user, const char *const *chown_paths)
 	if (setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
 		fatal("privileges: setresuid %u", (unsigned)pw->pw_uid);
 	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
-		fatalx("privileges: could regain root after dropping to %s",
-		    user);
-	log_info("privileges: running as %s (uid %u)", user,
-	    (unsigned)pw->pw_uid);
+		fatalx(
+		    "privileges: could regain root after dropping to %s", user);
+	log_info(
+	    "privileges: running as %s (uid %u)", user, (unsigned)pw->pw_uid);
 }

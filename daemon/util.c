@@ -27,8 +27,8 @@ addr_str(const uint8_t *addr, char buf[ADDR_STR_LEN])
 const char *
 ts_str(uint64_t us, char buf[32])
 {
-	snprintf(buf, 32, "%" PRIu64 ".%06" PRIu64, us / 1000000u,
-	    us % 1000000u);
+	snprintf(
+	    buf, 32, "%" PRIu64 ".%06" PRIu64, us / 1000000u, us % 1000000u);
 	return buf;
 }
 

@@ -58,12 +58,13 @@ START_TEST(test_parse_line)
 		    lines[_i].line, cause ? cause : "");
 		return;
 	}
-	ck_assert_msg(rc == -EINVAL, "\"%s\" should be refused", lines[_i].line);
+	ck_assert_msg(
+	    rc == -EINVAL, "\"%s\" should be refused", lines[_i].line);
 	ck_assert_msg(cause != NULL && strncmp(cause, "t.conf:7: ", 10) == 0,
 	    "the message should start with file:line, got %s", cause);
 	ck_assert_msg(strstr(cause, lines[_i].err) != NULL,
-	    "message for \"%s\" should say \"%s\", got \"%s\"",
-	    lines[_i].line, lines[_i].err, cause);
+	    "message for \"%s\" should say \"%s\", got \"%s\"", lines[_i].line,
+	    lines[_i].err, cause);
 	ck_assert_msg(memcmp(&c, &before, sizeof(c)) == 0,
 	    "a refused line should leave the configuration unchanged");
 	free(cause);
@@ -79,20 +80,20 @@ START_TEST(test_values)
 	ck_assert_int_eq(c.snaplen, 65535);
 	ck_assert_uint_eq(c.flow_memcap, 64u << 20);
 	ck_assert_str_eq(c.threshold_rule, "quantile");
-	ck_assert_int_eq(conf_parse_line(&c, "f", 1, "flow_memcap = 2M", &cause),
-	    0);
+	ck_assert_int_eq(
+	    conf_parse_line(&c, "f", 1, "flow_memcap = 2M", &cause), 0);
 	ck_assert_uint_eq(c.flow_memcap, 2u << 20);
-	ck_assert_int_eq(conf_parse_line(&c, "f", 1, "socket_mode = 0640",
-	    &cause), 0);
+	ck_assert_int_eq(
+	    conf_parse_line(&c, "f", 1, "socket_mode = 0640", &cause), 0);
 	ck_assert_uint_eq(c.socket_mode, 0640);
-	ck_assert_int_eq(conf_parse_line(&c, "f", 1, "filter = \"udp\"",
-	    &cause), 0);
+	ck_assert_int_eq(
+	    conf_parse_line(&c, "f", 1, "filter = \"udp\"", &cause), 0);
 	ck_assert_str_eq(c.filter, "udp");
-	ck_assert_int_eq(conf_parse_line(&c, "f", 1, "threshold_target = 0.02",
-	    &cause), 0);
+	ck_assert_int_eq(
+	    conf_parse_line(&c, "f", 1, "threshold_target = 0.02", &cause), 0);
 	ck_assert_double_eq(c.threshold_target, 0.02);
-	ck_assert_int_eq(conf_parse_line(&c, "f", 1, "timeout_udp_idle = 7",
-	    &cause), 0);
+	ck_assert_int_eq(
+	    conf_parse_line(&c, "f", 1, "timeout_udp_idle = 7", &cause), 0);
 	ck_assert_uint_eq(c.to.udp_idle, 7);
 }
 END_TEST
@@ -148,12 +149,14 @@ START_TEST(test_defaults_round_trip)
 		    "the default line \"%s\" should parse: %s", line, cause);
 	}
 	for (i = 0; i < n; i++) {
-		const char *x = (char *)&a + k[i].off, *y = (char *)&b + k[i].off;
-		int same = k[i].type == CONF_STR || k[i].type == CONF_CHOICE ?
-		    strcmp(x, y) == 0 : memcmp(x, y, k[i].size) == 0;
+		const char *x = (char *)&a + k[i].off,
+			   *y = (char *)&b + k[i].off;
+		int same = k[i].type == CONF_STR || k[i].type == CONF_CHOICE
+		    ? strcmp(x, y) == 0
+		    : memcmp(x, y, k[i].size) == 0;
 
-		ck_assert_msg(same, "key %s should survive printing and parsing",
-		    k[i].name);
+		ck_assert_msg(same,
+		    "key %s should survive printing and parsing", k[i].name);
 	}
 }
 END_TEST
@@ -164,8 +167,8 @@ conf_suite(void)
 	Suite *s = suite_create("conf");
 	TCase *tc = tcase_create("parse");
 
-	tcase_add_loop_test(tc, test_parse_line, 0,
-	    (int)(sizeof(lines) / sizeof(lines[0])));
+	tcase_add_loop_test(
+	    tc, test_parse_line, 0, (int)(sizeof(lines) / sizeof(lines[0])));
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_load_reports_all);
 	tcase_add_test(tc, test_defaults_round_trip);

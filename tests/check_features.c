@@ -33,8 +33,9 @@ START_TEST(test_table)
 			    "feature names should be unique: %s", fd[i].name);
 	}
 	ck_assert_int_eq(feat_index("no_such_feature"), -1);
-	ck_assert_msg(feat_table_hash() == feat_table_hash() &&
-		feat_table_hash() != 0, "the table hash should be stable");
+	ck_assert_msg(
+	    feat_table_hash() == feat_table_hash() && feat_table_hash() != 0,
+	    "the table hash should be stable");
 }
 END_TEST
 
@@ -116,11 +117,11 @@ static const struct {
     {"bwd_payload_mean", 100},
     {"bwd_payload_max", 300},
     {"bwd_payload_std", 173.20508}, /* sqrt((100^2+200^2+100^2) / 2) */
-    {"fwd_iat_mean", 3.5},          /* gaps 2, 1, 9, 2 ms */
-    {"fwd_iat_std", 3.6968455},     /* sqrt(41 / 3) */
+    {"fwd_iat_mean", 3.5}, /* gaps 2, 1, 9, 2 ms */
+    {"fwd_iat_std", 3.6968455}, /* sqrt(41 / 3) */
     {"fwd_iat_max", 9},
-    {"bwd_iat_mean", 6},            /* gaps 9, 3 ms */
-    {"bwd_iat_std", 4.2426407},     /* sqrt(18 / 1) */
+    {"bwd_iat_mean", 6}, /* gaps 9, 3 ms */
+    {"bwd_iat_std", 4.2426407}, /* sqrt(18 / 1) */
     {"bwd_iat_max", 9},
     {"syn_count", 1},
     {"synack_count", 1},
@@ -133,8 +134,8 @@ static const struct {
     {"closed_by_responder", 0},
     {"fwd_init_win", 64240},
     {"bwd_init_win", 65160},
-    {"fwd_hops", 0},  /* TTL 64 */
-    {"bwd_hops", 1},  /* TTL 63 */
+    {"fwd_hops", 0}, /* TTL 64 */
+    {"bwd_hops", 1}, /* TTL 63 */
     {"fwd_byte_share", 438.0 / 944.0},
     {"proto_tcp", 1},
     {"proto_udp", 0},
@@ -144,10 +145,10 @@ static const struct {
     {"dns_queries", 0},
     /* Host context is read when the flow ends: at 7.014 s, 2 s after the
      * last packet, when the closed flow's linger runs out. */
-    {"init_flows_1s", 0.13345379},  /* exp(-2.014 / 1) */
+    {"init_flows_1s", 0.13345379}, /* exp(-2.014 / 1) */
     {"init_flows_60s", 0.96699045}, /* exp(-2.014 / 60) */
     {"init_dst_ports_10s", 1.0079053}, /* -64 ln(1 - 1/64) */
-    {"init_dst_ports_1s", 0},       /* the port was hit 2 s ago */
+    {"init_dst_ports_1s", 0}, /* the port was hit 2 s ago */
     {"init_dst_hosts_60s", 1.0079053},
     {"init_fail_share", 0},
     {"resp_flows_10s", 0.81758533}, /* exp(-2.014 / 10) */
@@ -170,17 +171,17 @@ START_TEST(test_hand_worked_flow)
 		ck_assert_msg(k >= 0, "unknown feature %s", expect1[i].name);
 		ck_assert_msg(fabs(rec.feat[k] - expect1[i].want) <=
 			1e-4 * fabs(expect1[i].want) + 1e-5,
-		    "%s should be %g, got %g", expect1[i].name,
-		    expect1[i].want, (double)rec.feat[k]);
+		    "%s should be %g, got %g", expect1[i].name, expect1[i].want,
+		    (double)rec.feat[k]);
 	}
 }
 END_TEST
 
 START_TEST(test_dns_features)
 {
-	static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0,
-	    0, 0, 3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3,
-	    'c', 'o', 'm', 0, 0, 16, 0, 1};
+	static const uint8_t q[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0,
+	    0, 3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c',
+	    'o', 'm', 0, 0, 16, 0, 1};
 	struct flowtab_opts o;
 	struct flowtab *ft;
 	struct cap_pkt p;
@@ -211,8 +212,8 @@ START_TEST(test_dns_features)
 	    "TXT should be an unusual query type");
 	/* wwwexamplecom: counts 3, 2, 2 and six 1s of 13 -> 3.0270 bits,
 	 * kept in steps of 1/32 bit. */
-	ck_assert_msg(fabs(rec.feat[feat_index("dns_qname_entropy")] -
-			  3.0270) < 1.0 / 32,
+	ck_assert_msg(
+	    fabs(rec.feat[feat_index("dns_qname_entropy")] - 3.0270) < 1.0 / 32,
 	    "www.example.com should have an entropy of 3.027 bits, got %g",
 	    (double)rec.feat[feat_index("dns_qname_entropy")]);
 }

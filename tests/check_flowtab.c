@@ -50,8 +50,8 @@ v4(uint8_t *a, unsigned n)
 
 /* A decoded packet from host s:sp to host d:dp at time t (us). */
 static struct cap_pkt
-pkt(uint8_t proto, unsigned s, uint16_t sp, unsigned d, uint16_t dp,
-    uint64_t t, uint8_t flags, uint32_t payload)
+pkt(uint8_t proto, unsigned s, uint16_t sp, unsigned d, uint16_t dp, uint64_t t,
+    uint8_t flags, uint32_t payload)
 {
 	struct cap_pkt p;
 
@@ -105,7 +105,8 @@ START_TEST(test_direction)
 			    "initiator should be the first packet's sender");
 			ck_assert_int_eq(recs[i].sport, 5000);
 			ck_assert_int_eq(recs[i].dport, 53);
-			ck_assert_msg(recs[i].feat[1] == 1 && recs[i].feat[2] == 1,
+			ck_assert_msg(
+			    recs[i].feat[1] == 1 && recs[i].feat[2] == 1,
 			    "one packet should be counted each way");
 			ck_assert_int_eq(recs[i].bytes, 54 + 30 + 54 + 90);
 		} else {
@@ -152,11 +153,13 @@ START_TEST(test_timeouts)
 
 	for (k = 0; k < c->npkts; k++) {
 		if (k % 2 == 0)
-			feed(ft, pkt(c->proto, 1, 1234, 2, 80, 100 * S,
-			    c->flags[k], 0));
+			feed(ft,
+			    pkt(c->proto, 1, 1234, 2, 80, 100 * S, c->flags[k],
+				0));
 		else
-			feed(ft, pkt(c->proto, 2, 80, 1, 1234, 100 * S,
-			    c->flags[k], 0));
+			feed(ft,
+			    pkt(c->proto, 2, 80, 1, 1234, 100 * S, c->flags[k],
+				0));
 	}
 	flowtab_expire(ft, 100 * S + c->quiet_s * S);
 	ck_assert_msg(nrecs == 0, "%s: flow should live %llu s", c->name,
@@ -178,8 +181,10 @@ START_TEST(test_interim)
 
 	for (t = 0; t <= 700; t += 50)
 		feed(ft, pkt(17, 1, 999, 2, 514, 1000 * S + t * S, 0, 10));
-	ck_assert_msg(nrecs == 2, "a 700 s flow should give 2 interim "
-	    "records at 300 s steps, got %d", nrecs);
+	ck_assert_msg(nrecs == 2,
+	    "a 700 s flow should give 2 interim "
+	    "records at 300 s steps, got %d",
+	    nrecs);
 	ck_assert_int_eq(recs[0].end, FLOW_END_ACTIVE);
 	ck_assert_int_eq(recs[0].packets, 6);
 	ck_assert_msg(recs[0].id == recs[1].id,
@@ -243,8 +248,10 @@ START_TEST(test_icmp_echo_pairs)
 	feed(ft, pkt(1, 9, 0x1234, 7, 8 << 8, S + 300, 0, 56));
 	feed(ft, pkt(1, 7, 0x1234, 9, 8 << 8, 2 * S, 0, 56));
 	flowtab_flush(ft, FLOW_END_FLUSH);
-	ck_assert_msg(nrecs == 1, "an echo reply should join its request's "
-	    "flow, got %d flows", nrecs);
+	ck_assert_msg(nrecs == 1,
+	    "an echo reply should join its request's "
+	    "flow, got %d flows",
+	    nrecs);
 	ck_assert_int_eq(recs[0].feat[1], 2);
 	ck_assert_int_eq(recs[0].feat[2], 1);
 	flowtab_free(ft);
@@ -287,8 +294,10 @@ START_TEST(test_fragments_and_icmp_errors)
 	p.inner_dport = 53;
 	feed(ft, p);
 	flowtab_flush(ft, FLOW_END_FLUSH);
-	ck_assert_msg(nrecs == 1, "later fragments and the matched ICMP error "
-	    "should not make flows, got %d records", nrecs);
+	ck_assert_msg(nrecs == 1,
+	    "later fragments and the matched ICMP error "
+	    "should not make flows, got %d records",
+	    nrecs);
 	ck_assert_uint_eq(flowtab_stats(ft)->fragments_later, 2);
 	ck_assert_uint_eq(flowtab_stats(ft)->icmp_errors_matched, 1);
 	ck_assert(recs[0].feat[feat_index("fragments")] == 1.0f);
@@ -310,8 +319,9 @@ run_seeded(uint64_t seed, struct flow_record *out, int max)
 	nrecs = 0;
 	ft = flowtab_create(&o, collect_cb, NULL);
 	for (i = 0; i < 500; i++)
-		feed(ft, pkt(6, i % 7, (uint16_t)(2000 + i), 100 + i % 13,
-		    (uint16_t)(i % 3 ? 80 : 443), S + i * 1000, SYN, 0));
+		feed(ft,
+		    pkt(6, i % 7, (uint16_t)(2000 + i), 100 + i % 13,
+			(uint16_t)(i % 3 ? 80 : 443), S + i * 1000, SYN, 0));
 	flowtab_flush(ft, FLOW_END_FLUSH);
 	flowtab_free(ft);
 	ck_assert_int_le(nrecs, max);
@@ -348,10 +358,12 @@ START_TEST(test_host_context)
 
 	/* Host 1 probes 40 ports of host 2 in 4 s; each gets a RST. */
 	for (i = 0; i < 40; i++) {
-		feed(ft, pkt(6, 1, 5555, 2, (uint16_t)(100 + i), S + i * 100000,
-		    SYN, 0));
-		feed(ft, pkt(6, 2, (uint16_t)(100 + i), 1, 5555,
-		    S + i * 100000 + 10, RST | ACK, 0));
+		feed(ft,
+		    pkt(6, 1, 5555, 2, (uint16_t)(100 + i), S + i * 100000, SYN,
+			0));
+		feed(ft,
+		    pkt(6, 2, (uint16_t)(100 + i), 1, 5555, S + i * 100000 + 10,
+			RST | ACK, 0));
 	}
 	flowtab_expire(ft, 7 * S);
 	ck_assert_int_eq(nrecs, 40);
