@@ -9,6 +9,7 @@ anomd=$build/anomd
 shared=${ANOMD_SHARED_DATA:-$top/../shared/data}/pcaps
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1 # offline runs write ./anomd.db by default
 fails=0
 passes=0
 
