@@ -31,14 +31,14 @@ flowcsv_header(FILE *fp)
 static size_t
 fmt_u64(char *p, uint64_t v)
 {
-	char tmp[24];
-	size_t n = 0, i;
+	char tmp[24], *t = tmp + sizeof(tmp);
+	size_t n;
 
 	do
-		tmp[n++] = (char)('0' + v % 10);
+		*--t = (char)('0' + v % 10);
 	while ((v /= 10) != 0);
-	for (i = 0; i < n; i++)
-		p[i] = tmp[n - 1 - i];
+	n = (size_t)(tmp + sizeof(tmp) - t);
+	memcpy(p, t, n);
 	return n;
 }
 
@@ -56,6 +56,8 @@ fmt_feat(char *p, float v)
 
 	if (!isfinite(d) || a >= 1e12)
 		return (size_t)snprintf(p, 24, "%g", d);
+	if (d >= 0 && d == (double)(uint64_t)d) /* counts: most features */
+		return fmt_u64(p, (uint64_t)d);
 	if (d < 0)
 		p[n++] = '-';
 	scaled = (uint64_t)(a * 1e6 + 0.5);
