@@ -120,6 +120,14 @@ detect_run() {
 	    --baseline "$baseline"
 }
 
+# score_run: detection with a model trained beforehand (-m), so the run is
+# capture, flows and scoring alone: what the daemon does once it detects.
+# shellcheck disable=SC2317 # called through timeit
+score_run() {
+	rm -f "$tmp"/score.db*
+	"$anomd" -r "$pcap" --db "$tmp/score.db" --seed 1 -m "$tmp/bench.model"
+}
+
 # getstat NAME FILE: the value of a "name value" line.
 getstat() { awk -v k="$1" '$1 == k { print $2; exit }' "$2"; }
 
@@ -152,9 +160,13 @@ if timeit "anomd --flows" "$anomd" -r "$pcap" --flows /dev/null --seed 1; then
 fi
 
 detect_s=
+score_s=
 if [ "$detect" = auto ] && "$anomd" --help 2>&1 | grep -q -- '--db'; then
 	detect=yes
 	timeit "anomd --db (detection)" detect_run && detect_s=$best
+	"$anomd" -r "$pcap" --baseline "$baseline" --train-only \
+	    -m "$tmp/bench.model" >/dev/null 2>&1 &&
+		timeit "anomd -m (scoring)" score_run && score_s=$best
 fi
 
 echo
@@ -171,6 +183,11 @@ if [ "$detect" = yes ]; then
 		row "anomd --db (detection)" "$detect_s" 40
 	else
 		echo "anomd --db (detection)     FAILED (see above)"
+	fi
+	if [ -n "$score_s" ]; then
+		row "anomd -m (scoring only)" "$score_s" 40
+	else
+		echo "anomd -m (scoring only)    FAILED (see above)"
 	fi
 elif [ "$detect" = no ]; then
 	echo "anomd --db (detection)     not measured (--no-detect)"
