@@ -34,3 +34,10 @@ EXTRA_DIST += tests/fuzz/mkcorpus.py \
 	tests/fuzz/corpus/decode/sll-udp4-ntp \
 	tests/fuzz/corpus/decode/sll2-tcp6 \
 	tests/fuzz/corpus/decode/vlan-udp4
+
+check_PROGRAMS += tests/fuzz/fuzz_conf
+TESTS += tests/fuzz/fuzz_conf
+tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c
+tests_fuzz_fuzz_conf_LDADD = daemon/libdaemon.a model/libmodel.a \
+	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
+	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
