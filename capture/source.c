@@ -39,6 +39,7 @@ static pcap_t *
 open_live(const struct cap_source_opts *o, char **cause)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	const char *detail;
 	pcap_t *p;
 	int rc;
 
@@ -53,9 +54,14 @@ open_live(const struct cap_source_opts *o, char **cause)
 	pcap_set_immediate_mode(p, o->immediate != 0);
 	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO);
 	if ((rc = pcap_activate(p)) < 0) {
+		/* libpcap's detail often repeats the status; say it once. */
+		detail = pcap_geterr(p);
+		if (*detail == '\0' ||
+		    strcmp(detail, pcap_statustostr(rc)) == 0)
+			detail = NULL;
 		set_cause(cause, "capture: activate %s: %s%s%s", o->iface,
-		    pcap_statustostr(rc), *pcap_geterr(p) ? ": " : "",
-		    pcap_geterr(p));
+		    pcap_statustostr(rc), detail ? ": " : "",
+		    detail ? detail : "");
 		pcap_close(p);
 		return NULL;
 	}

@@ -40,6 +40,7 @@
 #define LIVE_RETAIN_EVERY_S 60 /* retention pass interval */
 #define LIVE_STREAM_MAX 65536 /* committed-but-unstreamed alerts kept */
 #define LIVE_STOP_WAIT_MS 5000 /* wait for a running training at exit */
+#define LIVE_REOPEN_S 5 /* retry a failed capture this often */
 #define MODEL_FILE "anomd.model"
 
 struct live {
@@ -66,8 +67,11 @@ struct live {
 	size_t nstream;
 	uint64_t stream_dropped, streamed;
 	uint64_t kern_recv, kern_drop, kern_ifdrop;
-	uint64_t flush_errors;
+	uint64_t flush_errors, capture_errors, reopen_fails, last_reopen_us;
 };
+
+static int open_capture(struct live *, char **);
+static void watch_capture(struct live *);
 
 /* Kept in static storage so that a training abandoned at exit stays
  * reachable rather than leaked. */
@@ -149,7 +153,10 @@ frame_cb(const struct cap_frame *f, void *arg)
 	flowtab_frame(L->ft, L->dlt, f);
 }
 
-/* Read what the capture has, at most LIVE_BATCH packets. */
+/*
+ * Read what the capture has, at most LIVE_BATCH packets.  A read error
+ * (the interface went away) closes the capture; the tick reopens it.
+ */
 static void
 capture_read(struct live *L)
 {
@@ -158,11 +165,19 @@ capture_read(struct live *L)
 
 	if (L->src == NULL)
 		return;
-	if (cap_source_dispatch(L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) <
-	    0) {
-		log_warnx("%s", cause ? cause : "capture: read failed");
-		free(cause);
+	if (cap_source_dispatch(
+		L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) >= 0)
+		return;
+	log_warnx("%s; capture closed, reopening every %d s",
+	    cause ? cause : "capture: read failed", LIVE_REOPEN_S);
+	free(cause);
+	L->capture_errors++;
+	if (L->cap_ev != NULL) {
+		event_free(L->cap_ev);
+		L->cap_ev = NULL;
 	}
+	cap_source_close(L->src);
+	L->src = NULL;
 }
 
 /* The capture descriptor is readable. */
@@ -239,6 +254,23 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 	notify_status("%s", detect_state(L->det));
 }
 
+/* Try to reopen a capture that failed, every LIVE_REOPEN_S seconds. */
+static void
+capture_reopen(struct live *L, uint64_t now)
+{
+	char *cause = NULL;
+
+	if (L->src != NULL || L->stopping ||
+	    now - L->last_reopen_us < LIVE_REOPEN_S * 1000000ull)
+		return;
+	L->last_reopen_us = now;
+	if (open_capture(L, &cause) == 0)
+		watch_capture(L);
+	else if (L->reopen_fails++ % 60 == 0)
+		log_warnx("%s (still retrying)", cause ? cause : "capture");
+	free(cause);
+}
+
 /* Kernel counters of the capture. */
 static void
 update_kstats(struct live *L)
@@ -284,6 +316,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	capture_read(L);
+	capture_reopen(L, now);
 	flowtab_expire(L->ft, now);
 	maybe_train(L);
 	flush_store(L);
@@ -483,6 +516,7 @@ cmd_stats(struct live *L)
 	NUM(o, cs, flows_active), NUM(o, cs, hosts_active);
 	NUM(o, cs, flows_max), NUM(o, cs, hosts_max);
 	NUM(o, L, kern_recv), NUM(o, L, kern_drop), NUM(o, L, kern_ifdrop);
+	NUM(o, L, capture_errors);
 	for (i = 0; i < FLOW_END_COUNT; i++) {
 		snprintf(name, sizeof(name), "records_%s",
 		    flow_end_name((enum flow_end)i));
@@ -727,12 +761,12 @@ ensure_dir(const char *path, mode_t mode)
 		fatal("mkdir %s", path);
 }
 
-/* Open the live capture from the configuration. */
-static void
-open_capture(struct live *L)
+/* Open the live capture from the configuration; 0, or -errno with *cause. */
+static int
+open_capture(struct live *L, char **cause)
 {
 	struct cap_source_opts so;
-	char *cause = NULL;
+	int rc;
 
 	memset(&so, 0, sizeof(so));
 	so.iface = L->conf->interface;
@@ -741,10 +775,23 @@ open_capture(struct live *L)
 	so.buffer_bytes = (int)L->conf->buffer_size;
 	so.immediate = 1;
 	so.filter = L->conf->filter;
-	if (cap_source_open(&L->src, &so, &cause) != 0)
-		fatalx("%s", cause ? cause : "capture: open failed");
+	if ((rc = cap_source_open(&L->src, &so, cause)) != 0)
+		return rc;
 	L->dlt = cap_source_linktype(L->src);
 	log_info("capture: listening on %s, link type %d", so.iface, L->dlt);
+	return 0;
+}
+
+/* Watch the capture descriptor. */
+static void
+watch_capture(struct live *L)
+{
+	int fd = cap_source_fd(L->src);
+
+	if (fd < 0)
+		return;
+	L->cap_ev = event_new(L->base, fd, EV_READ | EV_PERSIST, capture_cb, L);
+	event_add(L->cap_ev, NULL);
 }
 
 /* Load the model: -m, else the state directory's, else learn one. */
@@ -853,16 +900,12 @@ add_events(struct live *L)
 	static const int sigs[4] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
 	struct timeval one = {1, 0};
 	struct sigaction sa;
-	int fd = cap_source_fd(L->src), i;
+	int i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	if (fd >= 0) {
-		L->cap_ev =
-		    event_new(L->base, fd, EV_READ | EV_PERSIST, capture_cb, L);
-		event_add(L->cap_ev, NULL);
-	}
+	watch_capture(L);
 	L->tick_ev = event_new(L->base, -1, EV_PERSIST, tick_cb, L);
 	event_add(L->tick_ev, &one);
 	if (pipe2(L->pipefd, O_CLOEXEC) == -1)
@@ -951,6 +994,7 @@ live_run(const struct live_opts *o)
 {
 	struct live *L = &live_state;
 	const char *owned[4];
+	char *cause = NULL;
 
 	L->o = o;
 	L->conf = o->conf;
@@ -960,7 +1004,8 @@ live_run(const struct live_opts *o)
 	if ((L->base = event_base_new()) == NULL)
 		fatalx("event: cannot create the loop");
 	ensure_dir(L->conf->state_dir, 0750);
-	open_capture(L);
+	if (open_capture(L, &cause) != 0)
+		fatalx("%s", cause ? cause : "capture: open failed");
 	open_store(L);
 	open_control(L);
 	owned[0] = L->conf->state_dir;
