@@ -303,6 +303,29 @@ finish_detection(struct offline *off)
 	return 0;
 }
 
+/* Whether at least one input opens, so that nothing is created for none. */
+static int
+any_input(const struct offline_opts *o)
+{
+	struct cap_source_opts so;
+	struct cap_source *src;
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < o->nfiles; i++) {
+		memset(&so, 0, sizeof(so));
+		so.file = o->files[i];
+		if (cap_source_open(&src, &so, &cause) == 0) {
+			cap_source_close(src);
+			return 1;
+		}
+		log_warnx("%s", cause ? cause : "capture: open failed");
+		free(cause);
+		cause = NULL;
+	}
+	return 0;
+}
+
 /* Run the offline job. */
 int
 offline_run(const struct offline_opts *o)
@@ -312,6 +335,8 @@ offline_run(const struct offline_opts *o)
 	size_t i;
 	int failed = 0;
 
+	if (!any_input(o))
+		return 1;
 	memset(&off, 0, sizeof(off));
 	off.o = o;
 	flowtab_opts_default(&fo);
