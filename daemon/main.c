@@ -228,9 +228,10 @@ conf_err_cb(const char *msg, void *arg)
 	fprintf(stderr, "anomd: %s\n", msg);
 }
 
-/* Load the configuration; a missing default file means defaults. */
+/* Load the configuration; a missing default file means defaults (said
+ * unless quiet, as for an offline run). */
 static void
-load_conf(struct anomd_conf *c, const char *path, int test)
+load_conf(struct anomd_conf *c, const char *path, int test, int quiet)
 {
 	const char *p = path ? path : DEFAULT_CONF;
 	char *cause = NULL;
@@ -241,7 +242,7 @@ load_conf(struct anomd_conf *c, const char *path, int test)
 	if (n == -ENOENT && path == NULL) {
 		if (test)
 			printf("%s not found; built-in defaults apply\n", p);
-		else
+		else if (!quiet)
 			log_info("%s not found; built-in defaults apply", p);
 		free(cause);
 		return;
@@ -336,7 +337,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("anomd", 1, a.verbose);
-	load_conf(&conf, a.conf_path, a.test_conf);
+	load_conf(&conf, a.conf_path, a.test_conf, a.oo.nfiles > 0);
 	if (a.baseline > 0)
 		conf.baseline_seconds = (uint32_t)a.baseline;
 	if (a.test_conf) {
