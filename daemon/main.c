@@ -12,7 +12,8 @@
 #include "daemon/daemon.h"
 
 #define MAX_FILES 64
-#define DEFAULT_CONF "/etc/anomd/anomd.conf"
+/* /etc/anomd/anomd.conf when configured with --sysconfdir=/etc. */
+#define DEFAULT_CONF SYSCONFDIR "/anomd/anomd.conf"
 #define OFFLINE_DB "anomd.db"
 
 enum {
