@@ -143,6 +143,7 @@ struct detect_opts {
 	FILE *eve; /* EVE JSON lines, or NULL */
 	struct store *store; /* alert store, or NULL */
 	int async; /* the caller trains (detect_job_*) */
+	int score_baseline; /* score the baseline's flows once trained */
 	/* a new alert row was queued in the store */
 	void (*alert_cb)(const struct store_alert *a, void *arg);
 	void *alert_arg;
@@ -306,6 +307,7 @@ struct offline_opts {
 	const char *eve_path; /* --eve, or NULL */
 	uint64_t seed; /* flow hash seed, 0 = random */
 	int top; /* flows to show in the summary */
+	int baseline_given; /* --baseline was given: no fitting to the input */
 };
 
 /* Run the offline job; returns the process exit status. */

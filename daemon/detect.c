@@ -56,6 +56,7 @@ struct detector {
 	/* baseline */
 	int learning, training;
 	float *rows;
+	struct flow_record *keep; /* the rows' records, to score afterwards */
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
 	/* summary */
@@ -69,6 +70,8 @@ struct detector {
 	} top[DETECT_TOP_MAX];
 	size_t ntop;
 };
+
+static void score(struct detector *d, const struct flow_record *r);
 
 /* splitmix64 step, for the reservoir sample. */
 static uint64_t
@@ -151,6 +154,7 @@ detect_free(struct detector *d)
 		return;
 	model_free(d->model);
 	free(d->rows);
+	free(d->keep);
 	free(d);
 }
 
@@ -170,6 +174,8 @@ baseline_add(struct detector *d, const struct flow_record *r)
 	else if ((j = rng_next(&d->rng) % d->seen) >= d->caprows)
 		return;
 	memcpy(d->rows + j * FEAT_COUNT, r->feat, sizeof(r->feat));
+	if (d->keep != NULL)
+		d->keep[j] = *r;
 }
 
 /* Record a new model in the store. */
@@ -211,6 +217,7 @@ store_model(struct detector *d)
  */
 struct detect_job {
 	float *rows;
+	struct flow_record *keep;
 	size_t n;
 	struct model_params p;
 	struct model_meta meta;
@@ -234,8 +241,10 @@ detect_job_take(struct detector *d)
 	j->meta.last_us = d->last_us;
 	memcpy(j->xform, d->xform, sizeof(j->xform));
 	j->rows = d->rows;
+	j->keep = d->keep;
 	j->n = d->nrows;
 	d->rows = NULL;
+	d->keep = NULL;
 	d->nrows = 0;
 	d->learning = 0;
 	d->training = 1;
@@ -259,6 +268,7 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 {
 	char *cause = NULL;
 	int rc = j->rc;
+	size_t i;
 
 	d->training = 0;
 	if (rc != 0) {
@@ -276,9 +286,12 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 		free(cause);
 	}
 	store_model(d);
+	for (i = 0; j->keep != NULL && i < j->n; i++)
+		score(d, &j->keep[i]);
 out:
 	model_free(j->model);
 	free(j->cause);
+	free(j->keep);
 	free(j);
 	return rc;
 }
@@ -302,6 +315,9 @@ detect_retrain(struct detector *d)
 	if (d->rows == NULL &&
 	    (d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) == NULL)
 		fatal("detect: baseline of %zu flows", d->caprows);
+	if (d->o.score_baseline && d->keep == NULL &&
+	    (d->keep = calloc(d->caprows, sizeof(*d->keep))) == NULL)
+		fatal("detect: baseline records of %zu flows", d->caprows);
 	d->nrows = 0;
 	d->seen = d->first_us = d->last_us = 0;
 	d->learning = 1;
@@ -569,30 +585,37 @@ alert(struct detector *d, const struct flow_record *r, float score)
 	cJSON_Delete(arr);
 }
 
+/* Score one record; alert when it passes the threshold. */
+static void
+score(struct detector *d, const struct flow_record *r)
+{
+	float sc = model_score(d->model, r->feat),
+	      thr = model_threshold(d->model);
+	int is_alert = sc > thr;
+
+	d->st.scored++;
+	if (d->o.scores != NULL)
+		scores_row(d->o.scores, r, sc, thr, is_alert);
+	if (is_alert)
+		alert(d, r, sc);
+}
+
 /* Take one flow record. */
 void
 detect_record(struct detector *d, const struct flow_record *r)
 {
-	float score, thr;
-	int is_alert;
-
 	if (d->learning) {
 		baseline_add(d, r);
 		d->st.baseline++;
 		if (!d->o.async && detect_window_done(d) &&
 		    detect_train(d) != 0)
 			detect_retrain(d); /* no model yet: learn again */
+		if (d->o.score_baseline)
+			return; /* scored once the model is trained */
 	}
 	if (d->model == NULL || d->o.train_only)
 		return;
-	score = model_score(d->model, r->feat);
-	thr = model_threshold(d->model);
-	is_alert = score > thr;
-	d->st.scored++;
-	if (d->o.scores != NULL)
-		scores_row(d->o.scores, r, score, thr, is_alert);
-	if (is_alert)
-		alert(d, r, score);
+	score(d, r);
 }
 
 /* The detector's counters. */

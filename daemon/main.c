@@ -341,6 +341,7 @@ main(int argc, char **argv)
 	load_conf(&conf, a.conf_path, a.test_conf, a.oo.nfiles > 0);
 	if (a.baseline > 0)
 		conf.baseline_seconds = (uint32_t)a.baseline;
+	a.oo.baseline_given = a.baseline > 0;
 	if (a.test_conf) {
 		printf("configuration OK\n");
 		return 0;

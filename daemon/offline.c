@@ -20,6 +20,7 @@
 
 struct offline {
 	const struct offline_opts *o;
+	struct anomd_conf conf; /* o->conf, with the baseline fitted */
 	FILE *flows, *scores, *eve;
 	struct flowtab *ft;
 	struct detector *det;
@@ -217,6 +218,7 @@ open_store(const struct offline_opts *o)
 {
 	const struct anomd_conf *c = o->conf;
 	struct store_opts so;
+
 	struct store *st;
 	char *cause = NULL;
 
@@ -238,8 +240,9 @@ open_detector(struct offline *off)
 	char *cause = NULL;
 
 	memset(&dop, 0, sizeof(dop));
-	dop.conf = o->conf;
+	dop.conf = &off->conf;
 	dop.train_only = o->train_only;
+	dop.score_baseline = !o->train_only;
 	dop.scores = off->scores;
 	dop.eve = off->eve;
 	dop.store = off->store;
@@ -285,14 +288,21 @@ finish_detection(struct offline *off)
 		printf("saved to %s\n", o->model_path);
 		return 0;
 	}
+	if (detect_model(off->det) == NULL && kept >= MODEL_MIN_ROWS) {
+		/* Too short for a window: learn from all of it, score all. */
+		log_warnx("the input ended inside the baseline window (%" PRIu64
+			  " flows over %.0f s; the window wants %u flows and "
+			  "%u s): learning from all of it; what makes up much "
+			  "of it will look normal",
+		    seen, (double)(t1 - t0) / 1e6, off->conf.baseline_min_flows,
+		    off->conf.baseline_seconds);
+		detect_train(off->det);
+	}
 	if (detect_model(off->det) == NULL) {
-		log_warnx(
-		    "no model: the input ended inside the baseline window "
-		    "(%" PRIu64 " flows over %.0f s; the window needs %u "
-		    "flows and %u s); lower baseline_seconds "
-		    "(--baseline) or train with --train-only",
-		    seen, (double)(t1 - t0) / 1e6, o->conf->baseline_min_flows,
-		    o->conf->baseline_seconds);
+		log_warnx("no model: %" PRIu64 " flows are too few to learn "
+			  "from (at least %d); train on other traffic with "
+			  "--train-only and score with -m",
+		    seen, MODEL_MIN_ROWS);
 		return -1;
 	}
 	print_model(detect_model(off->det),
@@ -301,6 +311,58 @@ finish_detection(struct offline *off)
 	if (o->db_path != NULL)
 		printf("alerts stored in %s\n", o->db_path);
 	return 0;
+}
+
+/* Track the first and last packet time. */
+static void
+span_cb(const struct cap_frame *f, void *arg)
+{
+	uint64_t *t = arg;
+
+	if (t[0] == 0 || f->ts_us < t[0])
+		t[0] = f->ts_us;
+	if (f->ts_us > t[1])
+		t[1] = f->ts_us;
+}
+
+/*
+ * When the input is shorter than twice the baseline window and no window
+ * was asked for, learn from its first half: an analyst's capture is often
+ * minutes long, and a window longer than the capture would score nothing.
+ * Reading the headers once more costs about as much as a bare libpcap loop.
+ */
+static void
+fit_baseline(struct offline *off)
+{
+	const struct offline_opts *o = off->o;
+	struct cap_source_opts so;
+	struct cap_source *src;
+	uint64_t t[2] = {0, 0}, span;
+	int eof = 0;
+	size_t i;
+
+	if (o->baseline_given || o->model_path != NULL || o->train_only)
+		return;
+	for (i = 0; i < o->nfiles; i++) {
+		memset(&so, 0, sizeof(so));
+		so.file = o->files[i];
+		if (strcmp(so.file, "-") == 0)
+			return; /* a pipe cannot be read twice */
+		if (cap_source_open(&src, &so, NULL) != 0)
+			continue;
+		while (!eof &&
+		    cap_source_dispatch(src, 65536, span_cb, t, &eof, NULL) >=
+			0)
+			continue;
+		cap_source_close(src);
+	}
+	span = (t[1] - t[0]) / 1000000u;
+	if (span >= 2ull * off->conf.baseline_seconds)
+		return;
+	off->conf.baseline_seconds = span / 2 < 10 ? 10 : (uint32_t)(span / 2);
+	log_info("the input lasts %llu s, less than twice baseline_seconds: "
+		 "learning from its first %u s (--baseline to choose)",
+	    (unsigned long long)span, off->conf.baseline_seconds);
 }
 
 /* Whether at least one input opens, so that nothing is created for none. */
@@ -339,6 +401,7 @@ offline_run(const struct offline_opts *o)
 		return 1;
 	memset(&off, 0, sizeof(off));
 	off.o = o;
+	off.conf = *o->conf;
 	flowtab_opts_default(&fo);
 	fo.memcap = o->conf->flow_memcap;
 	fo.host_memcap = o->conf->host_memcap;
@@ -354,6 +417,7 @@ offline_run(const struct offline_opts *o)
 		off.eve = open_out("eve", o->eve_path);
 		if (o->db_path != NULL && !o->train_only)
 			off.store = open_store(o);
+		fit_baseline(&off);
 		off.det = open_detector(&off);
 	}
 	for (i = 0; i < o->nfiles; i++)
