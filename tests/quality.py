@@ -6,6 +6,12 @@ training.
 
 usage: quality.py ANOMD SAMPLE.pcap SHARED_PCAPS_DIR [WORKDIR]
 
+SAMPLE.pcap is a lab capture made by tests/make-sample.sh, with a SAMPLE.md
+beside it holding a "<!-- quality: attacker=... attack_start=... -->" line
+(tests/data has one).  A longer benign stretch gives a steadier false-alert
+figure: BASELINE_SECONDS=1200 tests/make-sample.sh DIR/sample.pcap, then
+write that line into DIR/SAMPLE.md from the attack times it prints.
+
 The model is trained on benign traffic of our own making: the first 70 % of
 the bundled sample's benign part (before the scan).  The remaining 30 % is
 held out and scored to measure false alerts.  Every shared capture is then
