@@ -55,6 +55,7 @@ struct live {
 	struct store *store;
 	struct control *ctl;
 	char model_path[PATH_MAX];
+	char sock_dir[PATH_MAX]; /* created here, or "" */
 	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
 	int stopping;
 	/* training */
@@ -753,12 +754,15 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 	    command);
 }
 
-/* Create a folder (one level) when missing. */
-static void
+/* Create a folder (one level) when missing; 1 if it was created. */
+static int
 ensure_dir(const char *path, mode_t mode)
 {
-	if (mkdir(path, mode) == -1 && errno != EEXIST)
+	if (mkdir(path, mode) == 0)
+		return 1;
+	if (errno != EEXIST)
 		fatal("mkdir %s", path);
+	return 0;
 }
 
 /* Open the live capture from the configuration; 0, or -errno with *cause. */
@@ -846,7 +850,10 @@ open_control(struct live *L)
 	struct group *gr;
 
 	snprintf(dir, sizeof(dir), "%s", L->conf->socket_path);
-	ensure_dir(dirname(dir), 0755);
+	/* A folder made here is handed to the user we drop to, so that the
+	 * socket can be removed at exit; an existing one is left alone. */
+	if (ensure_dir(dirname(dir), 0755))
+		snprintf(L->sock_dir, sizeof(L->sock_dir), "%s", dir);
 	memset(&co, 0, sizeof(co));
 	co.path = L->conf->socket_path;
 	co.mode = (mode_t)L->conf->socket_mode;
@@ -993,7 +1000,8 @@ int
 live_run(const struct live_opts *o)
 {
 	struct live *L = &live_state;
-	const char *owned[4];
+	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+	const char *owned[7];
 	char *cause = NULL;
 
 	L->o = o;
@@ -1008,10 +1016,15 @@ live_run(const struct live_opts *o)
 		fatalx("%s", cause ? cause : "capture: open failed");
 	open_store(L);
 	open_control(L);
+	snprintf(wal, sizeof(wal), "%s-wal", L->conf->db_path);
+	snprintf(shm, sizeof(shm), "%s-shm", L->conf->db_path);
 	owned[0] = L->conf->state_dir;
 	owned[1] = L->conf->db_path;
-	owned[2] = L->model_path;
-	owned[3] = NULL;
+	owned[2] = wal;
+	owned[3] = shm;
+	owned[4] = L->model_path;
+	owned[5] = L->sock_dir[0] ? L->sock_dir : NULL;
+	owned[6] = NULL;
 	priv_drop(L->conf->user, owned);
 	open_pipeline(L);
 	add_events(L);

@@ -150,6 +150,29 @@ start && state_is detecting && ok "restart detects at once with the saved model"
 	fail "restart did not load the saved model"
 kill -TERM "$pid"; wait "$pid"; pid=
 
+# 6. Started as root with a user set: drops to it, keeps working, and can
+# still remove its socket (in a folder it created) at exit.
+if id nobody >/dev/null 2>&1; then
+	sed -e "s|^user = .*|user = nobody|" \
+	    -e "s|^socket_path = .*|socket_path = $tmp/run/anomd.sock|" \
+	    "$tmp/anomd.conf" >"$tmp/drop.conf"
+	sock=$tmp/run/anomd.sock
+	# After setresuid the process is not dumpable, and LeakSanitizer,
+	# which stops threads with ptrace, cannot run at its exit.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    ip netns exec "$ns" "$anomd" -c "$tmp/drop.conf" 2>>"$tmp/anomd.log" &
+	pid=$!
+	wait_for 10 test -S "$sock"
+	if [ "$(ps -o user= -p "$pid" 2>/dev/null)" = nobody ] && state_is detecting; then
+		ok "dropped to nobody and detecting"
+	else
+		fail "privilege drop: user $(ps -o user= -p "$pid"), state $(ctl status 2>&1 | head -1)"
+	fi
+	kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+	[ $rc -eq 0 ] && [ ! -e "$sock" ] && ok "unprivileged daemon exits 0 and removes its socket" ||
+		fail "unprivileged daemon: exit $rc, socket $(ls "$sock" 2>&1)"
+fi
+
 grep -q "ERROR: AddressSanitizer\|runtime error" "$tmp/anomd.log" && fail "sanitizer report in the daemon log"
 echo "live: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
