@@ -109,6 +109,8 @@ static const struct conf_key conf_keys[] = {
 	"group of the control socket; empty keeps the daemon's"),
     NUM("max_clients", CONF_UINT, max_clients, 64, 1, 10000, "clients",
 	"most control clients at once; more get a busy error"),
+    NUM("max_clients_per_uid", CONF_UINT, max_clients_per_uid, 32, 0, 10000,
+	"clients", "most control clients of one user; 0 = only max_clients"),
     NUM("client_idle_seconds", CONF_UINT, client_idle_seconds, 300, 1, 86400,
 	"seconds",
 	"drop a control client idle this long (subscribers excepted)"),

@@ -646,6 +646,18 @@ client_refuse(struct control *ctl, int fd, const char *message)
 }
 
 /* Take a connection into service, or refuse it when full. */
+/* Clients connected now with this uid. */
+static unsigned
+uid_clients(const struct control *ctl, uid_t uid)
+{
+	const struct control_client *cl;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(cl, &ctl->clients, entry)
+	n += cl->peer.uid == uid;
+	return n;
+}
+
 static void
 client_accept(struct control *ctl, int fd)
 {
@@ -664,6 +676,14 @@ client_accept(struct control *ctl, int fd)
 	    len != sizeof(cr)) {
 		log_warn("control: SO_PEERCRED");
 		close(fd);
+		return;
+	}
+	if (ctl->o.max_per_uid &&
+	    uid_clients(ctl, cr.uid) >= ctl->o.max_per_uid) {
+		snprintf(msg, sizeof(msg),
+		    "too many clients of uid %u (max %u)", (unsigned)cr.uid,
+		    ctl->o.max_per_uid);
+		client_refuse(ctl, fd, msg);
 		return;
 	}
 	if ((cl = calloc(1, sizeof(*cl))) == NULL)

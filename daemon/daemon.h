@@ -77,7 +77,7 @@ struct anomd_conf {
 	char socket_path[CONF_STR_MAX];
 	uint32_t socket_mode;
 	char socket_group[CONF_STR_MAX];
-	uint32_t max_clients, client_idle_seconds;
+	uint32_t max_clients, max_clients_per_uid, client_idle_seconds;
 	uint64_t client_output_max;
 	char user[CONF_STR_MAX];
 };
@@ -220,6 +220,7 @@ struct control_opts {
 	mode_t mode; /* e.g. 0660 */
 	gid_t gid; /* group of the socket, (gid_t)-1 = keep */
 	unsigned max_clients; /* more get a "busy" error and are closed */
+	unsigned max_per_uid; /* of one uid; 0 = no cap beyond max_clients */
 	unsigned idle_s; /* drop a non-subscribed client idle this long */
 	size_t output_max; /* drop a client with more unsent output */
 	size_t line_max; /* CONTROL_LINE_MAX unless a test shrinks it */

@@ -865,6 +865,7 @@ open_control(struct live *L)
 		co.gid = gr->gr_gid;
 	}
 	co.max_clients = L->conf->max_clients;
+	co.max_per_uid = L->conf->max_clients_per_uid;
 	co.idle_s = L->conf->client_idle_seconds;
 	co.output_max = L->conf->client_output_max;
 	co.line_max = CONTROL_LINE_MAX;

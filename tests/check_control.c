@@ -594,6 +594,33 @@ START_TEST(test_busy)
 }
 END_TEST
 
+START_TEST(test_busy_per_uid)
+{
+	struct control_opts o = opts();
+	char want[160];
+	int fd[3], i;
+
+	o.max_clients = 10;
+	o.max_per_uid = 2;
+	start(&o);
+	for (i = 0; i < 2; i++) {
+		fd[i] = cli_connect();
+		cli_roundtrip(fd[i], i);
+	}
+	fd[2] = cli_connect();
+	snprintf(want, sizeof(want),
+	    "{\"ok\":false,\"error\":{\"code\":\"busy\","
+	    "\"message\":\"too many clients of uid %u (max 2)\"}}",
+	    (unsigned)getuid());
+	cli_expect(fd[2], want);
+	ck_assert_msg(
+	    cli_closed(fd[2]), "a client over its uid's cap should be closed");
+	ck_assert_uint_eq(stats().refused_busy, 1);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+}
+END_TEST
+
 #define MANY 200
 
 START_TEST(test_many)
@@ -993,6 +1020,7 @@ control_suite(void)
 	    tc, test_line_max, 0, sizeof(lines) / sizeof(lines[0]));
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_busy_per_uid);
 	tcase_add_test(tc, test_many);
 	tcase_add_test(tc, test_slow_subscriber);
 	tcase_add_test(tc, test_broadcast);

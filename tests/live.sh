@@ -56,6 +56,7 @@ socket_mode = 0666
 user = ""
 model_epochs = 10
 max_clients = 256
+max_clients_per_uid = 0
 CONF
 
 ctl() { "$anomctl" -s "$sock" "$@"; }
