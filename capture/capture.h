@@ -172,7 +172,8 @@ enum flow_end {
 	FLOW_END_HALFOPEN, /* TCP SYN with no progress */
 	FLOW_END_ACTIVE, /* interim record; the flow goes on */
 	FLOW_END_EVICT, /* evicted at the memcap */
-	FLOW_END_FLUSH, /* end of input or shutdown */
+	FLOW_END_FLUSH, /* end of the input */
+	FLOW_END_SHUTDOWN, /* the daemon stops */
 	FLOW_END_COUNT
 };
 

@@ -51,7 +51,7 @@ struct flowtab {
 #define FLOW_LINK offsetof(struct flow, lru)
 
 static const char *const end_names[FLOW_END_COUNT] = {
-    "idle", "fin", "rst", "halfopen", "active", "evict", "flush"};
+    "idle", "fin", "rst", "halfopen", "active", "evict", "flush", "shutdown"};
 
 /* Name of an end reason. */
 const char *

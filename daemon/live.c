@@ -973,7 +973,7 @@ shutdown_all(struct live *L)
 	L->src = NULL;
 	fcntl(L->pipefd[0], F_SETFL, O_NONBLOCK);
 	wait_training(L);
-	flowtab_flush(L->ft, FLOW_END_FLUSH);
+	flowtab_flush(L->ft, FLOW_END_SHUTDOWN);
 	flush_store(L);
 	for (i = 0; i < 4; i++)
 		event_free(L->sig_ev[i]);

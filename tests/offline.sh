@@ -31,7 +31,7 @@ run() {
 	fi
 	rows=$(($(wc -l <"$tmp/$name.csv") - 1))
 	recs=0
-	for r in idle fin rst halfopen active evict flush; do
+	for r in idle fin rst halfopen active evict flush shutdown; do
 		recs=$((recs + $(stat "records_$r" "$tmp/$name.err")))
 	done
 	if [ "$rows" -ne "$recs" ]; then
