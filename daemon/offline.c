@@ -377,6 +377,8 @@ any_input(const struct offline_opts *o)
 	for (i = 0; i < o->nfiles; i++) {
 		memset(&so, 0, sizeof(so));
 		so.file = o->files[i];
+		if (strcmp(so.file, "-") == 0)
+			return 1; /* standard input cannot be opened twice */
 		if (cap_source_open(&src, &so, &cause) == 0) {
 			cap_source_close(src);
 			return 1;

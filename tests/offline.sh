@@ -86,6 +86,10 @@ head -c 100 "$tmp/m.model" >"$tmp/bad.model"
 "$anomd" -r "$top/tests/data/sample.pcap" -m "$tmp/bad.model" --db "$tmp/b.db" >/dev/null 2>"$tmp/bad.err"
 [ $? -eq 1 ] && grep -q "model file" "$tmp/bad.err" && ok || fail "a truncated model is refused"
 
+# Standard input works like a file (and is not read twice).
+"$anomd" -r - --flows "$tmp/stdin.csv" --seed 1 <"$top/tests/data/sample.pcap" >/dev/null 2>&1 &&
+	cmp -s "$tmp/stdin.csv" "$tmp/sample.pcap.csv" && ok || fail "-r - (standard input)"
+
 # Broken input: a clear error, never a crash.
 head -c 5000 /dev/urandom >"$tmp/garbage.pcap" 2>/dev/null ||
 	dd if=/dev/urandom of="$tmp/garbage.pcap" bs=1000 count=5 2>/dev/null
