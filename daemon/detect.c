@@ -56,7 +56,7 @@ struct detector {
 	/* baseline */
 	int learning, training;
 	float *rows;
-	struct flow_record *keep; /* the rows' records, to score afterwards */
+	FILE *spill; /* every baseline record, to score once trained */
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
 	/* summary */
@@ -154,7 +154,8 @@ detect_free(struct detector *d)
 		return;
 	model_free(d->model);
 	free(d->rows);
-	free(d->keep);
+	if (d->spill != NULL)
+		fclose(d->spill);
 	free(d);
 }
 
@@ -169,13 +170,17 @@ baseline_add(struct detector *d, const struct flow_record *r)
 	if (r->ts_last_us > d->last_us)
 		d->last_us = r->ts_last_us;
 	d->seen++;
+	if (d->spill != NULL && fwrite(r, sizeof(*r), 1, d->spill) != 1) {
+		log_warn("detect: temporary file of baseline records; the "
+			 "baseline's flows will not be scored");
+		fclose(d->spill);
+		d->spill = NULL;
+	}
 	if (d->nrows < d->caprows)
 		j = d->nrows++;
 	else if ((j = rng_next(&d->rng) % d->seen) >= d->caprows)
 		return;
 	memcpy(d->rows + j * FEAT_COUNT, r->feat, sizeof(r->feat));
-	if (d->keep != NULL)
-		d->keep[j] = *r;
 }
 
 /* Record a new model in the store. */
@@ -217,7 +222,7 @@ store_model(struct detector *d)
  */
 struct detect_job {
 	float *rows;
-	struct flow_record *keep;
+	FILE *spill;
 	size_t n;
 	struct model_params p;
 	struct model_meta meta;
@@ -241,10 +246,10 @@ detect_job_take(struct detector *d)
 	j->meta.last_us = d->last_us;
 	memcpy(j->xform, d->xform, sizeof(j->xform));
 	j->rows = d->rows;
-	j->keep = d->keep;
+	j->spill = d->spill;
 	j->n = d->nrows;
 	d->rows = NULL;
-	d->keep = NULL;
+	d->spill = NULL;
 	d->nrows = 0;
 	d->learning = 0;
 	d->training = 1;
@@ -262,13 +267,27 @@ detect_job_run(struct detect_job *j)
 	j->rows = NULL;
 }
 
+/*
+ * Score the baseline's records, kept in a temporary file: all of them, not
+ * only the sample the model was trained on, at about 340 bytes each.
+ */
+static void
+score_spill(struct detector *d, FILE *spill)
+{
+	struct flow_record r;
+
+	if (spill == NULL || fflush(spill) != 0 || fseek(spill, 0, SEEK_SET))
+		return;
+	while (fread(&r, sizeof(r), 1, spill) == 1)
+		score(d, &r);
+}
+
 /* Install the job's model (saving and recording it) and free the job. */
 int
 detect_job_finish(struct detector *d, struct detect_job *j)
 {
 	char *cause = NULL;
 	int rc = j->rc;
-	size_t i;
 
 	d->training = 0;
 	if (rc != 0) {
@@ -286,12 +305,12 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 		free(cause);
 	}
 	store_model(d);
-	for (i = 0; j->keep != NULL && i < j->n; i++)
-		score(d, &j->keep[i]);
+	score_spill(d, j->spill);
 out:
 	model_free(j->model);
 	free(j->cause);
-	free(j->keep);
+	if (j->spill != NULL)
+		fclose(j->spill);
 	free(j);
 	return rc;
 }
@@ -315,9 +334,9 @@ detect_retrain(struct detector *d)
 	if (d->rows == NULL &&
 	    (d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) == NULL)
 		fatal("detect: baseline of %zu flows", d->caprows);
-	if (d->o.score_baseline && d->keep == NULL &&
-	    (d->keep = calloc(d->caprows, sizeof(*d->keep))) == NULL)
-		fatal("detect: baseline records of %zu flows", d->caprows);
+	if (d->o.score_baseline && d->spill == NULL &&
+	    (d->spill = tmpfile()) == NULL)
+		fatal("detect: temporary file for the baseline's records");
 	d->nrows = 0;
 	d->seen = d->first_us = d->last_us = 0;
 	d->learning = 1;

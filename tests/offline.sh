@@ -86,6 +86,18 @@ head -c 100 "$tmp/m.model" >"$tmp/bad.model"
 "$anomd" -r "$top/tests/data/sample.pcap" -m "$tmp/bad.model" --db "$tmp/b.db" >/dev/null 2>"$tmp/bad.err"
 [ $? -eq 1 ] && grep -q "model file" "$tmp/bad.err" && ok || fail "a truncated model is refused"
 
+# Every flow gets a score, the baseline's too, even when the baseline is
+# sampled down to baseline_max_flows to train.
+printf 'baseline_max_flows = 1000\n' >"$tmp/small.conf"
+"$anomd" -c "$tmp/small.conf" -r "$top/tests/data/sample.pcap" --db "$tmp/s.db" \
+    --scores "$tmp/all.csv" >/dev/null 2>"$tmp/all.err"
+recs=0
+for r in idle fin rst halfopen active evict flush shutdown; do
+	recs=$((recs + $(stat "records_$r" "$tmp/all.err")))
+done
+[ $(($(wc -l <"$tmp/all.csv") - 1)) -eq "$recs" ] && ok ||
+	fail "scores has $(($(wc -l <"$tmp/all.csv") - 1)) rows for $recs records"
+
 # Standard input works like a file (and is not read twice).
 "$anomd" -r - --flows "$tmp/stdin.csv" --seed 1 <"$top/tests/data/sample.pcap" >/dev/null 2>&1 &&
 	cmp -s "$tmp/stdin.csv" "$tmp/sample.pcap.csv" && ok || fail "-r - (standard input)"
