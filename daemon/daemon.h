@@ -19,7 +19,6 @@
 
 /* Log to stderr (foreground) or syslog as tag; verbose > 0 adds debug. */
 void log_init(const char *tag, int foreground, int verbose);
-void log_set_verbose(int verbose);
 void log_warn(const char *fmt, ...) PRINTFLIKE(1, 2);
 void log_warnx(const char *fmt, ...) PRINTFLIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTFLIKE(1, 2);
@@ -35,6 +34,8 @@ void fatalx(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 const char *addr_str(const uint8_t *addr, char buf[ADDR_STR_LEN]);
 /* Format microseconds since the epoch as "secs.usecs". */
 const char *ts_str(uint64_t us, char buf[32]);
+/* ISO-8601 UTC time with microseconds and offset, as Suricata writes it. */
+const char *iso_time(uint64_t us, char buf[64]);
 /* Parse an unsigned decimal within [min, max]; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
@@ -190,8 +191,6 @@ void detect_baseline(const struct detector *d, uint64_t *kept, uint64_t *seen,
 void detect_scores_header(FILE *fp);
 /* Print the alerts summary. */
 void detect_print_summary(const struct detector *d, FILE *fp);
-/* ISO-8601 UTC time with microseconds. */
-const char *iso_time(uint64_t us, char buf[64]);
 
 /* ---- control.c ---------------------------------------------------------- */
 
@@ -284,8 +283,8 @@ struct live_opts {
 	struct anomd_conf *conf;
 	const char *conf_path; /* re-read on SIGHUP; NULL = defaults */
 	const char *model_path; /* -m, or NULL: the state directory's model */
-	int verbose;
-	/* command-line overrides, applied again on reload (NULL/0 = none) */
+	/* command-line overrides, applied at start and on reload (NULL/0 =
+	 * none; the caller checked that they fit) */
 	const char *iface, *socket, *db;
 	uint32_t baseline_s;
 };

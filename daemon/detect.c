@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -469,20 +468,6 @@ summary_add(struct detector *d, const struct flow_record *r, float score,
 	d->top[i].score = score;
 	d->top[i].nex = nex;
 	memcpy(d->top[i].ex, ex, nex * sizeof(*ex));
-}
-
-/* ISO-8601 time with microseconds and offset, as Suricata writes it. */
-const char *
-iso_time(uint64_t us, char buf[64])
-{
-	time_t t = (time_t)(us / 1000000u);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (unsigned)(us % 1000000u));
-	return buf;
 }
 
 /* The protocol as EVE names it. */

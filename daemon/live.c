@@ -1007,6 +1007,7 @@ live_run(const struct live_opts *o)
 
 	L->o = o;
 	L->conf = o->conf;
+	apply_overrides(o, L->conf);
 	L->start_us = now_us();
 	snprintf(L->model_path, sizeof(L->model_path), "%s/" MODEL_FILE,
 	    L->conf->state_dir);

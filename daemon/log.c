@@ -27,13 +27,6 @@ log_init(const char *tag, int foreground, int verbose)
 		openlog(tag, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-/* Change the verbosity. */
-void
-log_set_verbose(int verbose)
-{
-	log_verbose = verbose;
-}
-
 /* Write one message at priority pri; suffix may be NULL. */
 static void
 vlog(int pri, const char *suffix, const char *fmt, va_list ap)

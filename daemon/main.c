@@ -276,15 +276,14 @@ check_args(struct args *a)
 		o->db_path = OFFLINE_DB;
 }
 
-/* Copy an option into a configuration string, refusing long ones. */
+/* Refuse an option too long for a configuration string. */
 static void
-set_str(char *dst, const char *opt, const char *val)
+check_len(const char *opt, const char *val)
 {
-	if (strlen(val) >= CONF_STR_MAX) {
+	if (val != NULL && strlen(val) >= CONF_STR_MAX) {
 		fprintf(stderr, "anomd: %s: value too long\n", opt);
 		exit(2);
 	}
-	snprintf(dst, CONF_STR_MAX, "%s", val);
 }
 
 /* Start the live daemon with the command line's overrides. */
@@ -300,19 +299,15 @@ run_live(struct args *a, struct anomd_conf *conf)
 		    "--eve need -r FILE\n");
 		return 2;
 	}
-	if (a->iface != NULL)
-		set_str(conf->interface, "-i", a->iface);
-	if (a->socket != NULL)
-		set_str(conf->socket_path, "-S", a->socket);
-	if (a->oo.db_path != NULL)
-		set_str(conf->db_path, "--db", a->oo.db_path);
+	check_len("-i", a->iface);
+	check_len("-S", a->socket);
+	check_len("--db", a->oo.db_path);
 	memset(&lo, 0, sizeof(lo));
 	lo.conf = conf;
 	lo.conf_path = a->conf_path	      ? a->conf_path
 	    : access(DEFAULT_CONF, F_OK) == 0 ? DEFAULT_CONF
 					      : NULL;
 	lo.model_path = a->oo.model_path;
-	lo.verbose = a->verbose;
 	lo.iface = a->iface;
 	lo.socket = a->socket;
 	lo.db = a->oo.db_path;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/daemon.h"
 
@@ -29,6 +30,20 @@ ts_str(uint64_t us, char buf[32])
 {
 	snprintf(
 	    buf, 32, "%" PRIu64 ".%06" PRIu64, us / 1000000u, us % 1000000u);
+	return buf;
+}
+
+/* ISO-8601 time with microseconds and offset, as Suricata writes it. */
+const char *
+iso_time(uint64_t us, char buf[64])
+{
+	time_t t = (time_t)(us / 1000000u);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%06u+0000",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (unsigned)(us % 1000000u));
 	return buf;
 }
 
