@@ -84,6 +84,10 @@ static const struct conf_key conf_keys[] = {
 	"quantile|pot", "how the alert threshold is learned from the baseline"),
     NUM("threshold_target", CONF_DOUBLE, threshold_target, 0.001, 1e-6, 0.2,
 	"ratio", "target false-alert rate on normal traffic"),
+    NUM("threshold_confidence", CONF_DOUBLE, threshold_confidence, 0.9, 0.5,
+	0.999, "ratio",
+	"quantile rule: how sure the threshold lies at or above the target "
+	"quantile of normal errors (0.5: the plain quantile)"),
     NUM("robust_drop", CONF_DOUBLE, robust_drop, 0.01, 0, 0.2, "ratio",
 	"share of worst-fitting baseline flows dropped before the second fit"),
     NUM("explain_features", CONF_UINT, explain_features, 3, 1, 10, "features",

@@ -68,7 +68,7 @@ struct anomd_conf {
 	uint32_t model_epochs, model_batch;
 	uint64_t model_seed;
 	char threshold_rule[CONF_STR_MAX];
-	double threshold_target, robust_drop;
+	double threshold_target, threshold_confidence, robust_drop;
 	uint32_t explain_features;
 	char state_dir[CONF_STR_MAX];
 	char db_path[CONF_STR_MAX];

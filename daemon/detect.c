@@ -111,6 +111,7 @@ detect_model_params(
 	p->batch = c->model_batch;
 	p->seed = c->model_seed;
 	p->target_rate = c->threshold_target;
+	p->confidence = c->threshold_confidence;
 	p->robust_drop = c->robust_drop;
 	return 0;
 bad:

@@ -333,8 +333,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static const char *const reloadable[] = {"baseline_seconds",
     "baseline_min_flows", "model_layers", "model_activation", "model_epochs",
     "model_batch", "model_seed", "threshold_rule", "threshold_target",
-    "robust_drop", "explain_features", "retention_days", "retention_rows",
-    NULL};
+    "threshold_confidence", "robust_drop", "explain_features", "retention_days",
+    "retention_rows", NULL};
 
 /* Copy the reloadable keys of nc into c; warn about the others. */
 static void

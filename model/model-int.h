@@ -137,7 +137,11 @@ struct model_thresh {
 	double rate;
 	double pot_quantile;
 	double margin;
+	double confidence;
 };
+
+/* The order k of the k-th largest error the quantile rule takes; 0: none. */
+size_t model_thresh_order(size_t n, double rate, double conf);
 
 /*
  * Threshold from errors err[n] (reordered); note gets a short account of

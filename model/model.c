@@ -48,6 +48,7 @@ model_params_default(struct model_params *p)
 	p->robust_drop = 0.01;
 	p->pot_quantile = 0.98;
 	p->quantile_margin = 1.5;
+	p->confidence = 0.9;
 	p->clip = 6.0f;
 }
 

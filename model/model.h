@@ -61,6 +61,7 @@ struct model_params {
 	double robust_drop; /* most dropped before the refit, [0, 0.2] */
 	double pot_quantile; /* POT initial quantile, [0.5, 0.9999] */
 	double quantile_margin; /* factor on the max error, >= 1 (see below) */
+	double confidence; /* quantile rule's confidence, [0.5, 0.999] */
 	float clip; /* clip standardised values to +-clip, > 0 */
 };
 
@@ -112,15 +113,17 @@ struct model;
  * Fill *p with the defaults the daemon uses: hidden layers 48-12-48, tanh,
  * at most 30 epochs of minibatches of 128 with Adam at 3e-3, patience 3,
  * 20 % held out, seed 1, quantile rule at rate 0.001, at most 1 % robust
- * drop, POT initial quantile 0.98, margin 1.5, clip 6 (one
+ * drop, POT initial quantile 0.98, margin 1.5, confidence 0.9, clip 6 (one
  * feature adds at most 36 / dim to a score).  On 64 flow-like
  * features from 6 latent factors, 48-12-48 caught 2-3 times the subtle
  * anomalies 32-8-32 did, and tanh beat elu and relu, at 1.5 times the
  * cost; 64-16-64 was better still but would put scoring near 1 M rows/s.
  *
- * With fewer than 1 / target_rate held-out rows the empirical quantile does
- * not exist; the quantile rule then uses the largest held-out error times
- * quantile_margin and says so in model_info.note.
+ * The quantile rule takes the k-th largest held-out error that lies at or
+ * above the (1 - target_rate) quantile with probability `confidence'
+ * (see model/thresh.c).  With too few held-out rows for even the largest
+ * to qualify, it uses the largest held-out error times quantile_margin and
+ * says so in model_info.note.
  */
 void model_params_default(struct model_params *p);
 

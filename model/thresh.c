@@ -2,12 +2,22 @@
  * Threshold rules.  Both look only at the errors of held-out baseline rows:
  * training errors are biased low, since the network has fitted those rows.
  *
- * quantile: the empirical (1 - rate) quantile.  With n errors and n * rate
- * below 1 that quantile lies beyond the largest error seen, and any
- * estimate is a guess; we take the largest error times a margin (1.5 by
- * default) and record that in the note, so a tiny baseline gives a
- * conservative threshold rather than one that fires on a share of normal
- * traffic.
+ * quantile: an upper confidence bound on the (1 - rate) quantile.  The
+ * plain empirical quantile of n held-out errors is itself an estimate: with
+ * n * rate = 2.5 expected exceedances it lands below the true quantile
+ * about half the time, and normal traffic then alerts at well over the
+ * target rate.  Instead we take the k-th largest error, with k the largest
+ * order such that, with probability `confidence' (0.9 by default), it lies
+ * at or above the true quantile.  Distribution-free: the share of the
+ * error distribution above the k-th largest of n errors is
+ * Beta(k, n - k + 1), so P(it is <= rate) = P(Binomial(n, rate) >= k).
+ * With confidence 0.5 this is about the plain quantile.  When even the
+ * largest error does not qualify (1 - (1 - rate)^n < confidence, for
+ * rate 0.001 and confidence 0.9 fewer than 2302 errors) the bound lies
+ * beyond the data, and any estimate is a guess; we take the largest error
+ * times a margin (1.5 by default) and record that in the note, so a small
+ * baseline gives a conservative threshold rather than one that fires on a
+ * share of normal traffic.
  *
  * pot (peaks over threshold): the excesses over a high initial quantile u
  * of a continuous distribution are close to a generalised Pareto
@@ -171,18 +181,57 @@ model_gpd_fit(const double *y, size_t n, double *xi, double *sigma)
 	return isfinite(best) ? 0 : -EDOM;
 }
 
+/*
+ * The largest k in 1..n with P(Binomial(n, rate) >= k) >= conf, or 0 when
+ * there is none.  The pmf is summed in log space, so a large n * rate does
+ * not underflow the first terms into a wrong sum.
+ */
+size_t
+model_thresh_order(size_t n, double rate, double conf)
+{
+	double lf, cdf = 0.0, lr = log(rate), lq = log1p(-rate);
+	size_t j;
+
+	lf = lgamma((double)n + 1.0);
+	for (j = 0; j < n; j++) {
+		cdf += exp(lf - lgamma((double)j + 1.0) -
+		    lgamma((double)(n - j) + 1.0) + (double)j * lr +
+		    (double)(n - j) * lq);
+		/* P(X >= j + 1) = 1 - cdf */
+		if (1.0 - cdf < conf)
+			return j;
+	}
+	return n;
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return (x < y) - (x > y);
+}
+
 /* The quantile rule; see the top of the file. */
 static float
 quantile_threshold(const struct model_thresh *t, float *err, size_t n,
     char *note, size_t notesz)
 {
 	float mx;
-	size_t i;
+	size_t i, k;
 
-	if ((double)n * t->rate >= 1.0) {
-		snprintf(note, notesz, "quantile %g of %zu held-out errors",
-		    1.0 - t->rate, n);
-		return model_quantile(err, n, 1.0 - t->rate);
+	k = n > 0 ? model_thresh_order(n, t->rate, t->confidence) : 0;
+	if (k > 0) {
+		qsort(err, n, sizeof(*err), cmp_desc);
+		snprintf(note, notesz,
+		    "quantile %g of %zu held-out errors, upper %g bound: "
+		    "the %zu%s largest",
+		    1.0 - t->rate, n, t->confidence, k,
+		    k % 10 == 1 && k % 100 != 11       ? "st"
+			: k % 10 == 2 && k % 100 != 12 ? "nd"
+			: k % 10 == 3 && k % 100 != 13 ? "rd"
+						       : "th");
+		return err[k - 1];
 	}
 	mx = 0.0f;
 	for (i = 0; i < n; i++)

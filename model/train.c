@@ -98,7 +98,8 @@ check_params(const struct model_params *p, char **cause)
 	    check_range("holdout_share", p->holdout_share, 0.05, 0.5, cause) ||
 	    check_range("robust_drop", p->robust_drop, 0, 0.2, cause) ||
 	    check_range("pot_quantile", p->pot_quantile, 0.5, 0.9999, cause) ||
-	    check_range("quantile_margin", p->quantile_margin, 1, 1e6, cause))
+	    check_range("quantile_margin", p->quantile_margin, 1, 1e6, cause) ||
+	    check_range("confidence", p->confidence, 0.5, 0.999, cause))
 		return -EINVAL;
 	if (!(p->learning_rate > 0.0f && p->learning_rate <= 1.0f) ||
 	    !(p->target_rate > 0.0 && p->target_rate < 0.5) ||
@@ -299,23 +300,45 @@ ranked_cmp(const void *a, const void *b)
 }
 
 /*
- * The error above which fewer than one clean row is expected: an
- * exponential tail through the 0.90 and 1 - 2 * share quantiles of the
- * errors, extrapolated to a survival of 1 / n.  Both quantiles lie below
- * the share that may be contaminated, so outliers cannot stretch the tail
- * they are tested against.
+ * The error above which fewer than one clean row is expected: a
+ * generalised Pareto tail through the quantiles at survivals 4s, 2s and s,
+ * with s = 2 * share (at most 0.05), extrapolated to a survival of 1 / n.
+ * All three lie below the share that may be contaminated, so outliers
+ * cannot stretch the tail they are tested against.  The shape comes from
+ * Pickands' estimator, xi = log2((q(s) - q(2s)) / (q(2s) - q(4s))),
+ * clamped to [0, 0.25] (no heavier than a Pareto tail of index 4; the
+ * estimate is noisy, and outliers the first fit half-learnt sit in the
+ * top quantiles and inflate it, so a larger xi let a 1 % contamination
+ * escape the drop in the tests): reconstruction errors of real traffic are
+ *often heavy-tailed (rare but normal kinds of flow, such as one large download
+ * among many page loads), and an exponential tail (xi = 0) put the cut
+ * inside that normal tail and dropped it, from the holdout too, which
+ * lowered the threshold below the errors of normal traffic.  A light tail
+ * keeps the exponential cut.  Then, from the GPD quantile function,
+ *
+ *	cut = q(s) + (q(s) - q(2s)) ((s n)^xi - 1) / (1 - 2^-xi)
+ *
+ * (log2(s n) in place of the fraction when xi = 0).
  */
 static float
 drop_cut(const float *err, size_t n, double share, float *scratch)
 {
-	double qb = 1.0 - 2.0 * share, a, b, beta;
+	double s = 2.0 * share, q1, q2, q4, d1, d2, xi, f;
 
-	qb = qb > 0.95 ? qb : 0.95;
+	s = s < 0.05 ? s : 0.05;
 	memcpy(scratch, err, n * sizeof(*scratch));
-	a = model_quantile(scratch, n, 0.90);
-	b = model_quantile(scratch, n, qb);
-	beta = (b - a) / log(0.10 / (1.0 - qb));
-	return (float)(b + beta * log((double)n * (1.0 - qb)));
+	q4 = model_quantile(scratch, n, 1.0 - 4.0 * s);
+	q2 = model_quantile(scratch, n, 1.0 - 2.0 * s);
+	q1 = model_quantile(scratch, n, 1.0 - s);
+	d1 = q1 - q2;
+	d2 = q2 - q4;
+	xi = d1 > 0.0 && d2 > 0.0 ? log2(d1 / d2) : 0.0;
+	xi = xi > 0.0 ? (xi < 0.25 ? xi : 0.25) : 0.0;
+	f = s * (double)n;
+	f = f > 1.0 ? f : 1.0;
+	if (xi < 1e-6)
+		return (float)(q1 + d1 * log2(f));
+	return (float)(q1 + d1 * (pow(f, xi) - 1.0) / (1.0 - pow(2.0, -xi)));
 }
 
 /*
@@ -374,6 +397,7 @@ set_threshold(struct trainer *tr, struct model *m)
 	    .rate = tr->p->target_rate,
 	    .pot_quantile = tr->p->pot_quantile,
 	    .margin = tr->p->quantile_margin,
+	    .confidence = tr->p->confidence,
 	};
 	size_t i, r, blk = model_net_block_rows(&m->net);
 
