@@ -110,7 +110,7 @@ find(const struct hostctx *hc, const uint8_t *addr)
 {
 	uint32_t i = hc->bucket[bucket_of(hc, addr)];
 
-	while (i != ILIST_NONE && memcmp(hc->h[i].addr, addr, CAP_ADDR_LEN))
+	while (i != ILIST_NONE && !addr_eq(hc->h[i].addr, addr))
 		i = hc->h[i].hnext;
 	return i;
 }
@@ -137,6 +137,7 @@ alloc_slot(struct hostctx *hc)
 
 	if (hc->freelist == ILIST_NONE && hc->used == hc->cap) {
 		drop(hc, hc->lru.head);
+		hc->used--;
 		hc->evicted++;
 	}
 	if (hc->freelist != ILIST_NONE) {
