@@ -2,8 +2,10 @@
 #ifndef ANOMD_CAPTURE_INT_H
 #define ANOMD_CAPTURE_INT_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "capture/capture.h"
 
@@ -178,6 +180,55 @@ struct flow {
 	uint8_t dns_len, dns_labels, dns_entropy8; /* entropy * 32 */
 	uint8_t interim; /* an interim record was emitted before */
 };
+
+/* ---- addresses ---------------------------------------------------------- */
+
+/* Whether two CAP_ADDR_LEN addresses are equal (two loads, no call). */
+static inline int
+addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/* memcmp() order of two addresses: <0, 0 or >0. */
+static inline int
+addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	x[0] = be64toh(x[0]), y[0] = be64toh(y[0]);
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	x[1] = be64toh(x[1]), y[1] = be64toh(y[1]);
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* ---- ring.c: a single-producer, single-consumer ring with a thread ---- */
+
+struct ring;
+typedef void (*ring_handler_fn)(void *slot, void *arg);
+
+/*
+ * Create a ring of nslots (a power of two) slots of slot_size bytes and
+ * start a thread that calls fn(slot, arg) for each committed slot, in
+ * order.  NULL with errno on failure.
+ */
+struct ring *ring_create(
+    size_t slot_size, uint32_t nslots, ring_handler_fn fn, void *arg);
+/* The next slot to fill; waits while the ring is full. */
+void *ring_slot(struct ring *r);
+/* Hand the slot from ring_slot() over. */
+void ring_commit(struct ring *r);
+/* Wait until every committed slot has been handled. */
+void ring_sync(struct ring *r);
+/* Stop the thread (dropping what it has not handled) and free. */
+void ring_free(struct ring *r);
 
 /*
  * Fill rec (key, times, counts and every feature) from flow f and the two

@@ -209,6 +209,14 @@ struct flowtab_opts {
 	size_t host_memcap; /* bytes of host state, at least 64 KiB */
 	struct flow_timeouts to;
 	uint64_t seed; /* hash seed; 0 = random from getrandom() */
+	/*
+	 * Deliver records from a second thread: host context, features and
+	 * the callback run there, in the same order and with the same
+	 * results.  flowtab_flush(), flowtab_sync() and flowtab_stats()
+	 * wait for it; the caller must not touch what the callback uses
+	 * between them.
+	 */
+	int threaded;
 };
 
 /* Counters; all monotonic except the current sizes. */
@@ -236,7 +244,10 @@ void flowtab_opts_default(struct flowtab_opts *o);
  */
 struct flowtab *flowtab_create(
     const struct flowtab_opts *o, flow_emit_cb cb, void *arg);
-/* Free a table without emitting; NULL does nothing. */
+/*
+ * Free a table without emitting (records of a threaded table not yet
+ * delivered are dropped); NULL does nothing.
+ */
 void flowtab_free(struct flowtab *ft);
 /* Decode-and-account one frame: the usual entry point. */
 void flowtab_frame(struct flowtab *ft, int dlt, const struct cap_frame *f);
@@ -244,8 +255,13 @@ void flowtab_frame(struct flowtab *ft, int dlt, const struct cap_frame *f);
 void flowtab_packet(struct flowtab *ft, const struct cap_pkt *p);
 /* Expire flows idle at time now_us (packet or wall clock). */
 void flowtab_expire(struct flowtab *ft, uint64_t now_us);
-/* Emit every open flow with the given end reason and empty the table. */
+/*
+ * Emit every open flow with the given end reason and empty the table; with
+ * threaded delivery, return once every record has been delivered.
+ */
 void flowtab_flush(struct flowtab *ft, enum flow_end why);
+/* With threaded delivery, wait until every record so far is delivered. */
+void flowtab_sync(struct flowtab *ft);
 /* The table's counters. */
 const struct cap_stats *flowtab_stats(struct flowtab *ft);
 /* Bytes of state one tracked flow costs (struct plus index). */

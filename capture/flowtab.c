@@ -20,6 +20,14 @@
  *
  * Time is the packets' own clock (never running backwards), so an offline
  * run gives the same records every time.
+ *
+ * Threaded delivery (opts.threaded): the table itself (lookup, per-packet
+ * accounting, timeouts) stays on the caller's thread, while everything
+ * done per flow rather than per packet (host context, features and the
+ * record callback) moves to a second thread behind a ring.  Every host
+ * context operation travels through the ring as an event (a flow started,
+ * a flow ended, hosts expired) in the order the unthreaded table would do
+ * it, so the records are the same bit for bit.
  */
 #include <sys/random.h>
 
@@ -45,8 +53,33 @@ struct flowtab {
 	struct hostctx *hc;
 	flow_emit_cb cb;
 	void *arg;
+	struct ring *ring; /* threaded delivery, or NULL */
 	struct cap_stats st;
 };
+
+/* An event for the delivery thread. */
+enum {
+	EV_START,
+	EV_END,
+	EV_EXPIRE
+};
+
+struct flow_event {
+	uint8_t kind;
+	uint8_t why; /* EV_END: enum flow_end */
+	uint64_t t; /* the table's clock */
+	union {
+		struct flow f; /* EV_END: the flow as it ended */
+		struct {
+			uint8_t src[CAP_ADDR_LEN], dst[CAP_ADDR_LEN];
+			uint16_t dport;
+		} s; /* EV_START */
+	} u;
+};
+
+#define FLOW_RING_SLOTS 2048
+
+static void deliver_event(void *slot, void *arg);
 
 #define FLOW_LINK offsetof(struct flow, lru)
 
@@ -158,6 +191,12 @@ flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
 	ft->next_id = 1;
 	ft->st.flows_max = cap;
 	ft->st.hosts_max = hostctx_capacity(ft->hc);
+	if (o->threaded &&
+	    (ft->ring = ring_create(sizeof(struct flow_event), FLOW_RING_SLOTS,
+		 deliver_event, ft)) == NULL) {
+		flowtab_free(ft);
+		return NULL;
+	}
 	return ft;
 }
 
@@ -167,6 +206,7 @@ flowtab_free(struct flowtab *ft)
 {
 	if (ft == NULL)
 		return;
+	ring_free(ft->ring);
 	hostctx_free(ft->hc);
 	free(ft->f);
 	free(ft->bucket);
@@ -189,7 +229,7 @@ bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
     uint16_t ap, const uint8_t *b, uint16_t bp)
 {
 	uint8_t k[2 * CAP_ADDR_LEN + 5];
-	int c = memcmp(a, b, CAP_ADDR_LEN);
+	int c = addr_cmp(a, b);
 
 	if (ports_fixed(proto) && c > 0) {
 		const uint8_t *t = a;
@@ -214,9 +254,8 @@ static int
 same_way(const struct flow *f, const uint8_t *s, uint16_t sp, const uint8_t *d,
     uint16_t dp)
 {
-	return f->sport == sp && f->dport == dp &&
-	    memcmp(f->src, s, CAP_ADDR_LEN) == 0 &&
-	    memcmp(f->dst, d, CAP_ADDR_LEN) == 0;
+	return f->sport == sp && f->dport == dp && addr_eq(f->src, s) &&
+	    addr_eq(f->dst, d);
 }
 
 /*
@@ -265,24 +304,16 @@ flow_failed(const struct flow *f)
 	return f->icmp_err > 0;
 }
 
-/* Build the record of flow i and hand it to the callback. */
+/*
+ * Host context, features and the callback for flow f, which ended (or, for
+ * FLOW_END_ACTIVE, reached its active timeout) at table time t.
+ */
 static void
-emit(struct flowtab *ft, uint32_t i, enum flow_end why)
+deliver_end(
+    struct flowtab *ft, const struct flow *f, uint64_t t, enum flow_end why)
 {
-	struct flow *f = &ft->f[i];
 	struct host_view iv, rv;
 	struct flow_record rec;
-	uint64_t t = last_seen(f);
-
-	/*
-	 * Host context is read at the moment the flow ends, which is the
-	 * table's clock: a flow ended by a timeout is seen as its hosts are
-	 * then, just like one flushed at the end of the input.  Reading at the
-	 * last packet instead would see hosts that moved on since, and a
-	 * flushed flow would look unlike any idle one.
-	 */
-	if (ft->now_us > t)
-		t = ft->now_us;
 
 	if (why != FLOW_END_ACTIVE)
 		hostctx_flow_end(ft->hc, t, f->src, flow_failed(f));
@@ -297,9 +328,94 @@ emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 	rec.dport = f->dport;
 	rec.end = why;
 	feat_compute(f, &iv, &rv, &rec);
-	ft->st.flows_ended[why]++;
 	if (ft->cb != NULL)
 		ft->cb(&rec, ft->arg);
+}
+
+/* The delivery thread's handler. */
+static void
+deliver_event(void *slot, void *arg)
+{
+	struct flow_event *ev = slot;
+	struct flowtab *ft = arg;
+
+	switch (ev->kind) {
+	case EV_START:
+		hostctx_flow_start(
+		    ft->hc, ev->t, ev->u.s.src, ev->u.s.dst, ev->u.s.dport);
+		break;
+	case EV_END:
+		deliver_end(ft, &ev->u.f, ev->t, (enum flow_end)ev->why);
+		break;
+	case EV_EXPIRE:
+		hostctx_expire(ft->hc, ev->t);
+		break;
+	}
+}
+
+/* Build the record of flow i and hand it to the callback. */
+static void
+emit(struct flowtab *ft, uint32_t i, enum flow_end why)
+{
+	struct flow *f = &ft->f[i];
+	struct flow_event *ev;
+	uint64_t t = last_seen(f);
+
+	/*
+	 * Host context is read at the moment the flow ends, which is the
+	 * table's clock: a flow ended by a timeout is seen as its hosts are
+	 * then, just like one flushed at the end of the input.  Reading at the
+	 * last packet instead would see hosts that moved on since, and a
+	 * flushed flow would look unlike any idle one.
+	 */
+	if (ft->now_us > t)
+		t = ft->now_us;
+	ft->st.flows_ended[why]++;
+	if (ft->ring == NULL) {
+		deliver_end(ft, f, t, why);
+		return;
+	}
+	ev = ring_slot(ft->ring);
+	ev->kind = EV_END;
+	ev->why = (uint8_t)why;
+	ev->t = t;
+	memcpy(&ev->u.f, f, sizeof(*f));
+	ring_commit(ft->ring);
+}
+
+/* Host context: a flow started at t. */
+static void
+host_start(struct flowtab *ft, uint64_t t, const struct flow *f)
+{
+	struct flow_event *ev;
+
+	if (ft->ring == NULL) {
+		hostctx_flow_start(ft->hc, t, f->src, f->dst, f->dport);
+		return;
+	}
+	ev = ring_slot(ft->ring);
+	ev->kind = EV_START;
+	ev->t = t;
+	memcpy(ev->u.s.src, f->src, CAP_ADDR_LEN);
+	memcpy(ev->u.s.dst, f->dst, CAP_ADDR_LEN);
+	ev->u.s.dport = f->dport;
+	ring_commit(ft->ring);
+}
+
+/* Host context: expire hosts idle at t. */
+static void
+host_expire(struct flowtab *ft, uint64_t t)
+{
+	struct flow_event *ev;
+
+	if (ft->ring == NULL) {
+		hostctx_expire(ft->hc, t);
+		return;
+	}
+	ev = ring_slot(ft->ring);
+	ev->kind = EV_EXPIRE;
+	ev->t = t;
+	ring_commit(ft->ring);
 }
 
 /* Emit flow i, then unlink and free it. */
@@ -350,7 +466,7 @@ flowtab_expire(struct flowtab *ft, uint64_t now_us)
 		    last_seen(&ft->f[i]) + ft->to_us[c] <= now_us)
 			end_flow(ft, i, timeout_reason(&ft->f[i]));
 	}
-	hostctx_expire(ft->hc, now_us);
+	host_expire(ft, now_us);
 }
 
 /* Evict the least recently seen flow of the whole table. */
@@ -381,6 +497,16 @@ flowtab_flush(struct flowtab *ft, enum flow_end why)
 	for (c = 0; c < FC_COUNT; c++)
 		while ((i = ft->cls[c].head) != ILIST_NONE)
 			end_flow(ft, i, why);
+	if (ft->ring != NULL)
+		ring_sync(ft->ring);
+}
+
+/* Wait until every record so far has been delivered. */
+void
+flowtab_sync(struct flowtab *ft)
+{
+	if (ft->ring != NULL)
+		ring_sync(ft->ring);
 }
 
 /* The class, and so the timeout, a flow belongs to now. */
@@ -439,7 +565,7 @@ new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
 	ft->used++;
 	ft->st.flows_created++;
 	ft->st.flows_active = ft->used;
-	hostctx_flow_start(ft->hc, p->ts_us, f->src, f->dst, f->dport);
+	host_start(ft, p->ts_us, f);
 	return i;
 }
 
@@ -645,6 +771,7 @@ flowtab_frame(struct flowtab *ft, int dlt, const struct cap_frame *fr)
 const struct cap_stats *
 flowtab_stats(struct flowtab *ft)
 {
+	flowtab_sync(ft);
 	ft->st.hosts_active = hostctx_active(ft->hc);
 	ft->st.hosts_evicted = hostctx_evicted(ft->hc);
 	return &ft->st;

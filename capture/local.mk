@@ -2,7 +2,8 @@ noinst_LIBRARIES += capture/libcapture.a
 capture_libcapture_a_SOURCES = \
 	capture/capture.h capture/capture-int.h \
 	capture/source.c capture/decode.c capture/dns.c capture/hash.c \
-	capture/features.c capture/hostctx.c capture/flowtab.c
+	capture/features.c capture/hostctx.c capture/flowtab.c \
+	capture/ring.c
 capture_libcapture_a_CFLAGS = $(AM_CFLAGS) $(PCAP_CFLAGS)
 
 check_PROGRAMS += tests/check_capture

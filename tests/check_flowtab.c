@@ -1,5 +1,6 @@
 /* Tests of flowtab.c and hostctx.c: direction, timeouts, memcap, hashing. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -380,6 +381,136 @@ START_TEST(test_host_context)
 }
 END_TEST
 
+/* Records gathered by a callback that may run on the delivery thread. */
+struct gather {
+	struct flow_record *r;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+gather_cb(const struct flow_record *r, void *arg)
+{
+	struct gather *g = arg;
+	struct flow_record *nr;
+
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 1024;
+		if ((nr = realloc(g->r, g->cap * sizeof(*nr))) == NULL) {
+			g->oom = 1;
+			return;
+		}
+		g->r = nr;
+	}
+	g->r[g->n++] = *r;
+}
+
+/*
+ * A busy mixed sequence: 300 hosts, TCP handshakes, resets, half-open
+ * probes, UDP, ICMP, long flows that hit a 20 s active timeout, through a
+ * table small enough to evict.  Returns the table's stats.
+ */
+static struct cap_stats
+run_mixed(int threaded, struct gather *g)
+{
+	struct flowtab_opts o;
+	struct flowtab *ft;
+	struct cap_stats st;
+	uint64_t t = S, x = 88172645463325252ull;
+	unsigned i, a, b;
+	uint8_t proto, fl;
+
+	flowtab_opts_default(&o);
+	o.seed = 9;
+	o.memcap = 256 * 1024;
+	o.host_memcap = 64 * 1024;
+	o.to.active = 20;
+	o.threaded = threaded;
+	memset(g, 0, sizeof(*g));
+	ft = flowtab_create(&o, gather_cb, g);
+	ck_assert_ptr_nonnull(ft);
+	for (i = 0; i < 60000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		t += x % 3000;
+		a = (unsigned)(x >> 8) % 300;
+		b = 1000 + (unsigned)(x >> 20) % 40;
+		proto = (x >> 30) % 10 < 7 ? 6 : (x >> 30) % 10 < 9 ? 17 : 1;
+		fl = (x >> 34) % 5 == 0 ? SYN : (x >> 34) % 5 == 1 ? RST : ACK;
+		if ((x >> 60) % 4 == 0) /* five busy UDP flows */
+			feed(ft, pkt(17, a % 5, 3000, 1000, 80, t, 0, 100));
+		else if ((x >> 40) % 2)
+			feed(ft,
+			    pkt(proto, a, (uint16_t)(3000 + (x >> 44) % 7), b,
+				(uint16_t)(x >> 50) % 5 + 80, t, fl,
+				(uint32_t)(x >> 54) % 900));
+		else
+			feed(ft,
+			    pkt(proto, b, (uint16_t)(x >> 50) % 5 + 80, a,
+				(uint16_t)(3000 + (x >> 44) % 7), t, fl,
+				(uint32_t)(x >> 54) % 900));
+	}
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	st = *flowtab_stats(ft);
+	flowtab_free(ft);
+	return st;
+}
+
+START_TEST(test_threaded_same_records)
+{
+	struct gather a, b;
+	struct cap_stats sa, sb;
+	size_t i;
+
+	sa = run_mixed(0, &a);
+	sb = run_mixed(1, &b);
+	ck_assert(!a.oom && !b.oom);
+	ck_assert_msg(
+	    sa.flows_evicted > 100 && sa.flows_ended[FLOW_END_ACTIVE] > 10,
+	    "the sequence should evict (%llu) and hit the active timeout "
+	    "(%llu)",
+	    (unsigned long long)sa.flows_evicted,
+	    (unsigned long long)sa.flows_ended[FLOW_END_ACTIVE]);
+	ck_assert_msg(a.n > 5000 && a.n == b.n,
+	    "threaded delivery should give as many records (%zu) as the "
+	    "table on one thread (%zu)",
+	    b.n, a.n);
+	for (i = 0; i < a.n; i++)
+		ck_assert_msg(memcmp(&a.r[i], &b.r[i], sizeof(a.r[i])) == 0,
+		    "record %zu differs between threaded and unthreaded", i);
+	ck_assert_msg(memcmp(&sa, &sb, sizeof(sa)) == 0,
+	    "the counters should not depend on threading");
+	free(a.r);
+	free(b.r);
+}
+END_TEST
+
+/* Freeing a threaded table with records in flight drops them cleanly. */
+START_TEST(test_threaded_free_in_flight)
+{
+	struct flowtab_opts o;
+	struct flowtab *ft;
+	struct gather g;
+	unsigned i;
+
+	flowtab_opts_default(&o);
+	o.seed = 3;
+	o.threaded = 1;
+	memset(&g, 0, sizeof(g));
+	ft = flowtab_create(&o, gather_cb, &g);
+	ck_assert_ptr_nonnull(ft);
+	for (i = 0; i < 20000; i++)
+		feed(ft,
+		    pkt(17, i % 500, (uint16_t)(1000 + i), 7, 53,
+			S + (uint64_t)i * 10000, 0, 40));
+	flowtab_free(ft);
+	ck_assert_msg(g.n < 20000,
+	    "unflushed flows should not all be "
+	    "delivered by free (%zu)",
+	    g.n);
+	free(g.r);
+}
+END_TEST
+
 Suite *
 flowtab_suite(void)
 {
@@ -404,6 +535,11 @@ flowtab_suite(void)
 	tcase_add_test(tc, test_fragments_and_icmp_errors);
 	tcase_add_test(tc, test_seeded_hash);
 	tcase_add_test(tc, test_host_context);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("threaded");
+	tcase_add_test(tc, test_threaded_same_records);
+	tcase_add_test(tc, test_threaded_free_in_flight);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
 }
