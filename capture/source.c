@@ -12,8 +12,11 @@
 
 #include "capture/capture.h"
 
+#define FILE_BUFFER (1u << 20) /* stdio buffer of a capture file */
+
 struct cap_source {
 	pcap_t *pcap;
+	char *iobuf; /* a file's stdio buffer, freed after pcap_close */
 	int dlt;
 	int live;
 	cap_frame_cb cb;
@@ -73,6 +76,35 @@ open_live(const struct cap_source_opts *o, char **cause)
 	return p;
 }
 
+/*
+ * Open a capture file.  We open it ourselves to give it a 1 MiB stdio
+ * buffer: libpcap reads a file record by record through stdio, whose
+ * default buffer of one page costs a read(2) per 4 KiB, about a third of a
+ * bare read loop's time.  Standard input keeps its own buffer.
+ */
+static pcap_t *
+open_file(struct cap_source *src, const char *path, char *errbuf)
+{
+	FILE *f;
+	pcap_t *p;
+
+	if (strcmp(path, "-") == 0)
+		return pcap_open_offline_with_tstamp_precision(
+		    path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	if ((f = fopen(path, "rb")) == NULL) {
+		snprintf(
+		    errbuf, PCAP_ERRBUF_SIZE, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((src->iobuf = malloc(FILE_BUFFER)) != NULL)
+		setvbuf(f, src->iobuf, _IOFBF, FILE_BUFFER);
+	p = pcap_fopen_offline_with_tstamp_precision(
+	    f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	if (p == NULL)
+		fclose(f);
+	return p;
+}
+
 /* Compile and install the BPF filter, if any. */
 static int
 set_filter(pcap_t *p, const char *what, const char *filter, char **cause)
@@ -115,8 +147,7 @@ cap_source_open(
 	if ((src = calloc(1, sizeof(*src))) == NULL)
 		return -ENOMEM;
 	if (o->file != NULL) {
-		src->pcap = pcap_open_offline_with_tstamp_precision(
-		    o->file, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+		src->pcap = open_file(src, o->file, errbuf);
 		if (src->pcap == NULL)
 			set_cause(
 			    cause, "capture: read %s: %s", o->file, errbuf);
@@ -153,6 +184,7 @@ cap_source_close(struct cap_source *src)
 		return;
 	if (src->pcap != NULL)
 		pcap_close(src->pcap);
+	free(src->iobuf);
 	free(src);
 }
 

@@ -409,6 +409,7 @@ offline_run(const struct offline_opts *o)
 	fo.host_memcap = o->conf->host_memcap;
 	fo.to = o->conf->to;
 	fo.seed = o->seed;
+	fo.threaded = 1; /* record_cb runs on the delivery thread */
 	if ((off.ft = flowtab_create(&fo, record_cb, &off)) == NULL)
 		fatal("flowtab: create");
 	if ((off.flows = open_out("flows", o->flows_path)) != NULL)

@@ -17,9 +17,21 @@ static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 const char *
 addr_str(const uint8_t *addr, char buf[ADDR_STR_LEN])
 {
-	if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0)
-		inet_ntop(AF_INET, addr + 12, buf, ADDR_STR_LEN);
-	else
+	char *p = buf;
+	int i, v;
+
+	if (memcmp(addr, v4mapped, sizeof(v4mapped)) == 0) {
+		/* inet_ntop() formats IPv4 through sprintf(): slow per row. */
+		for (i = 12; i < 16; i++) {
+			v = addr[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 15 ? '.' : '\0';
+		}
+	} else
 		inet_ntop(AF_INET6, addr, buf, ADDR_STR_LEN);
 	return buf;
 }
