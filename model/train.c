@@ -246,24 +246,34 @@ prepare(struct trainer *tr, struct model *m)
 	gather(tr, tr->perm + tr->ntrain, tr->nhold, tr->hold);
 }
 
-/* Fit a fresh network with early stopping on the holdout. */
+/*
+ * Fit the network with early stopping on the holdout: from fresh weights,
+ * or, for the refit (warm), on from the first fit's weights for at most a
+ * third of the epochs.  The refit starts from a network that already
+ * models the bulk and only has to settle without the dropped rows, which
+ * takes a few epochs rather than a whole fit.
+ */
 static int
-fit(struct trainer *tr, struct model *m, struct fit_result *res)
+fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 {
 	struct net *net = &m->net;
 	struct net_train *t;
 	struct model_rng r;
 	double loss, hloss, best = INFINITY;
-	uint32_t ep, bad = 0;
+	uint32_t ep, bad = 0, max = tr->p->max_epochs;
 
 	prepare(tr, m);
 	if ((t = model_net_train_create(net, tr->p->batch)) == NULL)
 		return -ENOMEM;
-	model_net_randomize(net, tr->seed_init);
+	if (warm)
+		max = max / 3 > tr->p->patience + 1 ? max / 3
+						    : tr->p->patience + 1;
+	else
+		model_net_randomize(net, tr->seed_init);
 	model_rng_seed(&r, tr->seed_epoch);
 	memcpy(tr->order, tr->perm, tr->ntrain * sizeof(*tr->order));
 	memcpy(tr->best, net->params, net->nparams * sizeof(*tr->best));
-	for (ep = 0; ep < tr->p->max_epochs && bad < tr->p->patience; ep++) {
+	for (ep = 0; ep < max && bad < tr->p->patience; ep++) {
 		loss = run_epoch(tr, net, t, &r);
 		hloss = model_net_mean_error(net, tr->hold, tr->nhold, tr->err);
 		if (hloss < best) {
@@ -418,7 +428,7 @@ train_model(struct trainer *tr, struct model *m)
 	size_t ndrop, dropped = 0;
 	int error;
 
-	if ((error = fit(tr, m, &res)) != 0)
+	if ((error = fit(tr, m, &res, 0)) != 0)
 		return error;
 	m->info.epochs_first = res.epochs;
 	ndrop = (size_t)(tr->p->robust_drop * (double)tr->n);
@@ -427,7 +437,7 @@ train_model(struct trainer *tr, struct model *m)
 			return error;
 	}
 	if (dropped > 0) {
-		if ((error = fit(tr, m, &res)) != 0)
+		if ((error = fit(tr, m, &res, 1)) != 0)
 			return error;
 		m->info.epochs_refit = res.epochs;
 		m->info.dropped_rows = dropped;
