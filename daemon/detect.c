@@ -440,6 +440,7 @@ hosts_add(struct detect_hosts *t, const uint8_t *addr, const uint8_t *peer,
 	if (h->alerts == h->over) {
 		memcpy(h->addr, addr, CAP_ADDR_LEN);
 		h->first_us = r->ts_first_us;
+		h->last_us = r->ts_last_us;
 	}
 	if (h->alerts == h->over || memcmp(h->last_peer, peer, CAP_ADDR_LEN)) {
 		h->peers_seen++;
@@ -447,7 +448,11 @@ hosts_add(struct detect_hosts *t, const uint8_t *addr, const uint8_t *peer,
 	}
 	h->alerts++;
 	h->max_score = score > h->max_score ? score : h->max_score;
-	h->last_us = r->ts_last_us;
+	/* Records come in the order flows end, not start: keep the span. */
+	if (r->ts_first_us < h->first_us)
+		h->first_us = r->ts_first_us;
+	if (r->ts_last_us > h->last_us)
+		h->last_us = r->ts_last_us;
 }
 
 /* Remember an alert for the summary: by host, and the top scores. */
