@@ -194,6 +194,18 @@ addr_eq(const uint8_t *a, const uint8_t *b)
 	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
 }
 
+/* Whether an address is IPv4-mapped (::ffff:a.b.c.d). */
+static inline int
+addr_is_v4(const uint8_t *a)
+{
+	uint64_t x;
+	uint32_t y;
+
+	memcpy(&x, a, 8);
+	memcpy(&y, a + 8, 4);
+	return x == 0 && y == htobe32(0xffffu);
+}
+
 /* memcmp() order of two addresses: <0, 0 or >0. */
 static inline int
 addr_cmp(const uint8_t *a, const uint8_t *b)

@@ -223,13 +223,17 @@ ports_fixed(uint8_t proto)
 	return proto == 1 || proto == 58;
 }
 
-/* Bucket of an endpoint pair, the same for both directions. */
+/*
+ * Bucket of an endpoint pair, the same for both directions.  Two IPv4
+ * endpoints are hashed by their 4-byte addresses: 13 bytes rather than
+ * 37 make SipHash two blocks rather than five, on every packet.
+ */
 static uint32_t
 bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
     uint16_t ap, const uint8_t *b, uint16_t bp)
 {
 	uint8_t k[2 * CAP_ADDR_LEN + 5];
-	int c = addr_cmp(a, b);
+	int c = addr_cmp(a, b), al;
 
 	if (ports_fixed(proto) && c > 0) {
 		const uint8_t *t = a;
@@ -241,12 +245,18 @@ bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
 
 		a = b, ap = bp, b = t, bp = tp;
 	}
-	memcpy(k, a, CAP_ADDR_LEN);
-	memcpy(k + CAP_ADDR_LEN, b, CAP_ADDR_LEN);
-	memcpy(k + 2 * CAP_ADDR_LEN, &ap, 2);
-	memcpy(k + 2 * CAP_ADDR_LEN + 2, &bp, 2);
-	k[2 * CAP_ADDR_LEN + 4] = proto;
-	return (uint32_t)cap_siphash(ft->key, k, sizeof(k)) & ft->mask;
+	if (addr_is_v4(a) && addr_is_v4(b)) {
+		a += 12, b += 12;
+		al = 4;
+	} else
+		al = CAP_ADDR_LEN;
+	memcpy(k, a, (size_t)al);
+	memcpy(k + al, b, (size_t)al);
+	memcpy(k + 2 * al, &ap, 2);
+	memcpy(k + 2 * al + 2, &bp, 2);
+	k[2 * al + 4] = proto;
+	return (uint32_t)cap_siphash(ft->key, k, (size_t)(2 * al + 5)) &
+	    ft->mask;
 }
 
 /* Whether flow f goes from (s, sp) to (d, dp). */

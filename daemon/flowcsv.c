@@ -27,6 +27,17 @@ flowcsv_header(FILE *fp)
 	return fputc('\n', fp) == EOF ? -1 : 0;
 }
 
+static const char digit_pairs[201] = "00010203040506070809"
+				     "10111213141516171819"
+				     "20212223242526272829"
+				     "30313233343536373839"
+				     "40414243444546474849"
+				     "50515253545556575859"
+				     "60616263646566676869"
+				     "70717273747576777879"
+				     "80818283848586878889"
+				     "90919293949596979899";
+
 /* Write an unsigned decimal at p; returns its length. */
 static size_t
 fmt_u64(char *p, uint64_t v)
@@ -34,9 +45,20 @@ fmt_u64(char *p, uint64_t v)
 	char tmp[24], *t = tmp + sizeof(tmp);
 	size_t n;
 
-	do
-		*--t = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
+	if (v < 10) {
+		*p = (char)('0' + v);
+		return 1;
+	}
+	while (v >= 100) {
+		t -= 2;
+		memcpy(t, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		t -= 2;
+		memcpy(t, digit_pairs + 2 * v, 2);
+	} else
+		*--t = (char)('0' + v);
 	n = (size_t)(tmp + sizeof(tmp) - t);
 	memcpy(p, t, n);
 	return n;
