@@ -75,8 +75,8 @@ main(int argc, char **argv)
 	}
 	rc = pcap_loop(p, -1, count_cb, (u_char *)&t);
 	if (rc == PCAP_ERROR)
-		fprintf(stderr, "bare_loop: read %s: %s\n", path,
-		    pcap_geterr(p));
+		fprintf(
+		    stderr, "bare_loop: read %s: %s\n", path, pcap_geterr(p));
 	pcap_close(p);
 	secs = now() - t0;
 	printf("packets %" PRIu64 "\nbytes %" PRIu64 "\nseconds %.6f\n"
