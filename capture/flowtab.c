@@ -436,8 +436,7 @@ end_flow(struct flowtab *ft, uint32_t i, enum flow_end why)
 	uint32_t *pp;
 
 	emit(ft, i, why);
-	pp = &ft->bucket[bucket_of(
-	    ft, f->proto, f->src, f->sport, f->dst, f->dport)];
+	pp = &ft->bucket[f->bucket];
 	while (*pp != i)
 		pp = &ft->f[*pp].hnext;
 	*pp = f->hnext;
@@ -569,6 +568,7 @@ new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
 	f->id = ft->next_id++;
 	f->first_us = p->ts_us;
 	f->fclass = FC_OTHER;
+	f->bucket = b;
 	f->hnext = ft->bucket[b];
 	ft->bucket[b] = i;
 	ilist_append(&ft->cls[FC_OTHER], ft->f, sizeof(*f), FLOW_LINK, i);

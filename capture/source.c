@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,12 @@ open_file(struct cap_source *src, const char *path, char *errbuf)
 	}
 	if ((src->iobuf = malloc(FILE_BUFFER)) != NULL)
 		setvbuf(f, src->iobuf, _IOFBF, FILE_BUFFER);
+	/*
+	 * Only the thread that dispatches reads this stream, and libpcap
+	 * calls fread() twice per packet: skip stdio's per-call lock, which
+	 * glibc takes as soon as the process has a second thread.
+	 */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	p = pcap_fopen_offline_with_tstamp_precision(
 	    f, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 	if (p == NULL)
