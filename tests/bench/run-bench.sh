@@ -13,7 +13,7 @@ bare=./tests/bench/bare_loop
 model=./tests/bench/bench_model
 pcap=tests/bench/bench.pcap
 packets='' flows='' seed=''
-runs=3
+runs=5
 budget=90	# stop repeating a measurement once it has used this many s
 baseline=120	# detection trains on the first 2 of the capture's ~10 min
 detect=auto
