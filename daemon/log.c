@@ -1,6 +1,9 @@
 /*
- * Logging for anomd and anomctl: stderr with syslog priority prefixes in
- * the foreground (the journal reads them under systemd), syslog otherwise.
+ * Logging for anomd and anomctl: stderr in the foreground, syslog
+ * otherwise.  When stderr goes to the journal (systemd sets JOURNAL_STREAM
+ * for a service), each line starts with its syslog priority, "<4>", which
+ * the journal turns into the entry's priority; anywhere else, such as an
+ * analyst's terminal or a file, warnings and errors say so in words.
  * Every function keeps errno as it found it.
  */
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include "daemon/daemon.h"
 
 static int log_foreground = 1;
+static int log_journal;
 static int log_verbose;
 static const char *log_tag = "anomd";
 
@@ -23,6 +27,7 @@ log_init(const char *tag, int foreground, int verbose)
 	log_tag = tag;
 	log_foreground = foreground;
 	log_verbose = verbose;
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
 	if (!foreground)
 		openlog(tag, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
@@ -31,18 +36,27 @@ log_init(const char *tag, int foreground, int verbose)
 static void
 vlog(int pri, const char *suffix, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char msg[2048], level[64];
 	int saved = errno;
 
 	if (pri == LOG_DEBUG && log_verbose < 1)
 		goto out;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (!log_foreground)
+	if (!log_foreground) {
 		syslog(pri, suffix ? "%s: %s" : "%s", msg, suffix);
-	else if (suffix)
-		fprintf(stderr, "<%d>%s: %s: %s\n", pri, log_tag, msg, suffix);
+		goto out;
+	}
+	if (log_journal)
+		snprintf(level, sizeof(level), "<%d>%s: ", pri, log_tag);
 	else
-		fprintf(stderr, "<%d>%s: %s\n", pri, log_tag, msg);
+		snprintf(level, sizeof(level), "%s: %s", log_tag,
+		    pri <= LOG_ERR	     ? "error: "
+			: pri == LOG_WARNING ? "warning: "
+					     : "");
+	if (suffix)
+		fprintf(stderr, "%s%s: %s\n", level, msg, suffix);
+	else
+		fprintf(stderr, "%s%s\n", level, msg);
 out:
 	errno = saved;
 }
