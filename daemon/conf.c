@@ -78,6 +78,9 @@ static const struct conf_key conf_keys[] = {
 	"sooner)"),
     NUM("model_batch", CONF_UINT, model_batch, 128, 1, 4096, "flows",
 	"minibatch size"),
+    NUM("model_threads", CONF_UINT, model_threads, 2, 1, 2, "threads",
+	"threads that train (each minibatch is split in two halves either "
+	"way, so the model does not depend on this)"),
     NUM("model_seed", CONF_UINT, model_seed, 1, 0, 18446744073709551615.0, NULL,
 	"seed of weight initialisation and shuffling"),
     TXT("threshold_rule", CONF_CHOICE, threshold_rule, "quantile",

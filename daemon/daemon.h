@@ -65,7 +65,7 @@ struct anomd_conf {
 	uint32_t baseline_seconds, baseline_min_flows, baseline_max_flows;
 	char model_layers[CONF_STR_MAX];
 	char model_activation[CONF_STR_MAX];
-	uint32_t model_epochs, model_batch;
+	uint32_t model_epochs, model_batch, model_threads;
 	uint64_t model_seed;
 	char threshold_rule[CONF_STR_MAX];
 	double threshold_target, threshold_confidence, robust_drop;

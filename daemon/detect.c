@@ -109,6 +109,7 @@ detect_model_params(
 	model_rule_parse(c->threshold_rule, &p->rule);
 	p->max_epochs = c->model_epochs;
 	p->batch = c->model_batch;
+	p->threads = c->model_threads;
 	p->seed = c->model_seed;
 	p->target_rate = c->threshold_target;
 	p->confidence = c->threshold_confidence;

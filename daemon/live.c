@@ -332,9 +332,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 /* Keys a reload applies at once; the others need a restart. */
 static const char *const reloadable[] = {"baseline_seconds",
     "baseline_min_flows", "model_layers", "model_activation", "model_epochs",
-    "model_batch", "model_seed", "threshold_rule", "threshold_target",
-    "threshold_confidence", "robust_drop", "explain_features", "retention_days",
-    "retention_rows", NULL};
+    "model_batch", "model_threads", "model_seed", "threshold_rule",
+    "threshold_target", "threshold_confidence", "robust_drop",
+    "explain_features", "retention_days", "retention_rows", NULL};
 
 /* Copy the reloadable keys of nc into c; warn about the others. */
 static void

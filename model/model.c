@@ -49,6 +49,7 @@ model_params_default(struct model_params *p)
 	p->pot_quantile = 0.98;
 	p->quantile_margin = 1.5;
 	p->confidence = 0.9;
+	p->threads = 1;
 	p->clip = 6.0f;
 }
 

@@ -62,6 +62,7 @@ struct model_params {
 	double pot_quantile; /* POT initial quantile, [0.5, 0.9999] */
 	double quantile_margin; /* factor on the max error, >= 1 (see below) */
 	double confidence; /* quantile rule's confidence, [0.5, 0.999] */
+	uint32_t threads; /* 1 or 2; the model is the same either way */
 	float clip; /* clip standardised values to +-clip, > 0 */
 };
 
@@ -113,7 +114,8 @@ struct model;
  * Fill *p with the defaults the daemon uses: hidden layers 48-12-48, tanh,
  * at most 30 epochs of minibatches of 128 with Adam at 3e-3, patience 3,
  * 20 % held out, seed 1, quantile rule at rate 0.001, at most 1 % robust
- * drop, POT initial quantile 0.98, margin 1.5, confidence 0.9, clip 6 (one
+ * drop, POT initial quantile 0.98, margin 1.5, confidence 0.9, 1 thread,
+ * clip 6 (one
  * feature adds at most 36 / dim to a score).  On 64 flow-like
  * features from 6 latent factors, 48-12-48 caught 2-3 times the subtle
  * anomalies 32-8-32 did, and tanh beat elu and relu, at 1.5 times the

@@ -8,6 +8,12 @@
  * in the rows it sees.  Everything else is plain sequential arithmetic
  * with a fixed order, hence the same rows and seed give the same bits.
  *
+ * Every minibatch is taken as two halves whose gradients are computed
+ * apart and then added, weighted by their rows, in a fixed order.  With
+ * threads = 2 a helper thread does the second half while the caller does
+ * the first; with 1 the caller does both.  The arithmetic is the same
+ * either way, so the model does not depend on the number of threads.
+ *
  * The robust drop exists because a baseline is rarely clean: a scan or a
  * misbehaving host in the training window would otherwise be learnt as
  * normal, and, worse, its rows in the holdout would push the threshold up
@@ -20,6 +26,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +36,32 @@
 /* Holdout gains smaller than this share do not reset the patience. */
 #define MIN_REL_GAIN 1e-3
 
+/*
+ * The helper thread: it computes the loss and gradient of the second half
+ * of each minibatch.  The caller bumps go; the helper answers by setting
+ * done to the same value.  Both spin briefly before sleeping.
+ */
+struct helper {
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	_Atomic uint64_t go, done;
+	_Atomic int sleeping, stop;
+	const struct net *net;
+	struct net_train *t;
+	const float *z;
+	size_t rows;
+	float loss;
+};
+
+#define HELPER_SPIN 20000
+
+static void helper_stop(struct helper *h);
+
 struct trainer {
 	const float *x;
+	struct net_train *t2; /* buffers of the second half */
+	struct helper *h; /* or NULL: the caller does both halves */
 	size_t n, dim;
 	const struct model_params *p;
 	uint64_t seed_split, seed_init, seed_epoch;
@@ -99,7 +131,8 @@ check_params(const struct model_params *p, char **cause)
 	    check_range("robust_drop", p->robust_drop, 0, 0.2, cause) ||
 	    check_range("pot_quantile", p->pot_quantile, 0.5, 0.9999, cause) ||
 	    check_range("quantile_margin", p->quantile_margin, 1, 1e6, cause) ||
-	    check_range("confidence", p->confidence, 0.5, 0.999, cause))
+	    check_range("confidence", p->confidence, 0.5, 0.999, cause) ||
+	    check_range("threads", p->threads, 1, 2, cause))
 		return -EINVAL;
 	if (!(p->learning_rate > 0.0f && p->learning_rate <= 1.0f) ||
 	    !(p->target_rate > 0.0 && p->target_rate < 0.5) ||
@@ -204,6 +237,8 @@ trainer_release(struct trainer *tr)
 	free(tr->batch);
 	free(tr->err);
 	free(tr->best);
+	helper_stop(tr->h);
+	model_net_train_free(tr->t2);
 }
 
 /* Copy rows z[idx[i]] for i < cnt into dst. */
@@ -215,6 +250,120 @@ gather(const struct trainer *tr, const uint32_t *idx, size_t cnt, float *dst)
 	for (i = 0; i < cnt; i++)
 		memcpy(dst + i * dim, tr->z + (size_t)idx[i] * dim,
 		    dim * sizeof(*dst));
+}
+
+static inline void
+spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static void *
+helper_main(void *arg)
+{
+	struct helper *h = arg;
+	uint64_t seen = 0, g;
+	int i;
+
+	for (;;) {
+		for (i = 0; (g = atomic_load(&h->go)) == seen &&
+		     !atomic_load(&h->stop) && i < HELPER_SPIN;
+		     i++)
+			spin_pause();
+		if (g == seen && !atomic_load(&h->stop)) {
+			pthread_mutex_lock(&h->mu);
+			atomic_store(&h->sleeping, 1);
+			while ((g = atomic_load(&h->go)) == seen &&
+			    !atomic_load(&h->stop))
+				pthread_cond_wait(&h->cv, &h->mu);
+			atomic_store(&h->sleeping, 0);
+			pthread_mutex_unlock(&h->mu);
+		}
+		if (atomic_load(&h->stop))
+			return NULL;
+		h->loss = model_net_loss_grad(h->net, h->t, h->z, h->rows);
+		seen = g;
+		atomic_store(&h->done, g);
+	}
+}
+
+/* Start the helper; NULL when it cannot be (the caller works alone). */
+static struct helper *
+helper_start(struct net_train *t)
+{
+	struct helper *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->t = t;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if (pthread_create(&h->thr, NULL, helper_main, h) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		pthread_cond_destroy(&h->cv);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void
+helper_stop(struct helper *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	atomic_store(&h->stop, 1);
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thr, NULL);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h);
+}
+
+/*
+ * Loss and gradient (into t) of rows z, as two halves added by their
+ * weights; see the top of the file.
+ */
+static float
+halves_loss_grad(struct trainer *tr, const struct net *net, struct net_train *t,
+    const float *z, size_t rows)
+{
+	size_t ha = rows - rows / 2, hb = rows / 2, i, np = net->nparams;
+	float la, lb, wa, wb, *ga = model_net_train_grad(t),
+			      *gb = model_net_train_grad(tr->t2);
+	struct helper *h = tr->h;
+	uint64_t g;
+
+	if (hb == 0)
+		return model_net_loss_grad(net, t, z, rows);
+	if (h != NULL) {
+		h->net = net;
+		h->z = z + ha * tr->dim;
+		h->rows = hb;
+		g = atomic_load(&h->go) + 1;
+		atomic_store(&h->go, g);
+		if (atomic_load(&h->sleeping)) {
+			pthread_mutex_lock(&h->mu);
+			pthread_cond_signal(&h->cv);
+			pthread_mutex_unlock(&h->mu);
+		}
+		la = model_net_loss_grad(net, t, z, ha);
+		while (atomic_load(&h->done) != g)
+			spin_pause();
+		lb = h->loss;
+	} else {
+		la = model_net_loss_grad(net, t, z, ha);
+		lb = model_net_loss_grad(net, tr->t2, z + ha * tr->dim, hb);
+	}
+	wa = (float)ha / (float)rows;
+	wb = (float)hb / (float)rows;
+	for (i = 0; i < np; i++)
+		ga[i] = wa * ga[i] + wb * gb[i];
+	return wa * la + wb * lb;
 }
 
 /* One pass over the shuffled training rows; returns the mean loss. */
@@ -229,7 +378,7 @@ run_epoch(struct trainer *tr, struct net *net, struct net_train *t,
 	for (i = 0; i < tr->ntrain; i += rows) {
 		rows = tr->ntrain - i < b ? tr->ntrain - i : b;
 		gather(tr, tr->order + i, rows, tr->batch);
-		sum += (double)model_net_loss_grad(net, t, tr->batch, rows) *
+		sum += (double)halves_loss_grad(tr, net, t, tr->batch, rows) *
 		    (double)rows;
 		model_net_adam(net, t, tr->p->learning_rate);
 	}
@@ -265,6 +414,13 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 	prepare(tr, m);
 	if ((t = model_net_train_create(net, tr->p->batch)) == NULL)
 		return -ENOMEM;
+	if (tr->t2 == NULL &&
+	    (tr->t2 = model_net_train_create(net, tr->p->batch)) == NULL) {
+		model_net_train_free(t);
+		return -ENOMEM;
+	}
+	if (tr->p->threads > 1 && tr->h == NULL)
+		tr->h = helper_start(tr->t2); /* alone if it fails */
 	if (warm)
 		max = max / 3 > tr->p->patience + 1 ? max / 3
 						    : tr->p->patience + 1;

@@ -1031,6 +1031,16 @@ START_TEST(test_train_deterministic)
 	ck_assert_str_eq(model_info(a)->id, model_info(b)->id);
 	ck_assert_msg(strcmp(model_info(a)->id, model_info(c)->id) != 0,
 	    "another seed should give another model id");
+	model_free(c);
+	/* A helper thread computes half of every minibatch: same bits. */
+	p.seed = 77;
+	p.threads = 2;
+	ck_assert_int_eq(
+	    model_train(&c, x, n, dim, xform, FEAT_HASH, &p, &meta, NULL), 0);
+	ck_assert_msg(strcmp(model_info(a)->id, model_info(c)->id) == 0,
+	    "training with two threads should give the model one thread "
+	    "gives (%s, not %s)",
+	    model_info(a)->id, model_info(c)->id);
 	free(fa);
 	free(fb);
 	snprintf(path, sizeof(path), "%s/a", dir);
