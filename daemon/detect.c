@@ -697,13 +697,14 @@ print_hosts(
 			continue;
 		shown++;
 		fprintf(fp,
-		    "  %-16s %7" PRIu64 " alerts%s, %s%" PRIu64
-		    " %s, max score %.4g, %s to %s\n",
+		    "  %-16s %7" PRIu64 " alert%s%s, %s%" PRIu64
+		    " %s%s, max score %.4g, %s to %s\n",
 		    addr_str(s.h[i].addr, a), s.h[i].alerts,
+		    s.h[i].alerts == 1 ? "" : "s",
 		    s.h[i].over ? " (approx.)" : "",
 		    s.h[i].peers_seen > 1 ? "about " : "", s.h[i].peers_seen,
-		    peers, (double)s.h[i].max_score,
-		    iso_time(s.h[i].first_us, t0),
+		    peers, s.h[i].peers_seen == 1 ? "" : "s",
+		    (double)s.h[i].max_score, iso_time(s.h[i].first_us, t0),
 		    iso_time(s.h[i].last_us, t1));
 	}
 	if (shown == 0)
@@ -718,10 +719,10 @@ detect_print_summary(const struct detector *d, FILE *fp)
 	const struct flow_record *r;
 	size_t i;
 
-	fprintf(fp, "scored %" PRIu64 " flow records: %" PRIu64 " alerts\n",
-	    d->st.scored, d->st.alerts);
-	print_hosts(fp, &d->by_src, "initiators", "responders");
-	print_hosts(fp, &d->by_dst, "responders", "initiators");
+	fprintf(fp, "scored %" PRIu64 " flow records: %" PRIu64 " alert%s\n",
+	    d->st.scored, d->st.alerts, d->st.alerts == 1 ? "" : "s");
+	print_hosts(fp, &d->by_src, "initiators", "responder");
+	print_hosts(fp, &d->by_dst, "responders", "initiator");
 	if (d->ntop > 0)
 		fprintf(fp, "top alerts:\n");
 	for (i = 0; i < d->ntop; i++) {
