@@ -8,6 +8,14 @@
  * decoder promises: payloads inside the frame, captured bytes never above
  * the wire bytes, DNS names that are the strings they claim to be.
  *
+ * Every decoded IP packet then goes into one flow table kept across
+ * inputs, at the smallest memcaps (64 KiB of flows, 64 KiB of hosts: a few
+ * hundred flows and about seventy hosts), so the fuzzed traffic keeps
+ * evicting flows and hosts; the last input byte moves the clock on by up
+ * to 25 ms, so a flow outlives a few thousand inputs and timeouts fire
+ * too.  Every record must be sane: times in order, at least one packet,
+ * every feature finite.
+ *
  * Built with -DANOMD_LIBFUZZER and -fsanitize=fuzzer this is a libFuzzer
  * target.  Otherwise a replay main runs every file of a corpus folder, then
  * a deterministic mutation loop over the corpus, so `make check` fuzzes a
@@ -19,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,17 +103,52 @@ check_pkt(const struct cap_frame *f, const struct cap_pkt *p)
 		check_dns(p);
 }
 
+/* Check one flow record. */
+static void
+check_record(const struct flow_record *r, void *arg)
+{
+	int i;
+
+	(void)arg;
+	require(r->ts_first_us <= r->ts_last_us, "record times in order");
+	require(r->packets >= 1, "a record has a packet");
+	require((unsigned)r->end < FLOW_END_COUNT, "a known end reason");
+	for (i = 0; i < FEAT_COUNT; i++)
+		require(isfinite(r->feat[i]), "every feature is finite");
+}
+
+/* The flow table every input goes through, made at the first one. */
+static struct flowtab *
+table(void)
+{
+	static struct flowtab *ft;
+	struct flowtab_opts o;
+
+	if (ft == NULL) {
+		flowtab_opts_default(&o);
+		o.memcap = 64 * 1024;
+		o.host_memcap = 64 * 1024;
+		o.seed = 1;
+		o.to.active = 5;
+		ft = flowtab_create(&o, check_record, NULL);
+		require(ft != NULL, "the flow table is created");
+	}
+	return ft;
+}
+
 /* The fuzz target: decode one input as described above. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static uint64_t clock_us = 1000000;
 	struct cap_frame f;
 	struct cap_pkt p;
 	enum cap_kind k;
 
 	if (size < 1 || size - 1 > UINT32_MAX / 2)
 		return 0;
-	f.ts_us = 1;
+	clock_us += (uint64_t)data[size - 1] * 100u;
+	f.ts_us = clock_us;
 	f.data = data + 1;
 	f.caplen = (uint32_t)(size - 1);
 	f.wirelen = f.caplen;
@@ -113,6 +157,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k = cap_decode(links[(data[0] & 0x0f) % NLINKS], &f, &p);
 	require(k == p.kind, "return value is p->kind");
 	check_pkt(&f, &p);
+	if (k == PKT_IP)
+		flowtab_packet(table(), &p);
 	return 0;
 }
 
@@ -367,6 +413,7 @@ main(int argc, char **argv)
 	const char *top = getenv("ANOMD_TOP_SRCDIR");
 	uint64_t seed = env_u64("ANOMD_FUZZ_SEED", FUZZ_DEFAULT_SEED);
 	unsigned long iters = env_u64("ANOMD_FUZZ_ITERS", FUZZ_DEFAULT_ITERS);
+	struct cap_stats st;
 	size_t i;
 	int rc;
 
@@ -386,6 +433,12 @@ main(int argc, char **argv)
 	printf("fuzz_decode: %lu mutated inputs, seed %#" PRIx64
 	       " (ANOMD_FUZZ_SEED, ANOMD_FUZZ_ITERS)\n",
 	    iters, seed);
+	st = *flowtab_stats(table());
+	flowtab_flush(table(), FLOW_END_FLUSH);
+	printf("fuzz_decode: flow table: %" PRIu64 " flows, %" PRIu64
+	       " evicted, %" PRIu64 " hosts evicted\n",
+	    st.flows_created, st.flows_evicted, st.hosts_evicted);
+	flowtab_free(table());
 	for (i = 0; i < c.n; i++)
 		free(c.in[i].b);
 	return 0;
