@@ -149,9 +149,26 @@ PY
 # 5. A restart loads the saved model and detects at once.
 start && state_is detecting && ok "restart detects at once with the saved model" ||
 	fail "restart did not load the saved model"
+
+# 6. The interface goes away and comes back: the daemon keeps answering,
+# reopens the capture (every 5 s) and counts packets again.
+packets() { ctl --json status 2>/dev/null | jfield "['capture']['packets']"; }
+more_packets() { [ "$(packets)" -gt "$1" ] 2>/dev/null; }
+p0=$(packets)
+ip -n "$ns" link del cap0
+wait_for 10 grep -q "capture closed, reopening" "$tmp/anomd.log" &&
+	ok "a vanished interface closes the capture" || fail "no word of the vanished interface"
+ctl status >/dev/null && ok "still answering without an interface" || fail "not answering without an interface"
+ip link add cap0 netns "$ns" type veth peer name rep0 netns "$peer"
+ip -n "$ns" link set cap0 up
+ip -n "$peer" link set rep0 up
+sleep 6 # past the next reopen attempt
+ip netns exec "$peer" tcpreplay -q -i rep0 --multiplier=20 --limit=400 "$sample" >/dev/null 2>&1
+wait_for 10 more_packets "${p0:-0}" && ok "capture reopened: packets counted again ($p0 -> $(packets))" ||
+	fail "capture not reopened: packets $p0 -> $(packets)"
 kill -TERM "$pid"; wait "$pid"; pid=
 
-# 6. Started as root with a user set: drops to it, keeps working, and can
+# 7. Started as root with a user set: drops to it, keeps working, and can
 # still remove its socket (in a folder it created) at exit.
 if id nobody >/dev/null 2>&1; then
 	sed -e "s|^user = .*|user = nobody|" \
