@@ -41,3 +41,11 @@ tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c
 tests_fuzz_fuzz_conf_LDADD = daemon/libdaemon.a model/libmodel.a \
 	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
 	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
+
+check_PROGRAMS += tests/fuzz/fuzz_control
+TESTS += tests/fuzz/fuzz_control
+tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c
+tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CJSON_CFLAGS)
+tests_fuzz_fuzz_control_LDADD = daemon/libdaemon.a model/libmodel.a \
+	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
+	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
