@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "tests/fuzz/fuzz-util.h"
 
 #define LINE_MAX_BYTES 5000
 
@@ -46,40 +47,30 @@ static const char *const bad[] = {"snaplen = 99999999999999999999999",
     "= value", "key", "\"quoted = 1\"", "filter = \"unterminated",
     "model_layers = ,,,", "promiscuous = maybe", NULL};
 
-/* splitmix64, for the mutation loop. */
-static uint64_t
-next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Mutate seed into buf: flips, cuts, inserted bytes. */
 static size_t
 mutate(const char *seed, uint8_t *buf, uint64_t *rng)
 {
 	size_t n = strlen(seed), k;
-	int m = (int)(next(rng) % 4) + 1;
+	int m = (int)(fuzz_rand(rng) % 4) + 1;
 
 	memcpy(buf, seed, n);
 	while (m-- > 0 && n > 0) {
-		k = next(rng) % n;
-		switch (next(rng) % 4) {
+		k = fuzz_rand(rng) % n;
+		switch (fuzz_rand(rng) % 4) {
 		case 0:
-			buf[k] ^= (uint8_t)(1u << (next(rng) % 8));
+			buf[k] ^= (uint8_t)(1u << (fuzz_rand(rng) % 8));
 			break;
 		case 1:
 			n = k;
 			break;
 		case 2:
-			buf[k] = (uint8_t)next(rng);
+			buf[k] = (uint8_t)fuzz_rand(rng);
 			break;
 		default:
 			if (n < 200)
-				buf[n++] = "=\"#09KMGx -.,"[next(rng) % 13];
+				buf[n++] =
+				    "=\"#09KMGx -.,"[fuzz_rand(rng) % 13];
 		}
 	}
 	return n;
@@ -114,7 +105,7 @@ main(void)
 		LLVMFuzzerTestOneInput(
 		    (const uint8_t *)lines[k], strlen(lines[k]));
 	for (i = 0; i < iters; i++) {
-		k = mutate(lines[next(&rng) % n], buf, &rng);
+		k = mutate(lines[fuzz_rand(&rng) % n], buf, &rng);
 		LLVMFuzzerTestOneInput(buf, k);
 	}
 	printf("fuzz_conf: %zu lines, %llu mutations\n", n,

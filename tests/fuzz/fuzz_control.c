@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "daemon/daemon.h"
+#include "tests/fuzz/fuzz-util.h"
 
 #define LINE_MAX_FUZZ 512
 #define OUT_MAX (256 * 1024)
@@ -244,35 +245,25 @@ static const char *const seeds[] = {
     "\x06{\"command\":\"echo\",\"arguments\":{\"a\":{\"b\":{\"c\":{}}}}}\n",
     "\x08{\"command\":\"echo\",\"command\":\"fail\"}\n", NULL};
 
-static uint64_t
-next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* Mutate seed (first byte included) into buf; returns the length. */
 static size_t
 mutate(const char *seed, size_t n, uint8_t *buf, size_t cap, uint64_t *rng)
 {
 	size_t k, j;
-	int m = (int)(next(rng) % 6) + 1;
+	int m = (int)(fuzz_rand(rng) % 6) + 1;
 
 	memcpy(buf, seed, n);
 	while (m-- > 0 && n > 1) {
-		k = 1 + next(rng) % (n - 1);
-		switch (next(rng) % 6) {
+		k = 1 + fuzz_rand(rng) % (n - 1);
+		switch (fuzz_rand(rng) % 6) {
 		case 0:
-			buf[k] ^= (uint8_t)(1u << (next(rng) % 8));
+			buf[k] ^= (uint8_t)(1u << (fuzz_rand(rng) % 8));
 			break;
 		case 1:
 			n = k;
 			break;
 		case 2:
-			buf[k] = (uint8_t)next(rng);
+			buf[k] = (uint8_t)fuzz_rand(rng);
 			break;
 		case 3: /* a long run: lines over line_max */
 			for (j = 0; j < 700 && n < cap; j++)
@@ -280,7 +271,8 @@ mutate(const char *seed, size_t n, uint8_t *buf, size_t cap, uint64_t *rng)
 			break;
 		case 4:
 			if (n < cap)
-				buf[n++] = "{}[]\",:\n\r\\0e-"[next(rng) % 14];
+				buf[n++] =
+				    "{}[]\",:\n\r\\0e-"[fuzz_rand(rng) % 14];
 			break;
 		default: /* duplicate a stretch: many requests */
 			for (j = 1; j < k && n < cap; j++)
@@ -309,7 +301,7 @@ main(void)
 		LLVMFuzzerTestOneInput((const uint8_t *)seeds[k], len);
 	}
 	for (i = 0; i < iters; i++) {
-		k = next(&rng) % nseeds;
+		k = fuzz_rand(&rng) % nseeds;
 		len = mutate(
 		    seeds[k], 1 + strlen(seeds[k] + 1), buf, sizeof(buf), &rng);
 		LLVMFuzzerTestOneInput(buf, len);

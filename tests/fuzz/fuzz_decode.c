@@ -37,6 +37,7 @@
 
 #include "capture/capture.h"
 #include "capture/capture-int.h"
+#include "tests/fuzz/fuzz-util.h"
 
 #define LINKTYPE_RAW 101
 
@@ -269,22 +270,11 @@ load_corpus(const char *dir, struct corpus *c)
 	return rc;
 }
 
-/* splitmix64: small, seedable, good enough to pick mutations. */
-static uint64_t
-rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* A value below n (n > 0). */
 static size_t
 below(uint64_t *s, size_t n)
 {
-	return (size_t)(rnd(s) % n);
+	return (size_t)(fuzz_rand(s) % n);
 }
 
 /* Overwrite a 16-bit field at a random offset with a boundary length. */
@@ -352,7 +342,7 @@ mutate_once(uint64_t *s, uint8_t *b, size_t len, size_t room)
 			return mutate_insert(s, b, len);
 		break;
 	default:
-		b[0] = (uint8_t)rnd(s); /* another link type or a snap */
+		b[0] = (uint8_t)fuzz_rand(s); /* another link type or a snap */
 		break;
 	}
 	return len;

@@ -8,7 +8,7 @@ tests_fuzz_fuzz_decode_CFLAGS = $(AM_CFLAGS) $(PCAP_CFLAGS)
 tests_fuzz_fuzz_decode_LDADD = capture/libcapture.a $(PCAP_LIBS) -lm
 
 # Written by tests/fuzz/mkcorpus.py, which prints this list.
-EXTRA_DIST += tests/fuzz/mkcorpus.py \
+EXTRA_DIST += tests/fuzz/mkcorpus.py tests/fuzz/fuzz-util.h \
 	tests/fuzz/corpus/decode/eth-arp \
 	tests/fuzz/corpus/decode/eth-ext6-later \
 	tests/fuzz/corpus/decode/eth-ext6-tcp \
