@@ -27,9 +27,11 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model-int.h"
 
@@ -289,6 +291,17 @@ helper_main(void *arg)
 	}
 }
 
+/* CPUs this thread may run on (its affinity mask, as taskset sets it). */
+static int
+cpus_usable(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* Start the helper; NULL when it cannot be (the caller works alone). */
 static struct helper *
 helper_start(struct net_train *t)
@@ -352,8 +365,12 @@ halves_loss_grad(struct trainer *tr, const struct net *net, struct net_train *t,
 			pthread_mutex_unlock(&h->mu);
 		}
 		la = model_net_loss_grad(net, t, z, ha);
-		while (atomic_load(&h->done) != g)
-			spin_pause();
+		for (i = 0; atomic_load(&h->done) != g; i++) {
+			if (i < HELPER_SPIN)
+				spin_pause();
+			else
+				sched_yield(); /* the helper lost its core */
+		}
 		lb = h->loss;
 	} else {
 		la = model_net_loss_grad(net, t, z, ha);
@@ -419,7 +436,8 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 		model_net_train_free(t);
 		return -ENOMEM;
 	}
-	if (tr->p->threads > 1 && tr->h == NULL)
+	/* A helper only helps with a core of its own. */
+	if (tr->p->threads > 1 && tr->h == NULL && cpus_usable() > 1)
 		tr->h = helper_start(tr->t2); /* alone if it fails */
 	if (warm)
 		max = max / 3 > tr->p->patience + 1 ? max / 3
