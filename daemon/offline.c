@@ -409,7 +409,15 @@ offline_run(const struct offline_opts *o)
 	fo.host_memcap = o->conf->host_memcap;
 	fo.to = o->conf->to;
 	fo.seed = o->seed;
-	fo.threaded = 1; /* record_cb runs on the delivery thread */
+	/*
+	 * record_cb runs on a delivery thread, except when reading standard
+	 * input: a pipe may be a live stream, and a record would wait there
+	 * for a batch of later ones.
+	 */
+	fo.threaded = 1;
+	for (i = 0; i < o->nfiles; i++)
+		if (strcmp(o->files[i], "-") == 0)
+			fo.threaded = 0;
 	if ((off.ft = flowtab_create(&fo, record_cb, &off)) == NULL)
 		fatal("flowtab: create");
 	if ((off.flows = open_out("flows", o->flows_path)) != NULL)
