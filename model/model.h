@@ -54,7 +54,8 @@ struct model_params {
 	uint32_t batch; /* rows per minibatch, 1..65536 */
 	float learning_rate; /* Adam step size, (0, 1] */
 	uint32_t patience; /* epochs without holdout gain before stop */
-	double holdout_share; /* share of the baseline held out, [0.05, 0.5] */
+	double holdout_share; /* share held out, [0.05, 0.5]; raised up to 0.5
+				 until 5 / target_rate rows are held out */
 	uint64_t seed; /* weight init and shuffling */
 	enum model_rule rule;
 	double target_rate; /* wanted false-alert rate, (0, 0.5) */

@@ -872,11 +872,16 @@ START_TEST(test_train_rate)
 }
 END_TEST
 
-/* Count planted outliers (every 100th row) scoring above the threshold. */
+/*
+ * Count planted outliers (every 100th row) scoring above the threshold.
+ * 25 000 rows: the holdout is then its usual 20 % (5 000 rows is what a
+ * 0.001 target asks for); smaller baselines get a larger holdout, which
+ * test_train_holdout_grows checks.
+ */
 static size_t
 outliers_caught(double drop, size_t *dropped)
 {
-	const size_t dim = 32, n = 5000;
+	const size_t dim = 32, n = 25000;
 	struct model_params p;
 	struct synth s;
 	struct model *m;
@@ -908,19 +913,49 @@ START_TEST(test_train_robust_refit)
 	size_t caught, dropped;
 
 	caught = outliers_caught(0.01, &dropped);
-	ck_assert_msg(dropped >= 45 && dropped <= 60,
-	    "the robust drop should remove about the 50 planted outliers, "
+	ck_assert_msg(dropped >= 225 && dropped <= 300,
+	    "the robust drop should remove about the 250 planted outliers, "
 	    "not %zu",
 	    dropped);
-	ck_assert_msg(caught == 50,
-	    "after the robust refit all 50 planted outliers should score "
+	ck_assert_msg(caught == 250,
+	    "after the robust refit all 250 planted outliers should score "
 	    "above the threshold, not %zu",
 	    caught);
 	caught = outliers_caught(0.0, &dropped);
-	ck_assert_msg(dropped == 0 && caught < 50,
+	ck_assert_msg(dropped == 0 && caught < 250,
 	    "without the drop, outliers in the holdout should raise the "
-	    "threshold over some of them (%zu of 50 caught)",
+	    "threshold over some of them (%zu of 250 caught)",
 	    caught);
+}
+END_TEST
+
+/* A small baseline holds out enough rows for the target rate. */
+START_TEST(test_train_holdout_grows)
+{
+	const size_t dim = 16, n = 4000;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[16] = {0};
+	float *x = xalloc_rows(n, dim);
+
+	synth_init(&s, 510, dim, 3, 0.2);
+	synth_rows(&s, x, n);
+	small_params(&p, dim);
+	p.robust_drop = 0;
+	p.target_rate = 0.01; /* 500 rows asked: 20 % is enough */
+	m = train_ok(x, n, dim, xform, &p);
+	ck_assert_uint_eq(model_info(m)->holdout_rows, 800);
+	model_free(m);
+	p.target_rate = 0.002; /* 2 500 asked: capped at half */
+	m = train_ok(x, n, dim, xform, &p);
+	ck_assert_uint_eq(model_info(m)->holdout_rows, 2000);
+	model_free(m);
+	p.target_rate = 0.004; /* 1 250 asked */
+	m = train_ok(x, n, dim, xform, &p);
+	ck_assert_uint_eq(model_info(m)->holdout_rows, 1250);
+	model_free(m);
+	free(x);
 }
 END_TEST
 
@@ -1220,6 +1255,7 @@ train_suite(void)
 	tcase_add_loop_test(
 	    tc, test_train_rate, MODEL_RULE_QUANTILE, MODEL_RULE_POT + 1);
 	tcase_add_test(tc, test_train_robust_refit);
+	tcase_add_test(tc, test_train_holdout_grows);
 	tcase_add_test(tc, test_train_clean_keeps_rows);
 	tcase_add_test(tc, test_train_small_baseline);
 	tcase_add_test(tc, test_train_deterministic);
