@@ -874,14 +874,14 @@ END_TEST
 
 /*
  * Count planted outliers (every 100th row) scoring above the threshold.
- * 25 000 rows: the holdout is then its usual 20 % (5 000 rows is what a
- * 0.001 target asks for); smaller baselines get a larger holdout, which
- * test_train_holdout_grows checks.
+ * 5 000 rows at a 0.001 target: the first fit holds out 20 %, the refit
+ * half (see test_train_holdout_grows), and the outliers must be gone from
+ * both.
  */
 static size_t
 outliers_caught(double drop, size_t *dropped)
 {
-	const size_t dim = 32, n = 25000;
+	const size_t dim = 32, n = 5000;
 	struct model_params p;
 	struct synth s;
 	struct model *m;
@@ -913,18 +913,18 @@ START_TEST(test_train_robust_refit)
 	size_t caught, dropped;
 
 	caught = outliers_caught(0.01, &dropped);
-	ck_assert_msg(dropped >= 225 && dropped <= 300,
-	    "the robust drop should remove about the 250 planted outliers, "
+	ck_assert_msg(dropped >= 45 && dropped <= 60,
+	    "the robust drop should remove about the 50 planted outliers, "
 	    "not %zu",
 	    dropped);
-	ck_assert_msg(caught == 250,
-	    "after the robust refit all 250 planted outliers should score "
+	ck_assert_msg(caught == 50,
+	    "after the robust refit all 50 planted outliers should score "
 	    "above the threshold, not %zu",
 	    caught);
 	caught = outliers_caught(0.0, &dropped);
-	ck_assert_msg(dropped == 0 && caught < 250,
+	ck_assert_msg(dropped == 0 && caught < 50,
 	    "without the drop, outliers in the holdout should raise the "
-	    "threshold over some of them (%zu of 250 caught)",
+	    "threshold over some of them (%zu of 50 caught)",
 	    caught);
 }
 END_TEST
@@ -946,10 +946,15 @@ START_TEST(test_train_holdout_grows)
 	p.target_rate = 0.01; /* 500 rows asked: 20 % is enough */
 	m = train_ok(x, n, dim, xform, &p);
 	ck_assert_uint_eq(model_info(m)->holdout_rows, 800);
+	ck_assert_msg(model_info(m)->epochs_refit == 0,
+	    "nothing dropped and the same split: no refit");
 	model_free(m);
 	p.target_rate = 0.002; /* 2 500 asked: capped at half */
 	m = train_ok(x, n, dim, xform, &p);
 	ck_assert_uint_eq(model_info(m)->holdout_rows, 2000);
+	ck_assert_msg(model_info(m)->epochs_refit > 0,
+	    "a larger final holdout needs a fresh fit, for its rows that "
+	    "the first fit trained on");
 	model_free(m);
 	p.target_rate = 0.004; /* 1 250 asked */
 	m = train_ok(x, n, dim, xform, &p);
