@@ -363,12 +363,32 @@ deliver_event(void *slot, void *arg)
 	}
 }
 
+/*
+ * An event goes to the delivery thread through the ring, or, without
+ * one, is handled at once from a copy on the caller's stack: one path,
+ * the same handler.
+ */
+static struct flow_event *
+event_begin(struct flowtab *ft, struct flow_event *local)
+{
+	return ft->ring != NULL ? ring_slot(ft->ring) : local;
+}
+
+static void
+event_end(struct flowtab *ft, struct flow_event *ev)
+{
+	if (ft->ring != NULL)
+		ring_commit(ft->ring);
+	else
+		deliver_event(ev, ft);
+}
+
 /* Build the record of flow i and hand it to the callback. */
 static void
 emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 {
 	struct flow *f = &ft->f[i];
-	struct flow_event *ev;
+	struct flow_event local, *ev;
 	uint64_t t = last_seen(f);
 
 	/*
@@ -381,51 +401,37 @@ emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 	if (ft->now_us > t)
 		t = ft->now_us;
 	ft->st.flows_ended[why]++;
-	if (ft->ring == NULL) {
-		deliver_end(ft, f, t, why);
-		return;
-	}
-	ev = ring_slot(ft->ring);
+	ev = event_begin(ft, &local);
 	ev->kind = EV_END;
 	ev->why = (uint8_t)why;
 	ev->t = t;
 	memcpy(&ev->u.f, f, sizeof(*f));
-	ring_commit(ft->ring);
+	event_end(ft, ev);
 }
 
 /* Host context: a flow started at t. */
 static void
 host_start(struct flowtab *ft, uint64_t t, const struct flow *f)
 {
-	struct flow_event *ev;
+	struct flow_event local, *ev = event_begin(ft, &local);
 
-	if (ft->ring == NULL) {
-		hostctx_flow_start(ft->hc, t, f->src, f->dst, f->dport);
-		return;
-	}
-	ev = ring_slot(ft->ring);
 	ev->kind = EV_START;
 	ev->t = t;
 	memcpy(ev->u.s.src, f->src, CAP_ADDR_LEN);
 	memcpy(ev->u.s.dst, f->dst, CAP_ADDR_LEN);
 	ev->u.s.dport = f->dport;
-	ring_commit(ft->ring);
+	event_end(ft, ev);
 }
 
 /* Host context: expire hosts idle at t. */
 static void
 host_expire(struct flowtab *ft, uint64_t t)
 {
-	struct flow_event *ev;
+	struct flow_event local, *ev = event_begin(ft, &local);
 
-	if (ft->ring == NULL) {
-		hostctx_expire(ft->hc, t);
-		return;
-	}
-	ev = ring_slot(ft->ring);
 	ev->kind = EV_EXPIRE;
 	ev->t = t;
-	ring_commit(ft->ring);
+	event_end(ft, ev);
 }
 
 /* Emit flow i, then unlink and free it. */
@@ -506,8 +512,7 @@ flowtab_flush(struct flowtab *ft, enum flow_end why)
 	for (c = 0; c < FC_COUNT; c++)
 		while ((i = ft->cls[c].head) != ILIST_NONE)
 			end_flow(ft, i, why);
-	if (ft->ring != NULL)
-		ring_sync(ft->ring);
+	flowtab_sync(ft);
 }
 
 /* Wait until every record so far has been delivered. */

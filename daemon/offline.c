@@ -325,6 +325,18 @@ span_cb(const struct cap_frame *f, void *arg)
 		t[1] = f->ts_us;
 }
 
+/* Whether one of the inputs is standard input ("-"). */
+static int
+reads_stdin(const struct offline_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nfiles; i++)
+		if (strcmp(o->files[i], "-") == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * When the input is shorter than twice the baseline window and no window
  * was asked for, learn from its first half: an analyst's capture is often
@@ -341,13 +353,12 @@ fit_baseline(struct offline *off)
 	int eof = 0;
 	size_t i;
 
-	if (o->baseline_given || o->model_path != NULL || o->train_only)
+	if (o->baseline_given || o->model_path != NULL || o->train_only ||
+	    reads_stdin(o)) /* a pipe cannot be read twice */
 		return;
 	for (i = 0; i < o->nfiles; i++) {
 		memset(&so, 0, sizeof(so));
 		so.file = o->files[i];
-		if (strcmp(so.file, "-") == 0)
-			return; /* a pipe cannot be read twice */
 		if (cap_source_open(&src, &so, NULL) != 0)
 			continue;
 		while (!eof &&
@@ -414,10 +425,7 @@ offline_run(const struct offline_opts *o)
 	 * input: a pipe may be a live stream, and a record would wait there
 	 * for a batch of later ones.
 	 */
-	fo.threaded = 1;
-	for (i = 0; i < o->nfiles; i++)
-		if (strcmp(o->files[i], "-") == 0)
-			fo.threaded = 0;
+	fo.threaded = !reads_stdin(o);
 	if ((off.ft = flowtab_create(&fo, record_cb, &off)) == NULL)
 		fatal("flowtab: create");
 	if ((off.flows = open_out("flows", o->flows_path)) != NULL)

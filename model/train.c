@@ -61,7 +61,9 @@ struct helper {
 
 #define HELPER_SPIN 20000
 
+static struct helper *helper_start(struct net_train *t);
 static void helper_stop(struct helper *h);
+static int cpus_usable(void);
 
 struct trainer {
 	const float *x;
@@ -239,10 +241,14 @@ trainer_init(struct trainer *tr, const struct net *net)
 	tr->batch = calloc((size_t)tr->p->batch * dim, sizeof(*tr->batch));
 	tr->err = calloc(n, sizeof(*tr->err));
 	tr->best = calloc(net->nparams, sizeof(*tr->best));
+	tr->t2 = model_net_train_create(net, tr->p->batch);
 	if (tr->perm == NULL || tr->order == NULL || tr->z == NULL ||
 	    tr->hold == NULL || tr->batch == NULL || tr->err == NULL ||
-	    tr->best == NULL)
+	    tr->best == NULL || tr->t2 == NULL)
 		return -ENOMEM;
+	/* A helper only helps with a core of its own. */
+	if (tr->p->threads > 1 && cpus_usable() > 1)
+		tr->h = helper_start(tr->t2); /* alone if it fails */
 	for (i = 0; i < n; i++)
 		tr->perm[i] = (uint32_t)i;
 	model_rng_seed(&r, tr->seed_split);
@@ -456,14 +462,6 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 	prepare(tr, m);
 	if ((t = model_net_train_create(net, tr->p->batch)) == NULL)
 		return -ENOMEM;
-	if (tr->t2 == NULL &&
-	    (tr->t2 = model_net_train_create(net, tr->p->batch)) == NULL) {
-		model_net_train_free(t);
-		return -ENOMEM;
-	}
-	/* A helper only helps with a core of its own. */
-	if (tr->p->threads > 1 && tr->h == NULL && cpus_usable() > 1)
-		tr->h = helper_start(tr->t2); /* alone if it fails */
 	if (warm)
 		max = max / 3 > tr->p->patience + 1 ? max / 3
 						    : tr->p->patience + 1;
@@ -519,8 +517,8 @@ ranked_cmp(const void *a, const void *b)
  * estimate is noisy, and outliers the first fit half-learnt sit in the
  * top quantiles and inflate it, so a larger xi let a 1 % contamination
  * escape the drop in the tests): reconstruction errors of real traffic are
- *often heavy-tailed (rare but normal kinds of flow, such as one large download
- * among many page loads), and an exponential tail (xi = 0) put the cut
+ * often heavy-tailed (rare but normal kinds of flow, such as one large
+ * download among many page loads), and an exponential tail (xi = 0) put the cut
  * inside that normal tail and dropped it, from the holdout too, which
  * lowered the threshold below the errors of normal traffic.  A light tail
  * keeps the exponential cut.  Then, from the GPD quantile function,
