@@ -12,7 +12,8 @@ MODEL_OPT_CFLAGS = -O3 -ftree-vectorize -fvect-cost-model=dynamic \
 
 noinst_LIBRARIES += model/libmodel.a
 model_libmodel_a_SOURCES = model/model.h model/model-int.h \
-	model/model.c model/rng.c model/norm.c model/net.c model/thresh.c \
+	model/model.c model/rng.c model/norm.c model/gemm.h model/gemm.c \
+	model/net.c model/thresh.c \
 	model/train.c model/file.c
 model_libmodel_a_CFLAGS = $(AM_CFLAGS) $(MODEL_OPT_CFLAGS)
 

@@ -89,6 +89,7 @@ struct net {
 	size_t woff[NET_MAX_LAYERS];
 	size_t boff[NET_MAX_LAYERS];
 	size_t maxwidth;
+	enum model_isa isa; /* kernels; model_isa_best() unless forced */
 };
 
 /* Training state: activations, gradients and Adam moments. */
@@ -112,7 +113,14 @@ void model_net_errors(
 /* Mean score of rows z[rows * width[0]] in blocks. */
 double model_net_mean_error(
     const struct net *n, const float *z, size_t rows, float *err);
-/* C[m][n] += A[m][k] B[k][n], row-major with leading dimensions. */
+/*
+ * ---- gemm.c: C[m][n] += A[m][k] B[k][n], row-major with leading
+ * dimensions; every element sums its k products in order.  isa is AUTO or
+ * one that model_isa_best() allows; all give the same bits.
+ */
+void model_gemm_isa(enum model_isa isa, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const float *b, size_t ldb, float *c,
+    size_t ldc);
 void model_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
     const float *b, size_t ldb, float *c, size_t ldc);
 

@@ -45,6 +45,17 @@ enum model_rule {
 	MODEL_RULE_POT, /* generalised Pareto fit to the tail */
 };
 
+/*
+ * Instruction sets of the matrix kernels.  Every one gives the same bits;
+ * AUTO (the default) takes the widest the CPU runs.  Tests force the others.
+ */
+enum model_isa {
+	MODEL_ISA_AUTO,
+	MODEL_ISA_BASE, /* the build's own: SSE2 on x86-64 */
+	MODEL_ISA_AVX2,
+	MODEL_ISA_AVX512,
+};
+
 /* Training parameters; start from model_params_default(). */
 struct model_params {
 	uint32_t layers[MODEL_MAX_HIDDEN]; /* hidden widths, in order */
@@ -64,6 +75,8 @@ struct model_params {
 	double quantile_margin; /* factor on the max error, >= 1 (see below) */
 	double confidence; /* quantile rule's confidence, [0.5, 0.999] */
 	uint32_t threads; /* 1 or 2; the model is the same either way */
+	enum model_isa isa; /* kernels to train with; AUTO, or one the CPU
+			       runs (model_isa_best()); same model either way */
 	float clip; /* clip standardised values to +-clip, > 0 */
 };
 
@@ -129,6 +142,8 @@ struct model;
  * says so in model_info.note.
  */
 void model_params_default(struct model_params *p);
+/* The widest instruction set of the kernels that this CPU runs. */
+enum model_isa model_isa_best(void);
 
 /*
  * Train a model on n baseline rows x[n * dim] (row-major).

@@ -4,12 +4,9 @@
  *
  * Rows go through the layers in blocks: a block of r rows is an r x in
  * matrix A, and a layer computes A W + b with W stored in x out, row-major.
- * model_gemm() does the product with the output columns innermost, so gcc
- * vectorises across columns and never has to reorder a sum: element
- * (i, j) is always c + a[i][0] b[0][j] + a[i][1] b[1][j] + ... in that
- * order.  That makes a row's score independent of the block it is scored
- * in and of the vector width the compiler picked, so model_score() and
- * model_score_batch() agree to the bit.
+ * model_gemm_isa() (gemm.c) sums every element's products in order,
+ * whatever the block or vector width, so model_score() and
+ * model_score_batch() agree to the bit, and so do the instruction sets.
  *
  * Training minimises the mean squared error between output and input with
  * Adam.  Backpropagation reuses the same kernel: the weight gradient is
@@ -25,6 +22,19 @@
 #include <string.h>
 
 #include "model/model-int.h"
+
+/*
+ * The element-wise loops (activations, Adam, transposes) are built for
+ * AVX-512 and AVX2 as well and the widest the CPU runs is picked at load
+ * time.  They compute each element alone, with no sum to reorder, and no
+ * multiply is fused (-ffp-contract=off), so every build gives the same
+ * bits.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NET_CLONES
+#endif
 
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
@@ -69,6 +79,7 @@ model_net_init(struct net *n, size_t dim, const uint32_t *hidden,
 		if (n->width[l] > n->maxwidth)
 			n->maxwidth = n->width[l];
 	n->nparams = off;
+	n->isa = model_isa_best();
 	n->params = calloc(off, sizeof(*n->params));
 	return n->params == NULL ? -ENOMEM : 0;
 }
@@ -120,118 +131,6 @@ model_net_block_rows(const struct net *n)
 	return r > 0 ? r : 1;
 }
 
-/*
- * The micro-kernels use GNU C vectors of four floats, the width every
- * x86-64 has.  Left to itself, gcc 12 vectorised the loop over k instead
- * of the columns, with shuffles everywhere, and ran three times slower.
- * The vectors change no rounding: each lane does the same scalar
- * multiply-then-add sequence the plain loop would.  The unroll pragmas
- * keep the accumulators in registers even at the -O2 that the user's
- * CFLAGS put after ours.
- */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f
-v4f_load(const float *p)
-{
-	v4f v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline void
-v4f_store(float *p, v4f v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-/*
- * Rows a0 and, if two, a1 by 4 * w columns; two and w are constants once
- * inlined, so each use compiles to straight vector code.
- */
-static inline __attribute__((always_inline)) void
-kernel_2xw(size_t k, const float *restrict a0, const float *restrict a1,
-    const float *restrict b, size_t ldb, float *restrict c0, float *restrict c1,
-    const int two, const size_t w)
-{
-	v4f s0[4], s1[4], x0, x1, bv;
-	size_t p, q;
-
-#pragma GCC unroll 4
-	for (q = 0; q < w; q++) {
-		s0[q] = v4f_load(c0 + 4 * q);
-		s1[q] = two ? v4f_load(c1 + 4 * q) : s0[q];
-	}
-	for (p = 0; p < k; p++) {
-		x0 = (v4f){a0[p], a0[p], a0[p], a0[p]};
-		x1 = two ? (v4f){a1[p], a1[p], a1[p], a1[p]} : x0;
-#pragma GCC unroll 4
-		for (q = 0; q < w; q++) {
-			bv = v4f_load(b + p * ldb + 4 * q);
-			s0[q] += x0 * bv;
-			s1[q] += x1 * bv;
-		}
-	}
-#pragma GCC unroll 4
-	for (q = 0; q < w; q++) {
-		v4f_store(c0 + 4 * q, s0[q]);
-		if (two)
-			v4f_store(c1 + 4 * q, s1[q]);
-	}
-}
-
-/* One row by the n - j0 < 4 trailing columns. */
-static void
-kernel_tail(size_t n, size_t j0, size_t k, const float *restrict a0,
-    const float *restrict b, size_t ldb, float *restrict c0)
-{
-	size_t p, j;
-	float s;
-
-	for (j = j0; j < n; j++) {
-		s = c0[j];
-		for (p = 0; p < k; p++)
-			s += a0[p] * b[p * ldb + j];
-		c0[j] = s;
-	}
-}
-
-/* All columns of rows a0 and, if two, a1 (else a1 == a0, c1 == c0). */
-static inline __attribute__((always_inline)) void
-gemm_rows(size_t n, size_t k, const float *a0, const float *a1, const float *b,
-    size_t ldb, float *c0, float *c1, const int two)
-{
-	size_t j = 0;
-
-	for (; j + 16 <= n; j += 16)
-		kernel_2xw(k, a0, a1, b + j, ldb, c0 + j, c1 + j, two, 4);
-	for (; j + 8 <= n; j += 8)
-		kernel_2xw(k, a0, a1, b + j, ldb, c0 + j, c1 + j, two, 2);
-	for (; j + 4 <= n; j += 4)
-		kernel_2xw(k, a0, a1, b + j, ldb, c0 + j, c1 + j, two, 1);
-	if (j < n) {
-		kernel_tail(n, j, k, a0, b, ldb, c0);
-		if (two)
-			kernel_tail(n, j, k, a1, b, ldb, c1);
-	}
-}
-
-/* C += A B; every element sums its k products in order p = 0, 1, ... */
-void
-model_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
-    const float *b, size_t ldb, float *c, size_t ldc)
-{
-	size_t i;
-
-	for (i = 0; i + 2 <= m; i += 2)
-		gemm_rows(n, k, a + i * lda, a + (i + 1) * lda, b, ldb,
-		    c + i * ldc, c + (i + 1) * ldc, 1);
-	if (i < m)
-		gemm_rows(n, k, a + i * lda, a + i * lda, b, ldb, c + i * ldc,
-		    c + i * ldc, 0);
-}
-
 /* exp(x), clamped to the float range; NaN gives exp(-87). */
 static inline float
 expf_fast(float x)
@@ -264,7 +163,7 @@ expf_fast(float x)
 }
 
 /* Apply the hidden activation to y[cnt] in place. */
-static void
+static NET_CLONES void
 activate(enum model_act act, float *restrict y, size_t cnt)
 {
 	size_t i;
@@ -294,7 +193,7 @@ activate(enum model_act act, float *restrict y, size_t cnt)
 }
 
 /* Multiply d[cnt] by the activation's derivative, given its output y. */
-static void
+static NET_CLONES void
 activate_back(
     enum model_act act, const float *restrict y, float *restrict d, size_t cnt)
 {
@@ -326,8 +225,8 @@ layer_forward(
 
 	for (i = 0; i < rows; i++)
 		memcpy(out + i * fout, b, fout * sizeof(*out));
-	model_gemm(
-	    rows, fout, fin, in, fin, n->params + n->woff[l], fout, out, fout);
+	model_gemm_isa(n->isa, rows, fout, fin, in, fin, n->params + n->woff[l],
+	    fout, out, fout);
 	if (l + 1 < n->nlayers)
 		activate(n->act, out, rows * fout);
 }
@@ -455,7 +354,7 @@ model_net_train_grad(struct net_train *t)
 }
 
 /* dst[cols x rows] = src[rows x cols] transposed. */
-static void
+static NET_CLONES void
 transpose(
     const float *restrict src, size_t rows, size_t cols, float *restrict dst)
 {
@@ -476,7 +375,8 @@ layer_backward(const struct net *n, struct net_train *t, size_t l,
 	const float *d;
 
 	transpose(in, rows, fin, t->tr);
-	model_gemm(fin, fout, rows, t->tr, rows, delta, fout, gw, fout);
+	model_gemm_isa(
+	    n->isa, fin, fout, rows, t->tr, rows, delta, fout, gw, fout);
 	for (i = 0; i < rows; i++) {
 		d = delta + i * fout;
 		for (j = 0; j < fout; j++)
@@ -486,7 +386,8 @@ layer_backward(const struct net *n, struct net_train *t, size_t l,
 		return;
 	transpose(n->params + n->woff[l], fin, fout, t->wt);
 	memset(dprev, 0, rows * fin * sizeof(*dprev));
-	model_gemm(rows, fin, fout, delta, fout, t->wt, fin, dprev, fin);
+	model_gemm_isa(
+	    n->isa, rows, fin, fout, delta, fout, t->wt, fin, dprev, fin);
 	activate_back(n->act, in, dprev, rows * fin);
 }
 
@@ -523,7 +424,7 @@ model_net_loss_grad(
 }
 
 /* Adam with bias correction folded into the step size. */
-void
+NET_CLONES void
 model_net_adam(struct net *n, struct net_train *t, float lr)
 {
 	float *restrict p = n->params, *restrict g = t->grad;

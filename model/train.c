@@ -140,7 +140,8 @@ check_params(const struct model_params *p, char **cause)
 	    check_range("pot_quantile", p->pot_quantile, 0.5, 0.9999, cause) ||
 	    check_range("quantile_margin", p->quantile_margin, 1, 1e6, cause) ||
 	    check_range("confidence", p->confidence, 0.5, 0.999, cause) ||
-	    check_range("threads", p->threads, 1, 2, cause))
+	    check_range("threads", p->threads, 1, 2, cause) ||
+	    check_range("isa", p->isa, MODEL_ISA_AUTO, MODEL_ISA_AVX512, cause))
 		return -EINVAL;
 	if (!(p->learning_rate > 0.0f && p->learning_rate <= 1.0f) ||
 	    !(p->target_rate > 0.0 && p->target_rate < 0.5) ||
@@ -678,6 +679,8 @@ model_train(struct model **mp, const float *x, size_t n, size_t dim,
 		&m->net, dim, p->layers, p->nlayers, p->activation) != 0 ||
 	    trainer_init(&tr, &m->net) != 0)
 		goto fail;
+	if (p->isa != MODEL_ISA_AUTO && p->isa < m->net.isa)
+		m->net.isa = p->isa;
 	memcpy(m->norm.xform, xform, dim);
 	m->feat_hash = feat_hash;
 	m->info.rule = p->rule;

@@ -466,6 +466,10 @@ static const size_t gemm_shapes[][3] = {
     {7, 8, 3},
     {64, 64, 32},
     {4, 20, 13},
+    {3, 48, 64},
+    {9, 12, 48},
+    {64, 48, 64},
+    {2, 100, 7},
 };
 
 /*
@@ -479,9 +483,11 @@ START_TEST(test_net_gemm_exact)
 	size_t k = gemm_shapes[_i][2], i, j, p;
 	float *a = calloc(m * k, 4), *b = calloc(k * n, 4);
 	float *c = calloc(m * n, 4), *ref = calloc(m * n, 4);
+	float *c0 = calloc(m * n, 4);
 	volatile float prod;
 	struct model_rng r;
 	float s;
+	int isa, best = (int)model_isa_best();
 
 	model_rng_seed(&r, 1 + _i);
 	for (i = 0; i < m * k; i++)
@@ -489,8 +495,7 @@ START_TEST(test_net_gemm_exact)
 	for (i = 0; i < k * n; i++)
 		b[i] = (float)model_rng_normal(&r);
 	for (i = 0; i < m * n; i++)
-		c[i] = ref[i] = (float)model_rng_normal(&r);
-	model_gemm(m, n, k, a, k, b, n, c, n);
+		c0[i] = ref[i] = (float)model_rng_normal(&r);
 	for (i = 0; i < m; i++) {
 		for (j = 0; j < n; j++) {
 			s = ref[i * n + j];
@@ -501,13 +506,24 @@ START_TEST(test_net_gemm_exact)
 			ref[i * n + j] = s;
 		}
 	}
-	ck_assert_msg(memcmp(c, ref, m * n * 4) == 0,
-	    "gemm %zux%zux%zu should equal the in-order sum bit for bit", m, n,
-	    k);
+	/* Every instruction set this CPU runs, and the default. */
+	for (isa = MODEL_ISA_AUTO; isa <= best; isa++) {
+		memcpy(c, c0, m * n * 4);
+		if (isa == MODEL_ISA_AUTO)
+			model_gemm(m, n, k, a, k, b, n, c, n);
+		else
+			model_gemm_isa(
+			    (enum model_isa)isa, m, n, k, a, k, b, n, c, n);
+		ck_assert_msg(memcmp(c, ref, m * n * 4) == 0,
+		    "gemm %zux%zux%zu (isa %d) should equal the in-order sum "
+		    "bit for bit",
+		    m, n, k, isa);
+	}
 	free(a);
 	free(b);
 	free(c);
 	free(ref);
+	free(c0);
 }
 END_TEST
 
@@ -1080,6 +1096,16 @@ START_TEST(test_train_deterministic)
 	ck_assert_msg(strcmp(model_info(a)->id, model_info(c)->id) == 0,
 	    "training with two threads should give the model one thread "
 	    "gives (%s, not %s)",
+	    model_info(a)->id, model_info(c)->id);
+	model_free(c);
+	/* Narrower kernels (SSE2 on x86-64) give the same bits too. */
+	p.threads = 1;
+	p.isa = MODEL_ISA_BASE;
+	ck_assert_int_eq(
+	    model_train(&c, x, n, dim, xform, FEAT_HASH, &p, &meta, NULL), 0);
+	ck_assert_msg(strcmp(model_info(a)->id, model_info(c)->id) == 0,
+	    "training with the base instruction set should give the model "
+	    "the widest gives (%s, not %s)",
 	    model_info(a)->id, model_info(c)->id);
 	free(fa);
 	free(fb);

@@ -1,0 +1,109 @@
+/*
+ * One instance of the gemm kernel, included by gemm.c once per instruction
+ * set with three macros set:
+ *
+ *	GEMM_NAME	the function to define
+ *	GEMM_TARGET	its target attribute (empty for the build's own)
+ *	GEMM_WIDE	the widest vector in floats: 4, 8 or 16
+ *
+ * Each lane of every vector does the scalar multiply-then-add sequence the
+ * plain loop would, in the order p = 0, 1, ..., k - 1, so every instance
+ * gives the same bits: wider vectors only do more columns at once.
+ */
+#ifndef GEMM_NAME
+#error "gemm.h is a template for gemm.c"
+#endif
+
+#define GEMM_ROWS_FN GEMM_CAT(GEMM_NAME, _rows)
+
+/*
+ * Rows a[0..nr) by w vectors of type VT, from column 0 of b and c[0..nr);
+ * nr and w are constants once inlined, so this is straight vector code.
+ */
+#define GEMM_KERNEL(VT, a, b, ldb, c, k, nr, w)                                \
+	do {                                                                   \
+		VT s_[4][4], bv_;                                              \
+		size_t p_, q_, r_;                                             \
+		_Pragma("GCC unroll 4") for (r_ = 0; r_ < (nr); r_++) _Pragma( \
+		    "GCC unroll 4") for (q_ = 0; q_ < (w); q_++)               \
+		    memcpy(&s_[r_][q_], (c)[r_] + q_ * VLEN(VT), sizeof(VT));  \
+		for (p_ = 0; p_ < (k); p_++) {                                 \
+			_Pragma("GCC unroll 4") for (q_ = 0; q_ < (w); q_++)   \
+			{                                                      \
+				memcpy(&bv_, (b) + p_ * (ldb) + q_ * VLEN(VT), \
+				    sizeof(VT));                               \
+				_Pragma("GCC unroll 4") for (r_ = 0;           \
+							     r_ < (nr); r_++)  \
+				    s_[r_][q_] += (a)[r_][p_] * bv_;           \
+			}                                                      \
+		}                                                              \
+		_Pragma("GCC unroll 4") for (r_ = 0; r_ < (nr); r_++) _Pragma( \
+		    "GCC unroll 4") for (q_ = 0; q_ < (w); q_++)               \
+		    memcpy((c)[r_] + q_ * VLEN(VT), &s_[r_][q_], sizeof(VT));  \
+	} while (0)
+
+/* All n columns of rows a[0..nr) into c[0..nr). */
+static inline __attribute__((always_inline)) GEMM_TARGET void
+GEMM_ROWS_FN(size_t n, size_t k, const float *const *a, const float *b,
+    size_t ldb, float *const *c, const size_t nr)
+{
+	const float *bj;
+	float *cj[4], s;
+	size_t j = 0, p, r;
+
+#define GEMM_COLS(VT, w)                                                       \
+	for (; j + (w)*VLEN(VT) <= n; j += (w)*VLEN(VT)) {                     \
+		bj = b + j;                                                    \
+		for (r = 0; r < nr; r++)                                       \
+			cj[r] = c[r] + j;                                      \
+		GEMM_KERNEL(VT, a, bj, ldb, cj, k, nr, w);                     \
+	}
+#if GEMM_WIDE >= 16
+	GEMM_COLS(v16f, GEMM_W16)
+	GEMM_COLS(v16f, 2)
+	GEMM_COLS(v16f, 1)
+#endif
+#if GEMM_WIDE >= 8
+	GEMM_COLS(v8f, GEMM_W8)
+	GEMM_COLS(v8f, 2)
+	GEMM_COLS(v8f, 1)
+#endif
+	GEMM_COLS(v4f, GEMM_W4)
+	GEMM_COLS(v4f, 2)
+	GEMM_COLS(v4f, 1)
+#undef GEMM_COLS
+	for (; j < n; j++) {
+		for (r = 0; r < nr; r++) {
+			s = c[r][j];
+			for (p = 0; p < k; p++)
+				s += a[r][p] * b[p * ldb + j];
+			c[r][j] = s;
+		}
+	}
+}
+
+/* C += A B; see gemm.c. */
+static GEMM_TARGET void
+GEMM_NAME(size_t m, size_t n, size_t k, const float *a, size_t lda,
+    const float *b, size_t ldb, float *c, size_t ldc)
+{
+	const float *ar[4];
+	float *cr[4];
+	size_t i, r;
+
+	for (i = 0; i + GEMM_ROWS <= m; i += GEMM_ROWS) {
+		for (r = 0; r < GEMM_ROWS; r++) {
+			ar[r] = a + (i + r) * lda;
+			cr[r] = c + (i + r) * ldc;
+		}
+		GEMM_ROWS_FN(n, k, ar, b, ldb, cr, GEMM_ROWS);
+	}
+	for (; i < m; i++) {
+		ar[0] = a + i * lda;
+		cr[0] = c + i * ldc;
+		GEMM_ROWS_FN(n, k, ar, b, ldb, cr, 1);
+	}
+}
+
+#undef GEMM_KERNEL
+#undef GEMM_ROWS_FN
