@@ -98,26 +98,44 @@ model_isa_best(void)
 	return MODEL_ISA_BASE;
 }
 
-/* C += A B with the given instance; see model-int.h. */
-void
-model_gemm_isa(enum model_isa isa, size_t m, size_t n, size_t k, const float *a,
-    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+/* C += A B, or A^T B when tn, with the given instance; see model-int.h. */
+static void
+gemm_isa(enum model_isa isa, size_t m, size_t n, size_t k, const float *a,
+    size_t lda, const float *b, size_t ldb, float *c, size_t ldc, int tn)
 {
 	if (isa == MODEL_ISA_AUTO)
 		isa = model_isa_best();
 	switch (isa) {
 #if GEMM_X86
 	case MODEL_ISA_AVX512:
-		gemm_avx512(m, n, k, a, lda, b, ldb, c, ldc);
+		(tn ? gemm_avx512_tn : gemm_avx512)(
+		    m, n, k, a, lda, b, ldb, c, ldc);
 		return;
 	case MODEL_ISA_AVX2:
-		gemm_avx2(m, n, k, a, lda, b, ldb, c, ldc);
+		(tn ? gemm_avx2_tn : gemm_avx2)(
+		    m, n, k, a, lda, b, ldb, c, ldc);
 		return;
 #endif
 	default:
-		gemm_base(m, n, k, a, lda, b, ldb, c, ldc);
+		(tn ? gemm_base_tn : gemm_base)(
+		    m, n, k, a, lda, b, ldb, c, ldc);
 		return;
 	}
+}
+
+void
+model_gemm_isa(enum model_isa isa, size_t m, size_t n, size_t k, const float *a,
+    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+{
+	gemm_isa(isa, m, n, k, a, lda, b, ldb, c, ldc, 0);
+}
+
+void
+model_gemm_tn_isa(enum model_isa isa, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const float *b, size_t ldb, float *c,
+    size_t ldc)
+{
+	gemm_isa(isa, m, n, k, a, lda, b, ldb, c, ldc, 1);
 }
 
 /* C += A B with the widest instance. */

@@ -20,7 +20,7 @@
  * Rows a[0..nr) by w vectors of type VT, from column 0 of b and c[0..nr);
  * nr and w are constants once inlined, so this is straight vector code.
  */
-#define GEMM_KERNEL(VT, a, b, ldb, c, k, nr, w)                                \
+#define GEMM_KERNEL(VT, a, as, b, ldb, c, k, nr, w)                            \
 	do {                                                                   \
 		VT s_[4][4], bv_;                                              \
 		size_t p_, q_, r_;                                             \
@@ -34,7 +34,7 @@
 				    sizeof(VT));                               \
 				_Pragma("GCC unroll 4") for (r_ = 0;           \
 							     r_ < (nr); r_++)  \
-				    s_[r_][q_] += (a)[r_][p_] * bv_;           \
+				    s_[r_][q_] += (a)[r_][p_ * (as)] * bv_;    \
 			}                                                      \
 		}                                                              \
 		_Pragma("GCC unroll 4") for (r_ = 0; r_ < (nr); r_++) _Pragma( \
@@ -44,8 +44,8 @@
 
 /* All n columns of rows a[0..nr) into c[0..nr). */
 static inline __attribute__((always_inline)) GEMM_TARGET void
-GEMM_ROWS_FN(size_t n, size_t k, const float *const *a, const float *b,
-    size_t ldb, float *const *c, const size_t nr)
+GEMM_ROWS_FN(size_t n, size_t k, const float *const *a, size_t as,
+    const float *b, size_t ldb, float *const *c, const size_t nr)
 {
 	const float *bj;
 	float *cj[4], s;
@@ -56,7 +56,7 @@ GEMM_ROWS_FN(size_t n, size_t k, const float *const *a, const float *b,
 		bj = b + j;                                                    \
 		for (r = 0; r < nr; r++)                                       \
 			cj[r] = c[r] + j;                                      \
-		GEMM_KERNEL(VT, a, bj, ldb, cj, k, nr, w);                     \
+		GEMM_KERNEL(VT, a, as, bj, ldb, cj, k, nr, w);                 \
 	}
 #if GEMM_WIDE >= 16
 	GEMM_COLS(v16f, GEMM_W16)
@@ -76,33 +76,50 @@ GEMM_ROWS_FN(size_t n, size_t k, const float *const *a, const float *b,
 		for (r = 0; r < nr; r++) {
 			s = c[r][j];
 			for (p = 0; p < k; p++)
-				s += a[r][p] * b[p * ldb + j];
+				s += a[r][p * as] * b[p * ldb + j];
 			c[r][j] = s;
 		}
 	}
 }
 
-/* C += A B; see gemm.c. */
+/*
+ * C += A B, or with tn C += A^T B for A stored k x m: row i of A^T is
+ * column i of A, read with a stride of lda.
+ */
+static inline __attribute__((always_inline)) GEMM_TARGET void
+GEMM_CAT(GEMM_NAME, _any)(size_t m, size_t n, size_t k, const float *a,
+    size_t lda, const float *b, size_t ldb, float *c, size_t ldc, const int tn)
+{
+	const float *ar[4];
+	float *cr[4];
+	size_t i, r, as = tn ? lda : 1, ar_step = tn ? 1 : lda;
+
+	for (i = 0; i + GEMM_ROWS <= m; i += GEMM_ROWS) {
+		for (r = 0; r < GEMM_ROWS; r++) {
+			ar[r] = a + (i + r) * ar_step;
+			cr[r] = c + (i + r) * ldc;
+		}
+		GEMM_ROWS_FN(n, k, ar, as, b, ldb, cr, GEMM_ROWS);
+	}
+	for (; i < m; i++) {
+		ar[0] = a + i * ar_step;
+		cr[0] = c + i * ldc;
+		GEMM_ROWS_FN(n, k, ar, as, b, ldb, cr, 1);
+	}
+}
+
 static GEMM_TARGET void
 GEMM_NAME(size_t m, size_t n, size_t k, const float *a, size_t lda,
     const float *b, size_t ldb, float *c, size_t ldc)
 {
-	const float *ar[4];
-	float *cr[4];
-	size_t i, r;
+	GEMM_CAT(GEMM_NAME, _any)(m, n, k, a, lda, b, ldb, c, ldc, 0);
+}
 
-	for (i = 0; i + GEMM_ROWS <= m; i += GEMM_ROWS) {
-		for (r = 0; r < GEMM_ROWS; r++) {
-			ar[r] = a + (i + r) * lda;
-			cr[r] = c + (i + r) * ldc;
-		}
-		GEMM_ROWS_FN(n, k, ar, b, ldb, cr, GEMM_ROWS);
-	}
-	for (; i < m; i++) {
-		ar[0] = a + i * lda;
-		cr[0] = c + i * ldc;
-		GEMM_ROWS_FN(n, k, ar, b, ldb, cr, 1);
-	}
+static GEMM_TARGET void
+GEMM_CAT(GEMM_NAME, _tn)(size_t m, size_t n, size_t k, const float *a,
+    size_t lda, const float *b, size_t ldb, float *c, size_t ldc)
+{
+	GEMM_CAT(GEMM_NAME, _any)(m, n, k, a, lda, b, ldb, c, ldc, 1);
 }
 
 #undef GEMM_KERNEL

@@ -10,7 +10,7 @@
  *
  * Training minimises the mean squared error between output and input with
  * Adam.  Backpropagation reuses the same kernel: the weight gradient is
- * A^T D (A transposed into scratch) and the input gradient is D W^T (W
+ * A^T D (A read down its columns) and the input gradient is D W^T (W
  * transposed once per step), where D is the gradient at a layer's output.
  * The activation derivatives are written in terms of the activation's
  * output, so only the outputs are kept.  exp() is our own polynomial for
@@ -45,7 +45,6 @@ struct net_train {
 	size_t maxrows;
 	float *act[NET_MAX_LAYERS + 1]; /* act[l] rows x width[l], l >= 1 */
 	float *delta[2]; /* gradient at a layer's output */
-	float *tr; /* transposed activations */
 	float *wt; /* transposed weights */
 	float *grad;
 	float *m;
@@ -312,13 +311,12 @@ model_net_train_create(const struct net *n, size_t maxrows)
 			goto fail;
 	t->delta[0] = calloc(maxrows * mw, sizeof(float));
 	t->delta[1] = calloc(maxrows * mw, sizeof(float));
-	t->tr = calloc(maxrows * mw, sizeof(float));
 	t->wt = calloc(mw * mw, sizeof(float));
 	t->grad = calloc(n->nparams, sizeof(float));
 	t->m = calloc(n->nparams, sizeof(float));
 	t->v = calloc(n->nparams, sizeof(float));
-	if (t->delta[0] == NULL || t->delta[1] == NULL || t->tr == NULL ||
-	    t->wt == NULL || t->grad == NULL || t->m == NULL || t->v == NULL)
+	if (t->delta[0] == NULL || t->delta[1] == NULL || t->wt == NULL ||
+	    t->grad == NULL || t->m == NULL || t->v == NULL)
 		goto fail;
 	return t;
 fail:
@@ -338,7 +336,6 @@ model_net_train_free(struct net_train *t)
 		free(t->act[l]);
 	free(t->delta[0]);
 	free(t->delta[1]);
-	free(t->tr);
 	free(t->wt);
 	free(t->grad);
 	free(t->m);
@@ -374,9 +371,8 @@ layer_backward(const struct net *n, struct net_train *t, size_t l,
 	float *gw = t->grad + n->woff[l], *gb = t->grad + n->boff[l];
 	const float *d;
 
-	transpose(in, rows, fin, t->tr);
-	model_gemm_isa(
-	    n->isa, fin, fout, rows, t->tr, rows, delta, fout, gw, fout);
+	model_gemm_tn_isa(
+	    n->isa, fin, fout, rows, in, fin, delta, fout, gw, fout);
 	for (i = 0; i < rows; i++) {
 		d = delta + i * fout;
 		for (j = 0; j < fout; j++)

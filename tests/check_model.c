@@ -483,7 +483,7 @@ START_TEST(test_net_gemm_exact)
 	size_t k = gemm_shapes[_i][2], i, j, p;
 	float *a = calloc(m * k, 4), *b = calloc(k * n, 4);
 	float *c = calloc(m * n, 4), *ref = calloc(m * n, 4);
-	float *c0 = calloc(m * n, 4);
+	float *c0 = calloc(m * n, 4), *at = calloc(m * k, 4);
 	volatile float prod;
 	struct model_rng r;
 	float s;
@@ -492,6 +492,9 @@ START_TEST(test_net_gemm_exact)
 	model_rng_seed(&r, 1 + _i);
 	for (i = 0; i < m * k; i++)
 		a[i] = (float)model_rng_normal(&r);
+	for (i = 0; i < m; i++)
+		for (p = 0; p < k; p++)
+			at[p * m + i] = a[i * k + p];
 	for (i = 0; i < k * n; i++)
 		b[i] = (float)model_rng_normal(&r);
 	for (i = 0; i < m * n; i++)
@@ -518,12 +521,21 @@ START_TEST(test_net_gemm_exact)
 		    "gemm %zux%zux%zu (isa %d) should equal the in-order sum "
 		    "bit for bit",
 		    m, n, k, isa);
+		/* The same product from A stored transposed. */
+		memcpy(c, c0, m * n * 4);
+		model_gemm_tn_isa(
+		    (enum model_isa)isa, m, n, k, at, m, b, n, c, n);
+		ck_assert_msg(memcmp(c, ref, m * n * 4) == 0,
+		    "gemm_tn %zux%zux%zu (isa %d) should equal the in-order "
+		    "sum bit for bit",
+		    m, n, k, isa);
 	}
 	free(a);
 	free(b);
 	free(c);
 	free(ref);
 	free(c0);
+	free(at);
 }
 END_TEST
 
