@@ -65,11 +65,13 @@ void model_norm_release(struct model_norm *nm);
 /* Derive is_log and inv_std after xform and std are set. */
 void model_norm_derive(struct model_norm *nm);
 /*
- * Learn mean, std, p50 and p99 from the rows x[idx[i] * dim] for i < n;
- * scratch holds n floats.
+ * Learn mean, std, p50 and p99 of features [j0, j1) from the rows
+ * x[idx[i] * dim] for i < n; scratch holds n floats.  Features are
+ * independent, so two threads may fit disjoint ranges; model_norm_derive()
+ * follows once all are fitted.
  */
 void model_norm_fit(struct model_norm *nm, const float *x, const uint32_t *idx,
-    size_t n, float *scratch);
+    size_t n, float *scratch, size_t j0, size_t j1);
 /* Normalise rows x[n * dim] into z[n * dim]. */
 void model_norm_apply(
     const struct model_norm *nm, const float *x, size_t n, float *z);
@@ -110,9 +112,6 @@ size_t model_net_block_rows(const struct net *n);
  */
 void model_net_errors(
     const struct net *n, const float *z, size_t rows, float *err, float *feat);
-/* Mean score of rows z[rows * width[0]] in blocks. */
-double model_net_mean_error(
-    const struct net *n, const float *z, size_t rows, float *err);
 /*
  * ---- gemm.c: C[m][n] += A[m][k] B[k][n], row-major with leading
  * dimensions; every element sums its k products in order.  isa is AUTO or

@@ -276,23 +276,6 @@ model_net_errors(
 	}
 }
 
-/* Mean score over many normalised rows; err holds a block's scores. */
-double
-model_net_mean_error(
-    const struct net *n, const float *z, size_t rows, float *err)
-{
-	size_t i, q, r, blk = model_net_block_rows(n), dim = n->width[0];
-	double sum = 0.0;
-
-	for (i = 0; i < rows; i += r) {
-		r = rows - i < blk ? rows - i : blk;
-		model_net_errors(n, z + i * dim, r, err, NULL);
-		for (q = 0; q < r; q++)
-			sum += err[q];
-	}
-	return rows > 0 ? sum / (double)rows : 0.0;
-}
-
 /* Training buffers for up to maxrows rows per step. */
 struct net_train *
 model_net_train_create(const struct net *n, size_t maxrows)

@@ -213,21 +213,22 @@ fit_feature(struct model_norm *nm, size_t j, float *s, size_t n)
 	nm->p99[j] = model_quantile(s, n, 0.99);
 }
 
-/* Learn the statistics of every feature from the chosen rows. */
+/*
+ * Learn the statistics of features [j0, j1) from the chosen rows; the
+ * caller runs model_norm_derive() once every feature is fitted.
+ */
 void
 model_norm_fit(struct model_norm *nm, const float *x, const uint32_t *idx,
-    size_t n, float *scratch)
+    size_t n, float *scratch, size_t j0, size_t j1)
 {
 	size_t i, j, dim = nm->dim;
 
-	for (j = 0; j < dim; j++)
+	for (j = j0; j < j1; j++) {
 		nm->is_log[j] = nm->xform[j] == MODEL_XFORM_LOG1P ? -1 : 0;
-	for (j = 0; j < dim; j++) {
 		for (i = 0; i < n; i++)
 			scratch[i] = x[(size_t)idx[i] * dim + j];
 		fit_feature(nm, j, scratch, n);
 	}
-	model_norm_derive(nm);
 }
 
 /* Normalise rows; NaN ends at -clip and infinities at +-clip. */

@@ -42,9 +42,10 @@
 #define MIN_REL_GAIN 1e-3
 
 /*
- * The helper thread: it computes the loss and gradient of the second half
- * of each minibatch.  The caller bumps go; the helper answers by setting
- * done to the same value.  Both spin briefly before sleeping.
+ * The helper thread runs the second half of every job that splits in two:
+ * the gradient of a minibatch, errors over many rows, the normalisation's
+ * statistics.  The caller sets fn and arg and bumps go; the helper answers
+ * by setting done to the same value.  Both spin briefly before sleeping.
  */
 struct helper {
 	pthread_t thr;
@@ -52,16 +53,13 @@ struct helper {
 	pthread_cond_t cv;
 	_Atomic uint64_t go, done;
 	_Atomic int sleeping, stop;
-	const struct net *net;
-	struct net_train *t;
-	const float *z;
-	size_t rows;
-	float loss;
+	void (*fn)(void *);
+	void *arg;
 };
 
 #define HELPER_SPIN 20000
 
-static struct helper *helper_start(struct net_train *t);
+static struct helper *helper_start(void);
 static void helper_stop(struct helper *h);
 static int cpus_usable(void);
 
@@ -249,7 +247,7 @@ trainer_init(struct trainer *tr, const struct net *net)
 		return -ENOMEM;
 	/* A helper only helps with a core of its own. */
 	if (tr->p->threads > 1 && cpus_usable() > 1)
-		tr->h = helper_start(tr->t2); /* alone if it fails */
+		tr->h = helper_start(); /* alone if it fails */
 	for (i = 0; i < n; i++)
 		tr->perm[i] = (uint32_t)i;
 	model_rng_seed(&r, tr->seed_split);
@@ -317,7 +315,7 @@ helper_main(void *arg)
 		}
 		if (atomic_load(&h->stop))
 			return NULL;
-		h->loss = model_net_loss_grad(h->net, h->t, h->z, h->rows);
+		h->fn(h->arg);
 		seen = g;
 		atomic_store(&h->done, g);
 	}
@@ -336,13 +334,12 @@ cpus_usable(void)
 
 /* Start the helper; NULL when it cannot be (the caller works alone). */
 static struct helper *
-helper_start(struct net_train *t)
+helper_start(void)
 {
 	struct helper *h = calloc(1, sizeof(*h));
 
 	if (h == NULL)
 		return NULL;
-	h->t = t;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	if (pthread_create(&h->thr, NULL, helper_main, h) != 0) {
@@ -370,6 +367,56 @@ helper_stop(struct helper *h)
 }
 
 /*
+ * Run fn(a) and fn(b): b on the helper while the caller runs a, or both in
+ * turn without one.  Each job writes only its own outputs.
+ */
+static void
+run_split(struct trainer *tr, void (*fn)(void *), void *a, void *b)
+{
+	struct helper *h = tr->h;
+	uint64_t g;
+	size_t i;
+
+	if (h == NULL) {
+		fn(a);
+		fn(b);
+		return;
+	}
+	h->fn = fn;
+	h->arg = b;
+	g = atomic_load(&h->go) + 1;
+	atomic_store(&h->go, g);
+	if (atomic_load(&h->sleeping)) {
+		pthread_mutex_lock(&h->mu);
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+	}
+	fn(a);
+	for (i = 0; atomic_load(&h->done) != g; i++) {
+		if (i < HELPER_SPIN)
+			spin_pause();
+		else
+			sched_yield(); /* the helper lost its core */
+	}
+}
+
+struct grad_job {
+	const struct net *net;
+	struct net_train *t;
+	const float *z;
+	size_t rows;
+	float loss;
+};
+
+static void
+grad_job(void *arg)
+{
+	struct grad_job *j = arg;
+
+	j->loss = model_net_loss_grad(j->net, j->t, j->z, j->rows);
+}
+
+/*
  * Loss and gradient (into t) of rows z, as two halves added by their
  * weights; see the top of the file.
  */
@@ -378,41 +425,60 @@ halves_loss_grad(struct trainer *tr, const struct net *net, struct net_train *t,
     const float *z, size_t rows)
 {
 	size_t ha = rows - rows / 2, hb = rows / 2, i, np = net->nparams;
-	float la, lb, wa, wb, *ga = model_net_train_grad(t),
-			      *gb = model_net_train_grad(tr->t2);
-	struct helper *h = tr->h;
-	uint64_t g;
+	struct grad_job a = {net, t, z, ha, 0.0f};
+	struct grad_job b = {net, tr->t2, z + ha * tr->dim, hb, 0.0f};
+	float wa, wb, *ga = model_net_train_grad(t),
+		      *gb = model_net_train_grad(tr->t2);
 
 	if (hb == 0)
 		return model_net_loss_grad(net, t, z, rows);
-	if (h != NULL) {
-		h->net = net;
-		h->z = z + ha * tr->dim;
-		h->rows = hb;
-		g = atomic_load(&h->go) + 1;
-		atomic_store(&h->go, g);
-		if (atomic_load(&h->sleeping)) {
-			pthread_mutex_lock(&h->mu);
-			pthread_cond_signal(&h->cv);
-			pthread_mutex_unlock(&h->mu);
-		}
-		la = model_net_loss_grad(net, t, z, ha);
-		for (i = 0; atomic_load(&h->done) != g; i++) {
-			if (i < HELPER_SPIN)
-				spin_pause();
-			else
-				sched_yield(); /* the helper lost its core */
-		}
-		lb = h->loss;
-	} else {
-		la = model_net_loss_grad(net, t, z, ha);
-		lb = model_net_loss_grad(net, tr->t2, z + ha * tr->dim, hb);
-	}
+	run_split(tr, grad_job, &a, &b);
 	wa = (float)ha / (float)rows;
 	wb = (float)hb / (float)rows;
 	for (i = 0; i < np; i++)
 		ga[i] = wa * ga[i] + wb * gb[i];
-	return wa * la + wb * lb;
+	return wa * a.loss + wb * b.loss;
+}
+
+struct err_job {
+	const struct net *net;
+	const float *z;
+	size_t rows;
+	float *err;
+	double sum;
+};
+
+/* Errors of rows z into err, and their sum in row order. */
+static void
+err_job(void *arg)
+{
+	struct err_job *j = arg;
+	size_t i, q, r, blk = model_net_block_rows(j->net),
+			dim = j->net->width[0];
+
+	j->sum = 0.0;
+	for (i = 0; i < j->rows; i += r) {
+		r = j->rows - i < blk ? j->rows - i : blk;
+		model_net_errors(j->net, j->z + i * dim, r, j->err + i, NULL);
+		for (q = 0; q < r; q++)
+			j->sum += j->err[i + q];
+	}
+}
+
+/*
+ * Errors of rows z[rows] into err[rows], in two halves; returns their mean
+ * (the two halves' sums added, whatever the number of threads).
+ */
+static double
+split_errors(struct trainer *tr, const struct net *net, const float *z,
+    size_t rows, float *err)
+{
+	size_t ha = rows - rows / 2;
+	struct err_job a = {net, z, ha, err, 0.0};
+	struct err_job b = {net, z + ha * tr->dim, rows - ha, err + ha, 0.0};
+
+	run_split(tr, err_job, &a, &b);
+	return rows > 0 ? (a.sum + b.sum) / (double)rows : 0.0;
 }
 
 /* One pass over the shuffled training rows; returns the mean loss. */
@@ -434,13 +500,51 @@ run_epoch(struct trainer *tr, struct net *net, struct net_train *t,
 	return sum / (double)tr->ntrain;
 }
 
-/* Normalise with statistics of the current training rows. */
+struct norm_job {
+	struct trainer *tr;
+	struct model_norm *nm;
+	float *scratch;
+	size_t lo, hi; /* features to fit, or rows to normalise */
+};
+
+static void
+norm_fit_job(void *arg)
+{
+	struct norm_job *j = arg;
+
+	model_norm_fit(j->nm, j->tr->x, j->tr->perm, j->tr->ntrain, j->scratch,
+	    j->lo, j->hi);
+}
+
+static void
+norm_apply_job(void *arg)
+{
+	struct norm_job *j = arg;
+	size_t dim = j->tr->dim;
+
+	model_norm_apply(j->nm, j->tr->x + j->lo * dim, j->hi - j->lo,
+	    j->tr->z + j->lo * dim);
+}
+
+/*
+ * Normalise with statistics of the current training rows: the features
+ * fitted in two halves, then the rows normalised in two halves.  err and
+ * hold (n floats each at least) are the two halves' scratch.
+ */
 static void
 prepare(struct trainer *tr, struct model *m)
 {
-	/* err doubles as scratch: it holds n floats. */
-	model_norm_fit(&m->norm, tr->x, tr->perm, tr->ntrain, tr->err);
-	model_norm_apply(&m->norm, tr->x, tr->n, tr->z);
+	size_t hd = tr->dim / 2, hn = tr->n / 2;
+	struct norm_job a = {tr, &m->norm, tr->err, 0, hd};
+	struct norm_job b = {tr, &m->norm, tr->hold, hd, tr->dim};
+
+	run_split(tr, norm_fit_job, &a, &b);
+	model_norm_derive(&m->norm);
+	a.lo = 0;
+	a.hi = hn;
+	b.lo = hn;
+	b.hi = tr->n;
+	run_split(tr, norm_apply_job, &a, &b);
 	gather(tr, tr->perm + tr->ntrain, tr->nhold, tr->hold);
 }
 
@@ -473,7 +577,7 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 	memcpy(tr->best, net->params, net->nparams * sizeof(*tr->best));
 	for (ep = 0; ep < max && bad < tr->p->patience; ep++) {
 		loss = run_epoch(tr, net, t, &r);
-		hloss = model_net_mean_error(net, tr->hold, tr->nhold, tr->err);
+		hloss = split_errors(tr, net, tr->hold, tr->nhold, tr->err);
 		if (hloss < best) {
 			bad = hloss < best * (1.0 - MIN_REL_GAIN) ? 0 : bad + 1;
 			best = hloss;
@@ -561,7 +665,7 @@ drop_worst(
 {
 	struct ranked *rk;
 	uint8_t *gone;
-	size_t i, k, blk = model_net_block_rows(&m->net), r;
+	size_t i, k;
 	float cut;
 
 	rk = calloc(tr->n, sizeof(*rk));
@@ -571,11 +675,7 @@ drop_worst(
 		free(gone);
 		return -ENOMEM;
 	}
-	for (i = 0; i < tr->n; i += r) {
-		r = tr->n - i < blk ? tr->n - i : blk;
-		model_net_errors(
-		    &m->net, tr->z + i * tr->dim, r, tr->err + i, NULL);
-	}
+	split_errors(tr, &m->net, tr->z, tr->n, tr->err);
 	for (i = 0; i < tr->n; i++) {
 		rk[i].err = tr->err[i];
 		rk[i].row = (uint32_t)i;
@@ -607,13 +707,8 @@ set_threshold(struct trainer *tr, struct model *m)
 	    .margin = tr->p->quantile_margin,
 	    .confidence = tr->p->confidence,
 	};
-	size_t i, r, blk = model_net_block_rows(&m->net);
 
-	for (i = 0; i < tr->nhold; i += r) {
-		r = tr->nhold - i < blk ? tr->nhold - i : blk;
-		model_net_errors(
-		    &m->net, tr->hold + i * tr->dim, r, tr->err + i, NULL);
-	}
+	split_errors(tr, &m->net, tr->hold, tr->nhold, tr->err);
 	m->threshold = model_thresh_fit(
 	    &th, tr->err, tr->nhold, m->info.note, sizeof(m->info.note));
 }

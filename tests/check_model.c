@@ -271,7 +271,10 @@ norm_fit_rows(struct model_norm *nm, const float *x, size_t n, size_t dim,
 	memcpy(nm->xform, xform, dim);
 	for (i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
-	model_norm_fit(nm, x, idx, n, scratch);
+	/* In two ranges, as the trainer's two threads do. */
+	model_norm_fit(nm, x, idx, n, scratch, 0, dim / 2);
+	model_norm_fit(nm, x, idx, n, scratch, dim / 2, dim);
+	model_norm_derive(nm);
 	free(idx);
 	free(scratch);
 }
