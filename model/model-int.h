@@ -136,8 +136,18 @@ void model_net_train_free(struct net_train *t);
  */
 float model_net_loss_grad(
     const struct net *n, struct net_train *t, const float *z, size_t rows);
-/* One Adam step of size lr with the gradient from the last loss_grad. */
-void model_net_adam(struct net *n, struct net_train *t, float lr);
+/*
+ * One Adam step in two calls: model_net_adam_begin() counts the step and
+ * returns its size (lr with the bias correction folded in) ...
+ */
+float model_net_adam_begin(struct net_train *t, float lr);
+/*
+ * ... and model_net_adam_range() updates parameters [lo, hi) with the gradient
+ * wa * grad(t) + wb * g2 (grad(t) alone when g2 is NULL): disjoint ranges
+ * may be updated by two threads at once.
+ */
+void model_net_adam_range(struct net *n, struct net_train *t, float step,
+    const float *g2, float wa, float wb, size_t lo, size_t hi);
 /* The gradient buffer inside t. */
 float *model_net_train_grad(struct net_train *t);
 

@@ -402,22 +402,34 @@ model_net_loss_grad(
 	return (float)(loss / (double)cnt);
 }
 
-/* Adam with bias correction folded into the step size. */
+/* Count one Adam step; returns its size, bias correction folded in. */
+float
+model_net_adam_begin(struct net_train *t, float lr)
+{
+	t->b1t *= ADAM_BETA1;
+	t->b2t *= ADAM_BETA2;
+	return (float)((double)lr * sqrt(1.0 - (double)t->b2t) /
+	    (1.0 - (double)t->b1t));
+}
+
+/*
+ * Adam on parameters [lo, hi) with the gradient wa * grad(t) + wb * g2,
+ * or grad(t) alone when g2 is NULL.
+ */
 NET_CLONES void
-model_net_adam(struct net *n, struct net_train *t, float lr)
+model_net_adam_range(struct net *n, struct net_train *t, float step,
+    const float *g2, float wa, float wb, size_t lo, size_t hi)
 {
 	float *restrict p = n->params, *restrict g = t->grad;
 	float *restrict m = t->m, *restrict v = t->v;
-	float a;
+	const float *restrict h = g2;
+	float gi;
 	size_t i;
 
-	t->b1t *= ADAM_BETA1;
-	t->b2t *= ADAM_BETA2;
-	a = (float)((double)lr * sqrt(1.0 - (double)t->b2t) /
-	    (1.0 - (double)t->b1t));
-	for (i = 0; i < n->nparams; i++) {
-		m[i] = ADAM_BETA1 * m[i] + (1.0f - ADAM_BETA1) * g[i];
-		v[i] = ADAM_BETA2 * v[i] + (1.0f - ADAM_BETA2) * g[i] * g[i];
-		p[i] -= a * m[i] / (sqrtf(v[i]) + ADAM_EPS);
+	for (i = lo; i < hi; i++) {
+		gi = h != NULL ? wa * g[i] + wb * h[i] : g[i];
+		m[i] = ADAM_BETA1 * m[i] + (1.0f - ADAM_BETA1) * gi;
+		v[i] = ADAM_BETA2 * v[i] + (1.0f - ADAM_BETA2) * gi * gi;
+		p[i] -= step * m[i] / (sqrtf(v[i]) + ADAM_EPS);
 	}
 }

@@ -9,10 +9,14 @@
  * with a fixed order, hence the same rows and seed give the same bits.
  *
  * Every minibatch is taken as two halves whose gradients are computed
- * apart and then added, weighted by their rows, in a fixed order.  With
- * threads = 2 a helper thread does the second half while the caller does
- * the first; with 1 the caller does both.  The arithmetic is the same
- * either way, so the model does not depend on the number of threads.
+ * apart and then added, weighted by their rows, in a fixed order; Adam
+ * then updates the parameters in two halves.  With threads = 2 a helper
+ * thread does the second half of each (gathering its own rows, so that
+ * only parameters and gradients cross between the cores) while the caller
+ * does the first; with 1 the caller does both.  Errors over many rows and
+ * the normalisation's statistics split the same way.  The arithmetic is
+ * the same either way, so the model does not depend on the number of
+ * threads.
  *
  * The robust drop exists because a baseline is rarely clean: a scan or a
  * misbehaving host in the training window would otherwise be learnt as
@@ -401,9 +405,11 @@ run_split(struct trainer *tr, void (*fn)(void *), void *a, void *b)
 }
 
 struct grad_job {
+	struct trainer *tr;
 	const struct net *net;
 	struct net_train *t;
-	const float *z;
+	const uint32_t *idx;
+	float *z;
 	size_t rows;
 	float loss;
 };
@@ -413,31 +419,57 @@ grad_job(void *arg)
 {
 	struct grad_job *j = arg;
 
+	gather(j->tr, j->idx, j->rows, j->z);
 	j->loss = model_net_loss_grad(j->net, j->t, j->z, j->rows);
 }
 
+struct adam_job {
+	struct net *net;
+	struct net_train *t;
+	const float *g2;
+	float step, wa, wb;
+	size_t lo, hi;
+};
+
+static void
+adam_job(void *arg)
+{
+	struct adam_job *j = arg;
+
+	model_net_adam_range(
+	    j->net, j->t, j->step, j->g2, j->wa, j->wb, j->lo, j->hi);
+}
+
 /*
- * Loss and gradient (into t) of rows z, as two halves added by their
- * weights; see the top of the file.
+ * One step on the rows idx[rows]: the loss and gradient of two halves,
+ * then Adam with their gradients added by weight, each thread updating
+ * half of the parameters; see the top of the file.  Returns the loss.
  */
 static float
-halves_loss_grad(struct trainer *tr, const struct net *net, struct net_train *t,
-    const float *z, size_t rows)
+train_step(struct trainer *tr, struct net *net, struct net_train *t,
+    const uint32_t *idx, size_t rows)
 {
-	size_t ha = rows - rows / 2, hb = rows / 2, i, np = net->nparams;
-	struct grad_job a = {net, t, z, ha, 0.0f};
-	struct grad_job b = {net, tr->t2, z + ha * tr->dim, hb, 0.0f};
-	float wa, wb, *ga = model_net_train_grad(t),
-		      *gb = model_net_train_grad(tr->t2);
+	size_t ha = rows - rows / 2, hb = rows / 2, np = net->nparams;
+	struct grad_job ga = {tr, net, t, idx, tr->batch, ha, 0.0f};
+	struct grad_job gb = {
+	    tr, net, tr->t2, idx + ha, tr->batch + ha * tr->dim, hb, 0.0f};
+	struct adam_job aa = {net, t, NULL, 0.0f, 1.0f, 0.0f, 0, np / 2};
+	struct adam_job ab = {net, t, NULL, 0.0f, 1.0f, 0.0f, np / 2, np};
+	float loss;
 
-	if (hb == 0)
-		return model_net_loss_grad(net, t, z, rows);
-	run_split(tr, grad_job, &a, &b);
-	wa = (float)ha / (float)rows;
-	wb = (float)hb / (float)rows;
-	for (i = 0; i < np; i++)
-		ga[i] = wa * ga[i] + wb * gb[i];
-	return wa * a.loss + wb * b.loss;
+	if (hb == 0) {
+		grad_job(&ga);
+		loss = ga.loss;
+	} else {
+		run_split(tr, grad_job, &ga, &gb);
+		aa.g2 = ab.g2 = model_net_train_grad(tr->t2);
+		aa.wa = ab.wa = (float)ha / (float)rows;
+		aa.wb = ab.wb = (float)hb / (float)rows;
+		loss = aa.wa * ga.loss + aa.wb * gb.loss;
+	}
+	aa.step = ab.step = model_net_adam_begin(t, tr->p->learning_rate);
+	run_split(tr, adam_job, &aa, &ab);
+	return loss;
 }
 
 struct err_job {
@@ -492,10 +524,8 @@ run_epoch(struct trainer *tr, struct net *net, struct net_train *t,
 	model_rng_shuffle(r, tr->order, tr->ntrain);
 	for (i = 0; i < tr->ntrain; i += rows) {
 		rows = tr->ntrain - i < b ? tr->ntrain - i : b;
-		gather(tr, tr->order + i, rows, tr->batch);
-		sum += (double)halves_loss_grad(tr, net, t, tr->batch, rows) *
+		sum += (double)train_step(tr, net, t, tr->order + i, rows) *
 		    (double)rows;
-		model_net_adam(net, t, tr->p->learning_rate);
 	}
 	return sum / (double)tr->ntrain;
 }
