@@ -76,12 +76,15 @@ met(int ok)
 	return ok ? "met" : "NOT met";
 }
 
+static const char *const isa_names[] = {"widest", "base", "avx2", "avx512"};
+
 /*
  * Train on the first TRAIN_ROWS rows with the given number of threads and
- * print the figures.
+ * kernels, and print the figures.
  */
 static struct model *
-bench_train(const float *x, const uint8_t *xform, uint32_t threads)
+bench_train(
+    const float *x, const uint8_t *xform, uint32_t threads, enum model_isa isa)
 {
 	struct model_params p;
 	struct model *m = NULL;
@@ -92,6 +95,7 @@ bench_train(const float *x, const uint8_t *xform, uint32_t threads)
 
 	model_params_default(&p);
 	p.threads = threads;
+	p.isa = isa;
 	t0 = now(CLOCK_MONOTONIC);
 	c0 = now(CLOCK_PROCESS_CPUTIME_ID);
 	if (model_train(&m, x, TRAIN_ROWS, DIM, xform, 1, &p, NULL, &cause) !=
@@ -110,10 +114,11 @@ bench_train(const float *x, const uint8_t *xform, uint32_t threads)
 	    model_act_name(in->activation), p.batch, p.max_epochs,
 	    in->epochs_first, in->epochs_refit,
 	    (unsigned long long)in->dropped_rows);
-	printf("model train: %u thread%s: %.2f s wall, %.2f s cpu "
-	       "(target <= %.0f s on one core: %s)\n",
-	    threads, threads > 1 ? "s" : "", t1 - t0, c1 - c0, TARGET_TRAIN_S,
-	    threads > 1 ? "-" : met(c1 - c0 <= TARGET_TRAIN_S));
+	printf("model train: %u thread%s, %s kernels: %.2f s wall, %.2f s cpu "
+	       "(target <= %.0f s on one core: %s), model %s\n",
+	    threads, threads > 1 ? "s" : "", isa_names[isa], t1 - t0, c1 - c0,
+	    TARGET_TRAIN_S, threads > 1 ? "-" : met(c1 - c0 <= TARGET_TRAIN_S),
+	    in->id);
 	printf("model train: loss %.4f, holdout %.4f, threshold %.4f (%s)\n",
 	    in->train_loss, in->holdout_loss, in->threshold, in->note);
 	return m;
@@ -172,8 +177,14 @@ main(void)
 	for (i = 0; i < DIM * LATENT; i++)
 		load[i] = (float)(model_rng_normal(&r) / 2.0);
 	synth(&r, load, x, SCORE_ROWS, xform);
-	model_free(bench_train(x, xform, 2));
-	if ((m = bench_train(x, xform, 1)) != NULL)
+	printf("model bench: widest kernels this CPU runs: %s\n",
+	    isa_names[model_isa_best()]);
+	model_free(bench_train(x, xform, 2, MODEL_ISA_AUTO));
+	/* The same training on the base kernels (SSE2 on x86-64): the
+	 * baseline, and the same model id. */
+	if (model_isa_best() != MODEL_ISA_BASE)
+		model_free(bench_train(x, xform, 1, MODEL_ISA_BASE));
+	if ((m = bench_train(x, xform, 1, MODEL_ISA_AUTO)) != NULL)
 		bench_score(m, x, out);
 	model_free(m);
 	free(x);

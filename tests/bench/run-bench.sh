@@ -197,6 +197,8 @@ if [ "$detect" = yes ]; then
 	fi
 	if [ -n "$score_s" ]; then
 		row "anomd -m (scoring only)" "$score_s" 40
+		[ -n "$detect_s" ] && awk -v d="$detect_s" -v s="$score_s" \
+		    'BEGIN { printf "  (detection less scoring only: %.3f s, the cost of training)\n", d - s }'
 	else
 		echo "anomd -m (scoring only)    FAILED (see above)"
 	fi
