@@ -1210,9 +1210,15 @@ bad_param(int i, struct model_params *p)
 	case 22:
 		p->holdout_share = NAN;
 		break;
+	case 23:
+		p->threads = 3;
+		break;
+	case 24:
+		p->isa = (enum model_isa)9;
+		break;
 	}
 }
-#define BAD_PARAMS 23
+#define BAD_PARAMS 25
 
 START_TEST(test_train_bad_params)
 {
