@@ -11,6 +11,7 @@
  *
  * Alerts are streamed to subscribers once the store has committed them.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -41,6 +42,7 @@
 #define LIVE_STREAM_MAX 65536 /* committed-but-unstreamed alerts kept */
 #define LIVE_STOP_WAIT_MS 5000 /* wait for a running training at exit */
 #define LIVE_REOPEN_S 5 /* retry a failed capture this often */
+#define LIVE_TRAIN_NICE 10 /* nice value of the training thread */
 #define MODEL_FILE "anomd.model"
 
 struct live {
@@ -61,6 +63,8 @@ struct live {
 	/* training */
 	pthread_t worker;
 	int worker_running;
+	int train_nice; /* the worker's nice value; the pipe orders these */
+	int train_errno; /* why it could not be lowered, or 0 */
 	int pipefd[2];
 	struct detect_job *job;
 	/* alerts waiting for their commit before they are streamed */
@@ -190,7 +194,12 @@ capture_cb(evutil_socket_t fd, short what, void *arg)
 	capture_read(arg);
 }
 
-/* The training thread: train, then hand the job back through the pipe. */
+/*
+ * The training thread: train, then hand the job back through the pipe.
+ * It trains at a lower CPU priority (Linux keeps a nice value per thread,
+ * and the trainer's helper inherits it), so that on a busy or small
+ * machine capture keeps its CPU and no packets are lost to training.
+ */
 static void *
 worker_main(void *arg)
 {
@@ -198,6 +207,10 @@ worker_main(void *arg)
 	struct detect_job *j = L->job;
 	ssize_t n;
 
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), LIVE_TRAIN_NICE) == 0)
+		L->train_nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+	else
+		L->train_errno = errno;
 	detect_job_run(j);
 	do
 		n = write(L->pipefd[1], &j, sizeof(j));
@@ -214,6 +227,8 @@ maybe_train(struct live *L)
 	if (L->worker_running || !detect_window_done(L->det))
 		return;
 	L->job = detect_job_take(L->det);
+	L->train_nice = 0;
+	L->train_errno = 0;
 	if ((rc = pthread_create(&L->worker, NULL, worker_main, L)) != 0) {
 		errno = rc;
 		log_warn("train: pthread_create; training here instead");
@@ -242,13 +257,18 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_join(L->worker, NULL);
 	L->worker_running = 0;
 	L->job = NULL;
+	if (L->train_errno != 0)
+		log_warnx("train: could not lower the training thread's "
+			  "priority: %s",
+		    strerror(L->train_errno));
 	if (detect_job_finish(L->det, j) == 0) {
 		L->model_since_us = now_us();
 		log_info("model %s installed: threshold %g, %" PRIu64
-			 " baseline flows",
+			 " baseline flows, trained at nice %d",
 		    model_info(detect_model(L->det))->id,
 		    (double)model_threshold(detect_model(L->det)),
-		    model_info(detect_model(L->det))->baseline_rows);
+		    model_info(detect_model(L->det))->baseline_rows,
+		    L->train_nice);
 	} else if (detect_model(L->det) == NULL)
 		detect_retrain(
 		    L->det); /* nothing to detect with: learn again */

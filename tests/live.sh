@@ -93,6 +93,9 @@ sleep 0.5
 replay 20
 wait_for 30 state_is detecting && ok "model trained from the live baseline" ||
 	fail "no model after the replay: $(ctl status 2>&1 | head -5)"
+grep -q "installed: .*trained at nice 10" "$tmp/anomd.log" &&
+	ok "trained at a lower CPU priority (nice 10)" ||
+	fail "training priority: $(grep -E 'installed|priority' "$tmp/anomd.log")"
 n=$(ctl --json status | jfield "['alerts']")
 [ "${n:-0}" -gt 0 ] && ok "$n alerts raised" || fail "no alerts raised"
 wait_for 5 test -s "$tmp/follow.json" && ok "follow received alerts live" || fail "follow saw nothing"
