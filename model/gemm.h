@@ -1,10 +1,14 @@
 /*
- * One instance of the gemm kernel, included by gemm.c once per instruction
- * set with three macros set:
+ * One instance of the gemm kernels, included by gemm.c once per
+ * instruction set with these macros set:
  *
- *	GEMM_NAME	the function to define
- *	GEMM_TARGET	its target attribute (empty for the build's own)
+ *	GEMM_NAME	C += A B; GEMM_NAME_tn does C += A^T B
+ *	GEMM_TARGET	their target attribute (empty for the build's own)
  *	GEMM_WIDE	the widest vector in floats: 4, 8 or 16
+ *	GEMM_ROWS	rows of C kept in registers at once: 2 or 4
+ *	GEMM_W16, GEMM_W8, GEMM_W4
+ *			vectors of 16, 8 and 4 floats per row at once (up
+ *			to 4; only those up to GEMM_WIDE are used)
  *
  * Each lane of every vector does the scalar multiply-then-add sequence the
  * plain loop would, in the order p = 0, 1, ..., k - 1, so every instance
