@@ -43,13 +43,6 @@ typedef float v16f __attribute__((vector_size(64)));
 #define GEMM_ROWS 2
 #define GEMM_W4 4
 #include "model/gemm.h"
-#undef GEMM_NAME
-#undef GEMM_TARGET
-#undef GEMM_WIDE
-#undef GEMM_ROWS
-#undef GEMM_W16
-#undef GEMM_W8
-#undef GEMM_W4
 
 #if GEMM_X86
 #define GEMM_NAME gemm_avx2
@@ -59,13 +52,6 @@ typedef float v16f __attribute__((vector_size(64)));
 #define GEMM_W8 2
 #define GEMM_W4 2
 #include "model/gemm.h"
-#undef GEMM_NAME
-#undef GEMM_TARGET
-#undef GEMM_WIDE
-#undef GEMM_ROWS
-#undef GEMM_W16
-#undef GEMM_W8
-#undef GEMM_W4
 
 #define GEMM_NAME gemm_avx512
 #define GEMM_TARGET __attribute__((target("avx512f")))
@@ -75,13 +61,6 @@ typedef float v16f __attribute__((vector_size(64)));
 #define GEMM_W8 4
 #define GEMM_W4 4
 #include "model/gemm.h"
-#undef GEMM_NAME
-#undef GEMM_TARGET
-#undef GEMM_WIDE
-#undef GEMM_ROWS
-#undef GEMM_W16
-#undef GEMM_W8
-#undef GEMM_W4
 #endif
 
 /* The widest instance this CPU (and its kernel) runs. */

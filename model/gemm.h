@@ -10,6 +10,7 @@
  *			vectors of 16, 8 and 4 floats per row at once (up
  *			to 4; only those up to GEMM_WIDE are used)
  *
+ * It undefines them all at its end.
  * Each lane of every vector does the scalar multiply-then-add sequence the
  * plain loop would, in the order p = 0, 1, ..., k - 1, so every instance
  * gives the same bits: wider vectors only do more columns at once.
@@ -128,3 +129,11 @@ GEMM_CAT(GEMM_NAME, _tn)(size_t m, size_t n, size_t k, const float *a,
 
 #undef GEMM_KERNEL
 #undef GEMM_ROWS_FN
+/* Ready for the next instance. */
+#undef GEMM_NAME
+#undef GEMM_TARGET
+#undef GEMM_WIDE
+#undef GEMM_ROWS
+#undef GEMM_W16
+#undef GEMM_W8
+#undef GEMM_W4
