@@ -111,6 +111,7 @@ def sample_facts(sample):
 def main():
     anomd, sample, shared = sys.argv[1:4]
     work = sys.argv[4] if len(sys.argv) > 4 else tempfile.mkdtemp()
+    os.makedirs(work, exist_ok=True)
     facts = sample_facts(sample)
     attacker, victim = facts["attacker"], facts["victim"]
     t_attack = float(facts["attack_start"])
