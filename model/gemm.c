@@ -116,11 +116,3 @@ model_gemm_tn_isa(enum model_isa isa, size_t m, size_t n, size_t k,
 {
 	gemm_isa(isa, m, n, k, a, lda, b, ldb, c, ldc, 1);
 }
-
-/* C += A B with the widest instance. */
-void
-model_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
-    const float *b, size_t ldb, float *c, size_t ldc)
-{
-	model_gemm_isa(MODEL_ISA_AUTO, m, n, k, a, lda, b, ldb, c, ldc);
-}

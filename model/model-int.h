@@ -120,8 +120,6 @@ void model_net_errors(
 void model_gemm_isa(enum model_isa isa, size_t m, size_t n, size_t k,
     const float *a, size_t lda, const float *b, size_t ldb, float *c,
     size_t ldc);
-void model_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
-    const float *b, size_t ldb, float *c, size_t ldc);
 /* C[m][n] += A^T B for A stored k x m (leading dimension lda), likewise. */
 void model_gemm_tn_isa(enum model_isa isa, size_t m, size_t n, size_t k,
     const float *a, size_t lda, const float *b, size_t ldb, float *c,

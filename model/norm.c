@@ -193,15 +193,16 @@ model_quantile(float *v, size_t n, double q)
 static void
 fit_feature(struct model_norm *nm, size_t j, float *s, size_t n)
 {
+	int32_t lg = nm->xform[j] == MODEL_XFORM_LOG1P ? -1 : 0;
 	double sum = 0.0, sq = 0.0, mean, var, d;
 	size_t i;
 	float sd;
 
 	for (i = 0; i < n; i++)
-		sum += xform_value(s[i], nm->is_log[j]);
+		sum += xform_value(s[i], lg);
 	mean = sum / (double)n;
 	for (i = 0; i < n; i++) {
-		d = xform_value(s[i], nm->is_log[j]) - mean;
+		d = xform_value(s[i], lg) - mean;
 		sq += d * d;
 	}
 	var = sq / (double)n;
@@ -224,7 +225,6 @@ model_norm_fit(struct model_norm *nm, const float *x, const uint32_t *idx,
 	size_t i, j, dim = nm->dim;
 
 	for (j = j0; j < j1; j++) {
-		nm->is_log[j] = nm->xform[j] == MODEL_XFORM_LOG1P ? -1 : 0;
 		for (i = 0; i < n; i++)
 			scratch[i] = x[(size_t)idx[i] * dim + j];
 		fit_feature(nm, j, scratch, n);

@@ -96,6 +96,18 @@ xalloc_rows(size_t n, size_t dim)
 	return x;
 }
 
+/* n rows of a rank-3 baseline with noise 0.2 from seed (caller frees). */
+static float *
+rank3_rows(uint64_t seed, size_t n, size_t dim)
+{
+	struct synth s;
+	float *x = xalloc_rows(n, dim);
+
+	synth_init(&s, seed, dim, 3, 0.2);
+	synth_rows(&s, x, n);
+	return x;
+}
+
 /* Train on x or fail the test with the cause. */
 static struct model *
 train_ok(const float *x, size_t n, size_t dim, const uint8_t *xform,
@@ -519,14 +531,9 @@ START_TEST(test_net_gemm_exact)
 	for (isa = MODEL_ISA_AUTO; isa <= best; isa++) {
 		for (tn = 0; tn < 2; tn++) {
 			memcpy(c, c0, m * n * 4);
-			if (tn)
-				model_gemm_tn_isa((enum model_isa)isa, m, n, k,
-				    at, m, b, n, c, n);
-			else if (isa == MODEL_ISA_AUTO)
-				model_gemm(m, n, k, a, k, b, n, c, n);
-			else
-				model_gemm_isa((enum model_isa)isa, m, n, k, a,
-				    k, b, n, c, n);
+			(tn ? model_gemm_tn_isa : model_gemm_isa)(
+			    (enum model_isa)isa, m, n, k, tn ? at : a,
+			    tn ? m : k, b, n, c, n);
 			ck_assert_msg(memcmp(c, ref, m * n * 4) == 0,
 			    "gemm%s %zux%zux%zu (isa %d) should equal the "
 			    "in-order sum bit for bit",
@@ -965,13 +972,10 @@ START_TEST(test_train_holdout_grows)
 {
 	const size_t dim = 16, n = 4000;
 	struct model_params p;
-	struct synth s;
 	struct model *m;
 	uint8_t xform[16] = {0};
-	float *x = xalloc_rows(n, dim);
+	float *x = rank3_rows(510, n, dim);
 
-	synth_init(&s, 510, dim, 3, 0.2);
-	synth_rows(&s, x, n);
 	small_params(&p, dim);
 	p.robust_drop = 0;
 	p.target_rate = 0.01; /* 500 rows asked: 20 % is enough */
@@ -1000,13 +1004,10 @@ START_TEST(test_train_clean_keeps_rows)
 {
 	const size_t dim = 16, n = 4000;
 	struct model_params p;
-	struct synth s;
 	struct model *m;
 	uint8_t xform[16] = {0};
-	float *x = xalloc_rows(n, dim);
+	float *x = rank3_rows(500, n, dim);
 
-	synth_init(&s, 500, dim, 3, 0.2);
-	synth_rows(&s, x, n);
 	small_params(&p, dim);
 	m = train_ok(x, n, dim, xform, &p);
 	ck_assert_msg(model_info(m)->dropped_rows <= 8,
@@ -1074,16 +1075,13 @@ START_TEST(test_train_deterministic)
 	const size_t dim = 16, n = 1500;
 	struct model_params p;
 	struct model_meta meta = {1700000000000000ULL, 1, 2};
-	struct synth s;
 	struct model *a, *b, *c;
 	uint8_t xform[16] = {1, 0, 1, 0}, *fa, *fb;
 	char dir[] = "/tmp/check_model.XXXXXX", path[600];
-	float *x = xalloc_rows(n, dim);
+	float *x = rank3_rows(700, n, dim);
 	size_t la, lb, i;
 
 	ck_assert_msg(mkdtemp(dir) != NULL, "temp dir should be created");
-	synth_init(&s, 700, dim, 3, 0.2);
-	synth_rows(&s, x, n);
 	for (i = 0; i < n * dim; i++)
 		x[i] = fabsf(x[i]) * 100.0f;
 	small_params(&p, dim);
