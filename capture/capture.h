@@ -156,6 +156,20 @@ struct feat_desc {
 
 #define FEAT_COUNT 64
 
+/*
+ * Whom a feature is about: the flow itself, its initiator's recent
+ * activity, or its responder's.  Evidence carried by FG_RESP features is a
+ * finding about the responder, not about the flow's initiator.
+ */
+enum feat_group {
+	FG_FLOW, /* the flow's own packets */
+	FG_INIT, /* the initiator's host context (init_*) */
+	FG_RESP, /* the responder's host context (resp_*) */
+};
+
+/* The group of feature i (0 <= i < FEAT_COUNT), from its name. */
+enum feat_group feat_group_of(int i);
+
 /* The feature table: FEAT_COUNT entries in vector order. */
 const struct feat_desc *feat_table(void);
 /* Index of a feature by name, or -1. */

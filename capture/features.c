@@ -106,6 +106,19 @@ feat_index(const char *name)
 	return -1;
 }
 
+/* The group of a feature: its name's prefix says whom it is about. */
+enum feat_group
+feat_group_of(int i)
+{
+	if (i < 0 || i >= FEAT_COUNT)
+		return FG_FLOW;
+	if (strncmp(feat_desc[i].name, "init_", 5) == 0)
+		return FG_INIT;
+	if (strncmp(feat_desc[i].name, "resp_", 5) == 0)
+		return FG_RESP;
+	return FG_FLOW;
+}
+
 /* FNV-1a over every name and transform, so a model knows its features. */
 uint64_t
 feat_table_hash(void)

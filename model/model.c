@@ -6,6 +6,7 @@
  * of threads may score with one model.  A row's score does not depend on
  * the block it falls in, so model_score() equals model_score_batch().
  */
+#include <float.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,6 +166,8 @@ model_info_sync(struct model *m)
 
 	in->rule_name = model_rule_name(in->rule);
 	in->threshold = m->threshold;
+	in->threshold_own = m->threshold;
+	in->threshold_ctx = FLT_MAX;
 	in->dim = (uint32_t)m->dim;
 	in->activation = m->net.act;
 	in->nhidden = (uint32_t)(m->net.nlayers - 1);
@@ -193,6 +196,16 @@ model_score(const struct model *m, const float *x)
 
 	score_block(m, x, 1, &s, NULL);
 	return s;
+}
+
+/* Split a row's score; see model.h.  (Interface stub: no groups yet.) */
+void
+model_score_split(
+    const struct model *m, const float *x, struct model_split *out)
+{
+	out->total = model_score(m, x);
+	out->own = out->total;
+	out->ctx = 0.0f;
 }
 
 /* Score many rows, a block at a time. */

@@ -78,6 +78,27 @@ struct model_params {
 	enum model_isa isa; /* kernels to train with; AUTO, or one the CPU
 			       runs (model_isa_best()); same model either way */
 	float clip; /* clip standardised values to +-clip, > 0 */
+	/*
+	 * Per feature (dim entries): MODEL_GROUP_OWN for evidence about the
+	 * row itself, MODEL_GROUP_CTX for context about someone else (the
+	 * flow's responder).  NULL: every feature is OWN.  Copied into the
+	 * model; the pointer need not outlive model_train().
+	 */
+	const uint8_t *groups;
+};
+
+#define MODEL_GROUP_OWN 0
+#define MODEL_GROUP_CTX 1
+
+/*
+ * A row's error split by whom it is about (see model_score_split()).
+ * total is model_score(); own and ctx are each compared with their own
+ * threshold (model_info.threshold_own, .threshold_ctx).
+ */
+struct model_split {
+	float total; /* model_score() of the row */
+	float own; /* error of the OWN features, context held at baseline */
+	float ctx; /* error carried by the CTX features */
 };
 
 /* Caller-given facts stored with the model, for determinism. */
@@ -92,6 +113,8 @@ struct model_info {
 	enum model_rule rule;
 	const char *rule_name; /* static string, model_rule_name(rule) */
 	float threshold;
+	float threshold_own; /* threshold for model_split.own */
+	float threshold_ctx; /* threshold for model_split.ctx */
 	double target_rate;
 	uint64_t baseline_rows; /* train + holdout, after the robust drop */
 	uint64_t train_rows;
@@ -176,6 +199,17 @@ void model_free(struct model *m);
  * finite.  Equal to what model_score_batch gives for the same row.
  */
 float model_score(const struct model *m, const float *x);
+
+/*
+ * Split the score of row x[dim] by whom the error is about.  own is the
+ * error over the OWN features when the CTX features are replaced by their
+ * baseline medians, so an odd context (a flooded responder) does not make
+ * the row's own features look odd; ctx is the part of the plain score that
+ * the CTX features carry.  A model trained without groups gives own =
+ * total and ctx = 0.
+ */
+void model_score_split(
+    const struct model *m, const float *x, struct model_split *out);
 
 /* Score n rows x[n * dim] into out[n]; the fast path for many rows. */
 void model_score_batch(

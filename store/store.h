@@ -107,6 +107,44 @@ struct store_alert {
 	char explanation[STORE_EXPLANATION_MAX_BYTES]; /* JSON array; "" = [] */
 	uint64_t count; /* alerts folded into the row, >= 1 */
 	uint64_t last_us; /* latest folded repeat; ignored by put */
+	uint8_t finding; /* enum store_finding */
+	int64_t incident_id; /* incident the alert belongs to, 0 = none */
+};
+
+#define STORE_SUMMARY_MAX 256 /* bytes of an incident summary, NUL incl. */
+#define STORE_LIST_MAX 512 /* bytes of a JSON list of peers or ports */
+
+/* What an incident is about: the host that did it, or the one it hit. */
+enum store_about {
+	STORE_ABOUT_INITIATOR = 0, /* host is the initiator of its flows */
+	STORE_ABOUT_RESPONDER = 1, /* host is the responder of its flows */
+};
+
+/*
+ * An incident: alerts about the same host (as initiator or as responder)
+ * close in time, grouped.  Written with store_incident_put(); the first put
+ * (id 0) creates it, later puts with its id replace its fields as it grows.
+ */
+struct store_incident {
+	int64_t id; /* row id; 0 in a put = new */
+	uint64_t first_us, last_us; /* first and last alert's flow times */
+	uint8_t about; /* enum store_about */
+	char host[STORE_IP_MAX]; /* the host the incident is about */
+	uint64_t alerts; /* alerts (finding rows, before folding) */
+	uint64_t flows; /* flows involved */
+	uint64_t peers_n, ports_n; /* distinct peers and ports seen */
+	char peers[STORE_LIST_MAX]; /* JSON array of peer address texts */
+	char ports[STORE_LIST_MAX]; /* JSON array of port numbers */
+	double score_max; /* strongest alert's score */
+	char summary[STORE_SUMMARY_MAX]; /* one line in plain words */
+	char evidence[STORE_EXPLANATION_MAX_BYTES]; /* JSON array, as alerts */
+	char model_id[STORE_MODEL_ID_MAX];
+};
+
+/* What kind of finding an alert row is. */
+enum store_finding {
+	STORE_FINDING_FLOW = 0, /* the flow's own evidence is odd */
+	STORE_FINDING_RESPONDER = 1, /* the responder's context is odd */
 };
 
 /* What store_alert_put() did with an alert. */
@@ -145,6 +183,7 @@ struct store_query {
 	const char *src_ip; /* exact text match, when not NULL or "" */
 	const char *dst_ip; /* exact text match, when not NULL or "" */
 	int64_t before_id; /* id < before_id, for paging */
+	int64_t incident_id; /* alerts of this incident, when > 0 */
 	unsigned int limit; /* 0 = default; clamped to STORE_QUERY_LIMIT_MAX */
 };
 
@@ -166,6 +205,7 @@ struct store_model {
  */
 typedef int (*store_alert_cb)(const struct store_alert *a, void *arg);
 typedef int (*store_model_cb)(const struct store_model *m, void *arg);
+typedef int (*store_incident_cb)(const struct store_incident *inc, void *arg);
 
 /*
  * Fill o with the defaults: max_pending 4096, fold_window_s 60,
@@ -247,6 +287,31 @@ int store_alert_get(
  * (caller frees with cJSON_Delete), or -ENOMEM.
  */
 int store_alert_to_json(const struct store_alert *a, struct cJSON **out);
+
+/*
+ * Queue incident inc (copied).  inc->id 0 makes a new row and sets *idp
+ * (if not NULL) to its id; a known id replaces that row's fields.  Written
+ * by the next store_flush(), in the same transaction as the alerts.
+ * Returns 0, -EINVAL (unterminated string, score not finite), -ENOSPC
+ * (queue full; counted) or -ENOMEM.
+ */
+int store_incident_put(
+    struct store *st, const struct store_incident *inc, int64_t *idp);
+
+/*
+ * Call cb for each committed incident with last_us >= q->since_us (and
+ * first_us < q->until_us when set; src_ip/dst_ip match its host), newest
+ * first, at most q->limit.  Returns the number passed to cb, or -errno.
+ */
+int store_incidents_query(struct store *st, const struct store_query *q,
+    store_incident_cb cb, void *arg, char **cause);
+
+/*
+ * Copy committed incident id into *out.  Returns 0, -ENOENT, or -errno
+ * with *cause set.
+ */
+int store_incident_get(
+    struct store *st, int64_t id, struct store_incident *out, char **cause);
 
 /*
  * Insert model m, or replace the row with the same id, at once (not
