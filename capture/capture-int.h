@@ -106,19 +106,55 @@ struct host_view {
 	float fail_share; /* initiator: share of recent flows that failed */
 };
 
+/*
+ * Create a host table as large as memcap allows, hashing with key.  NULL
+ * with errno EINVAL (memcap too small) or ENOMEM.
+ */
 struct hostctx *hostctx_create(size_t memcap, const uint64_t key[2]);
+/* Free a host table; NULL does nothing. */
 void hostctx_free(struct hostctx *hc);
 /* Forget hosts idle for longer than the longest window. */
 void hostctx_expire(struct hostctx *hc, uint64_t now_us);
-/* A flow starts: update both hosts. */
+/*
+ * A flow starts: update both hosts, then fill *iv and *rv with the views of
+ * the initiator and the responder just after counting it.
+ */
 void hostctx_flow_start(struct hostctx *hc, uint64_t now_us,
-    const uint8_t *init, const uint8_t *resp, uint16_t resp_port);
+    const uint8_t *init, const uint8_t *resp, uint16_t resp_port,
+    struct host_view *iv, struct host_view *rv);
 /* A flow ends: record whether it failed, for the initiator. */
 void hostctx_flow_end(
     struct hostctx *hc, uint64_t now_us, const uint8_t *init, int failed);
-/* Read the context of the initiator and the responder at now_us. */
+/*
+ * Read the context of the initiator and the responder at now_us into *iv
+ * and *rv, with flow counts corrected for the table's cold start.
+ */
 void hostctx_read(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     const uint8_t *resp, struct host_view *iv, struct host_view *rv);
+/*
+ * The factor that corrects a count decayed with time constant tau_s after
+ * the context has observed for t_s seconds: 1 / (1 - exp(-t / tau)), with t
+ * at least HOSTCTX_WARM_MIN_S.
+ */
+float hostctx_warm_factor(float tau_s, float t_s);
+
+#define HOSTCTX_WARM_MIN_S                                                     \
+	5.0f /* shortest observation the correction assumes */
+
+/*
+ * A host view stored compactly for the life of a flow: the 16 values an
+ * initiator and a responder view carry, each as a 16-bit float (6-bit
+ * exponent, 10-bit mantissa, no sign; relative error below 0.05 %).
+ */
+struct host_view_pair {
+	uint16_t v[16];
+};
+
+/* Pack two views; unpack restores them (unused view fields are 0). */
+void host_view_pack(const struct host_view *iv, const struct host_view *rv,
+    struct host_view_pair *p);
+void host_view_unpack(
+    const struct host_view_pair *p, struct host_view *iv, struct host_view *rv);
 uint64_t hostctx_evicted(const struct hostctx *hc);
 uint64_t hostctx_active(const struct hostctx *hc);
 uint64_t hostctx_capacity(const struct hostctx *hc);
@@ -157,6 +193,7 @@ enum flow_class {
 	FC_TCP_HALF,
 	FC_TCP_CLOSED,
 	FC_UDP,
+	FC_UDP_ANSWERED, /* every request answered: a short linger */
 	FC_ICMP,
 	FC_OTHER,
 	FC_COUNT

@@ -174,7 +174,10 @@ enum feat_group feat_group_of(int i);
 const struct feat_desc *feat_table(void);
 /* Index of a feature by name, or -1. */
 int feat_index(const char *name);
-/* A 64-bit FNV-1a hash of every name and transform, in order. */
+/*
+ * A 64-bit FNV-1a hash of the features' semantics version and every name
+ * and transform, in order: a model made for other features is refused.
+ */
 uint64_t feat_table_hash(void);
 
 /* ---- Flows ------------------------------------------------------------- */
@@ -188,6 +191,7 @@ enum flow_end {
 	FLOW_END_EVICT, /* evicted at the memcap */
 	FLOW_END_FLUSH, /* end of the input */
 	FLOW_END_SHUTDOWN, /* the daemon stops */
+	FLOW_END_ANSWERED, /* UDP request/response exchange answered */
 	FLOW_END_COUNT
 };
 
@@ -213,6 +217,7 @@ struct flow_timeouts {
 	uint32_t tcp_halfopen; /* SYN seen, no handshake */
 	uint32_t tcp_closed; /* linger after FIN both ways or RST */
 	uint32_t udp_idle;
+	uint32_t udp_answered; /* linger once every request was answered */
 	uint32_t icmp_idle;
 	uint32_t other_idle;
 	uint32_t active; /* emit an interim record this often */
@@ -278,7 +283,10 @@ void flowtab_flush(struct flowtab *ft, enum flow_end why);
 void flowtab_sync(struct flowtab *ft);
 /* The table's counters. */
 const struct cap_stats *flowtab_stats(struct flowtab *ft);
-/* Bytes of state one tracked flow costs (struct plus index). */
+/*
+ * Bytes of state one tracked flow costs: the flow, its bucket share and the
+ * host context kept from its start.
+ */
 size_t flowtab_bytes_per_flow(void);
 
 #endif

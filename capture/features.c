@@ -119,7 +119,17 @@ feat_group_of(int i)
 	return FG_FLOW;
 }
 
-/* FNV-1a over every name and transform, so a model knows its features. */
+/*
+ * What the features mean beyond their names, counted up whenever that
+ * changes so that older models are refused.  2: host context as of the
+ * record's start, cold-start corrected counts, answered UDP exchanges.
+ */
+#define FEAT_SEMANTICS_VERSION 2
+
+/*
+ * FNV-1a over the semantics version and every name and transform, so a
+ * model knows its features.
+ */
 uint64_t
 feat_table_hash(void)
 {
@@ -127,6 +137,7 @@ feat_table_hash(void)
 	const char *p;
 	int i;
 
+	h = (h ^ FEAT_SEMANTICS_VERSION) * 0x100000001b3ULL;
 	for (i = 0; i < FEAT_COUNT; i++) {
 		for (p = feat_desc[i].name; *p; p++)
 			h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;

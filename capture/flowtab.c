@@ -18,6 +18,33 @@
  * record and the counters start again, so a long flow is seen while it
  * lasts and every record covers a bounded stretch of time.
  *
+ * Answered exchanges: a UDP request/response flow whose every request has
+ * been answered moves to FC_UDP_ANSWERED, whose short linger
+ * (`udp_answered`) ends it as FLOW_END_ANSWERED instead of waiting out the
+ * UDP idle timeout; a later packet puts it back on FC_UDP until it is
+ * answered again.  Requests and answers are datagrams each way: on the
+ * request/response ports of answered_port() a flow is answered once the
+ * responder has sent at least as many datagrams as the initiator (a DNS
+ * client asking A and AAAA from one port gets two answers), and on any
+ * other port once a single request got a reply.  A stream sends its second
+ * datagram long before the linger runs out, so it is not cut.
+ *
+ * Host context from the flow's own time: a record's init_* and resp_*
+ * features describe its hosts as they were when the record began, just
+ * after the flow was counted, never when the record is emitted.  Emission
+ * comes a timeout after the last packet, and by then a flood may have
+ * started: reading the hosts then would blame a DNS query answered before
+ * the flood for the flood.  The start is the one moment the hosts are
+ * looked up anyway (to count the flow), so this costs no lookup per packet
+ * and none at the end; reading at the last packet would need one per
+ * packet.  The two views travel in a side array indexed by the flow's slot
+ * (ctx[], 32 bytes a flow as 16-bit floats), which only the delivery side
+ * touches: a slot's EV_END is always handled before the EV_START of the
+ * next flow in that slot, because the ring keeps order.  An interim record
+ * keeps the views of its own start, and the views are read again for the
+ * record that follows it, so no record's context is older than
+ * `timeout_active`.
+ *
  * Time is the packets' own clock (never running backwards), so an offline
  * run gives the same records every time.
  *
@@ -54,6 +81,7 @@ struct flowtab {
 	flow_emit_cb cb;
 	void *arg;
 	struct ring *ring; /* threaded delivery, or NULL */
+	struct host_view_pair *ctx; /* per slot; the delivery side's */
 	struct cap_stats st;
 };
 
@@ -67,6 +95,7 @@ enum {
 struct flow_event {
 	uint8_t kind;
 	uint8_t why; /* EV_END: enum flow_end */
+	uint32_t slot; /* EV_START, EV_END: the flow's index */
 	uint64_t t; /* the table's clock */
 	union {
 		struct flow f; /* EV_END: the flow as it ended */
@@ -83,8 +112,8 @@ static void deliver_event(void *slot, void *arg);
 
 #define FLOW_LINK offsetof(struct flow, lru)
 
-static const char *const end_names[FLOW_END_COUNT] = {
-    "idle", "fin", "rst", "halfopen", "active", "evict", "flush", "shutdown"};
+static const char *const end_names[FLOW_END_COUNT] = {"idle", "fin", "rst",
+    "halfopen", "active", "evict", "flush", "shutdown", "answered"};
 
 /* Name of an end reason. */
 const char *
@@ -104,16 +133,21 @@ flowtab_opts_default(struct flowtab_opts *o)
 	o->to.tcp_halfopen = 10;
 	o->to.tcp_closed = 2;
 	o->to.udp_idle = 60;
+	o->to.udp_answered = 2;
 	o->to.icmp_idle = 30;
 	o->to.other_idle = 60;
 	o->to.active = 300;
 }
 
-/* State bytes one tracked flow costs: the record and up to two buckets. */
+/*
+ * State bytes one tracked flow costs: the record, up to two buckets and the
+ * host views kept from its start.
+ */
 size_t
 flowtab_bytes_per_flow(void)
 {
-	return sizeof(struct flow) + 2 * sizeof(uint32_t);
+	return sizeof(struct flow) + 2 * sizeof(uint32_t) +
+	    sizeof(struct host_view_pair);
 }
 
 /* splitmix64: spread a seed into hash key words. */
@@ -148,6 +182,7 @@ set_timeouts(struct flowtab *ft, const struct flow_timeouts *to)
 	ft->to_us[FC_TCP_HALF] = to->tcp_halfopen * US;
 	ft->to_us[FC_TCP_CLOSED] = to->tcp_closed * US;
 	ft->to_us[FC_UDP] = to->udp_idle * US;
+	ft->to_us[FC_UDP_ANSWERED] = to->udp_answered * US;
 	ft->to_us[FC_ICMP] = to->icmp_idle * US;
 	ft->to_us[FC_OTHER] = to->other_idle * US;
 	ft->active_us = to->active ? to->active * US : UINT64_MAX;
@@ -172,9 +207,11 @@ flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
 		return NULL;
 	make_key(o->seed, ft->key);
 	ft->f = calloc(cap, sizeof(*ft->f));
+	ft->ctx = calloc(cap, sizeof(*ft->ctx));
 	ft->bucket = malloc(nb * sizeof(*ft->bucket));
 	ft->hc = hostctx_create(o->host_memcap, ft->key);
-	if (ft->f == NULL || ft->bucket == NULL || ft->hc == NULL) {
+	if (ft->f == NULL || ft->ctx == NULL || ft->bucket == NULL ||
+	    ft->hc == NULL) {
 		flowtab_free(ft);
 		errno = ENOMEM;
 		return NULL;
@@ -208,6 +245,7 @@ flowtab_free(struct flowtab *ft)
 		return;
 	ring_free(ft->ring);
 	hostctx_free(ft->hc);
+	free(ft->ctx);
 	free(ft->f);
 	free(ft->bucket);
 	free(ft);
@@ -315,19 +353,20 @@ flow_failed(const struct flow *f)
 }
 
 /*
- * Host context, features and the callback for flow f, which ended (or, for
- * FLOW_END_ACTIVE, reached its active timeout) at table time t.
+ * Features and the callback for flow f in slot i, which ended (or, for
+ * FLOW_END_ACTIVE, reached its active timeout) at table time t, with the
+ * host views kept from the record's start.
  */
 static void
-deliver_end(
-    struct flowtab *ft, const struct flow *f, uint64_t t, enum flow_end why)
+deliver_end(struct flowtab *ft, const struct flow *f, uint32_t i, uint64_t t,
+    enum flow_end why)
 {
 	struct host_view iv, rv;
 	struct flow_record rec;
 
+	host_view_unpack(&ft->ctx[i], &iv, &rv);
 	if (why != FLOW_END_ACTIVE)
 		hostctx_flow_end(ft->hc, t, f->src, flow_failed(f));
-	hostctx_read(ft->hc, t, f->src, f->dst, &iv, &rv);
 	memset(&rec, 0, sizeof(rec));
 	rec.id = f->id;
 	rec.ipver = f->ipver;
@@ -340,6 +379,11 @@ deliver_end(
 	feat_compute(f, &iv, &rv, &rec);
 	if (ft->cb != NULL)
 		ft->cb(&rec, ft->arg);
+	if (why == FLOW_END_ACTIVE) {
+		/* The record that goes on begins now. */
+		hostctx_read(ft->hc, t, f->src, f->dst, &iv, &rv);
+		host_view_pack(&iv, &rv, &ft->ctx[i]);
+	}
 }
 
 /* The delivery thread's handler. */
@@ -348,14 +392,17 @@ deliver_event(void *slot, void *arg)
 {
 	struct flow_event *ev = slot;
 	struct flowtab *ft = arg;
+	struct host_view iv, rv;
 
 	switch (ev->kind) {
 	case EV_START:
-		hostctx_flow_start(
-		    ft->hc, ev->t, ev->u.s.src, ev->u.s.dst, ev->u.s.dport);
+		hostctx_flow_start(ft->hc, ev->t, ev->u.s.src, ev->u.s.dst,
+		    ev->u.s.dport, &iv, &rv);
+		host_view_pack(&iv, &rv, &ft->ctx[ev->slot]);
 		break;
 	case EV_END:
-		deliver_end(ft, &ev->u.f, ev->t, (enum flow_end)ev->why);
+		deliver_end(
+		    ft, &ev->u.f, ev->slot, ev->t, (enum flow_end)ev->why);
 		break;
 	case EV_EXPIRE:
 		hostctx_expire(ft->hc, ev->t);
@@ -392,11 +439,9 @@ emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 	uint64_t t = last_seen(f);
 
 	/*
-	 * Host context is read at the moment the flow ends, which is the
-	 * table's clock: a flow ended by a timeout is seen as its hosts are
-	 * then, just like one flushed at the end of the input.  Reading at the
-	 * last packet instead would see hosts that moved on since, and a
-	 * flushed flow would look unlike any idle one.
+	 * t is when the flow ends for the initiator's failed share: the
+	 * table's clock.  The features' host context comes from the record's
+	 * start (see the design comment).
 	 */
 	if (ft->now_us > t)
 		t = ft->now_us;
@@ -404,18 +449,21 @@ emit(struct flowtab *ft, uint32_t i, enum flow_end why)
 	ev = event_begin(ft, &local);
 	ev->kind = EV_END;
 	ev->why = (uint8_t)why;
+	ev->slot = i;
 	ev->t = t;
 	memcpy(&ev->u.f, f, sizeof(*f));
 	event_end(ft, ev);
 }
 
-/* Host context: a flow started at t. */
+/* Host context: the flow in slot i started at t. */
 static void
-host_start(struct flowtab *ft, uint64_t t, const struct flow *f)
+host_start(struct flowtab *ft, uint64_t t, uint32_t i)
 {
 	struct flow_event local, *ev = event_begin(ft, &local);
+	const struct flow *f = &ft->f[i];
 
 	ev->kind = EV_START;
+	ev->slot = i;
 	ev->t = t;
 	memcpy(ev->u.s.src, f->src, CAP_ADDR_LEN);
 	memcpy(ev->u.s.dst, f->dst, CAP_ADDR_LEN);
@@ -462,6 +510,8 @@ timeout_reason(const struct flow *f)
 		return (f->tcp & TCPF_RST) ? FLOW_END_RST : FLOW_END_FIN;
 	case FC_TCP_HALF:
 		return FLOW_END_HALFOPEN;
+	case FC_UDP_ANSWERED:
+		return FLOW_END_ANSWERED;
 	default:
 		return FLOW_END_IDLE;
 	}
@@ -523,6 +573,40 @@ flowtab_sync(struct flowtab *ft)
 		ring_sync(ft->ring);
 }
 
+/*
+ * UDP services where every request datagram gets one answer: DNS, Kerberos,
+ * NTP, NetBIOS names, SNMP, CLDAP, RADIUS, STUN.
+ */
+static int
+answered_port(uint16_t port)
+{
+	switch (port) {
+	case 53:
+	case 88:
+	case 123:
+	case 137:
+	case 161:
+	case 389:
+	case 1812:
+	case 1813:
+	case 3478:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Whether every request of a UDP flow has been answered. */
+static int
+udp_answered(const struct flow *f)
+{
+	uint32_t req = f->d[0].pkts, resp = f->d[1].pkts;
+
+	if (req == 0 || resp == 0)
+		return 0;
+	return answered_port(f->dport) ? resp >= req : req == 1;
+}
+
 /* The class, and so the timeout, a flow belongs to now. */
 static enum flow_class
 classify(const struct flow *f)
@@ -538,7 +622,7 @@ classify(const struct flow *f)
 			return FC_TCP_EST;
 		return FC_TCP_HALF;
 	case 17:
-		return FC_UDP;
+		return udp_answered(f) ? FC_UDP_ANSWERED : FC_UDP;
 	case 1:
 	case 58:
 		return FC_ICMP;
@@ -580,7 +664,7 @@ new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
 	ft->used++;
 	ft->st.flows_created++;
 	ft->st.flows_active = ft->used;
-	host_start(ft, p->ts_us, f);
+	host_start(ft, p->ts_us, i);
 	return i;
 }
 

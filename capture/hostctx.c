@@ -16,6 +16,27 @@
  * Records live in one flat array sized from the memcap; at the cap the
  * least recently updated host is evicted, and hosts idle for longer than
  * the longest window are forgotten, since everything they hold has decayed.
+ *
+ * Cold start.  The table starts empty whenever anomd starts reading (an
+ * offline run, a daemon start), so for the first minutes every decayed
+ * count reads low: a steady rate r gives r tau (1 - exp(-T/tau)) after T
+ * seconds of observing, not r tau.  Like Adam's correction of its moment
+ * estimates for their zero start, hostctx_read() divides each flow count by
+ * 1 - exp(-T/tau), where T is the time since the table's first flow, so a
+ * steady rate reads the same from the first seconds on.  T is taken as at
+ * least HOSTCTX_WARM_MIN_S (5 s): the correction multiplies a count by up
+ * to 12.5 (60 s constant), and a shorter T would let one flow of a quiet
+ * host in the first second read as 60.  Past 20 tau the factor is exactly
+ * 1.  A host first seen later is not corrected further: the table has been
+ * watching, and it really was quiet.
+ *
+ * The distinct counts are not scaled up.  Most hosts keep revisiting the
+ * same few peers, so what T seconds show is close to what the window
+ * would: scaling by window / T would turn a client of three servers into
+ * one of 36 after 5 s.  They may read low for the first minute (a busy
+ * server's initiators), which looks like a quieter host, never like a
+ * scan.  The failed share is a ratio of two counts that start together and
+ * needs no correction.
  */
 #include <errno.h>
 #include <math.h>
@@ -50,6 +71,8 @@ struct hostctx {
 	uint32_t mask, cap, used, freelist;
 	struct ilist lru;
 	uint64_t evicted;
+	uint64_t t0_us; /* the first flow's start: observing since */
+	int started;
 };
 
 #define HOST_LINK offsetof(struct host, lru)
@@ -253,23 +276,63 @@ hostctx_expire(struct hostctx *hc, uint64_t now_us)
 	}
 }
 
+/* The correction of a decayed count for a context T seconds old. */
+float
+hostctx_warm_factor(float tau_s, float t_s)
+{
+	if (t_s < HOSTCTX_WARM_MIN_S)
+		t_s = HOSTCTX_WARM_MIN_S;
+	if (t_s >= 20.0f * tau_s)
+		return 1.0f;
+	return 1.0f / -expm1f(-t_s / tau_s);
+}
+
+/* Fill the views of initiator record hi and responder record hr. */
+static void
+read_views(const struct hostctx *hc, const struct host *hi,
+    const struct host *hr, uint64_t now_us, struct host_view *iv,
+    struct host_view *rv)
+{
+	float t_s = (float)(now_us - hc->t0_us) / 1e6f, k;
+	int w;
+
+	for (w = 0; w < 3; w++) {
+		k = hostctx_warm_factor(hc_tau_s[w], t_s);
+		iv->flows[w] = hi->out[w] * k;
+		rv->flows[w] = hr->in[w] * k;
+	}
+	slot_count(hi->ports, now_us, iv->distinct_a);
+	slot_count(hi->hosts, now_us, iv->distinct_b);
+	iv->fail_share = hi->ended > 0.0f ? hi->failed / hi->ended : 0.0f;
+	slot_count(hr->peers, now_us, rv->distinct_a);
+	memset(rv->distinct_b, 0, sizeof(rv->distinct_b));
+	rv->fail_share = 0.0f;
+}
+
 /* A flow from init to resp:resp_port starts at now_us. */
 void
 hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
-    const uint8_t *resp, uint16_t resp_port)
+    const uint8_t *resp, uint16_t resp_port, struct host_view *iv,
+    struct host_view *rv)
 {
-	struct host *h;
+	struct host *hi, *hr;
 	int w;
 
-	h = lookup(hc, init, now_us);
+	if (!hc->started || now_us < hc->t0_us) {
+		hc->t0_us = now_us;
+		hc->started = 1;
+	}
+	hi = lookup(hc, init, now_us);
 	for (w = 0; w < 3; w++)
-		h->out[w] += 1.0f;
-	slot_hit(h->ports, &resp_port, sizeof(resp_port), now_us);
-	slot_hit(h->hosts, resp, CAP_ADDR_LEN, now_us);
-	h = lookup(hc, resp, now_us);
+		hi->out[w] += 1.0f;
+	slot_hit(hi->ports, &resp_port, sizeof(resp_port), now_us);
+	slot_hit(hi->hosts, resp, CAP_ADDR_LEN, now_us);
+	/* The initiator was just made most recent, so this cannot evict it. */
+	hr = lookup(hc, resp, now_us);
 	for (w = 0; w < 3; w++)
-		h->in[w] += 1.0f;
-	slot_hit(h->peers, init, CAP_ADDR_LEN, now_us);
+		hr->in[w] += 1.0f;
+	slot_hit(hr->peers, init, CAP_ADDR_LEN, now_us);
+	read_views(hc, hi, hr, now_us, iv, rv);
 }
 
 /* A flow started by init ends; failed says whether it failed. */
@@ -288,17 +351,90 @@ void
 hostctx_read(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     const uint8_t *resp, struct host_view *iv, struct host_view *rv)
 {
-	struct host *h;
+	struct host *hi, *hr;
 
-	h = lookup(hc, init, now_us);
-	memcpy(iv->flows, h->out, sizeof(iv->flows));
-	slot_count(h->ports, now_us, iv->distinct_a);
-	slot_count(h->hosts, now_us, iv->distinct_b);
-	iv->fail_share = h->ended > 0.0f ? h->failed / h->ended : 0.0f;
-	h = lookup(hc, resp, now_us);
-	memcpy(rv->flows, h->in, sizeof(rv->flows));
-	slot_count(h->peers, now_us, rv->distinct_a);
-	memset(rv->distinct_b, 0, sizeof(rv->distinct_b));
+	if (!hc->started) {
+		hc->t0_us = now_us;
+		hc->started = 1;
+	}
+	hi = lookup(hc, init, now_us);
+	hr = lookup(hc, resp, now_us);
+	read_views(hc, hi, hr, now_us, iv, rv);
+}
+
+/*
+ * A 16-bit float for a non-negative value: 6 exponent bits (0 means zero),
+ * 10 mantissa bits, rounded to nearest.  It spans 2^-31 to 2^32, so a
+ * flood's counts fit, and its relative error (below 2^-11) is far under
+ * what the model can tell apart after log1p and standardising.  Packing
+ * is a few integer operations: it runs twice per flow.
+ */
+#define H16_EBIAS 95 /* float exponent of code exponent 0 */
+
+static uint16_t
+h16_pack(float x)
+{
+	uint32_t b, e;
+
+	if (!(x > 0.0f))
+		return 0; /* zero, negative and NaN */
+	memcpy(&b, &x, sizeof(b));
+	b += 1u << 12; /* round the 13 dropped bits; may carry into e */
+	e = b >> 23;
+	if (e <= H16_EBIAS)
+		return 0;
+	if (e - H16_EBIAS > 63)
+		return UINT16_MAX;
+	return (uint16_t)((e - H16_EBIAS) << 10 | ((b >> 13) & 0x3ffu));
+}
+
+static float
+h16_unpack(uint16_t h)
+{
+	uint32_t b;
+	float x;
+
+	if (h == 0)
+		return 0.0f;
+	b = ((uint32_t)(h >> 10) + H16_EBIAS) << 23 |
+	    (uint32_t)(h & 0x3ffu) << 13;
+	memcpy(&x, &b, sizeof(x));
+	return x;
+}
+
+/* Pack an initiator's and a responder's view. */
+void
+host_view_pack(const struct host_view *iv, const struct host_view *rv,
+    struct host_view_pair *p)
+{
+	int w;
+
+	for (w = 0; w < 3; w++) {
+		p->v[w] = h16_pack(iv->flows[w]);
+		p->v[3 + w] = h16_pack(iv->distinct_a[w]);
+		p->v[6 + w] = h16_pack(iv->distinct_b[w]);
+		p->v[10 + w] = h16_pack(rv->flows[w]);
+		p->v[13 + w] = h16_pack(rv->distinct_a[w]);
+	}
+	p->v[9] = h16_pack(iv->fail_share);
+}
+
+/* Unpack what host_view_pack() stored. */
+void
+host_view_unpack(
+    const struct host_view_pair *p, struct host_view *iv, struct host_view *rv)
+{
+	int w;
+
+	for (w = 0; w < 3; w++) {
+		iv->flows[w] = h16_unpack(p->v[w]);
+		iv->distinct_a[w] = h16_unpack(p->v[3 + w]);
+		iv->distinct_b[w] = h16_unpack(p->v[6 + w]);
+		rv->flows[w] = h16_unpack(p->v[10 + w]);
+		rv->distinct_a[w] = h16_unpack(p->v[13 + w]);
+		rv->distinct_b[w] = 0.0f;
+	}
+	iv->fail_share = h16_unpack(p->v[9]);
 	rv->fail_share = 0.0f;
 }
 

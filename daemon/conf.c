@@ -57,6 +57,8 @@ static const struct conf_key conf_keys[] = {
 	"linger after FIN both ways or a reset"),
     NUM("timeout_udp_idle", CONF_UINT, to.udp_idle, 60, 1, 86400, "seconds",
 	"a UDP flow ends after this long idle"),
+    NUM("timeout_udp_answered", CONF_UINT, to.udp_answered, 2, 1, 600,
+	"seconds", "linger of a UDP exchange once every request is answered"),
     NUM("timeout_icmp_idle", CONF_UINT, to.icmp_idle, 30, 1, 86400, "seconds",
 	"an ICMP flow ends after this long idle"),
     NUM("timeout_other_idle", CONF_UINT, to.other_idle, 60, 1, 86400, "seconds",
