@@ -1,5 +1,6 @@
 /* Tests of flowtab.c and hostctx.c: direction, timeouts, memcap, hashing. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,7 @@ static const struct to_case to_cases[] = {
     {"tcp fin both ways", 6, {SYN, SYN | ACK, FIN | ACK, FIN | ACK}, 4, 1, 2,
 	FLOW_END_FIN},
     {"tcp reset", 6, {SYN, RST | ACK}, 2, 1, 2, FLOW_END_RST},
+    {"udp answered", 17, {0, 0}, 2, 1, 2, FLOW_END_ANSWERED},
 };
 
 START_TEST(test_timeouts)
@@ -194,10 +196,230 @@ START_TEST(test_interim)
 	    "the second record should start where the first ended");
 	ck_assert_msg(recs[1].feat[feat_index("continued")] == 1.0f,
 	    "records after the first should be marked continued");
+	ck_assert_msg(recs[0].feat[feat_index("init_flows_60s")] > 12.0f,
+	    "the first record should keep the context of its start, got %g",
+	    (double)recs[0].feat[feat_index("init_flows_60s")]);
+	ck_assert_msg(recs[1].feat[feat_index("init_flows_60s")] < 0.01f,
+	    "the next record should read the context of its own start, when "
+	    "the one flow started 300 s before, got %g",
+	    (double)recs[1].feat[feat_index("init_flows_60s")]);
 	flowtab_flush(ft, FLOW_END_FLUSH);
 	ck_assert_int_eq(nrecs, 3);
 	ck_assert_int_eq(recs[2].packets, 15 - 12);
 	flowtab_free(ft);
+}
+END_TEST
+
+/*
+ * A UDP exchange: packets at times in ms (negative: responder to
+ * initiator), when it must still be open, when it must have ended and why.
+ */
+struct ans_case {
+	const char *name;
+	uint16_t port;
+	int t_ms[5];
+	int n;
+	uint64_t open_ms, end_ms;
+	enum flow_end why;
+};
+
+static const struct ans_case ans_cases[] = {
+    {"dns answered", 53, {0, -10}, 2, 2009, 2010, FLOW_END_ANSWERED},
+    {"dns two queries, two answers", 53, {0, 1, -10, -12}, 4, 2011, 2012,
+	FLOW_END_ANSWERED},
+    {"dns two queries, one answer", 53, {0, 1, -10}, 3, 59000, 60010,
+	FLOW_END_IDLE},
+    {"dns later query keeps it open", 53, {0, -10, 1000}, 3, 59000, 61000,
+	FLOW_END_IDLE},
+    {"dns later query answered again", 53, {0, -10, 1500, -1510}, 4, 3509, 3510,
+	FLOW_END_ANSWERED},
+    {"ntp answered", 123, {0, -5}, 2, 2004, 2005, FLOW_END_ANSWERED},
+    {"other port, one request answered", 7777, {0, -5}, 2, 2004, 2005,
+	FLOW_END_ANSWERED},
+    {"other port, a stream", 7777, {0, -5, 20, -25}, 4, 59000, 60025,
+	FLOW_END_IDLE},
+    {"unanswered", 53, {0}, 1, 59000, 60000, FLOW_END_IDLE},
+};
+
+START_TEST(test_answered)
+{
+	const struct ans_case *c = &ans_cases[_i];
+	struct flowtab *ft = table(0);
+	const uint64_t t0 = 100 * S;
+	int k, t;
+
+	for (k = 0; k < c->n; k++) {
+		t = c->t_ms[k];
+		if (t > 0 || (t == 0 && k == 0))
+			feed(ft,
+			    pkt(17, 1, 40000, 2, c->port, t0 + t * 1000ull, 0,
+				30));
+		else
+			feed(ft,
+			    pkt(17, 2, c->port, 1, 40000, t0 - t * 1000ull, 0,
+				90));
+	}
+	flowtab_expire(ft, t0 + c->open_ms * 1000);
+	ck_assert_msg(nrecs == 0, "%s: the flow should be open at %llu ms",
+	    c->name, (unsigned long long)c->open_ms);
+	flowtab_expire(ft, t0 + c->end_ms * 1000);
+	ck_assert_msg(nrecs == 1, "%s: the flow should have ended at %llu ms",
+	    c->name, (unsigned long long)c->end_ms);
+	ck_assert_msg(recs[0].end == c->why, "%s: end reason %s, want %s",
+	    c->name, flow_end_name(recs[0].end), flow_end_name(c->why));
+	ck_assert_int_eq(recs[0].packets, c->n);
+	flowtab_free(ft);
+}
+END_TEST
+
+/*
+ * A DNS query answered, and a TCP connection closed, just before a burst of
+ * 500 flows to the same server: both are emitted during the burst, yet
+ * their responder context is the server's before it.
+ */
+START_TEST(test_context_from_flow_time)
+{
+	struct flowtab *ft = table(0);
+	int r1 = feat_index("resp_flows_1s"),
+	    r10 = feat_index("resp_flows_10s");
+	int rs = feat_index("resp_src_hosts_1s");
+	unsigned i;
+	int k;
+
+	feed(ft, pkt(17, 1, 40000, 2, 53, 10 * S, 0, 30));
+	feed(ft, pkt(17, 2, 53, 1, 40000, 10 * S + 5000, 0, 90));
+	feed(ft, pkt(6, 3, 50000, 2, 22, 10 * S + 100000, SYN, 0));
+	feed(ft, pkt(6, 2, 22, 3, 50000, 10 * S + 100100, SYN | ACK, 0));
+	feed(ft, pkt(6, 3, 50000, 2, 22, 10 * S + 100200, ACK, 0));
+	feed(ft, pkt(6, 3, 50000, 2, 22, 10 * S + 900000, FIN | ACK, 0));
+	feed(ft, pkt(6, 2, 22, 3, 50000, 10 * S + 900100, FIN | ACK, 0));
+	for (i = 0; i < 500; i++)
+		feed(ft,
+		    pkt(6, 100 + i, 1024, 2, 80, 11 * S + i * 2000ull, SYN, 0));
+	flowtab_expire(ft, 13 * S);
+	ck_assert_msg(nrecs == 2,
+	    "the answered and the closed flow should end 2 s after their "
+	    "last packet, during the burst (%d records)",
+	    nrecs);
+	for (k = 0; k < 2; k++) {
+		ck_assert_msg(
+		    recs[k].feat[r1] < 3.0f && recs[k].feat[r10] < 6.0f,
+		    "%s: the server's flow counts should be its own before the "
+		    "burst, got %g (1 s) and %g (10 s)",
+		    recs[k].proto == 17 ? "dns" : "ssh",
+		    (double)recs[k].feat[r1], (double)recs[k].feat[r10]);
+		ck_assert_msg(recs[k].feat[rs] < 2.1f,
+		    "the server should have had at most two initiators, got %g",
+		    (double)recs[k].feat[rs]);
+	}
+	ck_assert_int_eq(
+	    recs[recs[0].proto == 17 ? 0 : 1].end, FLOW_END_ANSWERED);
+	flowtab_flush(ft, FLOW_END_FLUSH);
+	ck_assert_int_eq(nrecs, 502);
+	ck_assert_msg(recs[501].feat[r1] > 200.0f && recs[501].feat[rs] > 50.0f,
+	    "the burst's last flow should see the burst: %g flows, %g sources",
+	    (double)recs[501].feat[r1], (double)recs[501].feat[rs]);
+	flowtab_free(ft);
+}
+END_TEST
+
+/* Host views kept per flow: 16-bit floats round-trip within 2^-11. */
+START_TEST(test_view_packing)
+{
+	struct host_view iv, rv, iv2, rv2;
+	struct host_view_pair p;
+	static const float vals[] = {0.0f, 1e-10f, 1e-9f, 0.001f, 0.5f, 1.0f,
+	    1.0078948f, 3.0f, 12.506944f, 255.0f, 1234.5f, 1.2e6f, 4e9f};
+	float x, y;
+	size_t i;
+	int w;
+
+	ck_assert_uint_le(flowtab_bytes_per_flow(), 264);
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		memset(&iv, 0, sizeof(iv));
+		memset(&rv, 0, sizeof(rv));
+		for (w = 0; w < 3; w++)
+			iv.flows[w] = iv.distinct_a[w] = iv.distinct_b[w] =
+			    rv.flows[w] = rv.distinct_a[w] = vals[i];
+		iv.fail_share = vals[i];
+		host_view_pack(&iv, &rv, &p);
+		memset(&iv2, 0xa5, sizeof(iv2));
+		memset(&rv2, 0xa5, sizeof(rv2));
+		host_view_unpack(&p, &iv2, &rv2);
+		x = vals[i];
+		for (w = 0; w < 3; w++) {
+			y = iv2.flows[w];
+			ck_assert_msg(y == iv2.distinct_a[w] &&
+				y == iv2.distinct_b[w] && y == rv2.flows[w] &&
+				y == rv2.distinct_a[w] && y == iv2.fail_share,
+			    "every field should be restored alike");
+			ck_assert_msg(
+			    rv2.distinct_b[w] == 0.0f && rv2.fail_share == 0.0f,
+			    "a responder's unused fields should read 0");
+		}
+		if (x < 4e-10f)
+			ck_assert_msg(y == 0.0f, "%g should read 0, got %g",
+			    (double)x, (double)y);
+		else if (x > 4.2e9f)
+			ck_assert_msg(y > 4.2e9f, "%g should saturate, got %g",
+			    (double)x, (double)y);
+		else
+			ck_assert_msg(fabsf(y - x) <= x / 2048.0f,
+			    "%g should come back within 2^-11, got %g",
+			    (double)x, (double)y);
+	}
+}
+END_TEST
+
+/* Count flows from 10.0.0.1 to 10.0.0.2 at rate per_s from 0 to t_s. */
+static float
+steady_count(struct hostctx *hc, double per_s, double t_s, int w)
+{
+	struct host_view iv, rv;
+	uint8_t a[16], b[16];
+	uint64_t t, step = (uint64_t)(1e6 / per_s);
+
+	v4(a, 1);
+	v4(b, 2);
+	for (t = 0; t <= (uint64_t)(t_s * 1e6); t += step)
+		hostctx_flow_start(hc, 1000 * S + t, a, b, 80, &iv, &rv);
+	ck_assert_msg(
+	    iv.flows[w] == rv.flows[w], "one flow each way should count alike");
+	return iv.flows[w];
+}
+
+/*
+ * Cold start: a steady 10 flows/s reads the same after 5 s of observing as
+ * after 300 s, for every time constant.
+ */
+START_TEST(test_cold_start)
+{
+	static const float tau[3] = {1.0f, 10.0f, 60.0f};
+	uint64_t key[2] = {1, 2};
+	struct hostctx *hc;
+	float early, late, want;
+	int w;
+
+	for (w = 0; w < 3; w++) {
+		hc = hostctx_create(1 << 20, key);
+		early = steady_count(hc, 10.0, 5.0, w);
+		hostctx_free(hc);
+		hc = hostctx_create(1 << 20, key);
+		late = steady_count(hc, 10.0, 300.0, w);
+		hostctx_free(hc);
+		want = 10.0f * tau[w];
+		ck_assert_msg(fabsf(early - late) < 0.05f * late &&
+			fabsf(late - want) < 0.1f * want,
+		    "tau %g s: a steady 10 flows/s should read ~%g after 5 s "
+		    "(%g) and after 300 s (%g)",
+		    (double)tau[w], (double)want, (double)early, (double)late);
+	}
+	ck_assert_msg(hostctx_warm_factor(60.0f, 0.0f) ==
+		hostctx_warm_factor(60.0f, HOSTCTX_WARM_MIN_S),
+	    "the correction should assume at least %g s", HOSTCTX_WARM_MIN_S);
+	ck_assert_msg(hostctx_warm_factor(60.0f, 1200.0f) == 1.0f &&
+		hostctx_warm_factor(1.0f, 20.0f) == 1.0f,
+	    "past 20 time constants counts should not be corrected");
 }
 END_TEST
 
@@ -526,6 +748,8 @@ flowtab_suite(void)
 	    (int)(sizeof(to_cases) / sizeof(to_cases[0])));
 	tcase_add_test(tc, test_interim);
 	tcase_add_test(tc, test_port_reuse);
+	tcase_add_loop_test(tc, test_answered, 0,
+	    (int)(sizeof(ans_cases) / sizeof(ans_cases[0])));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("memcap");
 	tcase_add_test(tc, test_evict_order);
@@ -535,6 +759,9 @@ flowtab_suite(void)
 	tcase_add_test(tc, test_fragments_and_icmp_errors);
 	tcase_add_test(tc, test_seeded_hash);
 	tcase_add_test(tc, test_host_context);
+	tcase_add_test(tc, test_context_from_flow_time);
+	tcase_add_test(tc, test_view_packing);
+	tcase_add_test(tc, test_cold_start);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threaded");
 	tcase_add_test(tc, test_threaded_same_records);
