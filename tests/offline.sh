@@ -31,7 +31,7 @@ run() {
 	fi
 	rows=$(($(wc -l <"$tmp/$name.csv") - 1))
 	recs=0
-	for r in idle fin rst halfopen active evict flush shutdown; do
+	for r in idle fin rst halfopen active evict flush shutdown answered; do
 		recs=$((recs + $(stat "records_$r" "$tmp/$name.err")))
 	done
 	if [ "$rows" -ne "$recs" ]; then
@@ -92,7 +92,7 @@ printf 'baseline_max_flows = 1000\n' >"$tmp/small.conf"
 "$anomd" -c "$tmp/small.conf" -r "$top/tests/data/sample.pcap" --db "$tmp/s.db" \
     --scores "$tmp/all.csv" >/dev/null 2>"$tmp/all.err"
 recs=0
-for r in idle fin rst halfopen active evict flush shutdown; do
+for r in idle fin rst halfopen active evict flush shutdown answered; do
 	recs=$((recs + $(stat "records_$r" "$tmp/all.err")))
 done
 [ $(($(wc -l <"$tmp/all.csv") - 1)) -eq "$recs" ] && ok ||
