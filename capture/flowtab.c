@@ -21,13 +21,14 @@
  * Answered exchanges: a UDP request/response flow whose every request has
  * been answered moves to FC_UDP_ANSWERED, whose short linger
  * (`udp_answered`) ends it as FLOW_END_ANSWERED instead of waiting out the
- * UDP idle timeout; a later packet puts it back on FC_UDP until it is
- * answered again.  Requests and answers are datagrams each way: on the
- * request/response ports of answered_port() a flow is answered once the
- * responder has sent at least as many datagrams as the initiator (a DNS
- * client asking A and AAAA from one port gets two answers), and on any
- * other port once a single request got a reply.  A stream sends its second
- * datagram long before the linger runs out, so it is not cut.
+ * UDP idle timeout; a later request puts it back on FC_UDP until it is
+ * answered again (a later answer only restarts the linger).  Requests and
+ * answers are datagrams each way: on the request/response ports of
+ * answered_port() a flow is answered once the responder has sent at least as
+ * many datagrams as the initiator (a DNS client asking A and AAAA from one port
+ * gets two answers), and on any other port once a single request got a reply.
+ * A stream sends its second datagram long before the linger runs out, so it is
+ * not cut.
  *
  * Host context from the flow's own time: a record's init_* and resp_*
  * features describe its hosts as they were when the record began, just

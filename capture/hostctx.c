@@ -293,7 +293,9 @@ read_views(const struct hostctx *hc, const struct host *hi,
     const struct host *hr, uint64_t now_us, struct host_view *iv,
     struct host_view *rv)
 {
-	float t_s = (float)(now_us - hc->t0_us) / 1e6f, k;
+	float t_s =
+	    now_us > hc->t0_us ? (float)(now_us - hc->t0_us) / 1e6f : 0.0f;
+	float k;
 	int w;
 
 	for (w = 0; w < 3; w++) {
