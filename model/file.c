@@ -5,9 +5,11 @@
  *		u64 feature-table hash
  *	core	u32 dim, u32 weight layers L, u32 width[L + 1], u32 activation,
  *		f32 clip, u8 xform[dim], f32 mean[dim], f32 std[dim],
- *		f32 p50[dim], f32 p99[dim], u32 rule, f64 target rate,
- *		f32 threshold, u64 parameter count, f32 parameters[]
+ *		f32 p50[dim], f32 p99[dim], u8 group[dim], u32 rule,
+ *		f64 target rate, f32 threshold, f32 threshold own,
+ *		f32 threshold ctx, u64 parameter count, f32 parameters[]
  *	info	u64 train rows, u64 holdout rows, u64 dropped rows,
+ *		u64 out-of-sample rows, u32 folds, u32 epochs per fold,
  *		u32 epochs first, u32 epochs refit, f32 train loss,
  *		f32 holdout loss, u64 seed, u64 created, u64 first, u64 last,
  *		char id[16], u32 note length, note bytes
@@ -19,6 +21,12 @@
  * checksum before looking at anything else, bounds every count before it
  * allocates, and builds the model on the side, so a bad file never yields
  * a half-loaded model.
+ *
+ * Version 2 added the group map and the own and ctx thresholds.  A version
+ * 1 file is refused with a message asking for a retrain: its one
+ * threshold came from a holdout, not from every baseline row, and loading
+ * it with the context part switched off would quietly bring back the
+ * false alerts about clients of a busy server that version 2 exists for.
  */
 #include <sys/stat.h>
 
@@ -34,7 +42,7 @@
 #include "model/model-int.h"
 
 #define FILE_MAGIC "ANOMDMDL"
-#define FILE_VERSION 1
+#define FILE_VERSION 2
 #define FILE_HEADER_BYTES 32
 #define FILE_TRAILER_BYTES 8
 /* Enough for NET_MAX_LAYERS layers of MODEL_MAX_WIDTH squared. */
@@ -217,9 +225,12 @@ encode_core(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
 	put_f32s(w, nm->std, m->dim);
 	put_f32s(w, nm->p50, m->dim);
 	put_f32s(w, nm->p99, m->dim);
+	put(w, m->groups.group, m->dim);
 	put_u32(w, (uint32_t)m->info.rule);
 	put_f64(w, m->info.target_rate);
 	put_f32(w, m->threshold);
+	put_f32(w, m->threshold_own);
+	put_f32(w, m->threshold_ctx);
 	put_u64(w, m->net.nparams);
 	put_f32s(w, m->net.params, m->net.nparams);
 	*hi = w->len;
@@ -234,6 +245,9 @@ encode_info(const struct model_info *in, struct wbuf *w)
 	put_u64(w, in->train_rows);
 	put_u64(w, in->holdout_rows);
 	put_u64(w, in->dropped_rows);
+	put_u64(w, in->oos_rows);
+	put_u32(w, in->folds);
+	put_u32(w, in->epochs_fold);
 	put_u32(w, in->epochs_first);
 	put_u32(w, in->epochs_refit);
 	put_f32(w, in->train_loss);
@@ -326,7 +340,14 @@ check_envelope(const uint8_t *buf, size_t len, const char *name, char **cause)
 		model_cause(cause, "model file %s: not a model file", name);
 		return -EPROTO;
 	}
-	if ((version = get_u32(&r)) != FILE_VERSION) {
+	if ((version = get_u32(&r)) == 1) {
+		model_cause(cause,
+		    "model file %s: format version 1, made by an older anomd "
+		    "without per-group thresholds: retrain the model",
+		    name);
+		return -EPROTO;
+	}
+	if (version != FILE_VERSION) {
 		model_cause(cause,
 		    "model file %s: format version %u not "
 		    "supported (want %d)",
@@ -397,18 +418,26 @@ decode_core(struct rbuf *r, struct model *m)
 		bad |= !(nm->std[j] >= MODEL_STD_FLOOR);
 	bad |= get_f32s(r, nm->p50, dim);
 	bad |= get_f32s(r, nm->p99, dim);
+	get(r, m->groups.group, dim);
+	for (j = 0; j < dim; j++)
+		bad |= m->groups.group[j] > MODEL_GROUP_CTX;
 	rule = get_u32(r);
 	m->info.rule = (enum model_rule)rule;
 	m->info.target_rate = get_f64(r);
 	m->threshold = get_f32(r);
+	m->threshold_own = get_f32(r);
+	m->threshold_ctx = get_f32(r);
 	bad |= rule > MODEL_RULE_POT || !(m->info.target_rate > 0.0) ||
 	    !(m->info.target_rate < 0.5) || !(m->threshold >= 0.0f) ||
-	    !isfinite(m->threshold);
+	    !isfinite(m->threshold) || !(m->threshold_own >= 0.0f) ||
+	    !isfinite(m->threshold_own) || !(m->threshold_ctx >= 0.0f) ||
+	    !isfinite(m->threshold_ctx);
 	bad |= get_u64(r) != m->net.nparams;
 	if (bad || r->shortread)
 		return -EPROTO;
 	bad |= get_f32s(r, m->net.params, m->net.nparams);
 	model_norm_derive(nm);
+	model_groups_derive(m);
 	return bad || r->shortread ? -EPROTO : 0;
 }
 
@@ -421,6 +450,9 @@ decode_info(struct rbuf *r, struct model_info *in)
 	in->train_rows = get_u64(r);
 	in->holdout_rows = get_u64(r);
 	in->dropped_rows = get_u64(r);
+	in->oos_rows = get_u64(r);
+	in->folds = get_u32(r);
+	in->epochs_fold = get_u32(r);
 	in->epochs_first = get_u32(r);
 	in->epochs_refit = get_u32(r);
 	in->train_loss = get_f32(r);

@@ -113,6 +113,26 @@ size_t model_net_block_rows(const struct net *n);
 void model_net_errors(
     const struct net *n, const float *z, size_t rows, float *err, float *feat);
 /*
+ * Which features are whose (model_params.groups), and what the second
+ * pass of a split score puts in place of the CTX features.
+ */
+struct model_groups {
+	uint8_t *group; /* MODEL_GROUP_* per feature */
+	float *own_mask; /* 1 for an OWN feature, 0 for a CTX one */
+	float *ctx_mask; /* 1 - own_mask */
+	float *fill; /* normalised baseline median, for CTX features */
+	size_t nctx; /* CTX features; 0: no split */
+};
+
+/*
+ * Split errors of normalised rows z[rows * width[0]] (see
+ * model_score_split()), rows <= model_net_block_rows().  The CTX features
+ * of z are overwritten by g->fill for the second pass.
+ */
+void model_net_split(const struct net *n, const struct model_groups *g,
+    float *z, size_t rows, struct model_split *out);
+
+/*
  * ---- gemm.c: C[m][n] += A[m][k] B[k][n], row-major with leading
  * dimensions; every element sums its k products in order.  isa is AUTO or
  * one that model_isa_best() allows; all give the same bits.
@@ -181,8 +201,11 @@ struct model {
 	size_t dim;
 	uint64_t feat_hash;
 	struct model_norm norm;
+	struct model_groups groups;
 	struct net net;
 	float threshold;
+	float threshold_own;
+	float threshold_ctx; /* FLT_MAX without CTX features */
 	struct model_info info;
 };
 
@@ -193,6 +216,11 @@ void model_cause(char **cause, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Fill info fields that follow from the network and rule. */
 void model_info_sync(struct model *m);
+/*
+ * Derive the masks, the CTX count and the fill values from the group map
+ * and the normalisation; run after model_norm_derive().
+ */
+void model_groups_derive(struct model *m);
 /* 64-bit FNV-1a over buf[len], continuing from h. */
 uint64_t model_fnv1a(uint64_t h, const void *buf, size_t len);
 #define MODEL_FNV_INIT 0xcbf29ce484222325ULL

@@ -42,7 +42,7 @@ model_params_default(struct model_params *p)
 	p->batch = 128;
 	p->learning_rate = 3e-3f;
 	p->patience = 3;
-	p->holdout_share = 0.2;
+	p->folds = 4;
 	p->seed = 1;
 	p->rule = MODEL_RULE_QUANTILE;
 	p->target_rate = 0.001;
@@ -143,7 +143,34 @@ model_alloc(size_t dim, float clip)
 		free(m);
 		return NULL;
 	}
+	m->groups.group = calloc(dim, sizeof(*m->groups.group));
+	m->groups.own_mask = calloc(dim, sizeof(*m->groups.own_mask));
+	m->groups.ctx_mask = calloc(dim, sizeof(*m->groups.ctx_mask));
+	m->groups.fill = calloc(dim, sizeof(*m->groups.fill));
+	if (m->groups.group == NULL || m->groups.own_mask == NULL ||
+	    m->groups.ctx_mask == NULL || m->groups.fill == NULL) {
+		model_free(m);
+		return NULL;
+	}
+	m->threshold_ctx = FLT_MAX;
 	return m;
+}
+
+/* Masks, CTX count and fill values; see model-int.h. */
+void
+model_groups_derive(struct model *m)
+{
+	struct model_groups *g = &m->groups;
+	size_t j;
+
+	g->nctx = 0;
+	for (j = 0; j < m->dim; j++) {
+		g->nctx += g->group[j] == MODEL_GROUP_CTX;
+		g->ctx_mask[j] = g->group[j] == MODEL_GROUP_CTX ? 1.0f : 0.0f;
+		g->own_mask[j] = 1.0f - g->ctx_mask[j];
+	}
+	/* The raw medians normalised like any row: their z values. */
+	model_norm_apply(&m->norm, m->norm.p50, 1, g->fill);
 }
 
 /* Free a model. */
@@ -154,6 +181,10 @@ model_free(struct model *m)
 		return;
 	model_norm_release(&m->norm);
 	model_net_release(&m->net);
+	free(m->groups.group);
+	free(m->groups.own_mask);
+	free(m->groups.ctx_mask);
+	free(m->groups.fill);
 	free(m);
 }
 
@@ -166,8 +197,8 @@ model_info_sync(struct model *m)
 
 	in->rule_name = model_rule_name(in->rule);
 	in->threshold = m->threshold;
-	in->threshold_own = m->threshold;
-	in->threshold_ctx = FLT_MAX;
+	in->threshold_own = m->threshold_own;
+	in->threshold_ctx = m->threshold_ctx;
 	in->dim = (uint32_t)m->dim;
 	in->activation = m->net.act;
 	in->nhidden = (uint32_t)(m->net.nlayers - 1);
@@ -198,14 +229,36 @@ model_score(const struct model *m, const float *x)
 	return s;
 }
 
-/* Split a row's score; see model.h.  (Interface stub: no groups yet.) */
+/* Split the scores of a block of at most model_net_block_rows() rows. */
+static void
+split_block(
+    const struct model *m, const float *x, size_t rows, struct model_split *out)
+{
+	float z[NET_SCRATCH_FLOATS];
+
+	model_norm_apply(&m->norm, x, rows, z);
+	model_net_split(&m->net, &m->groups, z, rows, out);
+}
+
+/* Split a row's score; see model.h. */
 void
 model_score_split(
     const struct model *m, const float *x, struct model_split *out)
 {
-	out->total = model_score(m, x);
-	out->own = out->total;
-	out->ctx = 0.0f;
+	split_block(m, x, 1, out);
+}
+
+/* Split many rows' scores, a block at a time. */
+void
+model_score_split_batch(
+    const struct model *m, const float *x, size_t n, struct model_split *out)
+{
+	size_t i, r, blk = model_net_block_rows(&m->net);
+
+	for (i = 0; i < n; i += r) {
+		r = n - i < blk ? n - i : blk;
+		split_block(m, x + i * m->dim, r, out + i);
+	}
 }
 
 /* Score many rows, a block at a time. */

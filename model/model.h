@@ -8,7 +8,8 @@
  * is the caller's business.  It never logs, prints or exits, keeps no
  * global state and starts no threads: training may run in any thread, and
  * any number of threads may score with one model at once.  Scoring never
- * allocates: it works in about 56 KB of the caller's stack.  Scores are
+ * allocates: it works in about 56 KB of the caller's stack (70 KB for a
+ * split score).  Scores are
  * the same bits on every x86-64 build (no libm in the hot path, no fused
  * multiply-adds, no reordered sums), so a saved model scores identically
  * wherever it is loaded.
@@ -24,7 +25,8 @@
 #define MODEL_MAX_WIDTH 1024 /* units in one hidden layer */
 #define MODEL_MIN_ROWS 50 /* smallest baseline model_train accepts */
 #define MODEL_ID_LEN 16 /* hex characters in a model id */
-#define MODEL_NOTE_MAX 160 /* bytes in model_info.note, with the NUL */
+#define MODEL_NOTE_MAX 320 /* bytes in model_info.note, with the NUL */
+#define MODEL_MAX_FOLDS 10 /* most folds of the out-of-sample errors */
 
 /* Per-feature transform applied before standardising. */
 enum model_xform {
@@ -65,8 +67,7 @@ struct model_params {
 	uint32_t batch; /* rows per minibatch, 1..65536 */
 	float learning_rate; /* Adam step size, (0, 1] */
 	uint32_t patience; /* epochs without holdout gain before stop */
-	double holdout_share; /* share held out, [0.05, 0.5]; raised up to 0.5
-				 until 5 / target_rate rows are held out */
+	uint32_t folds; /* k of the k-fold out-of-sample errors, 2..10 */
 	uint64_t seed; /* weight init and shuffling */
 	enum model_rule rule;
 	double target_rate; /* wanted false-alert rate, (0, 0.5) */
@@ -113,12 +114,15 @@ struct model_info {
 	enum model_rule rule;
 	const char *rule_name; /* static string, model_rule_name(rule) */
 	float threshold;
-	float threshold_own; /* threshold for model_split.own */
-	float threshold_ctx; /* threshold for model_split.ctx */
+	float threshold_own; /* for model_split.own; threshold without groups */
+	float threshold_ctx; /* for model_split.ctx; FLT_MAX without groups */
 	double target_rate;
 	uint64_t baseline_rows; /* train + holdout, after the robust drop */
-	uint64_t train_rows;
-	uint64_t holdout_rows;
+	uint64_t train_rows; /* rows the final network was fitted on */
+	uint64_t holdout_rows; /* its early-stopping holdout (fold 0) */
+	uint64_t oos_rows; /* rows with an out-of-sample error: all kept */
+	uint32_t folds; /* k of the k-fold out-of-sample errors */
+	uint32_t epochs_fold; /* epochs each other fold's network ran */
 	uint64_t dropped_rows; /* removed by the robust drop */
 	uint32_t epochs_first; /* epochs run by the first fit */
 	uint32_t epochs_refit; /* epochs run by the refit, 0 if none */
@@ -133,7 +137,8 @@ struct model_info {
 	uint64_t created_us;
 	uint64_t first_us;
 	uint64_t last_us;
-	char note[MODEL_NOTE_MAX]; /* how the threshold was found */
+	char note[MODEL_NOTE_MAX]; /* how the thresholds were found, as a
+				      sentence for a person */
 };
 
 /* One feature's part in a row's reconstruction error. */
@@ -150,7 +155,7 @@ struct model;
 /*
  * Fill *p with the defaults the daemon uses: hidden layers 48-12-48, tanh,
  * at most 30 epochs of minibatches of 128 with Adam at 3e-3, patience 3,
- * 20 % held out, seed 1, quantile rule at rate 0.001, at most 1 % robust
+ * 4 folds, seed 1, quantile rule at rate 0.001, at most 1 % robust
  * drop, POT initial quantile 0.98, margin 1.5, confidence 0.9, 1 thread,
  * clip 6 (one
  * feature adds at most 36 / dim to a score).  On 64 flow-like
@@ -158,11 +163,19 @@ struct model;
  * anomalies 32-8-32 did, and tanh beat elu and relu, at 1.5 times the
  * cost; 64-16-64 was better still but would put scoring near 1 M rows/s.
  *
- * The quantile rule takes the k-th largest held-out error that lies at or
- * above the (1 - target_rate) quantile with probability `confidence'
- * (see model/thresh.c).  With too few held-out rows for even the largest
- * to qualify, it uses the largest held-out error times quantile_margin and
- * says so in model_info.note.
+ * The quantile rule takes the k-th largest out-of-sample error that lies at
+ * or above the (1 - target_rate) quantile with probability `confidence'
+ * (see model/thresh.c).  With too few rows for even the largest to qualify,
+ * it uses the largest error times quantile_margin and says so in
+ * model_info.note.  The pot rule fits a generalised Pareto distribution to
+ * the errors above the pot_quantile quantile when there are at least 20 of
+ * them, and falls back to the quantile rule otherwise.
+ *
+ * Four folds: the final network is fitted on three quarters of the
+ * baseline, and three more networks, each fitted on three quarters, give
+ * the other rows their out-of-sample errors.  Training costs about four
+ * first fits; two folds would cost two, but the final network would then
+ * see only half of the baseline.
  */
 void model_params_default(struct model_params *p);
 /* The widest instruction set of the kernels that this CPU runs. */
@@ -173,13 +186,18 @@ enum model_isa model_isa_best(void);
  *
  * xform[dim] gives each feature's enum model_xform.  feat_hash identifies
  * the caller's feature table and is stored in the model.  meta may be NULL
- * (all zero).  The baseline is split by the seed into training and holdout
- * rows, the network is fitted with early stopping on the holdout, up to
- * the share robust_drop of highest-error rows is removed (only rows beyond
- * the error tail the other rows predict, so a clean baseline loses next to
- * none), and a fresh network is fitted to the rest.  The threshold comes from
- * the holdout errors of the final network.  Same rows, parameters and seed give
- * a bit-identical model.
+ * (all zero).  p->groups (may be NULL) is copied into the model.  The
+ * baseline is dealt by the seed into p->folds folds; the network is fitted
+ * on all folds but fold 0 with early stopping on fold 0, up to the share
+ * robust_drop of highest-error rows is removed (only rows beyond the error
+ * tail the other rows predict, so a clean baseline loses next to none),
+ * and the network is fitted again to the rest.  Then every kept row gets
+ * an out-of-sample error (k-fold cross-fitting): fold 0 from the final
+ * network, every other fold from a network fitted without that fold for as
+ * many epochs as the first fit took to its best.  The thresholds (total,
+ * own and ctx) all come from these errors by p->rule.  Same rows,
+ * parameters and seed give a bit-identical model, with 1 or 2 threads and
+ * on every instruction set.
  *
  * Returns 0 and sets *mp (caller frees with model_free), or -EINVAL for bad
  * parameters, n < MODEL_MIN_ROWS or non-finite input, or -ENOMEM; on error
@@ -201,15 +219,29 @@ void model_free(struct model *m);
 float model_score(const struct model *m, const float *x);
 
 /*
- * Split the score of row x[dim] by whom the error is about.  own is the
- * error over the OWN features when the CTX features are replaced by their
- * baseline medians, so an odd context (a flooded responder) does not make
- * the row's own features look odd; ctx is the part of the plain score that
- * the CTX features carry.  A model trained without groups gives own =
- * total and ctx = 0.
+ * Split the score of row x[dim] by whom the error is about.
+ *
+ * total is model_score(x), to the bit.  ctx is the part of total the CTX
+ * features carry: their squared errors summed and divided by dim, so
+ * ctx + (the OWN features' part of the same pass) = total.  own comes from
+ * a second forward pass in which every CTX feature is replaced by its
+ * baseline median (in normalised space): the OWN features' squared errors
+ * summed and divided by dim, the same scale as total.  So an odd context (a
+ * flooded responder) neither counts in own nor, through the bottleneck,
+ * makes the row's ordinary own features reconstruct badly.  A model
+ * trained without CTX features gives own = total and ctx = 0.  Costs two
+ * forward passes; like model_score() it never allocates (about 70 KB of
+ * stack) and gives the same bits on every instruction set.
  */
 void model_score_split(
     const struct model *m, const float *x, struct model_split *out);
+
+/*
+ * Split n rows x[n * dim] into out[n]; the fast path for many rows, equal
+ * to model_score_split() row by row.
+ */
+void model_score_split_batch(
+    const struct model *m, const float *x, size_t n, struct model_split *out);
 
 /* Score n rows x[n * dim] into out[n]; the fast path for many rows. */
 void model_score_batch(

@@ -251,6 +251,27 @@ row_mean(const float *restrict d, size_t dim)
 	return s / (float)dim;
 }
 
+/*
+ * Mean of d[j] * mask[j] over dim, in row_mean()'s order: a mask of ones
+ * gives row_mean() to the bit, and a zero drops a feature exactly.
+ */
+static float
+masked_mean(const float *restrict d, const float *restrict mask, size_t dim)
+{
+	float acc[8] = {0}, s;
+	size_t j = 0, q;
+
+	for (; j + 8 <= dim; j += 8)
+#pragma GCC unroll 8
+		for (q = 0; q < 8; q++)
+			acc[q] += d[j + q] * mask[j + q];
+	for (; j < dim; j++)
+		acc[0] += d[j] * mask[j];
+	s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+	    ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+	return s / (float)dim;
+}
+
 /* Score a block of normalised rows; see model-int.h. */
 void
 model_net_errors(
@@ -432,4 +453,37 @@ model_net_adam_range(struct net *n, struct net_train *t, float step,
 		v[i] = ADAM_BETA2 * v[i] + (1.0f - ADAM_BETA2) * gi * gi;
 		p[i] -= step * m[i] / (sqrtf(v[i]) + ADAM_EPS);
 	}
+}
+
+/*
+ * Split errors of a block; see model-int.h.  The first pass gives total
+ * and ctx, then the CTX inputs are set to their baseline medians and the
+ * second pass gives own.  Both passes are plain forward passes, so own,
+ * like total, is the same on every instruction set.
+ */
+void
+model_net_split(const struct net *n, const struct model_groups *g, float *z,
+    size_t rows, struct model_split *out)
+{
+	float feat[NET_SCRATCH_FLOATS], err[BLOCK_MAX_ROWS];
+	size_t i, j, dim = n->width[0];
+
+	model_net_errors(n, z, rows, err, feat);
+	for (i = 0; i < rows; i++) {
+		out[i].total = err[i];
+		out[i].own = err[i];
+		out[i].ctx = 0.0f;
+		if (g->nctx > 0)
+			out[i].ctx =
+			    masked_mean(feat + i * dim, g->ctx_mask, dim);
+	}
+	if (g->nctx == 0)
+		return;
+	for (i = 0; i < rows; i++)
+		for (j = 0; j < dim; j++)
+			if (g->group[j] == MODEL_GROUP_CTX)
+				z[i * dim + j] = g->fill[j];
+	model_net_errors(n, z, rows, err, feat);
+	for (i = 0; i < rows; i++)
+		out[i].own = masked_mean(feat + i * dim, g->own_mask, dim);
 }

@@ -1,6 +1,10 @@
 /*
- * Threshold rules.  Both look only at the errors of held-out baseline rows:
- * training errors are biased low, since the network has fitted those rows.
+ * Threshold rules.  Both look only at out-of-sample errors of baseline
+ * rows (train.c gives every row one by k-fold cross-fitting): training
+ * errors are biased low, since the network has fitted those rows.  The
+ * note each writes is a sentence for the operator, for example "flagged
+ * above 0.0123: a generalised Pareto fit to the 680 largest of 34 000
+ * out-of-sample baseline errors puts 1 in 1 000 normal flows above it".
  *
  * quantile: an upper confidence bound on the (1 - rate) quantile.  The
  * plain empirical quantile of n held-out errors is itself an estimate: with
@@ -204,6 +208,42 @@ model_thresh_order(size_t n, double rate, double conf)
 	return n;
 }
 
+/* v with a space between thousands ("34 000"), into buf[16 at least]. */
+static const char *
+group3(uint64_t v, char *buf, size_t sz)
+{
+	char tmp[32];
+	size_t len, i, o = 0;
+
+	len = (size_t)snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	for (i = 0; i < len && o + 2 < sz; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = ' ';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "1 000" for a rate of 0.001: one in how many. */
+static const char *
+one_in(double rate, char *buf, size_t sz)
+{
+	return group3((uint64_t)(1.0 / rate + 0.5), buf, sz);
+}
+
+static const char *
+ordinal(size_t k)
+{
+	if (k % 10 == 1 && k % 100 != 11)
+		return "st";
+	if (k % 10 == 2 && k % 100 != 12)
+		return "nd";
+	if (k % 10 == 3 && k % 100 != 13)
+		return "rd";
+	return "th";
+}
+
 static int
 cmp_desc(const void *a, const void *b)
 {
@@ -217,28 +257,30 @@ static float
 quantile_threshold(const struct model_thresh *t, float *err, size_t n,
     char *note, size_t notesz)
 {
+	char sn[32], sr[32];
 	float mx;
 	size_t i, k;
 
+	group3(n, sn, sizeof(sn));
+	one_in(t->rate, sr, sizeof(sr));
 	k = n > 0 ? model_thresh_order(n, t->rate, t->confidence) : 0;
 	if (k > 0) {
 		qsort(err, n, sizeof(*err), cmp_desc);
 		snprintf(note, notesz,
-		    "quantile %g of %zu held-out errors, upper %g bound: "
-		    "the %zu%s largest",
-		    1.0 - t->rate, n, t->confidence, k,
-		    k % 10 == 1 && k % 100 != 11       ? "st"
-			: k % 10 == 2 && k % 100 != 12 ? "nd"
-			: k % 10 == 3 && k % 100 != 13 ? "rd"
-						       : "th");
+		    "flagged above %.4g: the %zu%s largest of %s out-of-sample "
+		    "baseline errors, at or above the quantile that leaves 1 "
+		    "in %s normal flows above it with %g %% confidence",
+		    (double)err[k - 1], k, ordinal(k), sn, sr,
+		    100.0 * t->confidence);
 		return err[k - 1];
 	}
 	mx = 0.0f;
 	for (i = 0; i < n; i++)
 		mx = err[i] > mx ? err[i] : mx;
 	snprintf(note, notesz,
-	    "%zu held-out errors too few for rate %g: max %.4g x %g", n,
-	    t->rate, mx, t->margin);
+	    "flagged above %.4g: %s out-of-sample baseline errors are too few "
+	    "to place 1 in %s normal flows, so the largest (%.4g) times %g",
+	    (double)mx * t->margin, sn, sr, (double)mx, t->margin);
 	return (float)((double)mx * t->margin);
 }
 
@@ -248,11 +290,14 @@ pot_threshold(const struct model_thresh *t, float *err, size_t n, float *thr,
     char *note, size_t notesz)
 {
 	double *y, xi, sigma, r, z;
+	char sn[32], sr[32], sp[32];
 	size_t i, np = 0;
 	float u;
 
 	if (t->rate >= 1.0 - t->pot_quantile) {
-		snprintf(note, notesz, "pot: rate %g not beyond quantile %g",
+		snprintf(note, notesz,
+		    "the target rate %g is not beyond the %g quantile a "
+		    "Pareto tail starts at",
 		    t->rate, t->pot_quantile);
 		return -EDOM;
 	}
@@ -260,12 +305,14 @@ pot_threshold(const struct model_thresh *t, float *err, size_t n, float *thr,
 	for (i = 0; i < n; i++)
 		np += err[i] > u;
 	if (np < POT_MIN_PEAKS) {
-		snprintf(note, notesz, "pot: %zu peaks over %.4g (need %d)", np,
-		    u, POT_MIN_PEAKS);
+		snprintf(note, notesz,
+		    "%zu errors above the %g quantile are too few for a "
+		    "Pareto fit (need %d)",
+		    np, t->pot_quantile, POT_MIN_PEAKS);
 		return -EDOM;
 	}
 	if ((y = malloc(np * sizeof(*y))) == NULL) {
-		snprintf(note, notesz, "pot: out of memory");
+		snprintf(note, notesz, "no memory for a Pareto fit");
 		return -EDOM;
 	}
 	for (i = 0, np = 0; i < n; i++)
@@ -273,7 +320,8 @@ pot_threshold(const struct model_thresh *t, float *err, size_t n, float *thr,
 			y[np++] = (double)err[i] - u;
 	if (model_gpd_fit(y, np, &xi, &sigma) != 0) {
 		free(y);
-		snprintf(note, notesz, "pot: no GPD fit to %zu peaks", np);
+		snprintf(note, notesz,
+		    "no Pareto fit to the %zu largest errors", np);
 		return -EDOM;
 	}
 	free(y);
@@ -283,12 +331,18 @@ pot_threshold(const struct model_thresh *t, float *err, size_t n, float *thr,
 	else
 		z = u + sigma / xi * (pow(r, -xi) - 1.0);
 	if (!isfinite(z) || z < u || z > 3.0e38) {
-		snprintf(note, notesz, "pot: fit xi %.3g sigma %.3g unusable",
+		snprintf(note, notesz,
+		    "the Pareto fit (shape %.3g, scale %.4g) gives no usable "
+		    "threshold",
 		    xi, sigma);
 		return -EDOM;
 	}
-	snprintf(note, notesz, "pot: u %.4g, %zu peaks, xi %.3f, sigma %.4g", u,
-	    np, xi, sigma);
+	snprintf(note, notesz,
+	    "flagged above %.4g: a generalised Pareto fit (shape %.2f) to the "
+	    "%s largest of %s out-of-sample baseline errors puts 1 in %s "
+	    "normal flows above it",
+	    z, xi, group3(np, sp, sizeof(sp)), group3(n, sn, sizeof(sn)),
+	    one_in(t->rate, sr, sizeof(sr)));
 	*thr = (float)z;
 	return 0;
 }

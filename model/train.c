@@ -29,18 +29,17 @@
  * for a 0.1 % target.  When nothing is dropped, the first fit is kept.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "model/model-int.h"
-
-/* The holdout should expect this many errors above the target quantile. */
-#define HOLD_EXCEED 5.0
 
 /* Holdout gains smaller than this share do not reset the patience. */
 #define MIN_REL_GAIN 1e-3
@@ -75,9 +74,12 @@ struct trainer {
 	const struct model_params *p;
 	uint64_t seed_split, seed_init, seed_epoch;
 	uint32_t *perm; /* rows in split order: train, then holdout */
+	uint8_t *fold; /* per row: its fold, 0 the final fit's holdout */
 	size_t nkept; /* rows of perm in use */
-	double share; /* holdout share of the current split */
 	size_t ntrain, nhold;
+	uint32_t best_epoch; /* epochs to the first fit's best holdout loss */
+	struct model_split *oos; /* out-of-sample errors of the kept rows */
+	size_t noos;
 	float *z; /* all rows normalised */
 	float *hold; /* holdout rows normalised, contiguous */
 	float *batch; /* one minibatch */
@@ -88,6 +90,7 @@ struct trainer {
 
 struct fit_result {
 	uint32_t epochs;
+	uint32_t best_epoch;
 	float train_loss;
 	float holdout_loss;
 };
@@ -137,7 +140,7 @@ check_params(const struct model_params *p, char **cause)
 	if (check_range("max_epochs", p->max_epochs, 1, 10000, cause) ||
 	    check_range("batch", p->batch, 1, 65536, cause) ||
 	    check_range("patience", p->patience, 1, 10000, cause) ||
-	    check_range("holdout_share", p->holdout_share, 0.05, 0.5, cause) ||
+	    check_range("folds", p->folds, 2, MODEL_MAX_FOLDS, cause) ||
 	    check_range("robust_drop", p->robust_drop, 0, 0.2, cause) ||
 	    check_range("pot_quantile", p->pot_quantile, 0.5, 0.9999, cause) ||
 	    check_range("quantile_margin", p->quantile_margin, 1, 1e6, cause) ||
@@ -159,8 +162,8 @@ check_params(const struct model_params *p, char **cause)
 
 /* Refuse data the trainer cannot use. */
 static int
-check_data(
-    const float *x, size_t n, size_t dim, const uint8_t *xform, char **cause)
+check_data(const float *x, size_t n, size_t dim, const uint8_t *xform,
+    const uint8_t *groups, char **cause)
 {
 	size_t i, j;
 
@@ -183,6 +186,14 @@ check_data(
 			return -EINVAL;
 		}
 	}
+	for (j = 0; groups != NULL && j < dim; j++) {
+		if (groups[j] > MODEL_GROUP_CTX) {
+			model_cause(cause,
+			    "model: feature %zu has unknown group %u", j,
+			    groups[j]);
+			return -EINVAL;
+		}
+	}
 	for (i = 0; i < n * dim; i++) {
 		if (!isfinite(x[i])) {
 			model_cause(cause,
@@ -195,34 +206,37 @@ check_data(
 	return 0;
 }
 
-/* Split the kept rows of perm into training and holdout, by tr->share. */
+/*
+ * Split the kept rows of perm into training and holdout: the holdout is
+ * fold 0, which stays at the end of perm when rows are dropped.
+ */
 static void
 split(struct trainer *tr)
 {
-	tr->nhold = (size_t)((double)tr->nkept * tr->share + 0.5);
-	if (tr->nhold < 1)
-		tr->nhold = 1;
+	size_t i;
+
+	tr->nhold = 0;
+	for (i = 0; i < tr->nkept; i++)
+		tr->nhold += tr->fold[tr->perm[i]] == 0;
 	tr->ntrain = tr->nkept - tr->nhold;
 }
 
 /*
- * The holdout share of the final fit: holdout_share, raised (up to half)
- * until the holdout holds HOLD_EXCEED / target_rate rows.  The threshold
- * for a rate of 0.001 rests on the few largest held-out errors, and with
- * 2 500 of them (a 12 k-flow baseline at 20 %) it is the largest alone,
- * whose spread over baselines of the same network was a factor of two in
- * the lab.  The network needs fewer rows than that: its training and
- * holdout losses agree.  The first fit keeps holdout_share, so that the
- * robust drop judges rows with a network trained on most of them.
+ * Deal the shuffled rows into folds: the last n / k (rounded) are fold 0,
+ * the final fit's holdout; the others are dealt in k - 1 runs of about the
+ * same size.  Every fold has at most n / 2 + 1 rows.
  */
-static double
-final_share(const struct trainer *tr)
+static void
+assign_folds(struct trainer *tr)
 {
-	double want = HOLD_EXCEED / tr->p->target_rate / (double)tr->nkept;
+	size_t i, k = tr->p->folds, n = tr->n, nhold, nrest;
 
-	if (want <= tr->p->holdout_share)
-		return tr->p->holdout_share;
-	return want < 0.5 ? want : 0.5;
+	nhold = (n + k / 2) / k;
+	nhold = nhold > 0 ? nhold : 1;
+	nrest = n - nhold;
+	for (i = 0; i < n; i++)
+		tr->fold[tr->perm[i]] =
+		    i >= nrest ? 0 : (uint8_t)(1 + i * (k - 1) / nrest);
 }
 
 /* Allocate the trainer's buffers; -ENOMEM on failure. */
@@ -237,6 +251,8 @@ trainer_init(struct trainer *tr, const struct net *net)
 	tr->seed_init = model_splitmix64(&st);
 	tr->seed_epoch = model_splitmix64(&st);
 	tr->perm = calloc(n, sizeof(*tr->perm));
+	tr->fold = calloc(n, sizeof(*tr->fold));
+	tr->oos = calloc(n, sizeof(*tr->oos));
 	tr->order = calloc(n, sizeof(*tr->order));
 	tr->z = calloc(n * dim, sizeof(*tr->z));
 	/* hold also serves as n floats of scratch in drop_worst(). */
@@ -245,9 +261,10 @@ trainer_init(struct trainer *tr, const struct net *net)
 	tr->err = calloc(n, sizeof(*tr->err));
 	tr->best = calloc(net->nparams, sizeof(*tr->best));
 	tr->t2 = model_net_train_create(net, tr->p->batch);
-	if (tr->perm == NULL || tr->order == NULL || tr->z == NULL ||
-	    tr->hold == NULL || tr->batch == NULL || tr->err == NULL ||
-	    tr->best == NULL || tr->t2 == NULL)
+	if (tr->perm == NULL || tr->fold == NULL || tr->oos == NULL ||
+	    tr->order == NULL || tr->z == NULL || tr->hold == NULL ||
+	    tr->batch == NULL || tr->err == NULL || tr->best == NULL ||
+	    tr->t2 == NULL)
 		return -ENOMEM;
 	/* A helper only helps with a core of its own. */
 	if (tr->p->threads > 1 && cpus_usable() > 1)
@@ -256,8 +273,8 @@ trainer_init(struct trainer *tr, const struct net *net)
 		tr->perm[i] = (uint32_t)i;
 	model_rng_seed(&r, tr->seed_split);
 	model_rng_shuffle(&r, tr->perm, n);
+	assign_folds(tr);
 	tr->nkept = n;
-	tr->share = tr->p->holdout_share;
 	split(tr);
 	return 0;
 }
@@ -267,6 +284,8 @@ static void
 trainer_release(struct trainer *tr)
 {
 	free(tr->perm);
+	free(tr->fold);
+	free(tr->oos);
 	free(tr->order);
 	free(tr->z);
 	free(tr->hold);
@@ -513,21 +532,21 @@ split_errors(struct trainer *tr, const struct net *net, const float *z,
 	return rows > 0 ? (a.sum + b.sum) / (double)rows : 0.0;
 }
 
-/* One pass over the shuffled training rows; returns the mean loss. */
+/* One pass over the nt rows of tr->order, shuffled; returns the mean loss. */
 static double
 run_epoch(struct trainer *tr, struct net *net, struct net_train *t,
-    struct model_rng *r)
+    struct model_rng *r, size_t nt)
 {
 	size_t i, rows, b = tr->p->batch;
 	double sum = 0.0;
 
-	model_rng_shuffle(r, tr->order, tr->ntrain);
-	for (i = 0; i < tr->ntrain; i += rows) {
-		rows = tr->ntrain - i < b ? tr->ntrain - i : b;
+	model_rng_shuffle(r, tr->order, nt);
+	for (i = 0; i < nt; i += rows) {
+		rows = nt - i < b ? nt - i : b;
 		sum += (double)train_step(tr, net, t, tr->order + i, rows) *
 		    (double)rows;
 	}
-	return sum / (double)tr->ntrain;
+	return sum / (double)nt;
 }
 
 struct norm_job {
@@ -606,11 +625,12 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 	memcpy(tr->order, tr->perm, tr->ntrain * sizeof(*tr->order));
 	memcpy(tr->best, net->params, net->nparams * sizeof(*tr->best));
 	for (ep = 0; ep < max && bad < tr->p->patience; ep++) {
-		loss = run_epoch(tr, net, t, &r);
+		loss = run_epoch(tr, net, t, &r, tr->ntrain);
 		hloss = split_errors(tr, net, tr->hold, tr->nhold, tr->err);
 		if (hloss < best) {
 			bad = hloss < best * (1.0 - MIN_REL_GAIN) ? 0 : bad + 1;
 			best = hloss;
+			res->best_epoch = ep + 1;
 			res->train_loss = (float)loss;
 			res->holdout_loss = (float)hloss;
 			memcpy(tr->best, net->params,
@@ -726,9 +746,109 @@ drop_worst(
 	return 0;
 }
 
-/* Threshold from the holdout errors of the final network. */
+struct split_job {
+	const struct net *net;
+	const struct model_groups *g;
+	float *z;
+	size_t rows;
+	struct model_split *out;
+};
+
+/* Split errors of rows z into out, a block at a time. */
 static void
-set_threshold(struct trainer *tr, struct model *m)
+split_job(void *arg)
+{
+	struct split_job *j = arg;
+	size_t i, r, blk = model_net_block_rows(j->net), dim = j->net->width[0];
+
+	for (i = 0; i < j->rows; i += r) {
+		r = j->rows - i < blk ? j->rows - i : blk;
+		model_net_split(j->net, j->g, j->z + i * dim, r, j->out + i);
+	}
+}
+
+/*
+ * Append the split errors of normalised rows z[rows] (overwritten) to the
+ * out-of-sample errors, in two halves.
+ */
+static void
+add_oos(struct trainer *tr, const struct net *net, const struct model *m,
+    float *z, size_t rows)
+{
+	size_t ha = rows - rows / 2;
+	struct model_split *o = tr->oos + tr->noos;
+	struct split_job a = {net, &m->groups, z, ha, o};
+	struct split_job b = {
+	    net, &m->groups, z + ha * tr->dim, rows - ha, o + ha};
+
+	run_split(tr, split_job, &a, &b);
+	tr->noos += rows;
+}
+
+/*
+ * Fold f's out-of-sample errors: a network fitted from the same initial
+ * weights on the other folds' kept rows, for as many epochs as the first
+ * fit took to its best holdout loss (no early stopping, which would need
+ * a holdout of its own), scores fold f.  net is the fold's network.
+ */
+static int
+oos_fold(struct trainer *tr, const struct model *m, struct net *net, uint32_t f)
+{
+	struct net_train *t;
+	struct model_rng r;
+	size_t i, nt = 0, nf = 0;
+	uint32_t ep;
+
+	for (i = 0; i < tr->nkept; i++)
+		if (tr->fold[tr->perm[i]] != f)
+			tr->order[nt++] = tr->perm[i];
+	if (nt == tr->nkept || nt == 0)
+		return 0; /* every row of the fold was dropped */
+	if ((t = model_net_train_create(net, tr->p->batch)) == NULL)
+		return -ENOMEM;
+	model_net_randomize(net, tr->seed_init);
+	model_rng_seed(&r, tr->seed_epoch + f);
+	for (ep = 0; ep < tr->best_epoch; ep++)
+		run_epoch(tr, net, t, &r, nt);
+	model_net_train_free(t);
+	for (i = 0; i < tr->nkept; i++)
+		if (tr->fold[tr->perm[i]] == f)
+			tr->order[nf++] = tr->perm[i];
+	gather(tr, tr->order, nf, tr->hold);
+	add_oos(tr, net, m, tr->hold, nf);
+	return 0;
+}
+
+/*
+ * Give every kept row an out-of-sample error: fold 0 from the final
+ * network, which held it out, and each other fold from a network fitted
+ * without it.  The normalisation stays the final model's: two numbers per
+ * feature learnt from most of the rows, next to which what a fold's rows
+ * teach it is negligible.
+ */
+static int
+oos_errors(struct trainer *tr, const struct model *m)
+{
+	struct net net = m->net;
+	uint32_t f;
+	int error = 0;
+
+	tr->noos = 0;
+	if ((net.params = calloc(net.nparams, sizeof(*net.params))) == NULL)
+		return -ENOMEM;
+	for (f = 1; f < tr->p->folds && error == 0; f++)
+		error = oos_fold(tr, m, &net, f);
+	free(net.params);
+	if (error != 0)
+		return error;
+	gather(tr, tr->perm + tr->ntrain, tr->nhold, tr->hold);
+	add_oos(tr, &m->net, m, tr->hold, tr->nhold);
+	return 0;
+}
+
+/* The threshold of one part of the out-of-sample errors (0, 1, 2). */
+static float
+part_threshold(struct trainer *tr, int part, char *note, size_t notesz)
 {
 	struct model_thresh th = {
 	    .rule = tr->p->rule,
@@ -737,42 +857,63 @@ set_threshold(struct trainer *tr, struct model *m)
 	    .margin = tr->p->quantile_margin,
 	    .confidence = tr->p->confidence,
 	};
+	const struct model_split *o = tr->oos;
+	size_t i;
 
-	split_errors(tr, &m->net, tr->hold, tr->nhold, tr->err);
-	m->threshold = model_thresh_fit(
-	    &th, tr->err, tr->nhold, m->info.note, sizeof(m->info.note));
+	for (i = 0; i < tr->noos; i++)
+		tr->err[i] = part == 0 ? o[i].total
+		    : part == 1	       ? o[i].own
+				       : o[i].ctx;
+	return model_thresh_fit(&th, tr->err, tr->noos, note, notesz);
 }
 
 /*
- * Fit, robust drop, refit, threshold; fills m.  The refit starts from the
- * first fit's weights when the split is the same; when the final holdout
- * is larger (a small baseline, see final_share()), some of its rows were
- * training rows of the first fit, so the refit starts afresh for them to
- * be held out for real.
+ * The three thresholds, from the out-of-sample errors by the same rule;
+ * the note tells the total's story and names the other two.
+ */
+static void
+set_thresholds(struct trainer *tr, struct model *m)
+{
+	char scratch[MODEL_NOTE_MAX];
+	size_t len;
+
+	m->threshold = part_threshold(tr, 0, m->info.note, MODEL_NOTE_MAX);
+	m->threshold_own = m->threshold;
+	m->threshold_ctx = FLT_MAX;
+	if (m->groups.nctx == 0)
+		return;
+	m->threshold_own = part_threshold(tr, 1, scratch, sizeof(scratch));
+	m->threshold_ctx = part_threshold(tr, 2, scratch, sizeof(scratch));
+	len = strlen(m->info.note);
+	snprintf(m->info.note + len, MODEL_NOTE_MAX - len,
+	    "; by the same rule, the flow's own evidence above %.4g and the "
+	    "responder's context above %.4g",
+	    (double)m->threshold_own, (double)m->threshold_ctx);
+}
+
+/*
+ * Fit, robust drop, refit, out-of-sample errors, thresholds; fills m.  The
+ * refit starts from the first fit's weights: the holdout (fold 0) is the
+ * same, less any dropped rows.
  */
 static int
 train_model(struct trainer *tr, struct model *m)
 {
 	struct fit_result res = {0};
 	size_t ndrop, dropped = 0;
-	double share;
-	int error, resplit;
+	int error;
 
 	if ((error = fit(tr, m, &res, 0)) != 0)
 		return error;
 	m->info.epochs_first = res.epochs;
+	tr->best_epoch = res.best_epoch > 0 ? res.best_epoch : 1;
 	ndrop = (size_t)(tr->p->robust_drop * (double)tr->n);
 	if (ndrop > 0 && tr->n - ndrop >= MODEL_MIN_ROWS) {
 		if ((error = drop_worst(tr, m, ndrop, &dropped)) != 0)
 			return error;
 	}
-	share = final_share(tr);
-	if ((resplit = share != tr->share)) {
-		tr->share = share;
-		split(tr);
-	}
-	if (dropped > 0 || resplit) {
-		if ((error = fit(tr, m, &res, !resplit)) != 0)
+	if (dropped > 0) {
+		if ((error = fit(tr, m, &res, 1)) != 0)
 			return error;
 		m->info.epochs_refit = res.epochs;
 		m->info.dropped_rows = dropped;
@@ -781,7 +922,13 @@ train_model(struct trainer *tr, struct model *m)
 	m->info.holdout_loss = res.holdout_loss;
 	m->info.train_rows = tr->ntrain;
 	m->info.holdout_rows = tr->nhold;
-	set_threshold(tr, m);
+	m->info.folds = tr->p->folds;
+	m->info.epochs_fold = tr->best_epoch;
+	model_groups_derive(m);
+	if ((error = oos_errors(tr, m)) != 0)
+		return error;
+	m->info.oos_rows = tr->noos;
+	set_thresholds(tr, m);
 	return 0;
 }
 
@@ -796,7 +943,7 @@ model_train(struct model **mp, const float *x, size_t n, size_t dim,
 	int error;
 
 	if ((error = check_params(p, cause)) != 0 ||
-	    (error = check_data(x, n, dim, xform, cause)) != 0)
+	    (error = check_data(x, n, dim, xform, p->groups, cause)) != 0)
 		return error;
 	error = -ENOMEM;
 	if ((m = model_alloc(dim, p->clip)) == NULL ||
@@ -807,6 +954,8 @@ model_train(struct model **mp, const float *x, size_t n, size_t dim,
 	if (p->isa != MODEL_ISA_AUTO && p->isa < m->net.isa)
 		m->net.isa = p->isa;
 	memcpy(m->norm.xform, xform, dim);
+	if (p->groups != NULL)
+		memcpy(m->groups.group, p->groups, dim);
 	m->feat_hash = feat_hash;
 	m->info.rule = p->rule;
 	m->info.target_rate = p->target_rate;
