@@ -15,8 +15,9 @@
  * the common factor is weighed by recent alerts: each host has decaying
  * counts (time constant INCIDENT_RECENT_TAU_US) of the alerts it initiated
  * and received, and an alert goes to its responder only when the
- * responder has at least twice the initiator's recent alerts, so a
- * scanner's alerts at a busy server stay the scanner's.  A scanner's
+ * responder has at least three times the initiator's recent alerts (three
+ * one-off initiators in a row), so a scanner's alerts at a busy server
+ * stay the scanner's, and so do two scanners' at one host.  A scanner's
  * second alert finds its own provisional incident and confirms it, so a
  * scan is one incident about the scanner.  A provisional incident that is
  * never joined becomes a one-alert incident when it closes.
@@ -68,9 +69,9 @@ enum {
 	F_NUM
 };
 
-static const char *const fnames[F_NUM] = {"duration", "syn_count",
-    "handshake", "fwd_bytes", "bwd_bytes", "fwd_iat_mean", "fwd_iat_max",
-    "dns_queries", "dns_qname_len", "dns_qname_entropy", "resp_flows_1s",
+static const char *const fnames[F_NUM] = {"duration", "syn_count", "handshake",
+    "fwd_bytes", "bwd_bytes", "fwd_iat_mean", "fwd_iat_max", "dns_queries",
+    "dns_qname_len", "dns_qname_entropy", "resp_flows_1s",
     "resp_src_hosts_60s"};
 
 struct incidents {
@@ -82,6 +83,7 @@ struct incidents {
 	uint64_t serial, count;
 	int fi[F_NUM]; /* feature indices, -1 when absent */
 	struct recent *recent; /* INCIDENT_HOSTS slots */
+	struct recent scratch; /* for a host whose slot is busy */
 };
 
 /* Create an engine. */
@@ -196,7 +198,8 @@ add_port(struct incident *inc, uint16_t port, uint8_t proto, uint64_t n)
 
 	sketch_add(inc->port_bits, key, sizeof(key));
 	for (i = 0; i < inc->nports; i++)
-		if (inc->ports[i].port == port && inc->ports[i].proto == proto) {
+		if (inc->ports[i].port == port &&
+		    inc->ports[i].proto == proto) {
 			inc->ports[i].n += n;
 			return;
 		}
@@ -274,7 +277,8 @@ tally(const struct incidents *e, struct incident *inc,
 		inc->starts[inc->nstarts++] = a->first_us;
 	if (a->counted && (inc->alerts == 0 || a->score > inc->score_max)) {
 		inc->score_max = a->score;
-		inc->nex = a->nex < INCIDENT_EXPL_MAX ? a->nex : INCIDENT_EXPL_MAX;
+		inc->nex =
+		    a->nex < INCIDENT_EXPL_MAX ? a->nex : INCIDENT_EXPL_MAX;
 		memcpy(inc->ex, a->ex, inc->nex * sizeof(inc->ex[0]));
 	}
 	inc->alerts += a->counted != 0;
@@ -363,8 +367,8 @@ absorb(struct incident *inc, struct incident *p)
 		inc->last_us = p->last_us;
 	add_peer(inc, p->host, p->flows);
 	for (i = 0; i < p->nports; i++)
-		add_port(inc, p->ports[i].port, p->ports[i].proto,
-		    p->ports[i].n);
+		add_port(
+		    inc, p->ports[i].port, p->ports[i].proto, p->ports[i].n);
 	inc->alerts += p->alerts;
 	inc->flows += p->flows;
 	inc->tcp += p->tcp;
@@ -378,8 +382,8 @@ absorb(struct incident *inc, struct incident *p)
 	inc->bytes_bwd += p->bytes_bwd;
 	for (i = 0; i < p->nstarts && inc->nstarts < INCIDENT_STARTS_MAX; i++)
 		inc->starts[inc->nstarts++] = p->starts[i];
-	if (p->alerts > 0 && (inc->alerts == p->alerts ||
-				 p->score_max > inc->score_max)) {
+	if (p->alerts > 0 &&
+	    (inc->alerts == p->alerts || p->score_max > inc->score_max)) {
 		inc->score_max = p->score_max;
 		inc->nex = p->nex;
 		memcpy(inc->ex, p->ex, sizeof(inc->ex));
@@ -425,6 +429,12 @@ recent_get(struct incidents *e, const uint8_t *addr, uint64_t ts_us)
 	double k;
 
 	if (memcmp(h->addr, addr, CAP_ADDR_LEN) != 0) {
+		/* A busy host keeps its slot (a victim among its forged
+		 * sources); the newcomer gets a fresh count that is not kept.
+		 */
+		if (h->init + h->resp > 1 &&
+		    ts_us < h->t_us + (uint64_t)INCIDENT_RECENT_TAU_US)
+			h = &e->scratch;
 		memset(h, 0, sizeof(*h));
 		memcpy(h->addr, addr, CAP_ADDR_LEN);
 		h->t_us = ts_us;
@@ -450,9 +460,9 @@ recent_blames_responder(struct incidents *e, const struct incident_alert *a)
 
 	i->init += 1;
 	init = i->init;
-	r = recent_get(e, a->dst, a->last_us); /* may take i's slot */
+	r = recent_get(e, a->dst, a->last_us); /* may reuse i's memory */
 	r->resp += 1;
-	return r->resp >= 2 * init;
+	return r->resp >= 3 * init;
 }
 
 /* The incident a flow alert joins, opened if need be. */
@@ -465,8 +475,7 @@ flow_incident(struct incidents *e, const struct incident_alert *a)
 
 	if ((inc = find(e, a->src, STORE_ABOUT_INITIATOR)) != NULL)
 		return inc;
-	if (to_resp &&
-	    (inc = find(e, a->dst, STORE_ABOUT_RESPONDER)) != NULL)
+	if (to_resp && (inc = find(e, a->dst, STORE_ABOUT_RESPONDER)) != NULL)
 		return inc;
 	if (to_resp && provisional_to(e, a->dst)) {
 		inc = open_inc(e, STORE_ABOUT_RESPONDER, a->dst);
@@ -653,8 +662,7 @@ proto_words(const struct incident *inc)
 
 /* "host" when one, else "N hosts"; "src" is the word for several. */
 static const char *
-hosts_words(const struct incident *inc, const char *word, char *buf,
-    size_t len)
+hosts_words(const struct incident *inc, const char *word, char *buf, size_t len)
 {
 	char a[ADDR_STR_LEN], n[32];
 
@@ -731,7 +739,8 @@ summary_spread(const struct incident *inc, char *buf, size_t len)
 		return 1;
 	}
 	if (inc->flows >= 20 && peers == 1 && inc->halfopen * 2 >= inc->flows) {
-		snprintf(buf, len, "SYN flood: %s half-open flows to %s:%u from %s",
+		snprintf(buf, len,
+		    "SYN flood: %s half-open flows to %s:%u from %s",
 		    incident_count_str(inc->halfopen, n),
 		    addr_str(top_peer(inc)->addr, p), top_port(inc)->port, h);
 		return 1;
@@ -744,12 +753,13 @@ static int
 summary_content(const struct incident *inc, char *buf, size_t len)
 {
 	char dst[ADDR_STR_LEN + 8], a[ADDR_STR_LEN], n[32];
-	const uint8_t *to =
-	    inc->about == STORE_ABOUT_INITIATOR ? top_peer(inc)->addr : inc->host;
+	const uint8_t *to = inc->about == STORE_ABOUT_INITIATOR
+	    ? top_peer(inc)->addr
+	    : inc->host;
 	double mib = (double)inc->bytes_fwd / (1024.0 * 1024.0), per;
 
-	snprintf(dst, sizeof(dst), "%s:%u", addr_str(to, a),
-	    top_port(inc)->port);
+	snprintf(
+	    dst, sizeof(dst), "%s:%u", addr_str(to, a), top_port(inc)->port);
 	if (inc->dns_long >= 5 && inc->dns_long * 2 >= inc->flows)
 		snprintf(buf, len,
 		    "DNS tunnel-like queries: %s long high-entropy names to %s",
@@ -764,10 +774,12 @@ summary_content(const struct incident *inc, char *buf, size_t len)
 		    incident_count_str(inc->slow, n), dst);
 	else if (inc->flows >= 10 && inc->short_tcp * 2 >= inc->flows &&
 	    top_port(inc)->n * 5 >= inc->flows * 4)
-		snprintf(buf, len, "repeated short logins: %s connections to %s",
+		snprintf(buf, len,
+		    "repeated short logins: %s connections to %s",
 		    incident_count_str(inc->short_tcp, n), dst);
 	else if ((per = period_s(inc)) > 0)
-		snprintf(buf, len, "periodic contact: %s flows to %s every %.0f s",
+		snprintf(buf, len,
+		    "periodic contact: %s flows to %s every %.0f s",
 		    incident_count_str(inc->flows, n), dst, per);
 	else
 		return 0;
@@ -785,7 +797,8 @@ incident_summary(const struct incident *inc, char *buf, size_t len)
 	buf[0] = '\0';
 	if (inc->flows == 0)
 		snprintf(buf, len, "no flows");
-	else if (summary_spread(inc, buf, len) || summary_content(inc, buf, len))
+	else if (summary_spread(inc, buf, len) ||
+	    summary_content(inc, buf, len))
 		return;
 	else if (inc->about == STORE_ABOUT_RESPONDER && inc->findings > 0 &&
 	    inc->resp_rate > 0) {
@@ -794,7 +807,8 @@ incident_summary(const struct incident *inc, char *buf, size_t len)
 		    fcount(inc->resp_srcs, s));
 		if (inc->resp_rate_p99 >= 0 && strlen(buf) + 32 < len)
 			snprintf(buf + strlen(buf), len - strlen(buf),
-			    "; baseline p99 %s/s", fcount(inc->resp_rate_p99, p));
+			    "; baseline p99 %s/s",
+			    fcount(inc->resp_rate_p99, p));
 	} else
 		summary_unusual(inc, buf, len);
 }
