@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "capture/capture.h"
+#include "model/model.h"
 
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
 
@@ -75,6 +76,7 @@ struct anomd_conf {
 	uint32_t retention_days;
 	uint64_t retention_rows;
 	uint32_t alert_fold_seconds, alert_rate_max;
+	uint32_t incident_gap_seconds;
 	char socket_path[CONF_STR_MAX];
 	uint32_t socket_mode;
 	char socket_group[CONF_STR_MAX];
@@ -123,6 +125,123 @@ int flowcsv_header(FILE *fp);
 /* Write one flow record as a CSV row. */
 int flowcsv_row(FILE *fp, const struct flow_record *rec);
 
+/* ---- incident.c --------------------------------------------------------- */
+
+/*
+ * The incident engine: groups alerts about one host that come close in time
+ * into incidents, and says in plain words what each one is.  It is driven by
+ * the alerts' own times only (never the clock), never logs, and knows
+ * nothing of the store: the caller's callback writes.
+ */
+#define INCIDENT_OPEN_MAX 256 /* open incidents; the stalest closes first */
+#define INCIDENT_LIST_MAX 16 /* peers and ports listed per incident */
+#define INCIDENT_STARTS_MAX 64 /* flow start times kept for periodicity */
+#define INCIDENT_SKETCH_BITS 8192 /* distinct-count bitmap per list */
+#define INCIDENT_EXPL_MAX 10 /* features of the strongest evidence */
+#define INCIDENT_SUMMARY_MAX 256 /* bytes of a summary, NUL included */
+
+/* One alert (or one flow of a responder episode) given to the engine. */
+struct incident_alert {
+	uint64_t first_us, last_us; /* the flow's first and last packet */
+	uint8_t finding; /* enum store_finding */
+	int counted; /* 1: an alert row; 0: a flow of an open episode */
+	uint8_t proto;
+	uint8_t src[CAP_ADDR_LEN], dst[CAP_ADDR_LEN]; /* initiator, responder */
+	uint16_t sport, dport;
+	uint64_t packets, bytes;
+	float score;
+	const float *feat; /* FEAT_COUNT raw values, or NULL */
+	const struct model_expl *ex; /* its evidence, strongest first */
+	size_t nex;
+};
+
+/* A host seen in an incident and how many of its flows it took part in. */
+struct incident_peer {
+	uint8_t addr[CAP_ADDR_LEN];
+	uint64_t n;
+};
+
+struct incident_port {
+	uint16_t port;
+	uint8_t proto;
+	uint64_t n;
+};
+
+/*
+ * An incident.  The engine owns it; the callback may read it and set id
+ * and store_id, nothing else.
+ */
+struct incident {
+	int64_t id; /* store_id when the store gave one, else a serial */
+	int64_t store_id; /* the store's row, 0 = not written yet */
+	uint8_t about; /* enum store_about */
+	uint8_t host[CAP_ADDR_LEN]; /* the host it is about */
+	int provisional; /* one initiator alert: may join a responder's */
+	uint64_t first_us, last_us; /* flow times */
+	uint64_t alerts, flows, findings;
+	uint64_t episode_last_us; /* latest flow of a responder episode */
+	struct incident_peer peers[INCIDENT_LIST_MAX];
+	struct incident_port ports[INCIDENT_LIST_MAX];
+	size_t npeers, nports;
+	uint8_t peer_bits[INCIDENT_SKETCH_BITS / 8];
+	uint8_t port_bits[INCIDENT_SKETCH_BITS / 8];
+	/* evidence, tallied over its flows */
+	uint64_t tcp, udp, icmp, halfopen, slow, dns_long, short_tcp;
+	uint64_t bytes_fwd, bytes_bwd;
+	float resp_rate, resp_srcs, resp_rate_p99; /* responder's context */
+	uint64_t starts[INCIDENT_STARTS_MAX];
+	size_t nstarts;
+	float score_max;
+	struct model_expl ex[INCIDENT_EXPL_MAX]; /* of the strongest alert */
+	size_t nex;
+	/* writing */
+	int dirty;
+	uint64_t written_us; /* alert time of the last write, 0 = never */
+	struct incident *next;
+};
+
+enum incident_event {
+	INCIDENT_WRITE, /* confirmed, or changed (at most once a second) */
+	INCIDENT_CLOSE, /* closing: the last call for it */
+};
+
+typedef void (*incident_write_cb)(
+    struct incident *inc, enum incident_event ev, void *arg);
+
+struct incidents;
+
+/*
+ * Create an engine; alerts about one host with gaps up to gap_us form one
+ * incident.  cb (not NULL) is called to write and to close incidents.
+ * Exits on OOM.
+ */
+struct incidents *incidents_create(
+    uint64_t gap_us, incident_write_cb cb, void *arg);
+/* Close every open incident (calling cb) and free; NULL does nothing. */
+void incidents_free(struct incidents *e);
+/*
+ * Add an alert.  Returns the incident it joined (owned by the engine,
+ * valid until the next call), whose id is 0 while it is provisional.
+ */
+struct incident *incidents_add(
+    struct incidents *e, const struct incident_alert *a);
+/* Whether a responder episode about host is open at ts_us. */
+int incidents_episode(
+    const struct incidents *e, const uint8_t *host, uint64_t ts_us);
+/* Close the incidents quiet for longer than the gap before now_us. */
+void incidents_expire(struct incidents *e, uint64_t now_us);
+/* Close every open incident. */
+void incidents_flush(struct incidents *e);
+/* Incidents opened so far (provisional ones absorbed not counted). */
+uint64_t incidents_count(const struct incidents *e);
+/* Distinct peers and ports of an incident (estimated past the lists). */
+uint64_t incident_peers_n(const struct incident *inc);
+uint64_t incident_ports_n(const struct incident *inc);
+/* Write the incident's one-line plain-words summary into buf. */
+void incident_summary(const struct incident *inc, char *buf, size_t len);
+/* Format n with a space every three digits ("19 876") into buf. */
+const char *incident_count_str(uint64_t n, char buf[32]);
+
 /* ---- detect.c ----------------------------------------------------------- */
 
 struct model;
@@ -152,13 +271,21 @@ struct detect_opts {
 
 struct detect_stats {
 	uint64_t baseline; /* records taken into the baseline */
-	uint64_t scored, alerts;
+	uint64_t scored;
+	uint64_t alerts; /* flow alerts (own evidence past threshold_own) */
+	uint64_t findings; /* responder findings: one per episode */
+	uint64_t suppressed; /* client flows blamed on their responder */
+	uint64_t incidents; /* incidents opened */
 	uint64_t trained; /* models trained and installed */
 };
 
-/* Model parameters from the configuration; 0 or -EINVAL with *cause. */
-int detect_model_params(
-    const struct anomd_conf *c, struct model_params *p, char **cause);
+/*
+ * Model parameters from the configuration; 0 or -EINVAL with *cause.
+ * groups[FEAT_COUNT] (caller's storage, or NULL for none) gets each
+ * feature's MODEL_GROUP_* and p->groups points to it.
+ */
+int detect_model_params(const struct anomd_conf *c, struct model_params *p,
+    uint8_t *groups, char **cause);
 /* Create a detector (exits on OOM); it takes over o->model. */
 struct detector *detect_create(const struct detect_opts *o);
 /* Free a detector and its model; NULL does nothing. */
@@ -189,7 +316,9 @@ void detect_baseline(const struct detector *d, uint64_t *kept, uint64_t *seen,
     uint64_t *first_us, uint64_t *last_us);
 /* Write the scores CSV header. */
 void detect_scores_header(FILE *fp);
-/* Print the alerts summary. */
+/* Close every open incident now (end of input, shutdown): written out. */
+void detect_flush(struct detector *d);
+/* Print the summary: incidents, then the top evidence, then totals. */
 void detect_print_summary(const struct detector *d, FILE *fp);
 
 /* ---- control.c ---------------------------------------------------------- */

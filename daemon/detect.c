@@ -7,11 +7,24 @@
  * baseline_seconds and holds baseline_min_flows rows.  Past
  * baseline_max_flows rows a seeded reservoir sample keeps the baseline
  * bounded and representative of the whole window.  Then the model is
- * trained and every later record is scored; a score above the threshold is
- * an alert, explained by the features carrying most of its error, and goes
- * to the store, the EVE file and the summary.
+ * trained and every later record is scored.
+ *
+ * The decision splits each score by whom the error is about
+ * (model_score_split): own, the flow and its initiator, with the
+ * responder's context held at its baseline; ctx, the responder's context.
+ * own past threshold_own is a flow alert, about the flow and its initiator.
+ * Else ctx past threshold_ctx means the flow is normal but its responder is
+ * not (a flooded server): the client's flow is not alerted; the first such
+ * flow raises one responder finding for that responder, and later ones
+ * within incident_gap_seconds of the last join its episode silently
+ * (counted as suppressed).  A finding row keeps the tuple of the flow that
+ * showed it; its dst_ip is the host it is about.  Every alert and finding
+ * is explained by the features of its own group carrying most of the
+ * error, joins an incident (incident.c), and goes to the store, the EVE
+ * file and the summary.
  */
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,28 +37,24 @@
 #include "model/model.h"
 #include "store/store.h"
 
-#define DETECT_HOSTS_MAX 128 /* hosts tracked per side for the summary */
-#define DETECT_HOSTS_SHOWN 8
 #define DETECT_TOP_MAX 10 /* alerts shown in the summary */
+#define DETECT_INCIDENTS_KEPT 32 /* closed incidents kept for the summary */
+#define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
 
-/*
- * Hosts that raise the most alerts, by the space-saving algorithm: at most
- * DETECT_HOSTS_MAX entries, and a newcomer replaces the smallest count and
- * inherits it, so the heavy hitters are kept whatever the number of hosts
- * (a spoofed flood has one alert per source).
- */
-struct detect_host {
-	uint8_t addr[CAP_ADDR_LEN];
-	uint64_t alerts, over; /* over: alerts inherited, an error bound */
-	uint64_t peers_seen; /* alerts whose peer differed from the last */
-	uint8_t last_peer[CAP_ADDR_LEN];
-	float max_score;
-	uint64_t first_us, last_us;
+/* A closed incident, as the summary shows it. */
+struct detect_incident {
+	int64_t id;
+	uint8_t about;
+	uint8_t host[CAP_ADDR_LEN];
+	uint64_t first_us, last_us, alerts, flows, peers_n, ports_n;
+	float score_max;
+	char summary[INCIDENT_SUMMARY_MAX];
 };
 
-struct detect_hosts {
-	struct detect_host h[DETECT_HOSTS_MAX];
-	size_t n;
+/* What the detector made of one record. */
+struct verdict {
+	const char *finding; /* "none", "flow" or "responder" */
+	int64_t incident_id;
 };
 
 struct detector {
@@ -58,9 +67,15 @@ struct detector {
 	FILE *spill; /* every baseline record, to score once trained */
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
+	uint8_t groups[FEAT_COUNT]; /* MODEL_GROUP_* of each feature */
+	/* incidents */
+	struct incidents *inc;
+	uint64_t now_us, expired_us; /* latest record time, last expiry */
+	int inc_store_warned;
+	struct detect_incident closed[DETECT_INCIDENTS_KEPT];
+	size_t nclosed;
 	/* summary */
 	struct detect_stats st;
-	struct detect_hosts by_src, by_dst;
 	struct {
 		struct flow_record rec;
 		float score;
@@ -71,6 +86,8 @@ struct detector {
 };
 
 static void score(struct detector *d, const struct flow_record *r);
+static void incident_cb(
+    struct incident *inc, enum incident_event ev, void *arg);
 
 /* splitmix64 step, for the reservoir sample. */
 static uint64_t
@@ -83,15 +100,36 @@ rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/*
+ * Whom each feature is about.  The responder's host context is about
+ * someone else; resp_port_* are named for the responder but describe the
+ * flow's own port, so they stay with the flow.
+ */
+static void
+feature_groups(uint8_t groups[FEAT_COUNT])
+{
+	const struct feat_desc *fd = feat_table();
+	int i;
+
+	for (i = 0; i < FEAT_COUNT; i++)
+		groups[i] = feat_group_of(i) == FG_RESP &&
+			strncmp(fd[i].name, "resp_port_", 10) != 0
+		    ? MODEL_GROUP_CTX
+		    : MODEL_GROUP_OWN;
+}
+
 /* Turn the configuration into model parameters; 0 or -EINVAL. */
 int
-detect_model_params(
-    const struct anomd_conf *c, struct model_params *p, char **cause)
+detect_model_params(const struct anomd_conf *c, struct model_params *p,
+    uint8_t *groups, char **cause)
 {
 	char buf[CONF_STR_MAX], *tok, *save = NULL, *end;
 	unsigned long w;
 
 	model_params_default(p);
+	if (groups != NULL)
+		feature_groups(groups);
+	p->groups = groups;
 	snprintf(buf, sizeof(buf), "%s", c->model_layers);
 	p->nlayers = 0;
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
@@ -142,6 +180,9 @@ detect_create(const struct detect_opts *o)
 		d->xform[i] = fd[i].xform == FX_LOG1P ? MODEL_XFORM_LOG1P
 						      : MODEL_XFORM_LINEAR;
 	d->caprows = o->conf->baseline_max_flows;
+	feature_groups(d->groups);
+	d->inc = incidents_create(
+	    (uint64_t)o->conf->incident_gap_seconds * 1000000u, incident_cb, d);
 	if (d->model == NULL || o->train_only)
 		detect_retrain(d);
 	return d;
@@ -153,6 +194,10 @@ detect_free(struct detector *d)
 {
 	if (d == NULL)
 		return;
+	/* The store and EVE file may be closed by now: close quietly. */
+	d->o.store = NULL;
+	d->o.eve = NULL;
+	incidents_free(d->inc);
 	model_free(d->model);
 	free(d->rows);
 	if (d->spill != NULL)
@@ -228,6 +273,7 @@ struct detect_job {
 	struct model_params p;
 	struct model_meta meta;
 	uint8_t xform[FEAT_COUNT];
+	uint8_t groups[FEAT_COUNT];
 	struct model *model;
 	char *cause;
 	int rc;
@@ -241,7 +287,7 @@ detect_job_take(struct detector *d)
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		fatal("detect: job");
-	j->rc = detect_model_params(d->o.conf, &j->p, &j->cause);
+	j->rc = detect_model_params(d->o.conf, &j->p, j->groups, &j->cause);
 	j->meta.created_us = d->o.created_us ? d->o.created_us : d->last_us;
 	j->meta.first_us = d->first_us;
 	j->meta.last_us = d->last_us;
@@ -374,24 +420,28 @@ void
 detect_scores_header(FILE *fp)
 {
 	fputs("ts_first,ts_last,proto,src_ip,src_port,dst_ip,dst_port,packets,"
-	      "bytes,score,threshold,alert,flow_id,end\n",
+	      "bytes,score,threshold,alert,flow_id,end,own,own_threshold,ctx,"
+	      "ctx_threshold,finding,incident_id\n",
 	    fp);
 }
 
 /* Write one scores row. */
 static void
-scores_row(
-    FILE *fp, const struct flow_record *r, float score, float thr, int alert)
+scores_row(struct detector *d, const struct flow_record *r,
+    const struct model_split *sp, const struct verdict *v)
 {
+	const struct model_info *mi = model_info(d->model);
 	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t0[32], t1[32];
 
-	fprintf(fp,
+	fprintf(d->o.scores,
 	    "%s,%s,%u,%s,%u,%s,%u,%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%d,"
-	    "%" PRIu64 ",%s\n",
+	    "%" PRIu64 ",%s,%.6g,%.6g,%.6g,%.6g,%s,%" PRId64 "\n",
 	    ts_str(r->ts_first_us, t0), ts_str(r->ts_last_us, t1), r->proto,
 	    addr_str(r->src, a), r->sport, addr_str(r->dst, b), r->dport,
-	    r->packets, r->bytes, (double)score, (double)thr, alert, r->id,
-	    flow_end_name(r->end));
+	    r->packets, r->bytes, (double)sp->total, (double)mi->threshold,
+	    strcmp(v->finding, "flow") == 0, r->id, flow_end_name(r->end),
+	    (double)sp->own, (double)mi->threshold_own, (double)sp->ctx,
+	    (double)mi->threshold_ctx, v->finding, v->incident_id);
 }
 
 /* The explanation as a JSON array. */
@@ -415,56 +465,13 @@ expl_json(const struct model_expl *ex, size_t n)
 	return arr;
 }
 
-/* Count an alert for host addr (talking to peer) in a space-saving table. */
-static void
-hosts_add(struct detect_hosts *t, const uint8_t *addr, const uint8_t *peer,
-    const struct flow_record *r, float score)
-{
-	struct detect_host *h = NULL;
-	size_t i, min = 0;
-
-	for (i = 0; i < t->n && h == NULL; i++)
-		if (memcmp(t->h[i].addr, addr, CAP_ADDR_LEN) == 0)
-			h = &t->h[i];
-	if (h == NULL && t->n < DETECT_HOSTS_MAX) {
-		h = &t->h[t->n++];
-		memset(h, 0, sizeof(*h));
-	} else if (h == NULL) {
-		for (i = 1; i < t->n; i++)
-			if (t->h[i].alerts < t->h[min].alerts)
-				min = i;
-		h = &t->h[min];
-		h->over = h->alerts;
-		h->peers_seen = 0;
-		h->max_score = 0;
-	}
-	if (h->alerts == h->over) {
-		memcpy(h->addr, addr, CAP_ADDR_LEN);
-		h->first_us = r->ts_first_us;
-		h->last_us = r->ts_last_us;
-	}
-	if (h->alerts == h->over || memcmp(h->last_peer, peer, CAP_ADDR_LEN)) {
-		h->peers_seen++;
-		memcpy(h->last_peer, peer, CAP_ADDR_LEN);
-	}
-	h->alerts++;
-	h->max_score = score > h->max_score ? score : h->max_score;
-	/* Records come in the order flows end, not start: keep the span. */
-	if (r->ts_first_us < h->first_us)
-		h->first_us = r->ts_first_us;
-	if (r->ts_last_us > h->last_us)
-		h->last_us = r->ts_last_us;
-}
-
-/* Remember an alert for the summary: by host, and the top scores. */
+/* Remember an alert among the strongest for the summary. */
 static void
 summary_add(struct detector *d, const struct flow_record *r, float score,
     const struct model_expl *ex, size_t nex)
 {
 	size_t i;
 
-	hosts_add(&d->by_src, r->src, r->dst, r, score);
-	hosts_add(&d->by_dst, r->dst, r->src, r, score);
 	if (d->ntop == DETECT_TOP_MAX && score <= d->top[d->ntop - 1].score)
 		return;
 	if (d->ntop < DETECT_TOP_MAX)
@@ -498,12 +505,33 @@ proto_name(uint8_t proto, char buf[8])
 	}
 }
 
-/* Write one EVE line for an alert. */
+/* Print one EVE object as a line. */
 static void
-eve_write(struct detector *d, const struct flow_record *r, float score,
-    int64_t id, cJSON *expl)
+eve_line(struct detector *d, cJSON *o)
 {
-	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t[64], pb[8], *s;
+	char *s;
+
+	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
+		fprintf(d->o.eve, "%s\n", s);
+		cJSON_free(s);
+	}
+	cJSON_Delete(o);
+}
+
+/* An alert or finding, as detect_raise() passes it on. */
+struct raised {
+	const struct flow_record *r;
+	int finding; /* enum store_finding */
+	float score, thr; /* the part compared and its threshold */
+	int64_t incident_id;
+};
+
+/* Write one EVE line for an alert or a responder finding. */
+static void
+eve_write(struct detector *d, const struct raised *x, int64_t id, cJSON *expl)
+{
+	const struct flow_record *r = x->r;
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t[64], pb[8];
 	cJSON *o = cJSON_CreateObject(), *an, *fl;
 
 	cJSON_AddStringToObject(o, "timestamp", iso_time(r->ts_last_us, t));
@@ -515,8 +543,13 @@ eve_write(struct detector *d, const struct flow_record *r, float score,
 	cJSON_AddNumberToObject(o, "dest_port", r->dport);
 	cJSON_AddStringToObject(o, "proto", proto_name(r->proto, pb));
 	an = cJSON_AddObjectToObject(o, "anomaly");
-	cJSON_AddNumberToObject(an, "score", score);
-	cJSON_AddNumberToObject(an, "threshold", model_threshold(d->model));
+	cJSON_AddNumberToObject(an, "score", x->score);
+	cJSON_AddNumberToObject(an, "threshold", x->thr);
+	cJSON_AddStringToObject(an, "finding",
+	    x->finding == STORE_FINDING_RESPONDER ? "responder" : "flow");
+	if (x->incident_id > 0)
+		cJSON_AddNumberToObject(
+		    an, "incident_id", (double)x->incident_id);
 	cJSON_AddStringToObject(an, "model_id", model_info(d->model)->id);
 	if (id > 0)
 		cJSON_AddNumberToObject(an, "alert_id", (double)id);
@@ -527,18 +560,14 @@ eve_write(struct detector *d, const struct flow_record *r, float score,
 	cJSON_AddStringToObject(fl, "start", iso_time(r->ts_first_us, t));
 	cJSON_AddStringToObject(fl, "end", iso_time(r->ts_last_us, t));
 	cJSON_AddStringToObject(fl, "reason", flow_end_name(r->end));
-	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
-		fprintf(d->o.eve, "%s\n", s);
-		cJSON_free(s);
-	}
-	cJSON_Delete(o);
+	eve_line(d, o);
 }
 
-/* Queue an alert in the store; returns its id or 0. */
+/* Queue an alert or finding in the store; returns its id or 0. */
 static int64_t
-store_put(struct detector *d, const struct flow_record *r, float score,
-    const char *expl)
+store_put(struct detector *d, const struct raised *x, const char *expl)
 {
+	const struct flow_record *r = x->r;
 	struct store_alert a;
 	int64_t id = 0;
 	int rc;
@@ -554,8 +583,10 @@ store_put(struct detector *d, const struct flow_record *r, float score,
 	a.dst_port = r->dport;
 	a.packets = r->packets;
 	a.bytes = r->bytes;
-	a.score = score;
-	a.threshold = model_threshold(d->model);
+	a.score = x->score;
+	a.threshold = x->thr;
+	a.finding = (uint8_t)x->finding;
+	a.incident_id = x->incident_id;
 	snprintf(
 	    a.model_id, sizeof(a.model_id), "%s", model_info(d->model)->id);
 	if (strlen(expl) < sizeof(a.explanation))
@@ -569,46 +600,282 @@ store_put(struct detector *d, const struct flow_record *r, float score,
 	return rc >= 0 ? id : 0;
 }
 
-/* Handle a record whose score passed the threshold. */
+/* A JSON array of an incident's listed peers or ports, within cap bytes. */
 static void
-alert(struct detector *d, const struct flow_record *r, float score)
+list_json(const struct incident *inc, int ports, char *out, size_t cap)
 {
-	struct model_expl ex[DETECT_EXPLAIN_MAX];
-	size_t k = d->o.conf->explain_features, nex;
+	char a[ADDR_STR_LEN], item[ADDR_STR_LEN + 4];
+	size_t i, n = ports ? inc->nports : inc->npeers, len = 1;
+
+	snprintf(out, cap, "[");
+	for (i = 0; i < n; i++) {
+		if (ports)
+			snprintf(item, sizeof(item), "%s%u", i ? "," : "",
+			    inc->ports[i].port);
+		else
+			snprintf(item, sizeof(item), "%s\"%s\"", i ? "," : "",
+			    addr_str(inc->peers[i].addr, a));
+		if (len + strlen(item) + 2 > cap)
+			break;
+		memcpy(out + len, item, strlen(item) + 1);
+		len += strlen(item);
+	}
+	snprintf(out + len, cap - len, "]");
+}
+
+/* Write an incident to the store; a failure is logged once per run. */
+static void
+incident_store(struct detector *d, struct incident *inc, const char *summary)
+{
+	struct store_incident si;
+	size_t k = d->o.conf->explain_features;
+	int64_t id = 0;
+	cJSON *arr;
+	char *text;
+	int rc;
+
+	memset(&si, 0, sizeof(si));
+	si.id = inc->store_id;
+	si.first_us = inc->first_us;
+	si.last_us = inc->last_us;
+	si.about = inc->about;
+	addr_str(inc->host, si.host);
+	si.alerts = inc->alerts;
+	si.flows = inc->flows;
+	si.peers_n = incident_peers_n(inc);
+	si.ports_n = incident_ports_n(inc);
+	list_json(inc, 0, si.peers, sizeof(si.peers));
+	list_json(inc, 1, si.ports, sizeof(si.ports));
+	si.score_max = inc->score_max;
+	snprintf(si.summary, sizeof(si.summary), "%s", summary);
+	arr = expl_json(inc->ex, inc->nex < k ? inc->nex : k);
+	if ((text = cJSON_PrintUnformatted(arr)) != NULL &&
+	    strlen(text) < sizeof(si.evidence))
+		memcpy(si.evidence, text, strlen(text) + 1);
+	cJSON_free(text);
+	cJSON_Delete(arr);
+	snprintf(
+	    si.model_id, sizeof(si.model_id), "%s", model_info(d->model)->id);
+	rc = store_incident_put(d->o.store, &si, &id);
+	if (rc == 0 && id > 0 && inc->store_id == 0)
+		inc->store_id = inc->id = id;
+	else if (rc != 0 && !d->inc_store_warned) {
+		d->inc_store_warned = 1;
+		log_warnx("store: incident not stored: %s; incidents are "
+			  "reported in the summary and EVE only",
+		    strerror(-rc));
+	}
+}
+
+/* Write one EVE line for a closed incident. */
+static void
+eve_incident(
+    struct detector *d, const struct incident *inc, const char *summary)
+{
+	size_t k = d->o.conf->explain_features, i;
+	char a[ADDR_STR_LEN], t[64];
+	cJSON *o = cJSON_CreateObject(), *in, *arr;
+
+	cJSON_AddStringToObject(o, "timestamp", iso_time(inc->last_us, t));
+	cJSON_AddStringToObject(o, "event_type", "anomd_incident");
+	in = cJSON_AddObjectToObject(o, "incident");
+	cJSON_AddNumberToObject(in, "id", (double)inc->id);
+	cJSON_AddStringToObject(in, "about",
+	    inc->about == STORE_ABOUT_RESPONDER ? "responder" : "initiator");
+	cJSON_AddStringToObject(in, "host", addr_str(inc->host, a));
+	cJSON_AddStringToObject(in, "start", iso_time(inc->first_us, t));
+	cJSON_AddStringToObject(in, "end", iso_time(inc->last_us, t));
+	cJSON_AddStringToObject(in, "summary", summary);
+	cJSON_AddNumberToObject(in, "alerts", (double)inc->alerts);
+	cJSON_AddNumberToObject(in, "findings", (double)inc->findings);
+	cJSON_AddNumberToObject(in, "flows", (double)inc->flows);
+	cJSON_AddNumberToObject(in, "peers_n", (double)incident_peers_n(inc));
+	cJSON_AddNumberToObject(in, "ports_n", (double)incident_ports_n(inc));
+	arr = cJSON_AddArrayToObject(in, "peers");
+	for (i = 0; i < inc->npeers; i++)
+		cJSON_AddItemToArray(
+		    arr, cJSON_CreateString(addr_str(inc->peers[i].addr, a)));
+	arr = cJSON_AddArrayToObject(in, "ports");
+	for (i = 0; i < inc->nports; i++)
+		cJSON_AddItemToArray(
+		    arr, cJSON_CreateNumber(inc->ports[i].port));
+	cJSON_AddNumberToObject(in, "score_max", inc->score_max);
+	cJSON_AddItemToObject(
+	    in, "evidence", expl_json(inc->ex, inc->nex < k ? inc->nex : k));
+	cJSON_AddStringToObject(in, "model_id", model_info(d->model)->id);
+	eve_line(d, o);
+}
+
+/* Keep a closed incident for the summary: the ones with most alerts. */
+static void
+keep_closed(struct detector *d, const struct incident *inc, const char *sum)
+{
+	struct detect_incident *k;
+	size_t i, least = 0;
+
+	if (d->nclosed < DETECT_INCIDENTS_KEPT)
+		k = &d->closed[d->nclosed++];
+	else {
+		for (i = 1; i < d->nclosed; i++)
+			if (d->closed[i].alerts < d->closed[least].alerts)
+				least = i;
+		if (d->closed[least].alerts >= inc->alerts)
+			return;
+		k = &d->closed[least];
+	}
+	k->id = inc->id;
+	k->about = inc->about;
+	memcpy(k->host, inc->host, CAP_ADDR_LEN);
+	k->first_us = inc->first_us;
+	k->last_us = inc->last_us;
+	k->alerts = inc->alerts;
+	k->flows = inc->flows;
+	k->peers_n = incident_peers_n(inc);
+	k->ports_n = incident_ports_n(inc);
+	k->score_max = inc->score_max;
+	snprintf(k->summary, sizeof(k->summary), "%s", sum);
+}
+
+/* The incident engine writes or closes an incident. */
+static void
+incident_cb(struct incident *inc, enum incident_event ev, void *arg)
+{
+	struct detector *d = arg;
+	char sum[INCIDENT_SUMMARY_MAX];
+
+	incident_summary(inc, sum, sizeof(sum));
+	if (d->o.store != NULL)
+		incident_store(d, inc, sum);
+	if (ev != INCIDENT_CLOSE)
+		return;
+	if (d->o.eve != NULL)
+		eve_incident(d, inc, sum);
+	keep_closed(d, inc, sum);
+}
+
+/*
+ * The features of one group (MODEL_GROUP_*) carrying most of the error of
+ * r, largest first, into ex[FEAT_COUNT]; returns how many.
+ */
+static size_t
+explain_group(struct detector *d, const struct flow_record *r, int group,
+    struct model_expl *ex)
+{
+	size_t n = model_explain(d->model, r->feat, FEAT_COUNT, ex), i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (ex[i].feature < FEAT_COUNT &&
+		    d->groups[ex[i].feature] == group)
+			ex[k++] = ex[i];
+	return k;
+}
+
+/* Hand a record to the incident engine; returns the incident's id. */
+static int64_t
+join_incident(struct detector *d, const struct raised *x, int counted,
+    const struct model_expl *ex, size_t nex)
+{
+	const struct flow_record *r = x->r;
+	struct incident_alert ia;
+
+	memset(&ia, 0, sizeof(ia));
+	ia.first_us = r->ts_first_us;
+	ia.last_us = r->ts_last_us;
+	ia.finding = (uint8_t)x->finding;
+	ia.counted = counted;
+	ia.proto = r->proto;
+	memcpy(ia.src, r->src, CAP_ADDR_LEN);
+	memcpy(ia.dst, r->dst, CAP_ADDR_LEN);
+	ia.sport = r->sport;
+	ia.dport = r->dport;
+	ia.packets = r->packets;
+	ia.bytes = r->bytes;
+	ia.score = x->score;
+	ia.feat = r->feat;
+	ia.ex = ex;
+	ia.nex = nex;
+	return incidents_add(d->inc, &ia)->id;
+}
+
+/* Raise a flow alert or a responder finding: incident, store, EVE. */
+static void
+raise_alert(struct detector *d, struct raised *x, const struct model_expl *ex,
+    size_t nex)
+{
+	size_t k = d->o.conf->explain_features;
 	cJSON *arr;
 	char *text;
 	int64_t id = 0;
 
 	if (k > DETECT_EXPLAIN_MAX)
 		k = DETECT_EXPLAIN_MAX;
-	nex = model_explain(d->model, r->feat, k, ex);
-	d->st.alerts++;
-	summary_add(d, r, score, ex, nex);
+	if (k > nex)
+		k = nex;
+	x->incident_id = join_incident(d, x, 1, ex, nex);
+	summary_add(d, x->r, x->score, ex, k);
 	if (d->o.store == NULL && d->o.eve == NULL)
 		return;
-	arr = expl_json(ex, nex);
+	arr = expl_json(ex, k);
 	text = cJSON_PrintUnformatted(arr);
 	if (d->o.store != NULL && text != NULL)
-		id = store_put(d, r, score, text);
+		id = store_put(d, x, text);
 	if (d->o.eve != NULL)
-		eve_write(d, r, score, id, arr);
+		eve_write(d, x, id, arr);
 	cJSON_free(text);
 	cJSON_Delete(arr);
 }
 
-/* Score one record; alert when it passes the threshold. */
+/* Close incidents quiet for the gap, once per second of record time. */
+static void
+expire(struct detector *d, uint64_t ts_us)
+{
+	if (ts_us > d->now_us)
+		d->now_us = ts_us;
+	if (d->now_us < d->expired_us + DETECT_EXPIRE_EVERY_US)
+		return;
+	incidents_expire(d->inc, d->now_us);
+	d->expired_us = d->now_us;
+}
+
+/* Score one record and decide: flow alert, responder finding or nothing. */
 static void
 score(struct detector *d, const struct flow_record *r)
 {
-	float sc = model_score(d->model, r->feat),
-	      thr = model_threshold(d->model);
-	int is_alert = sc > thr;
+	const struct model_info *mi = model_info(d->model);
+	struct model_expl ex[FEAT_COUNT];
+	struct model_split sp;
+	struct verdict v = {"none", 0};
+	struct raised x = {r, STORE_FINDING_FLOW, 0, 0, 0};
+	size_t nex;
 
+	model_score_split(d->model, r->feat, &sp);
 	d->st.scored++;
+	expire(d, r->ts_last_us);
+	if (sp.own > mi->threshold_own) {
+		v.finding = "flow";
+		x.score = sp.own;
+		x.thr = mi->threshold_own;
+		nex = explain_group(d, r, MODEL_GROUP_OWN, ex);
+		d->st.alerts++;
+		raise_alert(d, &x, ex, nex);
+	} else if (sp.ctx > mi->threshold_ctx) {
+		v.finding = "responder";
+		x.finding = STORE_FINDING_RESPONDER;
+		x.score = sp.ctx;
+		x.thr = mi->threshold_ctx;
+		nex = explain_group(d, r, MODEL_GROUP_CTX, ex);
+		d->st.suppressed++;
+		if (incidents_episode(d->inc, r->dst, r->ts_last_us))
+			x.incident_id = join_incident(d, &x, 0, ex, nex);
+		else {
+			d->st.findings++;
+			raise_alert(d, &x, ex, nex);
+		}
+	}
+	v.incident_id = x.incident_id;
+	d->st.incidents = incidents_count(d->inc);
 	if (d->o.scores != NULL)
-		scores_row(d->o.scores, r, sc, thr, is_alert);
-	if (is_alert)
-		alert(d, r, sc);
+		scores_row(d, r, &sp, &v);
 }
 
 /* Take one flow record. */
@@ -627,6 +894,14 @@ detect_record(struct detector *d, const struct flow_record *r)
 	if (d->model == NULL || d->o.train_only)
 		return;
 	score(d, r);
+}
+
+/* Close every open incident now. */
+void
+detect_flush(struct detector *d)
+{
+	incidents_flush(d->inc);
+	d->st.incidents = incidents_count(d->inc);
 }
 
 /* The detector's counters. */
@@ -670,48 +945,50 @@ print_expl(FILE *fp, const struct model_expl *ex, size_t n)
 		    (double)ex[i].p99, 100.0 * ex[i].share);
 }
 
-/* Order hosts by alert count, most first. */
+/* Order incidents by alerts, most first, then by time, newest first. */
 static int
-host_cmp(const void *a, const void *b)
+incident_cmp(const void *a, const void *b)
 {
-	const struct detect_host *x = a, *y = b;
+	const struct detect_incident *x = a, *y = b;
 
-	return x->alerts < y->alerts ? 1 : x->alerts > y->alerts ? -1 : 0;
+	if (x->alerts != y->alerts)
+		return x->alerts < y->alerts ? 1 : -1;
+	return x->last_us < y->last_us ? 1 : x->last_us > y->last_us ? -1 : 0;
 }
 
-/* Print the hosts with the most alerts; one-off hosts are only counted. */
+/* Print the kept incidents, most alerts first. */
 static void
-print_hosts(
-    FILE *fp, const struct detect_hosts *t, const char *what, const char *peers)
+print_incidents(const struct detector *d, FILE *fp)
 {
-	struct detect_hosts s = *t;
-	char a[ADDR_STR_LEN], t0[64], t1[64];
-	size_t i, shown = 0;
+	struct detect_incident s[DETECT_INCIDENTS_KEPT];
+	char a[ADDR_STR_LEN], t[64], n1[32], n2[32];
+	size_t i;
 
-	if (s.n == 0)
-		return;
-	qsort(s.h, s.n, sizeof(s.h[0]), host_cmp);
-	fprintf(fp, "%s with the most alerts:\n", what);
-	for (i = 0; i < s.n && shown < DETECT_HOSTS_SHOWN; i++) {
-		if (s.h[i].alerts - s.h[i].over < 2 && s.n > 1)
-			continue;
-		shown++;
+	fprintf(fp, "incidents: %" PRIu64 "%s\n", d->st.incidents,
+	    d->st.incidents > d->nclosed ? " (those with most alerts shown)"
+					 : "");
+	memcpy(s, d->closed, d->nclosed * sizeof(s[0]));
+	qsort(s, d->nclosed, sizeof(s[0]), incident_cmp);
+	for (i = 0; i < d->nclosed; i++) {
+		fprintf(fp, "  #%" PRId64 " %s: %s\n", s[i].id,
+		    addr_str(s[i].host, a), s[i].summary);
 		fprintf(fp,
-		    "  %-16s %7" PRIu64 " alert%s%s, %s%" PRIu64
-		    " %s%s, max score %.4g, %s to %s\n",
-		    addr_str(s.h[i].addr, a), s.h[i].alerts,
-		    s.h[i].alerts == 1 ? "" : "s",
-		    s.h[i].over ? " (approx.)" : "",
-		    s.h[i].peers_seen > 1 ? "about " : "", s.h[i].peers_seen,
-		    peers, s.h[i].peers_seen == 1 ? "" : "s",
-		    (double)s.h[i].max_score, iso_time(s.h[i].first_us, t0),
-		    iso_time(s.h[i].last_us, t1));
+		    "      as %s from %s for %.0f s: %s alert%s, %s flow%s, "
+		    "%" PRIu64 " peer%s, %" PRIu64 " port%s, max score %.4g\n",
+		    s[i].about == STORE_ABOUT_RESPONDER ? "responder"
+							: "initiator",
+		    iso_time(s[i].first_us, t),
+		    (double)(s[i].last_us - s[i].first_us) / 1e6,
+		    incident_count_str(s[i].alerts, n1),
+		    s[i].alerts == 1 ? "" : "s",
+		    incident_count_str(s[i].flows, n2),
+		    s[i].flows == 1 ? "" : "s", s[i].peers_n,
+		    s[i].peers_n == 1 ? "" : "s", s[i].ports_n,
+		    s[i].ports_n == 1 ? "" : "s", (double)s[i].score_max);
 	}
-	if (shown == 0)
-		fprintf(fp, "  (none with more than one alert)\n");
 }
 
-/* Print the human summary of the run. */
+/* Print the human summary: incidents, the top evidence, then totals. */
 void
 detect_print_summary(const struct detector *d, FILE *fp)
 {
@@ -719,21 +996,23 @@ detect_print_summary(const struct detector *d, FILE *fp)
 	const struct flow_record *r;
 	size_t i;
 
-	fprintf(fp, "scored %" PRIu64 " flow records: %" PRIu64 " alert%s\n",
-	    d->st.scored, d->st.alerts, d->st.alerts == 1 ? "" : "s");
-	print_hosts(fp, &d->by_src, "initiators", "responder");
-	print_hosts(fp, &d->by_dst, "responders", "initiator");
+	print_incidents(d, fp);
 	if (d->ntop > 0)
-		fprintf(fp, "top alerts:\n");
+		fprintf(fp, "top evidence:\n");
 	for (i = 0; i < d->ntop; i++) {
 		r = &d->top[i].rec;
-		fprintf(fp,
-		    "  %s %s %s:%u -> %s:%u score %.4g (threshold "
-		    "%.4g)\n",
+		fprintf(fp, "  %s %s %s:%u -> %s:%u score %.4g\n",
 		    iso_time(r->ts_first_us, t), proto_name(r->proto, pb),
 		    addr_str(r->src, a), r->sport, addr_str(r->dst, b),
-		    r->dport, (double)d->top[i].score,
-		    (double)model_threshold(d->model));
+		    r->dport, (double)d->top[i].score);
 		print_expl(fp, d->top[i].ex, d->top[i].nex);
 	}
+	fprintf(fp,
+	    "scored %" PRIu64 " flow records: %" PRIu64 " flow alert%s, "
+	    "%" PRIu64 " responder finding%s (%" PRIu64 " client flow%s "
+	    "blamed on their responder, not alerted), %" PRIu64 " incident%s\n",
+	    d->st.scored, d->st.alerts, d->st.alerts == 1 ? "" : "s",
+	    d->st.findings, d->st.findings == 1 ? "" : "s", d->st.suppressed,
+	    d->st.suppressed == 1 ? "" : "s", d->st.incidents,
+	    d->st.incidents == 1 ? "" : "s");
 }

@@ -994,6 +994,7 @@ shutdown_all(struct live *L)
 	fcntl(L->pipefd[0], F_SETFL, O_NONBLOCK);
 	wait_training(L);
 	flowtab_flush(L->ft, FLOW_END_SHUTDOWN);
+	detect_flush(L->det); /* write the open incidents */
 	flush_store(L);
 	for (i = 0; i < 4; i++)
 		event_free(L->sig_ev[i]);

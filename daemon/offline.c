@@ -305,6 +305,7 @@ finish_detection(struct offline *off)
 		    seen, MODEL_MIN_ROWS);
 		return -1;
 	}
+	detect_flush(off->det); /* the input ended: so did its incidents */
 	print_model(detect_model(off->det),
 	    o->model_path ? "loaded" : "trained on the baseline window");
 	detect_print_summary(off->det, stdout);

@@ -1,4 +1,4 @@
-/* Check tests of the daemon module: configuration parsing. */
+/* Check tests of the daemon module: configuration parsing, incidents. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "daemon/daemon.h"
+#include "store/store.h"
 
 /* One configuration line and what it must do. */
 static const struct {
@@ -176,11 +177,414 @@ conf_suite(void)
 	return s;
 }
 
+/* ---- incidents ---------------------------------------------------------- */
+
+#define T_MAX 64
+
+/* What the incident callback saw. */
+struct seen {
+	size_t nclosed, nwrites;
+	struct {
+		int64_t id;
+		uint8_t about;
+		char host[ADDR_STR_LEN];
+		uint64_t alerts, flows, peers_n, ports_n;
+		char summary[INCIDENT_SUMMARY_MAX];
+	} c[T_MAX];
+};
+
+/* Record closed incidents and count writes. */
+static void
+seen_cb(struct incident *inc, enum incident_event ev, void *arg)
+{
+	struct seen *s = arg;
+
+	if (ev == INCIDENT_WRITE) {
+		s->nwrites++;
+		return;
+	}
+	ck_assert_msg(inc->id > 0, "a closed incident should have an id");
+	if (s->nclosed == T_MAX)
+		return;
+	s->c[s->nclosed].id = inc->id;
+	s->c[s->nclosed].about = inc->about;
+	addr_str(inc->host, s->c[s->nclosed].host);
+	s->c[s->nclosed].alerts = inc->alerts;
+	s->c[s->nclosed].flows = inc->flows;
+	s->c[s->nclosed].peers_n = incident_peers_n(inc);
+	s->c[s->nclosed].ports_n = incident_ports_n(inc);
+	incident_summary(
+	    inc, s->c[s->nclosed].summary, sizeof(s->c[0].summary));
+	s->nclosed++;
+}
+
+/* An IPv4-mapped address a.b.c.d. */
+static void
+v4(uint8_t out[CAP_ADDR_LEN], uint32_t ip)
+{
+	memset(out, 0, CAP_ADDR_LEN);
+	out[10] = out[11] = 0xff;
+	out[12] = (uint8_t)(ip >> 24);
+	out[13] = (uint8_t)(ip >> 16);
+	out[14] = (uint8_t)(ip >> 8);
+	out[15] = (uint8_t)ip;
+}
+
+#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+/* A test alert: a flow src -> dst:dport at t seconds with features f. */
+struct talert {
+	struct incident_alert a;
+	float f[FEAT_COUNT];
+	struct model_expl ex[1];
+};
+
+static void
+talert(struct talert *t, uint32_t src, uint32_t dst, uint16_t dport,
+    uint8_t proto, double t_s)
+{
+	memset(t, 0, sizeof(*t));
+	t->a.first_us = (uint64_t)(t_s * 1e6);
+	t->a.last_us = t->a.first_us + 1000;
+	t->a.finding = STORE_FINDING_FLOW;
+	t->a.counted = 1;
+	t->a.proto = proto;
+	v4(t->a.src, src);
+	v4(t->a.dst, dst);
+	t->a.sport = 40000;
+	t->a.dport = dport;
+	t->a.packets = 2;
+	t->a.bytes = 120;
+	t->a.score = 2;
+	t->a.feat = t->f;
+	t->ex[0].feature = (uint32_t)feat_index("fwd_hops");
+	t->ex[0].value = 14;
+	t->ex[0].p99 = 1;
+	t->ex[0].share = 0.5f;
+	t->a.ex = t->ex;
+	t->a.nex = 1;
+}
+
+/* Set feature name of a test alert. */
+static void
+tset(struct talert *t, const char *name, float v)
+{
+	int i = feat_index(name);
+
+	ck_assert_msg(i >= 0, "feature %s should exist", name);
+	t->f[i] = v;
+}
+
+/* A half-open TCP SYN. */
+static void
+tsyn(struct talert *t, uint32_t src, uint32_t dst, uint16_t port, double s)
+{
+	talert(t, src, dst, port, 6, s);
+	tset(t, "syn_count", 1);
+	tset(t, "handshake", 0);
+}
+
+START_TEST(test_incident_scan)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(300000000u, seen_cb, &s);
+	struct talert t;
+	int i;
+
+	/* A benign false alert to the server a little before the scan. */
+	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 80, 6, 1);
+	incidents_add(e, &t.a);
+	for (i = 0; i < 1000; i++) {
+		tsyn(&t, IP(10, 0, 0, 66), IP(10, 0, 0, 10), (uint16_t)(i + 1),
+		    10 + i * 0.012);
+		incidents_add(e, &t.a);
+	}
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 2);
+	ck_assert_str_eq(s.c[1].host, "10.0.0.66");
+	ck_assert_int_eq(s.c[1].about, STORE_ABOUT_INITIATOR);
+	ck_assert_uint_eq(s.c[1].alerts, 1000);
+	ck_assert_msg(s.c[1].ports_n >= 980 && s.c[1].ports_n <= 1020,
+	    "distinct ports should be estimated near 1000, not %llu",
+	    (unsigned long long)s.c[1].ports_n);
+	ck_assert_msg(strncmp(s.c[1].summary, "port scan: ", 11) == 0 &&
+		strstr(s.c[1].summary, "TCP ports of 10.0.0.10 in 12 s") !=
+		    NULL,
+	    "a scan should be summarised as one, not \"%s\"", s.c[1].summary);
+	ck_assert_str_eq(s.c[0].host, "10.0.0.5");
+	ck_assert_uint_eq(s.c[0].alerts, 1);
+	ck_assert_msg(strncmp(s.c[0].summary,
+			  "unusual flows: 1 flow from 10.0.0.5 to "
+			  "10.0.0.10:80; strongest evidence fwd_hops = 14 "
+			  "(baseline p99 1)",
+			  200) == 0,
+	    "a lone alert falls back to its evidence, not \"%s\"",
+	    s.c[0].summary);
+}
+END_TEST
+
+START_TEST(test_incident_spoofed_flood)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(300000000u, seen_cb, &s);
+	struct talert t;
+	uint32_t i;
+
+	for (i = 0; i < 20000; i++) {
+		tsyn(&t, IP(100, 64, 0, 0) + i * 7919u, IP(10, 0, 0, 10), 80,
+		    100 + i * 0.001);
+		incidents_add(e, &t.a);
+	}
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 1);
+	ck_assert_int_eq(s.c[0].about, STORE_ABOUT_RESPONDER);
+	ck_assert_str_eq(s.c[0].host, "10.0.0.10");
+	ck_assert_uint_eq(s.c[0].alerts, 20000);
+	ck_assert_msg(strncmp(s.c[0].summary,
+			  "SYN flood: 20 000 half-open flows to 10.0.0.10:80 "
+			  "from ",
+			  55) == 0,
+	    "a spoofed flood is one incident about its victim, not \"%s\"",
+	    s.c[0].summary);
+	ck_assert_msg(s.c[0].peers_n > 18000 && s.c[0].peers_n < 22000,
+	    "about 20 000 sources should be estimated, not %llu",
+	    (unsigned long long)s.c[0].peers_n);
+	ck_assert_msg(s.nwrites <= 25,
+	    "writes should be limited to one per second, not %zu", s.nwrites);
+}
+END_TEST
+
+START_TEST(test_incident_two_attacks_and_gap)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(300000000u, seen_cb, &s);
+	struct talert t;
+	int i;
+
+	for (i = 0; i < 50; i++) { /* two scanners at once */
+		tsyn(&t, IP(10, 0, 0, 66), IP(10, 0, 0, 10), (uint16_t)(i + 1),
+		    10 + i * 0.1);
+		incidents_add(e, &t.a);
+		tsyn(&t, IP(10, 0, 0, 77), IP(10, 0, 0, 10),
+		    (uint16_t)(i + 1000), 10 + i * 0.1);
+		incidents_add(e, &t.a);
+	}
+	ck_assert_uint_eq(incidents_count(e), 2);
+	incidents_expire(e, 20 * 1000000u);
+	ck_assert_uint_eq(s.nclosed, 0);
+	/* The same scanner again after more than the gap: a new incident. */
+	incidents_expire(e, 400 * 1000000u);
+	ck_assert_uint_eq(s.nclosed, 2);
+	for (i = 0; i < 5; i++) {
+		tsyn(&t, IP(10, 0, 0, 66), IP(10, 0, 0, 10), (uint16_t)(i + 1),
+		    401 + i);
+		incidents_add(e, &t.a);
+	}
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 3);
+	ck_assert_msg((strcmp(s.c[0].host, "10.0.0.66") == 0 &&
+			  strcmp(s.c[1].host, "10.0.0.77") == 0) ||
+		(strcmp(s.c[0].host, "10.0.0.77") == 0 &&
+		    strcmp(s.c[1].host, "10.0.0.66") == 0),
+	    "two scanners should make one incident each");
+	ck_assert_uint_eq(s.c[0].alerts, 50);
+	ck_assert_str_eq(s.c[2].host, "10.0.0.66");
+	ck_assert_uint_eq(s.c[2].alerts, 5);
+	ck_assert_msg(s.c[0].id != s.c[2].id && s.c[1].id != s.c[2].id,
+	    "a gap should split incidents");
+}
+END_TEST
+
+START_TEST(test_incident_episode)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(300000000u, seen_cb, &s);
+	struct talert t;
+	uint8_t srv[CAP_ADDR_LEN];
+	struct model_expl ex[2];
+
+	v4(srv, IP(10, 0, 0, 10));
+	ck_assert_msg(!incidents_episode(e, srv, 1000000u),
+	    "no episode before any finding");
+	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 53, 17, 1);
+	t.a.finding = STORE_FINDING_RESPONDER;
+	tset(&t, "resp_flows_1s", 3000);
+	tset(&t, "resp_src_hosts_60s", 19000);
+	memset(ex, 0, sizeof(ex));
+	ex[0].feature = (uint32_t)feat_index("resp_src_hosts_60s");
+	ex[0].p99 = 4;
+	ex[1].feature = (uint32_t)feat_index("resp_flows_1s");
+	ex[1].p99 = 10;
+	t.a.ex = ex;
+	t.a.nex = 2;
+	ck_assert_int_gt(incidents_add(e, &t.a)->id, 0);
+	ck_assert_msg(incidents_episode(e, srv, 100 * 1000000u),
+	    "the episode should be open within the gap");
+	t.a.counted = 0; /* a later client flow joins silently */
+	t.a.first_us = 200 * 1000000u;
+	t.a.last_us = t.a.first_us + 1;
+	incidents_add(e, &t.a);
+	ck_assert_msg(incidents_episode(e, srv, 450 * 1000000u),
+	    "a joined flow should extend the episode");
+	ck_assert_msg(!incidents_episode(e, srv, 600 * 1000000u),
+	    "the episode should end a gap after its last flow");
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 1);
+	ck_assert_uint_eq(s.c[0].alerts, 1);
+	ck_assert_uint_eq(s.c[0].flows, 2);
+	ck_assert_str_eq(s.c[0].summary,
+	    "10.0.0.10 receives 3 000 flows/s from 19 000 sources; baseline "
+	    "p99 10/s");
+}
+END_TEST
+
+/* One summary case: build the alerts, then compare the summary. */
+static void
+one_summary(void (*build)(struct incidents *e), const char *want)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(300000000u, seen_cb, &s);
+
+	build(e);
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 1);
+	ck_assert_str_eq(s.c[0].summary, want);
+}
+
+static void
+build_sweep(struct incidents *e)
+{
+	struct talert t;
+	int i;
+
+	for (i = 1; i <= 254; i++) {
+		tsyn(&t, IP(10, 0, 0, 66), IP(10, 0, 1, i), 22, 5 + i * 0.012);
+		incidents_add(e, &t.a);
+	}
+}
+
+static void
+build_upload(struct incidents *e)
+{
+	struct talert t;
+
+	talert(&t, IP(10, 0, 0, 7), IP(10, 0, 0, 66), 8080, 6, 5);
+	tset(&t, "fwd_bytes", 12.0f * 1024 * 1024);
+	tset(&t, "bwd_bytes", 40000);
+	tset(&t, "handshake", 1);
+	tset(&t, "duration", 20000);
+	incidents_add(e, &t.a);
+}
+
+static void
+build_dns(struct incidents *e)
+{
+	struct talert t;
+	int i;
+
+	for (i = 0; i < 400; i++) {
+		talert(&t, IP(10, 0, 0, 7), IP(10, 0, 0, 53), 53, 17, 5 + i);
+		tset(&t, "dns_queries", 1);
+		tset(&t, "dns_qname_len", 60);
+		tset(&t, "dns_qname_entropy", 4.6f);
+		incidents_add(e, &t.a);
+	}
+}
+
+static void
+build_slow(struct incidents *e)
+{
+	struct talert t;
+	int i;
+
+	for (i = 0; i < 150; i++) {
+		talert(
+		    &t, IP(10, 0, 0, 8), IP(10, 0, 0, 10), 80, 6, 5 + i * 0.1);
+		tset(&t, "handshake", 1);
+		tset(&t, "duration", 120000);
+		tset(&t, "fwd_iat_mean", 10000);
+		incidents_add(e, &t.a);
+	}
+}
+
+static void
+build_logins(struct incidents *e)
+{
+	struct talert t;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		talert(
+		    &t, IP(10, 0, 0, 9), IP(10, 0, 0, 10), 21, 6, 5 + i * 0.5);
+		tset(&t, "handshake", 1);
+		tset(&t, "duration", 800);
+		incidents_add(e, &t.a);
+	}
+}
+
+static void
+build_beacon(struct incidents *e)
+{
+	struct talert t;
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		talert(&t, IP(10, 0, 0, 9), IP(203, 0, 113, 5), 443, 6,
+		    5 + i * 30 + (i % 2) * 0.5);
+		tset(&t, "handshake", 1);
+		tset(&t, "duration", 300);
+		t.a.bytes = 50000; /* not a login: it carries data */
+		incidents_add(e, &t.a);
+	}
+}
+
+START_TEST(test_incident_summaries)
+{
+	char buf[32];
+
+	one_summary(build_sweep, "host sweep: 254 hosts in 3 s on TCP port 22");
+	one_summary(build_upload, "large upload: 12 MiB to 10.0.0.66:8080");
+	one_summary(build_dns,
+	    "DNS tunnel-like queries: 400 long high-entropy names to "
+	    "10.0.0.53");
+	one_summary(build_slow,
+	    "slow connections: 150 long-lived half-idle flows to "
+	    "10.0.0.10:80");
+	one_summary(build_logins,
+	    "repeated short logins: 500 connections to 10.0.0.10:21");
+	one_summary(build_beacon,
+	    "periodic contact: 30 flows to 203.0.113.5:443 every 30 s");
+	ck_assert_str_eq(incident_count_str(0, buf), "0");
+	ck_assert_str_eq(incident_count_str(999, buf), "999");
+	ck_assert_str_eq(incident_count_str(19876, buf), "19 876");
+	ck_assert_str_eq(incident_count_str(1234567, buf), "1 234 567");
+}
+END_TEST
+
+static Suite *
+incident_suite(void)
+{
+	Suite *s = suite_create("incident");
+	TCase *tc = tcase_create("grouping");
+
+	tcase_add_test(tc, test_incident_scan);
+	tcase_add_test(tc, test_incident_spoofed_flood);
+	tcase_add_test(tc, test_incident_two_attacks_and_gap);
+	tcase_add_test(tc, test_incident_episode);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("summaries");
+	tcase_add_test(tc, test_incident_summaries);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
 	SRunner *sr = srunner_create(conf_suite());
 	int failed;
+
+	srunner_add_suite(sr, incident_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
