@@ -127,6 +127,10 @@ static const struct conf_key conf_keys[] = {
     NUM("client_idle_seconds", CONF_UINT, client_idle_seconds, 300, 1, 86400,
 	"seconds",
 	"drop a control client idle this long (subscribers excepted)"),
+    NUM("client_first_request_seconds", CONF_UINT, client_first_request_seconds,
+	5, 1, 86400, "seconds",
+	"drop a control client that sends no request this long after "
+	"connecting"),
     NUM("client_output_max", CONF_SIZE, client_output_max, 1 * MiB, 64 * KiB,
 	1 * GiB, "bytes", "drop a client whose unread output passes this"),
     TXT("user", CONF_STR, user, "anomd", NULL,

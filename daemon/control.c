@@ -17,24 +17,33 @@
  * CONTROL_FD_RESERVE of RLIMIT_NOFILE means fewer than that are left; such
  * a client is refused ("busy") and accepting pauses.  EMFILE, ENFILE and
  * any other accept error pause too.  A pause ends after CONTROL_PAUSE_S or
- * when a client leaves.  Clients beyond max_clients get one "busy" line.
+ * when a client leaves.  Clients beyond max_clients get one "busy" line,
+ * except root and the daemon's own user (SO_PEERCRED at accept against 0
+ * and geteuid()), who may take `reserved' more places: other users holding
+ * every place cannot lock the admin out.  max_per_uid applies to all.
  *
  * Requests: one line each, read with evbuffer_readln (LF, and a CR before
- * it is dropped).  A line with more than line_max bytes before its LF, or
- * more than that with no LF yet, gets "too_long" and the client is closed once
- * that is sent.  The read high-watermark keeps the input near line_max.  A
- * client's next request is handled only when the previous response has been
- * handed to the kernel: a client that does not read stops being read (the
- * kernel pushes back on it) instead of growing its output, and a client that
- * pipelines and reads is never dropped.  A single response larger than
- * output_max is replaced by a "too_large" error.
+ * it is dropped).  Every line gets one reply, an empty one an error.  A
+ * line must be UTF-8 and JSON without NUL (raw or \u0000) and without a
+ * repeated key, which cJSON alone would let through (control_request_parse);
+ * a reply that would not be UTF-8 is replaced by an error.  A line with more
+ * than line_max bytes before its LF, or more than that with no LF yet, gets
+ * "too_long" and the client is closed once that is sent.  The read
+ * high-watermark keeps the input near line_max.  A client's next request is
+ * handled only when the previous response has been handed to the kernel: a
+ * client that does not read stops being read (the kernel pushes back on it)
+ * instead of growing its output, and a client that pipelines and reads is never
+ * dropped.  A single response larger than output_max is replaced by a
+ * "too_large" error.
  *
  * Slow and idle clients: the output buffer is checked against output_max
  * after every write; over it, the client is dropped (dropped_slow).  Only
  * broadcasts can pass it, so a subscriber that does not read is dropped,
  * and nothing ever waits on a client.  A client that sends nothing for
- * idle_s is closed (dropped_idle), except subscribers; any client whose
- * pending output makes no progress for idle_s is dropped as slow.
+ * idle_s is closed (dropped_idle), except subscribers, and one that has not
+ * sent a whole line within first_s of connecting too (a timer from accept,
+ * so dribbling bytes does not extend it); any client whose pending output
+ * makes no progress for idle_s is dropped as slow.
  *
  * A client that shuts down its side still gets every answer (an
  * unterminated last line counts as a request) and is closed once they are
@@ -48,7 +57,10 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <arpa/inet.h>
+
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +87,7 @@ struct control_client {
 	TAILQ_ENTRY(control_client) entry;
 	struct control *ctl;
 	struct bufferevent *bev;
+	struct event *first_ev; /* first_s deadline; NULL once a line came */
 	struct control_peer peer;
 	int subscribed;
 	int eof; /* the client shut its side down */
@@ -266,6 +279,139 @@ reply_ok(cJSON *result)
 	return s;
 }
 
+/* Length of the UTF-8 sequence at s (n > 0 bytes left), or 0 if invalid. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0; /* a continuation byte, an overlong lead, or too big
+			   */
+	len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (c == 0xe0)
+		lo = 0xa0; /* overlong */
+	else if (c == 0xed)
+		hi = 0x9f; /* a surrogate */
+	else if (c == 0xf0)
+		lo = 0x90; /* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f; /* beyond U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+/* Whether s[0..n) is UTF-8. */
+int
+control_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k;
+
+	while (n > 0) {
+		if ((k = utf8_seq(p, n)) == 0)
+			return 0;
+		p += k;
+		n -= k;
+	}
+	return 1;
+}
+
+/* Whether a string in the JSON text s (NUL-ended) has a \u0000 escape. */
+static int
+has_nul_escape(const char *s)
+{
+	int in = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			in = !in;
+		else if (in && *s == '\\') {
+			if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
+				return 1;
+			if (s[1] != '\0')
+				s++; /* the escaped character */
+		}
+	}
+	return 0;
+}
+
+/* Order two keys for qsort. */
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 if an object in j repeats a key, 0 if none does, -1 out of memory. */
+static int
+dup_keys(const cJSON *j)
+{
+	const cJSON *c;
+	const char **keys;
+	size_t n = 0, i;
+	int rc = 0;
+
+	for (c = j->child; c != NULL; c = c->next)
+		n++;
+	if (cJSON_IsObject(j) && n > 1) {
+		if ((keys = calloc(n, sizeof(*keys))) == NULL)
+			return -1;
+		for (i = 0, c = j->child; c != NULL; c = c->next)
+			keys[i++] = c->string != NULL ? c->string : "";
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		for (i = 1; i < n && rc == 0; i++)
+			rc = strcmp(keys[i - 1], keys[i]) == 0;
+		free(keys);
+	}
+	for (c = j->child; c != NULL && rc == 0; c = c->next)
+		rc = dup_keys(c); /* cJSON caps nesting at 1000 */
+	return rc;
+}
+
+/* Parse and vet one request line (see daemon.h). */
+int
+control_request_parse(const char *line, size_t n, cJSON **out, const char **why)
+{
+	cJSON *j;
+	int rc;
+
+	*out = NULL;
+	*why = "the request is not JSON";
+	if (n == 0) {
+		*why = "an empty line: a request is one JSON object";
+		return -EILSEQ;
+	}
+	if (memchr(line, '\0', n) != NULL)
+		return -EILSEQ;
+	if (!control_utf8_valid(line, n)) {
+		*why = "the request is not UTF-8";
+		return -EILSEQ;
+	}
+	if ((j = cJSON_ParseWithOpts(line, NULL, 1)) == NULL)
+		return -EILSEQ;
+	if (has_nul_escape(line)) {
+		*why = "a string in the request has a \\u0000 escape";
+		rc = -EPROTO;
+	} else if ((rc = dup_keys(j)) != 0) {
+		*why = rc < 0 ? "out of memory"
+			      : "an object in the request repeats a key";
+		rc = rc < 0 ? -ENOMEM : -EPROTO;
+	}
+	if (rc != 0)
+		cJSON_Delete(j);
+	else
+		*out = j;
+	return rc;
+}
+
 /* Restart accepting after a pause. */
 static void
 accept_resume(struct control *ctl)
@@ -309,6 +455,8 @@ client_free(struct control_client *cl)
 	ctl->st.clients--;
 	if (cl->subscribed)
 		ctl->st.subscribers--;
+	if (cl->first_ev != NULL)
+		event_free(cl->first_ev);
 	bufferevent_free(cl->bev);
 	free(cl);
 	accept_resume(ctl);
@@ -322,6 +470,31 @@ client_drop(struct control_client *cl)
 		cl->dead = 1;
 	else
 		client_free(cl);
+}
+
+/* The client sent a whole line (or too long a one): no first_s deadline. */
+static void
+client_first_done(struct control_client *cl)
+{
+	if (cl->first_ev == NULL)
+		return;
+	event_free(cl->first_ev);
+	cl->first_ev = NULL;
+}
+
+/* A client made no request within first_s of connecting. */
+static void
+client_first_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control_client *cl = arg;
+
+	(void)fd;
+	(void)what;
+	cl->ctl->st.dropped_idle++;
+	log_debug("control: client pid %ld uid %lu sent no request in %u s",
+	    (long)cl->peer.pid, (unsigned long)cl->peer.uid,
+	    cl->ctl->o.first_s);
+	client_drop(cl);
 }
 
 /* Drop a client whose output is over the cap; 0, or -1 if dropped. */
@@ -352,6 +525,13 @@ client_reply(struct control_client *cl, char *line)
 	char msg[128];
 	int rc;
 
+	if (line != NULL && !control_utf8_valid(line, strlen(line))) {
+		/* A handler put bytes from elsewhere into the reply. */
+		if (warn_ok(cl->ctl))
+			log_warnx("control: a response was not UTF-8");
+		cJSON_free(line);
+		line = reply_error("internal", "the response is not UTF-8");
+	}
 	if (line != NULL && strlen(line) >= max) {
 		snprintf(msg, sizeof(msg),
 		    "the response (%zu bytes) is over the output cap (%zu)",
@@ -423,12 +603,15 @@ client_request(struct control_client *cl, const char *line, size_t n)
 	const char *why;
 	cJSON *req = NULL;
 	char *reply;
+	int rc;
 
 	ctl->st.requests++;
-	if (strlen(line) != n ||
-	    (req = cJSON_ParseWithOpts(line, NULL, 1)) == NULL) {
+	if ((rc = control_request_parse(line, n, &req, &why)) != 0) {
 		ctl->st.bad_requests++;
-		reply = reply_error("bad_json", "the request is not JSON");
+		reply = reply_error(rc == -EILSEQ ? "bad_json"
+			: rc == -EPROTO		  ? "bad_request"
+						  : "internal",
+		    why);
 	} else if ((why = request_check(req, &cmd, &args)) != NULL) {
 		ctl->st.bad_requests++;
 		reply = reply_error("bad_request", why);
@@ -468,6 +651,7 @@ client_too_long(struct control_client *cl)
 	char msg[96];
 
 	ctl->st.oversized++;
+	client_first_done(cl);
 	snprintf(
 	    msg, sizeof(msg), "request line over %zu bytes", ctl->o.line_max);
 	if (client_reply(cl, reply_error("too_long", msg)) != 0)
@@ -536,7 +720,8 @@ client_process(struct control_client *cl)
 			return;
 		if (rc == 0)
 			break;
-		rc = n > 0 ? client_request(cl, line, n) : 0;
+		client_first_done(cl);
+		rc = client_request(cl, line, n);
 		free(line);
 		if (rc != 0)
 			return;
@@ -645,7 +830,6 @@ client_refuse(struct control *ctl, int fd, const char *message)
 		log_warnx("control: refused a client: %s", message);
 }
 
-/* Take a connection into service, or refuse it when full. */
 /* Clients connected now with this uid. */
 static unsigned
 uid_clients(const struct control *ctl, uid_t uid)
@@ -658,47 +842,86 @@ uid_clients(const struct control *ctl, uid_t uid)
 	return n;
 }
 
+/* Why a peer may not connect now (into msg), or NULL. */
+static const char *
+client_full(const struct control *ctl, const struct ucred *cr, int admin,
+    char *msg, size_t size)
+{
+	unsigned max = ctl->o.max_clients;
+
+	if (ctl->st.clients >= max + (admin ? ctl->o.reserved : 0)) {
+		snprintf(msg, size, "too many clients (max %u)", max);
+		return msg;
+	}
+	if (ctl->o.max_per_uid &&
+	    uid_clients(ctl, cr->uid) >= ctl->o.max_per_uid) {
+		snprintf(msg, size, "too many clients of uid %u (max %u)",
+		    (unsigned)cr->uid, ctl->o.max_per_uid);
+		return msg;
+	}
+	return NULL;
+}
+
+/* Set up a client on fd for the peer cr; NULL on failure (fd closed). */
+static struct control_client *
+client_new(struct control *ctl, int fd, const struct ucred *cr)
+{
+	struct timeval first = {(time_t)ctl->o.first_s, 0};
+	struct control_client *cl;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL)
+		fatal("control: client");
+	cl->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (cl->bev == NULL) {
+		close(fd);
+		goto fail;
+	}
+	if (ctl->o.first_s != 0) {
+		cl->first_ev = evtimer_new(ctl->base, client_first_cb, cl);
+		if (cl->first_ev == NULL || evtimer_add(cl->first_ev, &first))
+			goto fail;
+	}
+	cl->ctl = ctl;
+	cl->peer.uid = cr->uid;
+	cl->peer.gid = cr->gid;
+	cl->peer.pid = cr->pid;
+	return cl;
+
+fail:
+	if (cl->first_ev != NULL)
+		event_free(cl->first_ev);
+	if (cl->bev != NULL)
+		bufferevent_free(cl->bev); /* closes fd */
+	free(cl);
+	log_warnx("control: cannot set up a client");
+	return NULL;
+}
+
+/* Take a connection into service, or refuse it when full. */
 static void
 client_accept(struct control *ctl, int fd)
 {
 	struct control_client *cl;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	char msg[64];
+	const char *why;
+	char msg[96];
+	int admin;
 
-	if (ctl->st.clients >= ctl->o.max_clients) {
-		snprintf(msg, sizeof(msg), "too many clients (max %u)",
-		    ctl->o.max_clients);
-		client_refuse(ctl, fd, msg);
-		return;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1 ||
 	    len != sizeof(cr)) {
 		log_warn("control: SO_PEERCRED");
 		close(fd);
 		return;
 	}
-	if (ctl->o.max_per_uid &&
-	    uid_clients(ctl, cr.uid) >= ctl->o.max_per_uid) {
-		snprintf(msg, sizeof(msg),
-		    "too many clients of uid %u (max %u)", (unsigned)cr.uid,
-		    ctl->o.max_per_uid);
-		client_refuse(ctl, fd, msg);
+	/* geteuid() now: the daemon opens the socket before it drops root. */
+	admin = cr.uid == 0 || cr.uid == geteuid();
+	if ((why = client_full(ctl, &cr, admin, msg, sizeof(msg))) != NULL) {
+		client_refuse(ctl, fd, why);
 		return;
 	}
-	if ((cl = calloc(1, sizeof(*cl))) == NULL)
-		fatal("control: client");
-	cl->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (cl->bev == NULL) {
-		log_warnx("control: cannot set up a client");
-		close(fd);
-		free(cl);
+	if ((cl = client_new(ctl, fd, &cr)) == NULL)
 		return;
-	}
-	cl->ctl = ctl;
-	cl->peer.uid = cr.uid;
-	cl->peer.gid = cr.gid;
-	cl->peer.pid = cr.pid;
 	bufferevent_setcb(
 	    cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
 	/* A full line and its CR LF, so an oversized one is always seen. */
@@ -859,6 +1082,12 @@ control_broadcast(struct control *ctl, const char *line)
 	struct evbuffer *out;
 	size_t len = strlen(line);
 
+	if (!control_utf8_valid(line, len)) {
+		if (warn_ok(ctl))
+			log_warnx("control: not broadcasting a line that is "
+				  "not UTF-8");
+		return;
+	}
 	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
 		next = TAILQ_NEXT(cl, entry);
 		if (!cl->subscribed || cl->closing || cl->dead)
@@ -877,4 +1106,43 @@ void
 control_get_stats(const struct control *ctl, struct control_stats *st)
 {
 	*st = ctl->st;
+}
+
+/* Read an optional whole-number argument (see daemon.h). */
+int
+control_arg_int(
+    const cJSON *args, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+	double d;
+
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsNumber(v))
+		return -1;
+	d = v->valuedouble;
+	if (!isfinite(d) || d != floor(d) || d < (double)min || d > (double)max)
+		return -1;
+	*out = (int64_t)d;
+	return 1;
+}
+
+/* Read an optional address argument as the store writes it (daemon.h). */
+int
+control_arg_addr(const cJSON *args, const char *name, char buf[ADDR_STR_LEN])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+	uint8_t a[16];
+
+	if (v == NULL || cJSON_IsNull(v))
+		return 0;
+	if (!cJSON_IsString(v) || v->valuestring == NULL)
+		return -1;
+	memset(a, 0, sizeof(a));
+	if (inet_pton(AF_INET, v->valuestring, a + 12) == 1)
+		a[10] = a[11] = 0xff; /* IPv4-mapped, as capture keeps it */
+	else if (inet_pton(AF_INET6, v->valuestring, a) != 1)
+		return -1;
+	addr_str(a, buf);
+	return 1;
 }

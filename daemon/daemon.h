@@ -81,6 +81,7 @@ struct anomd_conf {
 	uint32_t socket_mode;
 	char socket_group[CONF_STR_MAX];
 	uint32_t max_clients, max_clients_per_uid, client_idle_seconds;
+	uint32_t client_first_request_seconds;
 	uint64_t client_output_max;
 	char user[CONF_STR_MAX];
 };
@@ -336,6 +337,7 @@ struct control;
 struct control_client;
 
 #define CONTROL_LINE_MAX (64 * 1024) /* request line cap, bytes */
+#define CONTROL_RESERVED_CLIENTS 4 /* places beyond max_clients for admins */
 
 struct control_peer {
 	uid_t uid;
@@ -349,7 +351,14 @@ struct control_opts {
 	gid_t gid; /* group of the socket, (gid_t)-1 = keep */
 	unsigned max_clients; /* more get a "busy" error and are closed */
 	unsigned max_per_uid; /* of one uid; 0 = no cap beyond max_clients */
+	/*
+	 * Places beyond max_clients that only root and the daemon's own user
+	 * (geteuid() when the client connects) may take, so that other users
+	 * cannot lock them out.  max_per_uid still applies to them.
+	 */
+	unsigned reserved;
 	unsigned idle_s; /* drop a non-subscribed client idle this long */
+	unsigned first_s; /* drop a client without a request by then; 0 = off */
 	size_t output_max; /* drop a client with more unsent output */
 	size_t line_max; /* CONTROL_LINE_MAX unless a test shrinks it */
 };
@@ -385,7 +394,35 @@ void control_close(struct control *ctl);
 void control_subscribe(struct control_client *cl);
 /* Queue line (one JSON object, no newline) to every subscriber. */
 void control_broadcast(struct control *ctl, const char *line);
+/* Copy the control socket's counters into *st. */
 void control_get_stats(const struct control *ctl, struct control_stats *st);
+/*
+ * Parse one request line of n bytes (line[n] is NUL) into *out (caller
+ * frees with cJSON_Delete), refusing what cJSON would let through: bytes
+ * that are not UTF-8, NUL bytes, \u0000 escapes (cJSON cuts the string
+ * there), and an object with a repeated key at any depth.  Returns 0, or
+ * -EILSEQ (not UTF-8, or not JSON) or -EPROTO (JSON that is refused) with
+ * *why set to a static message; *out is then NULL.
+ */
+int control_request_parse(
+    const char *line, size_t n, struct cJSON **out, const char **why);
+/* Whether s[0..n) is UTF-8 (RFC 3629: no overlong forms, no surrogates). */
+int control_utf8_valid(const char *s, size_t n);
+/*
+ * Read the optional argument name of args, which must be a whole number in
+ * [min, max] (both within +-2^53), into *out.  Returns 0 when it is absent
+ * or null (*out untouched), 1 when read, -1 when invalid.
+ */
+int control_arg_int(const struct cJSON *args, const char *name, int64_t min,
+    int64_t max, int64_t *out);
+/*
+ * Read the optional argument name of args, one IPv4 or IPv6 address (not a
+ * network), into buf as the store writes addresses (IPv4-mapped as IPv4,
+ * IPv6 compressed).  Returns 0 when absent or null, 1 when read, -1 when
+ * invalid.
+ */
+int control_arg_addr(
+    const struct cJSON *args, const char *name, char buf[ADDR_STR_LEN]);
 
 /* ---- notify.c ----------------------------------------------------------- */
 

@@ -43,6 +43,7 @@
 #define LIVE_STOP_WAIT_MS 5000 /* wait for a running training at exit */
 #define LIVE_REOPEN_S 5 /* retry a failed capture this often */
 #define LIVE_TRAIN_NICE 10 /* nice value of the training thread */
+#define LIVE_ID_MAX INT64_C(9000000000000000) /* ids asked for, < 2^53 */
 #define MODEL_FILE "anomd.model"
 
 struct live {
@@ -624,20 +625,6 @@ arg_num(
 	return 1;
 }
 
-/* Read optional string argument name of at most max - 1 bytes. */
-static int
-arg_str(const cJSON *args, const char *name, size_t max, const char **out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
-
-	if (v == NULL || cJSON_IsNull(v))
-		return 0;
-	if (!cJSON_IsString(v) || strlen(v->valuestring) >= max)
-		return -1;
-	*out = v->valuestring;
-	return 1;
-}
-
 /* Add one queried alert to the result array. */
 static int
 query_cb(const struct store_alert *a, void *arg)
@@ -654,7 +641,10 @@ static cJSON *
 cmd_alerts(struct live *L, const cJSON *args, const char **code, char **message)
 {
 	struct store_query q;
-	double since = 0, until = 0, limit = 100, before = 0, min = 0;
+	double since = 0, until = 0, min = 0;
+	int64_t limit = 100, before = 0;
+	char src[ADDR_STR_LEN], dst[ADDR_STR_LEN];
+	int has_src = 0, has_dst = 0;
 	const cJSON *last;
 	cJSON *r, *arr;
 	char *cause = NULL;
@@ -662,20 +652,24 @@ cmd_alerts(struct live *L, const cJSON *args, const char **code, char **message)
 	memset(&q, 0, sizeof(q));
 	if (arg_num(args, "since", 0, 1e11, &since) < 0 ||
 	    arg_num(args, "until", 0, 1e11, &until) < 0 ||
-	    arg_num(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) < 0 ||
-	    arg_num(args, "before_id", 0, 9e15, &before) < 0 ||
+	    control_arg_int(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) <
+		0 ||
+	    control_arg_int(args, "before_id", 0, LIVE_ID_MAX, &before) < 0 ||
 	    arg_num(args, "min_score", 0, 1e30, &min) < 0 ||
-	    arg_str(args, "src", STORE_IP_MAX, &q.src_ip) < 0 ||
-	    arg_str(args, "dst", STORE_IP_MAX, &q.dst_ip) < 0)
+	    (has_src = control_arg_addr(args, "src", src)) < 0 ||
+	    (has_dst = control_arg_addr(args, "dst", dst)) < 0)
 		return fail(code, message, "bad_argument",
-		    "alerts takes since, until (epoch seconds), limit (1 to "
-		    "%d), before_id, min_score (numbers), src, dst (addresses)",
+		    "alerts takes since, until (epoch seconds), limit (a whole "
+		    "number, 1 to %d), before_id (a whole number), min_score, "
+		    "src, dst (one IPv4 or IPv6 address each, not a network)",
 		    STORE_QUERY_LIMIT_MAX);
 	q.since_us = (uint64_t)(since * 1e6);
 	q.until_us = (uint64_t)(until * 1e6);
 	q.limit = (unsigned)limit;
-	q.before_id = (int64_t)before;
+	q.before_id = before;
 	q.min_score = min;
+	q.src_ip = has_src ? src : NULL;
+	q.dst_ip = has_dst ? dst : NULL;
 	arr = cJSON_CreateArray();
 	if (store_alerts_query(L->store, &q, query_cb, arr, &cause) < 0) {
 		cJSON_Delete(arr);
@@ -699,18 +693,19 @@ static cJSON *
 cmd_alert(struct live *L, const cJSON *args, const char **code, char **message)
 {
 	struct store_alert a;
-	double id = 0;
+	int64_t id = 0;
 	char *cause = NULL;
 	cJSON *r = NULL;
 	int rc;
 
-	if (arg_num(args, "id", 1, 9e15, &id) != 1)
+	if (control_arg_int(args, "id", 1, LIVE_ID_MAX, &id) != 1)
 		return fail(code, message, "bad_argument",
-		    "alert takes an id, a positive number");
-	rc = store_alert_get(L->store, (int64_t)id, &a, &cause);
+		    "alert takes an id, a whole positive number");
+	rc = store_alert_get(L->store, id, &a, &cause);
 	free(cause);
 	if (rc == -ENOENT)
-		return fail(code, message, "not_found", "no alert %.0f", id);
+		return fail(
+		    code, message, "not_found", "no alert %" PRId64, id);
 	if (rc != 0 || store_alert_to_json(&a, &r) != 0)
 		return fail(code, message, "internal", "cannot read alert");
 	return r;
@@ -886,7 +881,9 @@ open_control(struct live *L)
 	}
 	co.max_clients = L->conf->max_clients;
 	co.max_per_uid = L->conf->max_clients_per_uid;
+	co.reserved = CONTROL_RESERVED_CLIENTS;
 	co.idle_s = L->conf->client_idle_seconds;
+	co.first_s = L->conf->client_first_request_seconds;
 	co.output_max = L->conf->client_output_max;
 	co.line_max = CONTROL_LINE_MAX;
 	if (control_open(&L->ctl, L->base, &co, control_cb, L, &cause) != 0)

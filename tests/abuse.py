@@ -59,6 +59,27 @@ expect("alert without id", ask(s, '{"command":"alert"}\n'), False,
        "bad_argument")
 expect("missing alert", ask(s, '{"command":"alert","arguments":{"id":999999999}}\n'),
        False, "not_found")
+# issue 9: every line gets a JSON answer, and nothing is trusted unchecked.
+for what, raw, code in [
+        ("empty line", b"\n", "bad_json"),
+        ("invalid UTF-8", b'{"command":"st\xffatus"}\n', "bad_json"),
+        ("escaped NUL", b'{"command":"status\\u0000x"}\n', "bad_request"),
+        ("duplicate key", b'{"command":"status","command":"retrain"}\n',
+         "bad_request"),
+        ("src not an address",
+         b'{"command":"alerts","arguments":{"src":"notanip"}}\n',
+         "bad_argument"),
+        ("src a CIDR",
+         b'{"command":"alerts","arguments":{"src":"10.0.0.0/8"}}\n',
+         "bad_argument"),
+        ("fractional id", b'{"command":"alert","arguments":{"id":1.5}}\n',
+         "bad_argument"),
+        ("fractional limit",
+         b'{"command":"alerts","arguments":{"limit":2.5}}\n',
+         "bad_argument")]:
+    expect(what, ask(s, raw), False, code)
+expect("IPv4-mapped src", ask(
+    s, '{"command":"alerts","arguments":{"src":"::ffff:192.0.2.7"}}\n'), True)
 s.close()
 
 # An oversized line gets too_long and the connection is closed.

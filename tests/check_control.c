@@ -108,6 +108,8 @@ handler(struct control_client *cl, const char *command, const cJSON *args,
 		cJSON_AddNumberToObject(r, "pid", peer->pid);
 		return r;
 	}
+	if (strcmp(command, "raw") == 0)
+		return cJSON_CreateString("caf\xc3 bytes from elsewhere");
 	if (strcmp(command, "big") == 0 && cJSON_IsNumber(n)) {
 		s = calloc(1, (size_t)n->valuedouble + 1);
 		memset(s, 'x', (size_t)n->valuedouble);
@@ -275,16 +277,21 @@ cli_expect(int fd, const char *want)
 	ck_assert_str_eq(buf, want);
 }
 
+static int last_ascii; /* whether cli_expect_code's line was all ASCII */
+
 /* Read one line and check it is an error with code. */
 static void
 cli_expect_code(int fd, const char *code)
 {
 	char buf[4096];
 	const cJSON *e, *c;
+	const char *p;
 	cJSON *r;
 	int n = cli_line(fd, buf, sizeof(buf));
 
 	ck_assert_msg(n >= 0, "an error response should come (got %d)", n);
+	for (last_ascii = 1, p = buf; *p != '\0'; p++)
+		last_ascii &= (unsigned char)*p < 0x80;
 	r = cJSON_Parse(buf);
 	ck_assert_msg(r != NULL, "the response should be JSON: %s", buf);
 	ck_assert_msg(cJSON_IsFalse(cJSON_GetObjectItem(r, "ok")),
@@ -394,12 +401,14 @@ START_TEST(test_pipelined)
 
 	start(&o);
 	fd = cli_connect();
-	/* Empty lines are skipped, CR LF works, order is kept. */
+	/* Empty lines get an error each, CR LF works, order is kept. */
 	cli_send(fd,
 	    "\n\r\n{\"command\":\"echo\",\"arguments\":{\"n\":1}}\r\n"
-	    "{\"command\":\"echo\",\"arguments\":{\"n\":2}}\n\n"
+	    "{\"command\":\"echo\",\"arguments\":{\"n\":2}}\n"
 	    "{\"command\":\"nope\"}\n"
 	    "{\"command\":\"echo\",\"arguments\":{\"n\":4}}\n");
+	cli_expect_code(fd, "bad_json");
+	cli_expect_code(fd, "bad_json");
 	for (i = 1; i <= 4; i++) {
 		if (i == 3) {
 			cli_expect_code(fd, "unknown_command");
@@ -411,7 +420,8 @@ START_TEST(test_pipelined)
 	}
 	pump_for(20);
 	ck_assert_msg(cli_open(fd), "no response should follow the fourth");
-	ck_assert_uint_eq(stats().requests, 4);
+	ck_assert_uint_eq(stats().requests, 6);
+	ck_assert_uint_eq(stats().bad_requests, 2);
 	close(fd);
 }
 END_TEST
@@ -422,21 +432,34 @@ static const struct {
 	size_t len;
 	const char *code;
 } bad[] = {
-    {"{", 0, "bad_json"},
-    {"nonsense", 0, "bad_json"},
+    {"{", 0, "bad_json"}, {"nonsense", 0, "bad_json"},
     {"{\"command\":\"echo\"} trailing", 0, "bad_json"},
     {"{\"command\":\"echo\",}", 0, "bad_json"},
     {"{\"command\":\"echo\"}\0{}", 21, "bad_json"}, /* a NUL inside */
-    {"[]", 0, "bad_request"},
-    {"\"echo\"", 0, "bad_request"},
-    {"42", 0, "bad_request"},
-    {"{}", 0, "bad_request"},
+    {"[]", 0, "bad_request"}, {"\"echo\"", 0, "bad_request"},
+    {"42", 0, "bad_request"}, {"{}", 0, "bad_request"},
     {"{\"command\":5}", 0, "bad_request"},
     {"{\"command\":null}", 0, "bad_request"},
     {"{\"command\":[\"echo\"]}", 0, "bad_request"},
     {"{\"command\":\"echo\",\"arguments\":5}", 0, "bad_request"},
     {"{\"command\":\"echo\",\"arguments\":[]}", 0, "bad_request"},
     {"{\"command\":\"echo\",\"arguments\":\"x\"}", 0, "bad_request"},
+    /* issue 9: what cJSON alone lets through or echoes raw */
+    {"", 0, "bad_json"}, /* an empty line */
+    {"\r", 0, "bad_json"}, /* empty after CR LF */
+    {"{\"command\":\"ech\xff\"}", 0, "bad_json"}, /* not UTF-8 */
+    {"{\"command\":\"\xc0\xaf\"}", 0, "bad_json"}, /* overlong */
+    {"{\"command\":\"\xed\xa0\x80\"}", 0, "bad_json"}, /* surrogate */
+    {"{\"command\":\"echo\",\"arguments\":{\"s\":\"\xe2\x82\"}}", 0,
+	"bad_json"}, /* a cut sequence */
+    {"{\"command\":\"echo\\u0000x\"}", 0, "bad_request"},
+    {"{\"command\":\"echo\",\"arguments\":{\"s\":\"a\\u0000\"}}", 0,
+	"bad_request"},
+    {"{\"command\":\"echo\",\"command\":\"fail\"}", 0, "bad_request"},
+    {"{\"command\":\"echo\",\"arguments\":{\"n\":1,\"n\":2}}", 0,
+	"bad_request"},
+    {"{\"command\":\"echo\",\"arguments\":{\"a\":[{\"x\":1,\"\\u0078\":2}]}}",
+	0, "bad_request"}, /* a repeat spelled with an escape, deep down */
 };
 
 START_TEST(test_bad)
@@ -451,6 +474,7 @@ START_TEST(test_bad)
 	cli_send_n(fd, line, len);
 	cli_send(fd, "\n");
 	cli_expect_code(fd, bad[_i].code);
+	ck_assert_msg(last_ascii, "an error reply should not echo raw bytes");
 	ck_assert_uint_eq(F.calls, 0);
 	ck_assert_uint_eq(stats().bad_requests, 1);
 	/* The connection stays usable. */
@@ -458,6 +482,190 @@ START_TEST(test_bad)
 	ck_assert_uint_eq(F.calls, 1);
 	ck_assert_uint_eq(stats().bad_requests, 1);
 	close(fd);
+}
+END_TEST
+
+/* Request lines for control_request_parse and the error each should get. */
+static const struct {
+	const char *line;
+	int rc;
+} parse_cases[] = {
+    {"{\"command\":\"status\"}", 0},
+    {"{\"command\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e\"}", 0},
+    {"{\"command\":\"\xf4\x8f\xbf\xbf\"}", 0}, /* U+10FFFF */
+    {"{\"command\":\"\\ud834\\udd1e\"}", 0}, /* a pair */
+    {"{\"command\":\"a\\\\u0000\"}", 0}, /* "\\" "u0000" */
+    {"{\"a\":1,\"A\":1,\"b\":{\"a\":1},\"c\":[{\"a\":1},{\"a\":2}]}", 0},
+    {"", -EILSEQ}, {" ", -EILSEQ}, {"{\"command\":\"status\"", -EILSEQ},
+    {"{\"command\":\"\xff\"}", -EILSEQ},
+    {"{\"command\":\"\x80\"}", -EILSEQ}, /* lone continuation */
+    {"{\"command\":\"\xc1\xbf\"}", -EILSEQ}, /* overlong */
+    {"{\"command\":\"\xe0\x9f\xbf\"}", -EILSEQ}, /* overlong */
+    {"{\"command\":\"\xf0\x8f\xbf\xbf\"}", -EILSEQ}, /* overlong */
+    {"{\"command\":\"\xed\xbf\xbf\"}", -EILSEQ}, /* surrogate */
+    {"{\"command\":\"\xf4\x90\x80\x80\"}", -EILSEQ}, /* > U+10FFFF */
+    {"{\"command\":\"\xf8\x88\x80\x80\x80\"}", -EILSEQ},
+    {"{\"command\":\"\xe2\x82\"}", -EILSEQ}, /* cut */
+    {"{\"command\":\"\xe2\x82", -EILSEQ}, /* cut at the end */
+    {"{\"command\":\"\\ud800\"}", -EILSEQ}, /* lone surrogate */
+    {"{\"command\":\"\\udc00x\"}", -EILSEQ},
+    {"{\"command\":\"status\\u0000x\"}", -EPROTO},
+    {"{\"command\":\"\\u0000\"}", -EPROTO},
+    {"{\"a\\u0000b\":1,\"command\":\"x\"}", -EPROTO}, /* in a key */
+    {"{\"command\":\"\\\\\\u0000\"}", -EPROTO}, /* "\\" then \u0000 */
+    {"{\"command\":\"x\",\"command\":\"y\"}", -EPROTO},
+    {"{\"command\":\"x\",\"command\":\"x\"}", -EPROTO},
+    {"{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", -EPROTO},
+    {"[{\"a\":1},{\"b\":1,\"b\":1}]", -EPROTO},
+    {"{\"k\":\"v\",\"\\u006b\":\"w\"}", -EPROTO}, /* an escaped repeat */
+};
+
+START_TEST(test_parse)
+{
+	const char *line = parse_cases[_i].line, *why = "sentinel";
+	cJSON *j = (cJSON *)&why;
+	int rc;
+
+	rc = control_request_parse(line, strlen(line), &j, &why);
+	ck_assert_msg(rc == parse_cases[_i].rc,
+	    "case %d should give %d, gave %d (%s)", _i, parse_cases[_i].rc, rc,
+	    rc ? why : "");
+	if (rc == 0) {
+		ck_assert_ptr_nonnull(j);
+		cJSON_Delete(j);
+	} else {
+		ck_assert_ptr_null(j);
+		ck_assert_msg(why != NULL && strcmp(why, "sentinel") != 0 &&
+			control_utf8_valid(why, strlen(why)),
+		    "a refusal should say why");
+	}
+}
+END_TEST
+
+/* A NUL byte inside the line, and objects too big to compare pairwise. */
+START_TEST(test_parse_edges)
+{
+	const char *why;
+	char *s, *p;
+	cJSON *j;
+	int i, k = 5000;
+
+	ck_assert_int_eq(control_request_parse("{}\0{}", 5, &j, &why), -EILSEQ);
+	ck_assert_ptr_null(j);
+	s = malloc((size_t)k * 16 + 16);
+	ck_assert_ptr_nonnull(s);
+	for (p = s + sprintf(s, "{"), i = 0; i < k; i++)
+		p += sprintf(p, "\"k%d\":%d,", i, i);
+	strcpy(p - 1, "}");
+	ck_assert_int_eq(control_request_parse(s, strlen(s), &j, &why), 0);
+	cJSON_Delete(j);
+	sprintf(p - 1, ",\"k%d\":0}", k / 2);
+	ck_assert_int_eq(
+	    control_request_parse(s, strlen(s), &j, &why), -EPROTO);
+	ck_assert_ptr_null(j);
+	free(s);
+	ck_assert(control_utf8_valid("", 0));
+	ck_assert(control_utf8_valid("a\0b", 3));
+	ck_assert(!control_utf8_valid("\xc3", 1));
+	ck_assert(control_utf8_valid("\xc3\xa9", 2));
+}
+END_TEST
+
+/* Integer arguments: the value and what control_arg_int should return. */
+static const struct {
+	const char *args;
+	int rc;
+	int64_t want;
+} int_cases[] = {
+    {"{\"id\":1}", 1, 1},
+    {"{\"id\":9000000000000000}", 1, 9000000000000000},
+    {"{\"id\":1e3}", 1, 1000},
+    {"{\"id\":4.0}", 1, 4},
+    {"{}", 0, -7},
+    {"{\"id\":null}", 0, -7},
+    {"{\"id\":1.5}", -1, -7},
+    {"{\"id\":0.999999}", -1, -7},
+    {"{\"id\":0}", -1, -7},
+    {"{\"id\":-3}", -1, -7},
+    {"{\"id\":9000000000000001}", -1, -7},
+    {"{\"id\":1e999}", -1, -7},
+    {"{\"id\":\"5\"}", -1, -7},
+    {"{\"id\":true}", -1, -7},
+    {"{\"id\":[5]}", -1, -7},
+    {"{\"ID\":5}", 0, -7},
+};
+
+START_TEST(test_arg_int)
+{
+	cJSON *a = cJSON_Parse(int_cases[_i].args);
+	int64_t v = -7;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(
+	    control_arg_int(a, "id", 1, INT64_C(9000000000000000), &v),
+	    int_cases[_i].rc);
+	ck_assert_msg(v == int_cases[_i].want, "%s should give %lld, gave %lld",
+	    int_cases[_i].args, (long long)int_cases[_i].want, (long long)v);
+	cJSON_Delete(a);
+}
+END_TEST
+
+/* Address arguments and the text the store is asked for (NULL: refused). */
+static const struct {
+	const char *args, *want;
+	int rc;
+} addr_cases[] = {
+    {"{\"src\":\"192.0.2.7\"}", "192.0.2.7", 1},
+    {"{\"src\":\"::ffff:192.0.2.7\"}", "192.0.2.7", 1},
+    {"{\"src\":\"2001:DB8:0:0::1\"}", "2001:db8::1", 1},
+    {"{\"src\":\"::1\"}", "::1", 1},
+    {"{}", NULL, 0},
+    {"{\"src\":null}", NULL, 0},
+    {"{\"src\":\"notanip\"}", NULL, -1},
+    {"{\"src\":\"192.0.2.0/24\"}", NULL, -1},
+    {"{\"src\":\"2001:db8::/32\"}", NULL, -1},
+    {"{\"src\":\"\"}", NULL, -1},
+    {"{\"src\":\" 192.0.2.7\"}", NULL, -1},
+    {"{\"src\":\"192.0.2\"}", NULL, -1},
+    {"{\"src\":\"192.0.2.256\"}", NULL, -1},
+    {"{\"src\":\"fe80::1%eth0\"}", NULL, -1},
+    {"{\"src\":3221225991}", NULL, -1},
+    {"{\"src\":[\"192.0.2.7\"]}", NULL, -1},
+};
+
+START_TEST(test_arg_addr)
+{
+	cJSON *a = cJSON_Parse(addr_cases[_i].args);
+	char buf[ADDR_STR_LEN] = "sentinel";
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(control_arg_addr(a, "src", buf), addr_cases[_i].rc);
+	ck_assert_str_eq(
+	    buf, addr_cases[_i].want ? addr_cases[_i].want : "sentinel");
+	cJSON_Delete(a);
+}
+END_TEST
+
+/* A handler's reply or a broadcast that is not UTF-8 never goes out raw. */
+START_TEST(test_reply_not_utf8)
+{
+	struct control_opts o = opts();
+	int fd, sub;
+
+	start(&o);
+	fd = cli_connect();
+	sub = cli_connect();
+	cli_send(fd, "{\"command\":\"raw\"}\n");
+	cli_expect_code(fd, "internal");
+	ck_assert_msg(last_ascii, "the bad bytes should not be sent");
+	cli_roundtrip(fd, 1);
+	cli_send(sub, "{\"command\":\"subscribe\"}\n");
+	cli_expect(sub, "{\"ok\":true,\"result\":{\"subscribed\":true}}");
+	control_broadcast(F.ctl, "{\"event\":\"caf\xc3\"}");
+	control_broadcast(F.ctl, "{\"event\":\"ok\"}");
+	cli_expect(sub, "{\"event\":\"ok\"}");
+	close(fd);
+	close(sub);
 }
 END_TEST
 
@@ -921,6 +1129,116 @@ START_TEST(test_close_with_clients)
 }
 END_TEST
 
+/* Connect as uid (when root; euid only, which SO_PEERCRED reports). */
+static int
+cli_connect_as(uid_t uid)
+{
+	int fd;
+
+	ck_assert_int_eq(seteuid(uid), 0);
+	fd = cli_connect();
+	ck_assert_int_eq(seteuid(0), 0);
+	return fd;
+}
+
+/*
+ * The lockout of issue 9: two other users hold every place.  Root and the
+ * daemon's own user still get CONTROL_RESERVED_CLIENTS more; nobody else
+ * does.  Without root, only the daemon's user (this process) can be tested.
+ */
+START_TEST(test_reserve)
+{
+	struct control_opts o = opts();
+	const uid_t users[2] = {65534, 65533};
+	int held[80], adm[CONTROL_RESERVED_CLIENTS + 1], extra, n = 0, i, u;
+
+	o.max_clients = getuid() == 0 ? 64 : 2;
+	o.max_per_uid = 32;
+	o.reserved = CONTROL_RESERVED_CLIENTS;
+	o.mode = 0666;
+	ck_assert_int_eq(chmod(F.dir, 0711), 0);
+	start(&o);
+	if (getuid() != 0) {
+		printf("test_reserve: not root, so no other users: only the "
+		       "daemon's own user is tested\n");
+		for (i = 0; i < 2; i++)
+			held[n++] = cli_connect();
+	} else
+		for (u = 0; u < 2; u++)
+			for (i = 0; i < 40; i++) {
+				held[n++] = cli_connect_as(users[u]);
+				pump();
+			}
+	/* Wait until every connection is either in or refused. */
+	for (i = 0;
+	     i < 1000 && stats().accepted + stats().refused_busy < (uint64_t)n;
+	     i++)
+		pump_for(1);
+	ck_assert_uint_eq(stats().accepted + stats().refused_busy, n);
+	if (getuid() == 0) {
+		ck_assert_uint_eq(stats().clients, 64);
+		ck_assert_uint_eq(stats().refused_busy, 16);
+		/* The others may not take a reserved place. */
+		extra = cli_connect_as(users[1] + 1);
+		cli_expect_code(extra, "busy");
+		close(extra);
+	}
+	for (i = 0; i < CONTROL_RESERVED_CLIENTS; i++) {
+		adm[i] = cli_connect();
+		cli_roundtrip(adm[i], i);
+	}
+	adm[i] = cli_connect();
+	cli_expect_code(adm[i], "busy");
+	ck_assert_msg(cli_closed(adm[i]), "past the reserve, root is refused");
+	for (i = 0; i <= CONTROL_RESERVED_CLIENTS; i++)
+		close(adm[i]);
+	for (i = 0; i < n; i++)
+		close(held[i]);
+}
+END_TEST
+
+/*
+ * A client gets first_s to send its first line; dribbling bytes does not
+ * extend it, and after a request the (longer) idle timeout applies.
+ */
+START_TEST(test_first_request)
+{
+	struct control_opts o = opts();
+	long long t0, silent_at = -1, dribble_at = -1;
+	int silent, dribble, asker;
+
+	o.first_s = 1;
+	o.idle_s = 3;
+	start(&o);
+	t0 = now_ms();
+	silent = cli_connect();
+	dribble = cli_connect();
+	asker = cli_connect();
+	cli_roundtrip(asker, 1);
+	while (now_ms() - t0 < 1800) {
+		if ((now_ms() - t0) % 200 < 5)
+			send(dribble, " ", 1, MSG_NOSIGNAL);
+		pump_for(5);
+		if (silent_at < 0 && !cli_open(silent))
+			silent_at = now_ms() - t0;
+		if (dribble_at < 0 && !cli_open(dribble))
+			dribble_at = now_ms() - t0;
+	}
+	ck_assert_msg(silent_at >= 900 && dribble_at >= 900,
+	    "a new client should get its full second (%lld, %lld ms)",
+	    silent_at, dribble_at);
+	ck_assert_msg(cli_closed(silent) && cli_closed(dribble),
+	    "clients without a request should be dropped after first_s");
+	ck_assert_msg(cli_open(asker), "a client that asked stays for idle_s");
+	cli_roundtrip(asker, 2);
+	ck_assert_uint_eq(stats().dropped_idle, 2);
+	ck_assert_uint_eq(stats().clients, 1);
+	close(silent);
+	close(dribble);
+	close(asker);
+}
+END_TEST
+
 /* The highest open descriptor. */
 static int
 max_open_fd(void)
@@ -1011,6 +1329,17 @@ control_suite(void)
 	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_peer);
 	tcase_add_test(tc, test_half_close);
+	tcase_add_test(tc, test_reply_not_utf8);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_add_loop_test(
+	    tc, test_parse, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
+	tcase_add_test(tc, test_parse_edges);
+	tcase_add_loop_test(
+	    tc, test_arg_int, 0, sizeof(int_cases) / sizeof(int_cases[0]));
+	tcase_add_loop_test(
+	    tc, test_arg_addr, 0, sizeof(addr_cases) / sizeof(addr_cases[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
@@ -1025,6 +1354,8 @@ control_suite(void)
 	tcase_add_test(tc, test_slow_subscriber);
 	tcase_add_test(tc, test_broadcast);
 	tcase_add_test(tc, test_idle);
+	tcase_add_test(tc, test_first_request);
+	tcase_add_test(tc, test_reserve);
 	tcase_add_test(tc, test_fd_reserve);
 	suite_add_tcase(s, tc);
 

@@ -5,9 +5,10 @@
  * picks up to two split points, so a request arrives whole or in pieces,
  * then the client half-closes and reads until the server closes.  Besides
  * not crashing (run it in the sanitizer build), the server must answer
- * every line with one JSON object that has a boolean "ok" (and, when not
- * ok, an error code), must close the connection, and must keep serving:
- * a well-formed request after each input is answered.
+ * every line (an empty one too) with exactly one UTF-8 line holding a JSON
+ * object with a boolean "ok" (and, when not ok, an error code), must close
+ * the connection, and must keep serving: a well-formed request after each
+ * input is answered.  The handler must only ever see UTF-8 commands.
  *
  * With -DANOMD_LIBFUZZER this is a libFuzzer target.  Otherwise main()
  * runs a list of seed inputs and a seeded loop of mutations of them
@@ -64,6 +65,32 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Check src, dst and id as live.c's alerts and alert do; echo them. */
+static cJSON *
+args_like_live(const cJSON *args, const char **code, char **message)
+{
+	char src[ADDR_STR_LEN], dst[ADDR_STR_LEN];
+	int64_t id = 0;
+	int s, d;
+	cJSON *r;
+
+	if ((s = control_arg_addr(args, "src", src)) < 0 ||
+	    (d = control_arg_addr(args, "dst", dst)) < 0 ||
+	    control_arg_int(args, "id", 1, INT64_C(9000000000000000), &id) <
+		0) {
+		*code = "bad_argument";
+		*message = strdup("src, dst: one address; id: a whole number");
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	if (s)
+		cJSON_AddStringToObject(r, "src", src);
+	if (d)
+		cJSON_AddStringToObject(r, "dst", dst);
+	cJSON_AddNumberToObject(r, "id", (double)id);
+	return r;
+}
+
 /* echo, fail and subscribe, as the daemon's handler shapes its answers. */
 static cJSON *
 handler(struct control_client *cl, const char *command, const cJSON *args,
@@ -74,9 +101,13 @@ handler(struct control_client *cl, const char *command, const cJSON *args,
 
 	(void)peer;
 	(void)arg;
+	require(control_utf8_valid(command, strlen(command)),
+	    "the handler only sees UTF-8");
 	if (strcmp(command, "echo") == 0)
 		return args != NULL ? cJSON_Duplicate(args, 1)
 				    : cJSON_CreateNull();
+	if (strcmp(command, "alerts") == 0 || strcmp(command, "alert") == 0)
+		return args_like_live(args, code, message);
 	if (strcmp(command, "subscribe") == 0) {
 		control_subscribe(cl);
 		r = cJSON_CreateObject();
@@ -85,7 +116,7 @@ handler(struct control_client *cl, const char *command, const cJSON *args,
 	}
 	*code =
 	    strcmp(command, "fail") == 0 ? "bad_argument" : "unknown_command";
-	if (asprintf(message, "no \"%.40s\"", command) < 0)
+	if (asprintf(message, "no \"%s\"", command) < 0)
 		*message = NULL;
 	return NULL;
 }
@@ -113,6 +144,7 @@ server(void)
 	o.gid = (gid_t)-1;
 	o.max_clients = 8;
 	o.idle_s = 5;
+	o.first_s = 5;
 	o.output_max = OUT_MAX;
 	o.line_max = LINE_MAX_FUZZ;
 	if (control_open(&S.ctl, S.base, &o, handler, NULL, &cause) != 0) {
@@ -178,16 +210,37 @@ exchange(int fd, const uint8_t *data, size_t n, size_t cut1, size_t cut2,
 	return got;
 }
 
-/* Every reply line is one object with a boolean "ok". */
-static void
-check_replies(char *out)
+/* The request lines in data[0..n): LF-ended ones and a non-empty rest. */
+static size_t
+count_lines(const uint8_t *data, size_t n)
+{
+	size_t i, lines = 0, last = 0;
+
+	for (i = 0; i < n; i++)
+		if (data[i] == '\n') {
+			lines++;
+			last = i + 1;
+		}
+	return lines + (last < n);
+}
+
+/*
+ * Every reply line is one UTF-8 object with a boolean "ok"; returns how
+ * many there were, and sets *too_long when the server cut the input off.
+ */
+static size_t
+check_replies(char *out, int *too_long)
 {
 	char *line, *save = NULL;
-	const cJSON *ok, *err;
+	const cJSON *ok, *err, *code;
+	size_t lines = 0;
 	cJSON *j;
 
+	*too_long = 0;
 	for (line = strtok_r(out, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
+		require(control_utf8_valid(line, strlen(line)),
+		    "each reply line is UTF-8");
 		j = cJSON_Parse(line);
 		require(cJSON_IsObject(j), "each reply line is a JSON object");
 		ok = cJSON_GetObjectItemCaseSensitive(j, "ok");
@@ -196,12 +249,15 @@ check_replies(char *out)
 		if (cJSON_IsFalse(ok)) {
 			S.errors++;
 			err = cJSON_GetObjectItemCaseSensitive(j, "error");
-			require(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
-				    err, "code")),
-			    "an error reply has a code");
+			code = cJSON_GetObjectItemCaseSensitive(err, "code");
+			require(
+			    cJSON_IsString(code), "an error reply has a code");
+			*too_long |= strcmp(code->valuestring, "too_long") == 0;
 		}
 		cJSON_Delete(j);
+		lines++;
 	}
+	return lines;
 }
 
 int
@@ -210,8 +266,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char probe[] = "{\"command\":\"echo\",\"arguments\":"
 				    "{\"alive\":true}}\n";
 	static char out[OUT_MAX + 1024];
-	size_t cut1, cut2;
-	int fd;
+	size_t cut1, cut2, replies;
+	int fd, too_long;
 
 	server();
 	if (size < 1)
@@ -221,7 +277,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fd = client();
 	exchange(fd, data + 1, size - 1, cut1 - 1, cut2 - 1, out, sizeof(out));
 	close(fd);
-	check_replies(out);
+	replies = check_replies(out, &too_long);
+	require(too_long || replies == count_lines(data + 1, size - 1),
+	    "every request line gets exactly one reply");
 	/* The server still serves. */
 	fd = client();
 	exchange(fd, (const uint8_t *)probe, sizeof(probe) - 1, 0, 0, out,
@@ -243,7 +301,18 @@ static const char *const seeds[] = {
     "\x01\n\n\n{\"command\":\"echo\"}",
     "\x04[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n",
     "\x06{\"command\":\"echo\",\"arguments\":{\"a\":{\"b\":{\"c\":{}}}}}\n",
-    "\x08{\"command\":\"echo\",\"command\":\"fail\"}\n", NULL};
+    "\x08{\"command\":\"echo\",\"command\":\"fail\"}\n",
+    /* issue 9: each of these must get an error line, not be cut or echoed */
+    "\x03{\"command\":\"status\\u0000x\"}\n",
+    "\x05{\"command\":\"echo\",\"arguments\":{\"s\":\"\xff\xfe\"}}\n",
+    "\x04{\"command\":\"\xc3\xa9\xe2\x82\xac\"}\n{\"command\":\"\xed\xa0\x80\"}"
+    "\n",
+    "\x02{\"command\":\"alerts\",\"arguments\":{\"src\":\"notanip\"}}\n",
+    "\x02{\"command\":\"alerts\",\"arguments\":{\"src\":\"10.0.0.0/8\"}}\n",
+    "\x02{\"command\":\"alert\",\"arguments\":{\"id\":1.5}}\n",
+    "\x06{\"command\":\"echo\",\"arguments\":{\"a\":{\"k\":1,\"\\u006b\":2}}}"
+    "\n",
+    "\x01\n\r\n \n", NULL};
 
 /* Mutate seed (first byte included) into buf; returns the length. */
 static size_t
@@ -252,10 +321,25 @@ mutate(const char *seed, size_t n, uint8_t *buf, size_t cap, uint64_t *rng)
 	size_t k, j;
 	int m = (int)(fuzz_rand(rng) % 6) + 1;
 
+	static const char *const tokens[] = {"\\u0000", "\xc3\xa9",
+	    "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82",
+	    ",\"command\":\"echo\"", ",\"src\":\"192.0.2.1/24\"", "\\ud800",
+	    ",\"id\":2.5"};
+	const char *t;
+
 	memcpy(buf, seed, n);
 	while (m-- > 0 && n > 1) {
 		k = 1 + fuzz_rand(rng) % (n - 1);
-		switch (fuzz_rand(rng) % 6) {
+		switch (fuzz_rand(rng) % 7) {
+		case 6: /* issue 9: a token cJSON alone mishandles, at k */
+			t = tokens[fuzz_rand(rng) % 9];
+			j = strlen(t);
+			if (n + j <= cap) {
+				memmove(buf + k + j, buf + k, n - k);
+				memcpy(buf + k, t, j);
+				n += j;
+			}
+			break;
 		case 0:
 			buf[k] ^= (uint8_t)(1u << (fuzz_rand(rng) % 8));
 			break;
