@@ -164,7 +164,7 @@ struct feat_desc {
 enum feat_group {
 	FG_FLOW, /* the flow's own packets */
 	FG_INIT, /* the initiator's host context (init_*) */
-	FG_RESP, /* the responder's host context (resp_*) */
+	FG_RESP, /* the responder's host context (resp_flows_*, ...) */
 };
 
 /* The group of feature i (0 <= i < FEAT_COUNT), from its name. */

@@ -106,7 +106,10 @@ feat_index(const char *name)
 	return -1;
 }
 
-/* The group of a feature: its name's prefix says whom it is about. */
+/*
+ * The group of a feature: its name's prefix says whom it is about, except
+ * resp_port_*, which describe the flow's own destination port.
+ */
 enum feat_group
 feat_group_of(int i)
 {
@@ -114,7 +117,8 @@ feat_group_of(int i)
 		return FG_FLOW;
 	if (strncmp(feat_desc[i].name, "init_", 5) == 0)
 		return FG_INIT;
-	if (strncmp(feat_desc[i].name, "resp_", 5) == 0)
+	if (strncmp(feat_desc[i].name, "resp_", 5) == 0 &&
+	    strncmp(feat_desc[i].name, "resp_port_", 10) != 0)
 		return FG_RESP;
 	return FG_FLOW;
 }

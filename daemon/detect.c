@@ -100,22 +100,15 @@ rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/*
- * Whom each feature is about.  The responder's host context is about
- * someone else; resp_port_* are named for the responder but describe the
- * flow's own port, so they stay with the flow.
- */
+/* Whom each feature is about: the responder's host context is context. */
 static void
 feature_groups(uint8_t groups[FEAT_COUNT])
 {
-	const struct feat_desc *fd = feat_table();
 	int i;
 
 	for (i = 0; i < FEAT_COUNT; i++)
-		groups[i] = feat_group_of(i) == FG_RESP &&
-			strncmp(fd[i].name, "resp_port_", 10) != 0
-		    ? MODEL_GROUP_CTX
-		    : MODEL_GROUP_OWN;
+		groups[i] = feat_group_of(i) == FG_RESP ? MODEL_GROUP_CTX
+							: MODEL_GROUP_OWN;
 }
 
 /* Turn the configuration into model parameters; 0 or -EINVAL. */
