@@ -28,6 +28,14 @@
  */
 #define MODEL_STD_FLOOR 0.25f
 
+/*
+ * Smallest threshold training sets and the loader accepts.  A baseline of
+ * identical rows reconstructs exactly and would give a threshold of 0, so
+ * that every flow differing in anything alerts.  A score of 1e-6 is one
+ * feature of 64 off by under 0.01 deviations: float noise, not evidence.
+ */
+#define MODEL_THRESHOLD_MIN 1e-6f
+
 /* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------- */
 
 struct model_rng {

@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -737,10 +738,17 @@ set_threshold(struct trainer *tr, struct model *m)
 	    .margin = tr->p->quantile_margin,
 	    .confidence = tr->p->confidence,
 	};
+	size_t len;
 
 	split_errors(tr, &m->net, tr->hold, tr->nhold, tr->err);
 	m->threshold = model_thresh_fit(
 	    &th, tr->err, tr->nhold, m->info.note, sizeof(m->info.note));
+	if (!(m->threshold >= MODEL_THRESHOLD_MIN)) {
+		len = strnlen(m->info.note, sizeof(m->info.note));
+		snprintf(m->info.note + len, sizeof(m->info.note) - len,
+		    "; raised to the minimum %g", (double)MODEL_THRESHOLD_MIN);
+		m->threshold = MODEL_THRESHOLD_MIN;
+	}
 }
 
 /*
