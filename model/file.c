@@ -516,6 +516,26 @@ check_threshold(float t, const char *name, char **cause)
 	return 0;
 }
 
+/*
+ * Weights and biases are bounded: a trained network's are of order 1, and
+ * one of 1e38 overflows to a NaN score, which no threshold catches.
+ */
+static int
+check_params(const struct net *n, const char *name, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < n->nparams; i++) {
+		if (fabsf(n->params[i]) <= MODEL_PARAM_MAX)
+			continue;
+		model_cause(cause,
+		    "model file %s: parameter %zu is %g, beyond +-%g", name, i,
+		    (double)n->params[i], (double)MODEL_PARAM_MAX);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* Baseline percentiles are in order for every feature. */
 static int
 check_percentiles(const struct model_norm *nm, const char *name, char **cause)
@@ -584,6 +604,7 @@ check_meaning(
 	if ((error = check_flags(buf, name, cause)) != 0 ||
 	    (error = check_threshold(m->threshold, name, cause)) != 0 ||
 	    (error = check_percentiles(&m->norm, name, cause)) != 0 ||
+	    (error = check_params(&m->net, name, cause)) != 0 ||
 	    (error = check_counts(&m->info, name, cause)) != 0)
 		return error;
 	return 0;

@@ -36,6 +36,13 @@
  */
 #define MODEL_THRESHOLD_MIN 1e-6f
 
+/*
+ * Largest weight or bias the loader accepts.  Trained ones are of order 1
+ * (inputs are standardised and clipped); 1e6 leaves room for any fit while
+ * keeping the hidden layers' sums far from overflowing to a NaN score.
+ */
+#define MODEL_PARAM_MAX 1e6f
+
 /* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------- */
 
 struct model_rng {

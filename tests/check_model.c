@@ -1765,6 +1765,7 @@ enum {
 	MF_TRAIN_LOSS,
 	MF_HOLDOUT_LOSS,
 	MF_FLAGS,
+	MF_PARAM, /* params[5] = v */
 };
 
 #define U64_MAX_D 18446744073709551615.0
@@ -1802,6 +1803,9 @@ static const struct meaning_case meaning_cases[] = {
 	"more rows than training takes"},
     {"NaN training loss", MF_TRAIN_LOSS, NAN, "losses nan (train)"},
     {"negative holdout loss", MF_HOLDOUT_LOSS, -1.0, "and -1 (holdout)"},
+    {"a weight of -1.7e38 (NaN scores)", MF_PARAM, -1.7e38,
+	"parameter 5 is -1.7e+38, beyond +-1e+06"},
+    {"a weight of 1e6", MF_PARAM, 1e6, NULL},
     {"reserved flag bit 0", MF_FLAGS, 1.0, "reserved header flags 0x1"},
     {"reserved flag bit 31", MF_FLAGS, 2147483648.0,
 	"reserved header flags 0x80000000 are set"},
@@ -1851,6 +1855,9 @@ meaning_patch(const struct meaning_case *c, struct model *m)
 		break;
 	case MF_HOLDOUT_LOSS:
 		in->holdout_loss = (float)c->v;
+		break;
+	case MF_PARAM:
+		m->net.params[5] = (float)c->v;
 		break;
 	default:
 		break;
