@@ -11,11 +11,11 @@
  * and a function `static void fuzz_summary(void)` that prints what the run
  * reached.  A target that defines FUZZ_EXTRA_SEEDS also supplies
  * `static void fuzz_extra_seeds(void)`, which adds seeds made at run time
- * with fuzz_add_input() after the corpus is loaded.  main() runs every file of the corpus (argv[1], or
- * $ANOMD_TOP_SRCDIR/tests/fuzz/corpus/FUZZ_CORPUS), each from an exactly
- * sized heap copy so that an over-read shows under ASan, then a seeded loop
- * of mutations of them (ANOMD_FUZZ_SEED, ANOMD_FUZZ_ITERS).  An input
- * that aborts is written to FUZZ_NAME.crash in the current folder, ready
+ * with fuzz_add_input() after the corpus is loaded.  main() runs every file of
+ *the corpus (argv[1], or $ANOMD_TOP_SRCDIR/tests/fuzz/corpus/FUZZ_CORPUS), each
+ *from an exactly sized heap copy so that an over-read shows under ASan, then a
+ *seeded loop of mutations of them (ANOMD_FUZZ_SEED, ANOMD_FUZZ_ITERS).  An
+ *input that aborts is written to FUZZ_NAME.crash in the current folder, ready
  * to be added to the corpus once fixed.
  */
 #ifndef ANOMD_FUZZ_MAIN_H
@@ -128,8 +128,7 @@ fuzz_load_one(const char *dir, const char *name)
 }
 
 /* Add a copy of b[len] to the inputs; 0 or -errno. */
-static int __attribute__((unused))
-fuzz_add_input(const uint8_t *b, size_t len)
+static int __attribute__((unused)) fuzz_add_input(const uint8_t *b, size_t len)
 {
 	struct fuzz_input *in = &fuzz_in[fuzz_nin];
 

@@ -88,8 +88,8 @@ rd32(const uint8_t *p)
 static int
 fix_up(uint8_t *b, size_t len)
 {
-	const size_t min = HDR_BYTES + INFO_FIXED_BYTES + MODEL_ID_LEN + 4 +
-	    TRAILER_BYTES;
+	const size_t min =
+	    HDR_BYTES + INFO_FIXED_BYTES + MODEL_ID_LEN + 4 + TRAILER_BYTES;
 	char id[MODEL_ID_LEN + 1];
 	size_t nl, at, hi;
 
@@ -137,8 +137,8 @@ check_model(struct model *m)
 	require(model_explain(m, row, 4, ex) == (dim < 4 ? dim : 4),
 	    "explain returns min(k, dim)");
 	require(model_encode(m, &e1, &l1) == 0, "a loaded model encodes");
-	require(model_decode(&back, e1, l1, "again", m->feat_hash, dim, NULL) ==
-		0,
+	require(
+	    model_decode(&back, e1, l1, "again", m->feat_hash, dim, NULL) == 0,
 	    "a re-encoded model loads");
 	require(model_encode(back, &e2, &l2) == 0 && l1 == l2 &&
 		memcmp(e1, e2, l1) == 0,
@@ -165,8 +165,8 @@ decode_one(const uint8_t *b, size_t len)
 		require(rc == -EPROTO || rc == -EINVAL || rc == -ENOMEM,
 		    "a refusal is -EPROTO, -EINVAL or -ENOMEM");
 		require(m == sentinel, "a refusal leaves *mp alone");
-		require(cause != NULL && strncmp(cause, "model file fuzz: ",
-					     17) == 0,
+		require(cause != NULL &&
+			strncmp(cause, "model file fuzz: ", 17) == 0,
 		    "a refusal says why, naming the file");
 		free(cause);
 		n_refused++;
@@ -209,7 +209,10 @@ static int fuzz_add_input(const uint8_t *b, size_t len);
 static void
 fuzz_extra_seeds(void)
 {
-	enum { DIM = 6, ROWS = 120 };
+	enum {
+		DIM = 6,
+		ROWS = 120
+	};
 	static const uint8_t xform[DIM] = {0, 1, 0, 1, 0, 0};
 	struct model_params p;
 	struct model_rng rng;

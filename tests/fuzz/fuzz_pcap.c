@@ -99,7 +99,8 @@ read_all(struct cap_source *src, struct run *run)
 			return;
 		}
 		require(n <= DISPATCH_BATCH, "dispatch hands over at most max");
-		require(n > 0 || eof, "a file source ends or hands over frames");
+		require(
+		    n > 0 || eof, "a file source ends or hands over frames");
 		require(++rounds < 1000000, "reading a file ends");
 	}
 }
