@@ -1,7 +1,7 @@
 /*
  * The model file: explicit little-endian fields, never a struct dump.
  *
- *	header	"ANOMDMDL", u32 version, u32 flags (0), u64 file length,
+ *	header	"ANOMDMDL", u32 version, u32 flags (reserved, 0), u64 length,
  *		u64 feature-table hash
  *	core	u32 dim, u32 weight layers L, u32 width[L + 1], u32 activation,
  *		f32 clip, u8 xform[dim], f32 mean[dim], f32 std[dim],
@@ -45,6 +45,8 @@
 #define FILE_VERSION 2
 #define FILE_HEADER_BYTES 32
 #define FILE_TRAILER_BYTES 8
+/* Header flags this version knows; every other bit is reserved, 0. */
+#define FILE_FLAGS_KNOWN 0u
 /* Enough for NET_MAX_LAYERS layers of MODEL_MAX_WIDTH squared. */
 #define FILE_MAX_BYTES (64u << 20)
 
@@ -428,10 +430,7 @@ decode_core(struct rbuf *r, struct model *m)
 	m->threshold_own = get_f32(r);
 	m->threshold_ctx = get_f32(r);
 	bad |= rule > MODEL_RULE_POT || !(m->info.target_rate > 0.0) ||
-	    !(m->info.target_rate < 0.5) || !(m->threshold >= 0.0f) ||
-	    !isfinite(m->threshold) || !(m->threshold_own >= 0.0f) ||
-	    !isfinite(m->threshold_own) || !(m->threshold_ctx >= 0.0f) ||
-	    !isfinite(m->threshold_ctx);
+	    !(m->info.target_rate < 0.5);
 	bad |= get_u64(r) != m->net.nparams;
 	if (bad || r->shortread)
 		return -EPROTO;
@@ -501,6 +500,148 @@ check_fit(const uint8_t *buf, const char *name, uint64_t feat_hash, size_t dim,
 	return 0;
 }
 
+/*
+ * Meaning checks, after the checksum and id have vouched for the bytes: a
+ * file can be intact and still say something no training run produces.
+ * Each value is refused with a message naming it, so an operator who edits
+ * a model by hand (or a bug that writes a bad one) learns why it is refused
+ * instead of getting a daemon that alerts on every flow or on none.
+ */
+
+/* The header's reserved flags must all be clear. */
+static int
+check_flags(const uint8_t *buf, const char *name, char **cause)
+{
+	struct rbuf r = {.p = buf, .len = FILE_HEADER_BYTES, .off = 12};
+	uint32_t flags = get_u32(&r);
+
+	if ((flags & ~FILE_FLAGS_KNOWN) == 0)
+		return 0;
+	model_cause(cause, "model file %s: reserved header flags %#x are set",
+	    name, flags & ~FILE_FLAGS_KNOWN);
+	return -EPROTO;
+}
+
+/*
+ * A score is a mean of squares: a threshold of 0 (or below) makes every
+ * flow an anomaly, and one below MODEL_THRESHOLD_MIN (which training never
+ * goes under) all but every flow.
+ */
+static int
+check_threshold(float t, const char *name, char **cause)
+{
+	if (!(t > 0.0f) || !isfinite(t)) {
+		model_cause(cause,
+		    "model file %s: threshold %g is not a positive finite "
+		    "number",
+		    name, (double)t);
+		return -EPROTO;
+	}
+	if (t < MODEL_THRESHOLD_MIN) {
+		model_cause(cause,
+		    "model file %s: threshold %g is below the minimum %g", name,
+		    (double)t, (double)MODEL_THRESHOLD_MIN);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * Weights and biases are bounded: a trained network's are of order 1, and
+ * one of 1e38 overflows to a NaN score, which no threshold catches.
+ */
+static int
+check_params(const struct net *n, const char *name, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < n->nparams; i++) {
+		if (fabsf(n->params[i]) <= MODEL_PARAM_MAX)
+			continue;
+		model_cause(cause,
+		    "model file %s: parameter %zu is %g, beyond +-%g", name, i,
+		    (double)n->params[i], (double)MODEL_PARAM_MAX);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Baseline percentiles are in order for every feature. */
+static int
+check_percentiles(const struct model_norm *nm, const char *name, char **cause)
+{
+	size_t j;
+
+	for (j = 0; j < nm->dim; j++) {
+		if (nm->p99[j] >= nm->p50[j])
+			continue;
+		model_cause(cause,
+		    "model file %s: feature %zu: baseline p99 %g is below "
+		    "its p50 %g",
+		    name, j, (double)nm->p99[j], (double)nm->p50[j]);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * Training counts as model_train() makes them: at least one training and
+ * one held-out row, at least MODEL_MIN_ROWS kept, at most UINT32_MAX rows
+ * in all, and at most a fifth dropped (robust_drop is at most 0.2).
+ * Losses are finite and not negative.
+ */
+static int
+check_counts(const struct model_info *in, const char *name, char **cause)
+{
+	unsigned long long tr = in->train_rows, ho = in->holdout_rows;
+	unsigned long long dr = in->dropped_rows;
+	const char *why = NULL;
+
+	if (tr == 0 || ho == 0)
+		why = "no training or no held-out rows";
+	else if (tr > UINT32_MAX || ho > UINT32_MAX || dr > UINT32_MAX ||
+	    tr + ho + dr > UINT32_MAX)
+		why = "more rows than training takes";
+	else if (tr + ho < MODEL_MIN_ROWS)
+		why = "fewer rows kept than training needs";
+	else if (dr * 5 > tr + ho + dr)
+		why = "more than a fifth of the rows dropped";
+	if (why != NULL) {
+		model_cause(cause,
+		    "model file %s: training counts %llu train, %llu "
+		    "holdout, %llu dropped: %s",
+		    name, tr, ho, dr, why);
+		return -EPROTO;
+	}
+	if (!(in->train_loss >= 0.0f) || !isfinite(in->train_loss) ||
+	    !(in->holdout_loss >= 0.0f) || !isfinite(in->holdout_loss)) {
+		model_cause(cause,
+		    "model file %s: losses %g (train) and %g (holdout) "
+		    "are not finite and non-negative",
+		    name, (double)in->train_loss, (double)in->holdout_loss);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Refuse a well-formed file whose values make no sense; -EPROTO. */
+static int
+check_meaning(
+    const uint8_t *buf, const struct model *m, const char *name, char **cause)
+{
+	int error;
+
+	if ((error = check_flags(buf, name, cause)) != 0 ||
+	    (error = check_threshold(m->threshold, name, cause)) != 0 ||
+	    (error = check_threshold(m->threshold_own, name, cause)) != 0 ||
+	    (error = check_threshold(m->threshold_ctx, name, cause)) != 0 ||
+	    (error = check_percentiles(&m->norm, name, cause)) != 0 ||
+	    (error = check_params(&m->net, name, cause)) != 0 ||
+	    (error = check_counts(&m->info, name, cause)) != 0)
+		return error;
+	return 0;
+}
+
 /* Parse a whole file image; see model-int.h. */
 int
 model_decode(struct model **mp, const uint8_t *buf, size_t len,
@@ -535,6 +676,8 @@ model_decode(struct model **mp, const uint8_t *buf, size_t len,
 		    name, m->info.id, id);
 		goto out;
 	}
+	if ((error = check_meaning(buf, m, name, cause)) != 0)
+		goto out;
 	m->feat_hash = feat_hash;
 	model_info_sync(m);
 	*mp = m;

@@ -28,6 +28,21 @@
  */
 #define MODEL_STD_FLOOR 0.25f
 
+/*
+ * Smallest threshold training sets and the loader accepts.  A baseline of
+ * identical rows reconstructs exactly and would give a threshold of 0, so
+ * that every flow differing in anything alerts.  A score of 1e-6 is one
+ * feature of 64 off by under 0.01 deviations: float noise, not evidence.
+ */
+#define MODEL_THRESHOLD_MIN 1e-6f
+
+/*
+ * Largest weight or bias the loader accepts.  Trained ones are of order 1
+ * (inputs are standardised and clipped); 1e6 leaves room for any fit while
+ * keeping the hidden layers' sums far from overflowing to a NaN score.
+ */
+#define MODEL_PARAM_MAX 1e6f
+
 /* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------- */
 
 struct model_rng {

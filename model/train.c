@@ -858,13 +858,21 @@ part_threshold(struct trainer *tr, int part, char *note, size_t notesz)
 	    .confidence = tr->p->confidence,
 	};
 	const struct model_split *o = tr->oos;
-	size_t i;
+	size_t i, len;
+	float t;
 
 	for (i = 0; i < tr->noos; i++)
 		tr->err[i] = part == 0 ? o[i].total
 		    : part == 1	       ? o[i].own
 				       : o[i].ctx;
-	return model_thresh_fit(&th, tr->err, tr->noos, note, notesz);
+	t = model_thresh_fit(&th, tr->err, tr->noos, note, notesz);
+	if (!(t >= MODEL_THRESHOLD_MIN)) {
+		len = strnlen(note, notesz);
+		snprintf(note + len, notesz - len, "; raised to the minimum %g",
+		    (double)MODEL_THRESHOLD_MIN);
+		t = MODEL_THRESHOLD_MIN;
+	}
+	return t;
 }
 
 /*

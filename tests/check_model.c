@@ -1843,6 +1843,286 @@ START_TEST(test_split_parts)
 END_TEST
 
 /*
+ * ---- meaning checks: intact files (checksum and id valid) that say what
+ * no training run produces.  Each case decodes the small model's file,
+ * changes one value, recomputes the id and encodes it again, so only the
+ * loader's meaning checks can refuse it.
+ */
+
+/* A decoded copy of the small model that a test may change. */
+static struct model *
+small_copy(void)
+{
+	struct model *m = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	buf = small_file(&len);
+	ck_assert_msg(
+	    model_decode(&m, buf, len, "x", FEAT_HASH, SMALL_DIM, NULL) == 0,
+	    "the small model's file should decode");
+	free(buf);
+	return m;
+}
+
+/* Encode m with a fresh id, so its checksum and id are both valid. */
+static uint8_t *
+encode_valid(struct model *m, size_t *len)
+{
+	uint8_t *buf = NULL;
+
+	ck_assert_msg(model_compute_id(m, m->info.id) == 0 &&
+		model_encode(m, &buf, len) == 0,
+	    "the changed model should encode");
+	return buf;
+}
+
+/* Recompute the trailer checksum after bytes before it were changed. */
+static void
+resum(uint8_t *buf, size_t len)
+{
+	uint64_t h = model_fnv1a(MODEL_FNV_INIT, buf, len - 8);
+	int i;
+
+	for (i = 0; i < 8; i++)
+		buf[len - 8 + i] = (uint8_t)(h >> (8 * i));
+}
+
+/* Set the header's reserved flags word (bytes 12-15, little-endian). */
+static void
+set_flags(uint8_t *buf, size_t len, uint32_t flags)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		buf[12 + i] = (uint8_t)(flags >> (8 * i));
+	resum(buf, len);
+}
+
+struct meaning_case {
+	const char *what;
+	int field; /* enum below */
+	double v; /* value written */
+	const char *cause; /* expected text after "model file x: ", or NULL */
+};
+
+enum {
+	MF_THRESHOLD,
+	MF_P99_BELOW_P50, /* p99[3] = p50[3] + v */
+	MF_TRAIN,
+	MF_HOLDOUT,
+	MF_DROPPED_OF_KEPT, /* dropped = v * (train + holdout) */
+	MF_KEPT, /* holdout = 1, train = v - 1, none dropped */
+	MF_TRAIN_LOSS,
+	MF_HOLDOUT_LOSS,
+	MF_FLAGS,
+	MF_PARAM, /* params[5] = v */
+};
+
+#define U64_MAX_D 18446744073709551615.0
+
+static const struct meaning_case meaning_cases[] = {
+    {"threshold 0", MF_THRESHOLD, 0.0,
+	"threshold 0 is not a positive finite number"},
+    {"threshold 1e-45", MF_THRESHOLD, 1e-45,
+	"threshold 1.4013e-45 is below the minimum 1e-06"},
+    {"threshold just under the minimum", MF_THRESHOLD, 9.9e-7,
+	"threshold 9.9e-07 is below the minimum 1e-06"},
+    {"negative threshold", MF_THRESHOLD, -1.0,
+	"threshold -1 is not a positive finite number"},
+    {"infinite threshold", MF_THRESHOLD, INFINITY,
+	"threshold inf is not a positive finite number"},
+    {"NaN threshold", MF_THRESHOLD, NAN, "threshold nan is not a positive"},
+    {"threshold at the minimum", MF_THRESHOLD, MODEL_THRESHOLD_MIN, NULL},
+    {"p99 below p50", MF_P99_BELOW_P50, -0.5, "feature 3: baseline p99 "},
+    {"p99 equal to p50", MF_P99_BELOW_P50, 0.0, NULL},
+    {"no training rows", MF_TRAIN, 0.0, "training counts 0 train, "},
+    {"no held-out rows", MF_HOLDOUT, 0.0, "no training or no held-out"},
+    {"2^64-1 training rows", MF_TRAIN, U64_MAX_D,
+	"training counts 18446744073709551615 train, "},
+    {"2^64-1 held-out rows", MF_HOLDOUT, U64_MAX_D,
+	"more rows than training takes"},
+    {"rows summing past 2^32-1", MF_TRAIN, 4294967295.0,
+	"more rows than training takes"},
+    {"kept rows below the minimum", MF_KEPT, MODEL_MIN_ROWS - 1,
+	"fewer rows kept than training needs"},
+    {"kept rows at the minimum", MF_KEPT, MODEL_MIN_ROWS, NULL},
+    {"half the rows dropped", MF_DROPPED_OF_KEPT, 1.0,
+	"more than a fifth of the rows dropped"},
+    {"a fifth of the rows dropped", MF_DROPPED_OF_KEPT, 0.25, NULL},
+    {"2^64-1 dropped rows", MF_DROPPED_OF_KEPT, U64_MAX_D,
+	"more rows than training takes"},
+    {"NaN training loss", MF_TRAIN_LOSS, NAN, "losses nan (train)"},
+    {"negative holdout loss", MF_HOLDOUT_LOSS, -1.0, "and -1 (holdout)"},
+    {"a weight of -1.7e38 (NaN scores)", MF_PARAM, -1.7e38,
+	"parameter 5 is -1.7e+38, beyond +-1e+06"},
+    {"a weight of 1e6", MF_PARAM, 1e6, NULL},
+    {"reserved flag bit 0", MF_FLAGS, 1.0, "reserved header flags 0x1"},
+    {"reserved flag bit 31", MF_FLAGS, 2147483648.0,
+	"reserved header flags 0x80000000 are set"},
+};
+
+#define NMEANING (sizeof(meaning_cases) / sizeof(meaning_cases[0]))
+
+/* A count from a case's value; 2^64-1 does not survive a double cast. */
+static uint64_t
+case_count(double v)
+{
+	return v >= U64_MAX_D ? UINT64_MAX : (uint64_t)v;
+}
+
+/* Change the field of case c in m. */
+static void
+meaning_patch(const struct meaning_case *c, struct model *m)
+{
+	struct model_info *in = &m->info;
+
+	switch (c->field) {
+	case MF_THRESHOLD:
+		m->threshold = (float)c->v;
+		break;
+	case MF_P99_BELOW_P50:
+		m->norm.p99[3] = m->norm.p50[3] + (float)c->v;
+		break;
+	case MF_TRAIN:
+		in->train_rows = case_count(c->v);
+		break;
+	case MF_HOLDOUT:
+		in->holdout_rows = case_count(c->v);
+		break;
+	case MF_DROPPED_OF_KEPT:
+		in->dropped_rows = c->v >= U64_MAX_D
+		    ? UINT64_MAX
+		    : (uint64_t)(c->v *
+			  (double)(in->train_rows + in->holdout_rows));
+		break;
+	case MF_KEPT:
+		in->holdout_rows = 1;
+		in->train_rows = case_count(c->v) - 1;
+		in->dropped_rows = 0;
+		break;
+	case MF_TRAIN_LOSS:
+		in->train_loss = (float)c->v;
+		break;
+	case MF_HOLDOUT_LOSS:
+		in->holdout_loss = (float)c->v;
+		break;
+	case MF_PARAM:
+		m->net.params[5] = (float)c->v;
+		break;
+	default:
+		break;
+	}
+}
+
+START_TEST(test_file_meaning)
+{
+	const struct meaning_case *c = &meaning_cases[_i];
+	struct model *sentinel = (struct model *)&sentinel, *m = sentinel;
+	struct model *copy = small_copy();
+	char *cause = NULL;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	meaning_patch(c, copy);
+	buf = encode_valid(copy, &len);
+	if (c->field == MF_FLAGS)
+		set_flags(buf, len, (uint32_t)c->v);
+	rc = model_decode(&m, buf, len, "x", FEAT_HASH, SMALL_DIM, &cause);
+	if (c->cause == NULL) {
+		ck_assert_msg(
+		    rc == 0, "%s should load: %s", c->what, cause ? cause : "");
+		ck_assert_msg(m->threshold == copy->threshold &&
+			m->norm.p99[3] == copy->norm.p99[3] &&
+			m->info.train_rows == copy->info.train_rows &&
+			m->info.holdout_rows == copy->info.holdout_rows &&
+			m->info.dropped_rows == copy->info.dropped_rows,
+		    "%s should load as written", c->what);
+		model_free(m);
+	} else {
+		ck_assert_msg(
+		    rc == -EPROTO, "%s should be refused, not %d", c->what, rc);
+		ck_assert_msg(m == sentinel, "a refused load should leave *mp");
+		ck_assert_msg(cause != NULL &&
+			strncmp(cause, "model file x: ", 14) == 0 &&
+			strstr(cause, c->cause) != NULL,
+		    "%s: the cause should say \"%s\": %s", c->what, c->cause,
+		    cause ? cause : "(none)");
+	}
+	free(cause);
+	free(buf);
+	model_free(copy);
+}
+END_TEST
+
+/* The same through model_load, with the message in full. */
+START_TEST(test_file_meaning_on_disk)
+{
+	struct model *m = NULL, *copy = small_copy();
+	char *cause = NULL, want[256];
+	uint8_t *buf;
+	size_t len;
+	FILE *f;
+
+	copy->threshold = 0.0f;
+	buf = encode_valid(copy, &len);
+	f = fopen(small_path, "wb");
+	ck_assert_msg(
+	    f != NULL && fwrite(buf, 1, len, f) == len && fclose(f) == 0,
+	    "the changed file should be written");
+	ck_assert_msg(model_load(&m, small_path, FEAT_HASH, SMALL_DIM,
+			  &cause) == -EPROTO &&
+		m == NULL,
+	    "a model file with threshold 0 should be refused");
+	snprintf(want, sizeof(want),
+	    "model file %s: threshold 0 is not a positive finite number",
+	    small_path);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	free(buf);
+	model_free(copy);
+}
+END_TEST
+
+/*
+ * A baseline of identical rows reconstructs exactly: training raises the
+ * threshold of 0 it would find to the minimum, and says so, so the model
+ * it saves loads again.
+ */
+START_TEST(test_file_constant_baseline)
+{
+	struct model_params p;
+	struct model *m = NULL, *back = NULL;
+	uint8_t xform[SMALL_DIM] = {0};
+	char *cause = NULL;
+	float *x;
+	size_t i;
+
+	x = xalloc_rows(200, SMALL_DIM);
+	for (i = 0; i < 200 * SMALL_DIM; i++)
+		x[i] = 3.0f;
+	small_params(&p, SMALL_DIM);
+	ck_assert_msg(model_train(&m, x, 200, SMALL_DIM, xform, FEAT_HASH, &p,
+			  NULL, &cause) == 0,
+	    "a constant baseline should train: %s", cause ? cause : "");
+	ck_assert_msg(model_threshold(m) == MODEL_THRESHOLD_MIN,
+	    "the threshold should be raised to the minimum, not %g",
+	    (double)model_threshold(m));
+	ck_assert_msg(strstr(model_info(m)->note, "raised to the minimum"),
+	    "the note should say the threshold was raised: %s",
+	    model_info(m)->note);
+	ck_assert_msg(model_save(m, small_path, &cause) == 0 &&
+		model_load(&back, small_path, FEAT_HASH, SMALL_DIM, &cause) ==
+		    0,
+	    "the model should save and load: %s", cause ? cause : "");
+	model_free(back);
+	model_free(m);
+	free(x);
+}
+END_TEST
+
+/*
  * A baseline whose own and context features move together (shared latent
  * factors), then rows whose own features are ordinary but whose context
  * is extreme, like a client's flow to a flooded server: own stays below
@@ -1928,6 +2208,9 @@ file_suite(void)
 	tcase_add_test(tc, test_file_truncated_on_disk);
 	tcase_add_test(tc, test_file_flipped);
 	tcase_add_test(tc, test_file_not_a_model);
+	tcase_add_loop_test(tc, test_file_meaning, 0, (int)NMEANING);
+	tcase_add_test(tc, test_file_meaning_on_disk);
+	tcase_add_test(tc, test_file_constant_baseline);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -49,3 +49,49 @@ tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CJSON_CFLAGS)
 tests_fuzz_fuzz_control_LDADD = daemon/libdaemon.a model/libmodel.a \
 	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
 	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
+
+# fuzz_model and fuzz_pcap share the replay main in tests/fuzz/fuzz-main.h.
+# Their seeds are written by tests/fuzz/mkcorpus-files.py (see
+# tests/fuzz/README), which prints this list.
+check_PROGRAMS += tests/fuzz/fuzz_model
+TESTS += tests/fuzz/fuzz_model
+tests_fuzz_fuzz_model_SOURCES = tests/fuzz/fuzz_model.c
+tests_fuzz_fuzz_model_LDADD = model/libmodel.a -lm
+
+check_PROGRAMS += tests/fuzz/fuzz_pcap
+TESTS += tests/fuzz/fuzz_pcap
+tests_fuzz_fuzz_pcap_SOURCES = tests/fuzz/fuzz_pcap.c
+tests_fuzz_fuzz_pcap_CFLAGS = $(AM_CFLAGS) $(PCAP_CFLAGS)
+tests_fuzz_fuzz_pcap_LDADD = capture/libcapture.a $(PCAP_LIBS) -lm
+
+EXTRA_DIST += tests/fuzz/fuzz-main.h tests/fuzz/mkcorpus-files.py \
+	tests/fuzz/README \
+	tests/fuzz/corpus/pcap/bad-version.pcap \
+	tests/fuzz/corpus/pcap/caplen-huge.pcap \
+	tests/fuzz/corpus/pcap/caplen-over-len.pcap \
+	tests/fuzz/corpus/pcap/header-only.pcap \
+	tests/fuzz/corpus/pcap/pcapng-bad-blocklen \
+	tests/fuzz/corpus/pcap/pcapng-mixed \
+	tests/fuzz/corpus/pcap/pcapng-truncated \
+	tests/fuzz/corpus/pcap/raw-ip.pcap \
+	tests/fuzz/corpus/pcap/sample-40.pcap \
+	tests/fuzz/corpus/pcap/sample-40.pcapng \
+	tests/fuzz/corpus/pcap/sample-6-be-nsec.pcap \
+	tests/fuzz/corpus/pcap/snaplen-small.pcap \
+	tests/fuzz/corpus/pcap/truncated-record.pcap \
+	tests/fuzz/corpus/pcap/ts-extremes.pcap \
+	tests/fuzz/corpus/pcap/unsupported-link.pcap \
+	tests/fuzz/corpus/model/elu-all-log \
+	tests/fuzz/corpus/model/meaning-dropped-max \
+	tests/fuzz/corpus/model/meaning-flags \
+	tests/fuzz/corpus/model/meaning-p99-below-p50 \
+	tests/fuzz/corpus/model/meaning-threshold-0 \
+	tests/fuzz/corpus/model/meaning-threshold-1e-45 \
+	tests/fuzz/corpus/model/meaning-train-0 \
+	tests/fuzz/corpus/model/meaning-train-max \
+	tests/fuzz/corpus/model/note-empty \
+	tests/fuzz/corpus/model/note-longest \
+	tests/fuzz/corpus/model/pot-rule \
+	tests/fuzz/corpus/model/real \
+	tests/fuzz/corpus/model/regress-huge-weight \
+	tests/fuzz/corpus/model/relu
