@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -716,6 +717,109 @@ cmd_alert(struct live *L, const cJSON *args, const char **code, char **message)
 	return r;
 }
 
+/* Canonical text of address argument name into buf; 0, 1 if set, -1. */
+static int
+arg_addr(const cJSON *args, const char *name, char buf[STORE_IP_MAX])
+{
+	unsigned char a[16];
+	const char *s = NULL;
+	int rc, af = AF_INET;
+
+	if ((rc = arg_str(args, name, STORE_IP_MAX, &s)) <= 0)
+		return rc;
+	if (inet_pton(af, s, a) != 1 && inet_pton(af = AF_INET6, s, a) != 1)
+		return -1;
+	return inet_ntop(af, a, buf, STORE_IP_MAX) != NULL ? 1 : -1;
+}
+
+/* Add one queried incident to the result array. */
+static int
+incidents_cb(const struct store_incident *inc, void *arg)
+{
+	cJSON *arr = arg, *o;
+
+	if (store_incident_to_json(inc, &o) == 0)
+		cJSON_AddItemToArray(arr, o);
+	return 0;
+}
+
+/* The "incidents" result: filtered, newest first (by last alert). */
+cJSON *
+live_cmd_incidents(
+    struct store *st, const cJSON *args, const char **code, char **message)
+{
+	struct store_query q;
+	double since = 0, until = 0, limit = 100;
+	char host[STORE_IP_MAX], *cause = NULL;
+	cJSON *r, *arr;
+
+	memset(&q, 0, sizeof(q));
+	if (arg_num(args, "since", 0, 1e11, &since) < 0 ||
+	    arg_num(args, "until", 0, 1e11, &until) < 0 ||
+	    arg_num(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) < 0 ||
+	    arg_addr(args, "host", host) < 0)
+		return fail(code, message, "bad_argument",
+		    "incidents takes since, until (epoch seconds), limit (1 to "
+		    "%d) and host (an address)",
+		    STORE_QUERY_LIMIT_MAX);
+	if (arg_addr(args, "host", host) == 1)
+		q.src_ip = host; /* src_ip or dst_ip: the incident's host */
+	q.since_us = (uint64_t)(since * 1e6);
+	q.until_us = (uint64_t)(until * 1e6);
+	q.limit = (unsigned)limit;
+	arr = cJSON_CreateArray();
+	if (store_incidents_query(st, &q, incidents_cb, arr, &cause) < 0) {
+		cJSON_Delete(arr);
+		fail(code, message, "internal", "%s", cause ? cause : "query");
+		free(cause);
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddItemToObject(r, "incidents", arr);
+	return r;
+}
+
+/* The "incident" result: one incident and its newest 100 alerts. */
+cJSON *
+live_cmd_incident(
+    struct store *st, const cJSON *args, const char **code, char **message)
+{
+	struct store_incident inc;
+	struct store_query q;
+	double id = 0;
+	char *cause = NULL;
+	cJSON *r, *o = NULL, *arr;
+	int rc;
+
+	if (arg_num(args, "id", 1, 9e15, &id) != 1 || id != (int64_t)id)
+		return fail(code, message, "bad_argument",
+		    "incident takes an id, a positive whole number");
+	rc = store_incident_get(st, (int64_t)id, &inc, &cause);
+	free(cause);
+	cause = NULL;
+	if (rc == 0 && store_incident_to_json(&inc, &o) != 0)
+		rc = -ENOMEM;
+	if (rc == -ENOENT)
+		return fail(code, message, "not_found", "no incident %.0f", id);
+	if (rc != 0)
+		return fail(code, message, "internal", "cannot read incident");
+	memset(&q, 0, sizeof(q));
+	q.incident_id = (int64_t)id;
+	q.limit = 100;
+	arr = cJSON_CreateArray();
+	if (store_alerts_query(st, &q, query_cb, arr, &cause) < 0) {
+		cJSON_Delete(arr);
+		cJSON_Delete(o);
+		fail(code, message, "internal", "%s", cause ? cause : "query");
+		free(cause);
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddItemToObject(r, "incident", o);
+	cJSON_AddItemToObject(r, "alerts", arr);
+	return r;
+}
+
 /* Whether a peer may change the daemon's state. */
 static int
 peer_is_admin(const struct control_peer *peer)
@@ -745,6 +849,10 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 		return cmd_alerts(L, args, code, message);
 	if (strcmp(command, "alert") == 0)
 		return cmd_alert(L, args, code, message);
+	if (strcmp(command, "incidents") == 0)
+		return live_cmd_incidents(L->store, args, code, message);
+	if (strcmp(command, "incident") == 0)
+		return live_cmd_incident(L->store, args, code, message);
 	if (strcmp(command, "model") == 0)
 		return cmd_model(L, code, message);
 	if (strcmp(command, "subscribe") == 0) {
@@ -770,7 +878,7 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 	}
 	return fail(code, message, "unknown_command",
 	    "unknown command \"%s\"; try version, status, stats, alerts, "
-	    "alert, model, retrain, subscribe",
+	    "alert, incidents, incident, model, retrain, subscribe",
 	    command);
 }
 
