@@ -558,6 +558,8 @@ cmd_stats(struct live *L)
 	NUM(o, &ss, queue_dropped), NUM(o, &ss, rejected), NUM(o, &ss, written);
 	NUM(o, &ss, updated), NUM(o, &ss, flushes), NUM(o, &ss, write_errors);
 	NUM(o, &ss, retained), NUM(o, &ss, pending);
+	NUM(o, &ss, incidents_queued), NUM(o, &ss, incidents_dropped);
+	NUM(o, &ss, incidents_rejected), NUM(o, &ss, incidents_written);
 	control_get_stats(L->ctl, &ct);
 	o = cJSON_AddObjectToObject(r, "control");
 	NUM(o, &ct, accepted), NUM(o, &ct, clients), NUM(o, &ct, refused_busy);
