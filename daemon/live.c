@@ -754,17 +754,18 @@ live_cmd_incidents(
 	double since = 0, until = 0, limit = 100;
 	char host[STORE_IP_MAX], *cause = NULL;
 	cJSON *r, *arr;
+	int has_host;
 
 	memset(&q, 0, sizeof(q));
 	if (arg_num(args, "since", 0, 1e11, &since) < 0 ||
 	    arg_num(args, "until", 0, 1e11, &until) < 0 ||
 	    arg_num(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) < 0 ||
-	    arg_addr(args, "host", host) < 0)
+	    (has_host = arg_addr(args, "host", host)) < 0)
 		return fail(code, message, "bad_argument",
 		    "incidents takes since, until (epoch seconds), limit (1 to "
 		    "%d) and host (an address)",
 		    STORE_QUERY_LIMIT_MAX);
-	if (arg_addr(args, "host", host) == 1)
+	if (has_host)
 		q.src_ip = host; /* src_ip or dst_ip: the incident's host */
 	q.since_us = (uint64_t)(since * 1e6);
 	q.until_us = (uint64_t)(until * 1e6);
