@@ -38,6 +38,7 @@
 #endif
 #define ANOMCTL_TIMEOUT_MS 30000 /* wait for a response */
 #define ANOMCTL_LIMIT_DEFAULT 20 /* alerts shown without --limit */
+#define ANOMCTL_INCIDENT_ALERTS 100 /* alerts "incident" returns at most */
 #define ANOMCTL_ID_MAX 9007199254740992.0 /* 2^53: exact in JSON */
 #define ANOMCTL_EPOCH_MAX 1e11 /* seconds; the daemon's bound too */
 
@@ -631,24 +632,16 @@ print_alerts(const cJSON *result)
 		    fmt_num(next->valuedouble, buf, sizeof(buf)));
 }
 
-/* Print one alert: every field, then each explanation line. */
+/* Print an explanation-style array under title, if it has entries. */
 static void
-print_alert(const cJSON *a)
+print_explanation(const char *title, const cJSON *ex)
 {
-	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(a, "explanation");
-	const cJSON *v, *e;
-	struct kv kv = {0};
+	const cJSON *e;
 	char name[64], val[32], p50[32], p99[32];
 
-	cJSON_ArrayForEach(v, a)
-	{
-		if (v != ex)
-			kv_flatten(&kv, v->string, v);
-	}
-	kv_print(&kv, 1);
 	if (cJSON_GetArraySize(ex) == 0)
 		return;
-	printf("explanation:\n");
+	printf("%s:\n", title);
 	cJSON_ArrayForEach(e, ex)
 	{
 		printf("  %-24s value %-10s p50 %-10s p99 %-10s share %.1f%%\n",
@@ -658,6 +651,23 @@ print_alert(const cJSON *a)
 		    field(e, "baseline_p99", p99, sizeof(p99)),
 		    100 * field_num(e, "share", 0));
 	}
+}
+
+/* Print one alert: every field, then each explanation line. */
+static void
+print_alert(const cJSON *a)
+{
+	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(a, "explanation");
+	const cJSON *v;
+	struct kv kv = {0};
+
+	cJSON_ArrayForEach(v, a)
+	{
+		if (v != ex)
+			kv_flatten(&kv, v->string, v);
+	}
+	kv_print(&kv, 1);
+	print_explanation("explanation", ex);
 }
 
 /* Print one pushed line of "follow". */
@@ -678,6 +688,123 @@ print_event(const char *line)
 	} else
 		printf("%s\n", line);
 	cJSON_Delete(o);
+}
+
+/* ---- incidents ------------------------------------------------------- */
+
+/* One incident as the columns of a table row. */
+struct irow {
+	char id[24], when[48], host[48], about[16], alerts[24], flows[24];
+	char summary[512];
+};
+
+/* "2021-01-02 03:04:05" from an ISO time field; "-" when missing. */
+static void
+fmt_iso(const cJSON *o, const char *name, char *buf, size_t size)
+{
+	char *t;
+
+	field(o, name, buf, size);
+	if ((t = strchr(buf, 'T')) != NULL)
+		*t = ' ';
+	if (strlen(buf) > 19)
+		buf[19] = '\0';
+}
+
+/* Fill the columns of one incident. */
+static void
+irow_fill(const cJSON *inc, struct irow *r)
+{
+	char first[32], last[32];
+
+	field(inc, "id", r->id, sizeof(r->id));
+	fmt_iso(inc, "first_timestamp", first, sizeof(first));
+	fmt_iso(inc, "last_timestamp", last, sizeof(last));
+	/* The same day: "2021-01-02 03:04:05-03:09:10". */
+	if (strlen(first) == 19 && strlen(last) == 19 &&
+	    strncmp(first, last, 11) == 0)
+		snprintf(r->when, sizeof(r->when), "%s-%s", first, last + 11);
+	else
+		snprintf(r->when, sizeof(r->when), "%s-%s", first, last);
+	field(inc, "host", r->host, sizeof(r->host));
+	field(inc, "about", r->about, sizeof(r->about));
+	field(inc, "alerts", r->alerts, sizeof(r->alerts));
+	field(inc, "flows", r->flows, sizeof(r->flows));
+	field(inc, "summary", r->summary, sizeof(r->summary));
+}
+
+/* Column widths of the incidents table. */
+struct iwidths {
+	int id, when, host, about, alerts, flows;
+};
+
+/* Print one incident row (or the header when r is NULL) with widths w. */
+static void
+irow_print(const struct irow *r, const struct iwidths *w)
+{
+	if (r == NULL)
+		printf("%*s  %-*s  %-*s  %-*s  %*s  %*s  %s\n", w->id, "ID",
+		    w->when, "FIRST-LAST (UTC)", w->host, "HOST", w->about,
+		    "ABOUT", w->alerts, "ALERTS", w->flows, "FLOWS", "SUMMARY");
+	else
+		printf("%*s  %-*s  %-*s  %-*s  %*s  %*s  %s\n", w->id, r->id,
+		    w->when, r->when, w->host, r->host, w->about, r->about,
+		    w->alerts, r->alerts, w->flows, r->flows, r->summary);
+}
+
+/* Print the "incidents" result as a table. */
+static void
+print_incidents(const cJSON *result)
+{
+	const cJSON *list =
+	    cJSON_GetObjectItemCaseSensitive(result, "incidents");
+	struct iwidths w = {2, 16, 4, 5, 6, 5};
+	struct irow *rows;
+	int i, n = cJSON_GetArraySize(list);
+
+	if (n == 0) {
+		printf("no incidents\n");
+		return;
+	}
+	rows = xrealloc(NULL, (size_t)n * sizeof(*rows));
+	for (i = 0; i < n; i++) {
+		irow_fill(cJSON_GetArrayItem(list, i), &rows[i]);
+		fit(&w.id, rows[i].id);
+		fit(&w.when, rows[i].when);
+		fit(&w.host, rows[i].host);
+		fit(&w.about, rows[i].about);
+		fit(&w.alerts, rows[i].alerts);
+		fit(&w.flows, rows[i].flows);
+	}
+	irow_print(NULL, &w);
+	for (i = 0; i < n; i++)
+		irow_print(&rows[i], &w);
+	free(rows);
+}
+
+/* Print the "incident" result: its fields, evidence, then its alerts. */
+static void
+print_incident(const cJSON *result)
+{
+	const cJSON *inc = cJSON_GetObjectItemCaseSensitive(result, "incident");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(inc, "evidence");
+	const cJSON *v;
+	struct kv kv = {0};
+
+	cJSON_ArrayForEach(v, inc)
+	{
+		if (v != ev)
+			kv_flatten(&kv, v->string, v);
+	}
+	kv_print(&kv, 1);
+	print_explanation("evidence", ev);
+	printf("\n");
+	print_alerts(result);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+		result, "alerts")) == ANOMCTL_INCIDENT_ALERTS)
+		warnx("only the newest %d alerts are shown; use anomctl "
+		      "--json incident or query the database for the rest",
+		    ANOMCTL_INCIDENT_ALERTS);
 }
 
 /* ---- other results --------------------------------------------------- */
@@ -813,7 +940,7 @@ parse_addr(const char *s, char *buf, size_t size)
 	return inet_ntop(AF_INET6, a, buf, (socklen_t)size) ? 0 : -1;
 }
 
-/* Add one "alerts" option and its value to args; 0, or -1 if invalid. */
+/* Add one query option and its value to args; 0, or -1 if invalid. */
 static int
 alerts_opt(const char *opt, const char *val, cJSON *args)
 {
@@ -835,7 +962,8 @@ alerts_opt(const char *opt, const char *val, cJSON *args)
 		if (val[0] == '\0' || *end != '\0' || !isfinite(v) || v < 0)
 			return -1;
 		opt = "min_score";
-	} else if (strcmp(opt, "src") == 0 || strcmp(opt, "dst") == 0) {
+	} else if (strcmp(opt, "src") == 0 || strcmp(opt, "dst") == 0 ||
+	    strcmp(opt, "host") == 0) {
 		if (parse_addr(val, addr, sizeof(addr)) != 0)
 			return -1;
 		cJSON_DeleteItemFromObjectCaseSensitive(args, opt);
@@ -846,17 +974,17 @@ alerts_opt(const char *opt, const char *val, cJSON *args)
 	return cJSON_AddNumberToObject(args, opt, v) ? 0 : -1;
 }
 
-/* "alerts [--since WHEN] [--until WHEN] [--limit N] ..." */
+/* "--name value" or "--name=value" options of command argv[0]. */
 static int
-build_alerts(int argc, char **argv, cJSON *args)
+build_opts(int argc, char **argv, cJSON *args, const char *const *opts)
 {
-	static const char *const opts[] = {"since", "until", "limit",
-	    "min-score", "src", "dst", "before-id", NULL};
 	const char *opt, *val, *eq;
 	char name[16];
 	int i, k;
 
-	cJSON_AddNumberToObject(args, "limit", ANOMCTL_LIMIT_DEFAULT);
+	if (cJSON_AddNumberToObject(args, "limit", ANOMCTL_LIMIT_DEFAULT) ==
+	    NULL)
+		return -1;
 	for (i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--", 2) != 0)
 			goto bad;
@@ -870,24 +998,45 @@ build_alerts(int argc, char **argv, cJSON *args)
 			goto bad;
 		val = eq ? eq + 1 : argv[++i];
 		if (alerts_opt(name, val, args) != 0) {
-			warnx("alerts: --%s: invalid value \"%s\"", name, val);
+			warnx("%s: --%s: invalid value \"%s\"", argv[0], name,
+			    val);
 			return -1;
 		}
 	}
 	return 0;
 bad:
-	warnx("alerts: unknown option or missing value: %s", argv[i]);
+	warnx("%s: unknown option or missing value: %s", argv[0], argv[i]);
 	return -1;
 }
 
-/* "alert ID" */
+/* "alerts [--since WHEN] [--until WHEN] [--limit N] ..." */
+static int
+build_alerts(int argc, char **argv, cJSON *args)
+{
+	static const char *const opts[] = {"since", "until", "limit",
+	    "min-score", "src", "dst", "before-id", NULL};
+
+	return build_opts(argc, argv, args, opts);
+}
+
+/* "incidents [--since WHEN] [--until WHEN] [--host IP] [--limit N]" */
+static int
+build_incidents(int argc, char **argv, cJSON *args)
+{
+	static const char *const opts[] = {
+	    "since", "until", "host", "limit", NULL};
+
+	return build_opts(argc, argv, args, opts);
+}
+
+/* "alert ID" and "incident ID" */
 static int
 build_alert(int argc, char **argv, cJSON *args)
 {
 	double id;
 
 	if (argc != 2 || parse_whole(argv[1], 1, ANOMCTL_ID_MAX, &id) != 0) {
-		warnx("alert: want one id, a positive whole number");
+		warnx("%s: want one id, a positive whole number", argv[0]);
 		return -1;
 	}
 	cJSON_AddNumberToObject(args, "id", id);
@@ -911,6 +1060,8 @@ static const struct command commands[] = {
     {"stats", build_none, print_stats, NULL},
     {"alerts", build_alerts, print_alerts, NULL},
     {"alert", build_alert, print_alert, NULL},
+    {"incidents", build_incidents, print_incidents, NULL},
+    {"incident", build_alert, print_incident, NULL},
     {"follow", build_none, NULL, "subscribe"},
     {"retrain", build_none, print_generic, NULL},
     {"model", build_none, print_generic, NULL},
@@ -1029,6 +1180,10 @@ usage(FILE *fp)
 	    "UTC;\n"
 	    "                ip: one address, matched exactly, no CIDR)\n"
 	    "  alert id      one alert with its explanation\n"
+	    "  incidents [--since when] [--until when] [--host ip] "
+	    "[--limit n]\n"
+	    "                recent incidents (grouped alerts), newest first\n"
+	    "  incident id   one incident with its evidence and alerts\n"
 	    "  follow        print alerts as they come, until interrupted\n"
 	    "  retrain       learn a new baseline and model\n"
 	    "  model         the current model\n"

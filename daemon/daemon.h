@@ -458,6 +458,18 @@ struct live_opts {
 /* Run the daemon until SIGTERM/SIGINT; returns the exit status. */
 int live_run(const struct live_opts *o);
 
+struct store;
+
+/*
+ * The "incidents" and "incident" control commands, reading store st; a
+ * control_handler_cb result (caller frees) or NULL with *code and *message
+ * set.  Outside live_run() for tests.
+ */
+struct cJSON *live_cmd_incidents(struct store *st, const struct cJSON *args,
+    const char **code, char **message);
+struct cJSON *live_cmd_incident(struct store *st, const struct cJSON *args,
+    const char **code, char **message);
+
 /* ---- offline.c ---------------------------------------------------------- */
 
 struct offline_opts {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -558,6 +559,8 @@ cmd_stats(struct live *L)
 	NUM(o, &ss, queue_dropped), NUM(o, &ss, rejected), NUM(o, &ss, written);
 	NUM(o, &ss, updated), NUM(o, &ss, flushes), NUM(o, &ss, write_errors);
 	NUM(o, &ss, retained), NUM(o, &ss, pending);
+	NUM(o, &ss, incidents_queued), NUM(o, &ss, incidents_dropped);
+	NUM(o, &ss, incidents_rejected), NUM(o, &ss, incidents_written);
 	control_get_stats(L->ctl, &ct);
 	o = cJSON_AddObjectToObject(r, "control");
 	NUM(o, &ct, accepted), NUM(o, &ct, clients), NUM(o, &ct, refused_busy);
@@ -711,6 +714,98 @@ cmd_alert(struct live *L, const cJSON *args, const char **code, char **message)
 	return r;
 }
 
+/* Add one queried incident to the result array. */
+static int
+incidents_cb(const struct store_incident *inc, void *arg)
+{
+	cJSON *arr = arg, *o;
+
+	if (store_incident_to_json(inc, &o) == 0)
+		cJSON_AddItemToArray(arr, o);
+	return 0;
+}
+
+/* The "incidents" result: filtered, newest first (by last alert). */
+cJSON *
+live_cmd_incidents(
+    struct store *st, const cJSON *args, const char **code, char **message)
+{
+	struct store_query q;
+	double since = 0, until = 0;
+	int64_t limit = 100;
+	char host[ADDR_STR_LEN], *cause = NULL;
+	cJSON *r, *arr;
+	int has_host;
+
+	memset(&q, 0, sizeof(q));
+	if (arg_num(args, "since", 0, 1e11, &since) < 0 ||
+	    arg_num(args, "until", 0, 1e11, &until) < 0 ||
+	    control_arg_int(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) <
+		0 ||
+	    (has_host = control_arg_addr(args, "host", host)) < 0)
+		return fail(code, message, "bad_argument",
+		    "incidents takes since, until (epoch seconds), limit (1 to "
+		    "%d) and host (an address)",
+		    STORE_QUERY_LIMIT_MAX);
+	if (has_host)
+		q.src_ip = host; /* src_ip or dst_ip: the incident's host */
+	q.since_us = (uint64_t)(since * 1e6);
+	q.until_us = (uint64_t)(until * 1e6);
+	q.limit = (unsigned)limit;
+	arr = cJSON_CreateArray();
+	if (store_incidents_query(st, &q, incidents_cb, arr, &cause) < 0) {
+		cJSON_Delete(arr);
+		fail(code, message, "internal", "%s", cause ? cause : "query");
+		free(cause);
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddItemToObject(r, "incidents", arr);
+	return r;
+}
+
+/* The "incident" result: one incident and its newest 100 alerts. */
+cJSON *
+live_cmd_incident(
+    struct store *st, const cJSON *args, const char **code, char **message)
+{
+	struct store_incident inc;
+	struct store_query q;
+	int64_t id = 0;
+	char *cause = NULL;
+	cJSON *r, *o = NULL, *arr;
+	int rc;
+
+	if (control_arg_int(args, "id", 1, LIVE_ID_MAX, &id) != 1)
+		return fail(code, message, "bad_argument",
+		    "incident takes an id, a positive whole number");
+	rc = store_incident_get(st, id, &inc, &cause);
+	free(cause);
+	cause = NULL;
+	if (rc == 0 && store_incident_to_json(&inc, &o) != 0)
+		rc = -ENOMEM;
+	if (rc == -ENOENT)
+		return fail(
+		    code, message, "not_found", "no incident %" PRId64, id);
+	if (rc != 0)
+		return fail(code, message, "internal", "cannot read incident");
+	memset(&q, 0, sizeof(q));
+	q.incident_id = id;
+	q.limit = 100;
+	arr = cJSON_CreateArray();
+	if (store_alerts_query(st, &q, query_cb, arr, &cause) < 0) {
+		cJSON_Delete(arr);
+		cJSON_Delete(o);
+		fail(code, message, "internal", "%s", cause ? cause : "query");
+		free(cause);
+		return NULL;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddItemToObject(r, "incident", o);
+	cJSON_AddItemToObject(r, "alerts", arr);
+	return r;
+}
+
 /* Whether a peer may change the daemon's state. */
 static int
 peer_is_admin(const struct control_peer *peer)
@@ -740,6 +835,10 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 		return cmd_alerts(L, args, code, message);
 	if (strcmp(command, "alert") == 0)
 		return cmd_alert(L, args, code, message);
+	if (strcmp(command, "incidents") == 0)
+		return live_cmd_incidents(L->store, args, code, message);
+	if (strcmp(command, "incident") == 0)
+		return live_cmd_incident(L->store, args, code, message);
 	if (strcmp(command, "model") == 0)
 		return cmd_model(L, code, message);
 	if (strcmp(command, "subscribe") == 0) {
@@ -765,7 +864,7 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 	}
 	return fail(code, message, "unknown_command",
 	    "unknown command \"%s\"; try version, status, stats, alerts, "
-	    "alert, model, retrain, subscribe",
+	    "alert, incidents, incident, model, retrain, subscribe",
 	    command);
 }
 

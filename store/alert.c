@@ -28,6 +28,8 @@ alert_check(const struct store_alert *a)
 		return -EINVAL;
 	if (!isfinite(a->score) || !isfinite(a->threshold))
 		return -EINVAL;
+	if (a->finding > STORE_FINDING_RESPONDER || a->incident_id < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -118,6 +120,8 @@ qrec_fill(
 	r->src_port = a->src_port;
 	r->dst_port = a->dst_port;
 	r->proto = a->proto;
+	r->finding = a->finding;
+	r->incident_id = a->incident_id;
 	memcpy(r->src_ip, a->src_ip, strlen(a->src_ip) + 1);
 	memcpy(r->dst_ip, a->dst_ip, strlen(a->dst_ip) + 1);
 	memcpy(r->model_id, a->model_id, strlen(a->model_id) + 1);

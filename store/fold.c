@@ -1,6 +1,6 @@
 /*
- * The fold table: which (src_ip, dst_ip, dst_port, proto) keys had a new
- * row recently, and that row's totals.
+ * The fold table: which (src_ip, dst_ip, dst_port, proto, finding,
+ * incident_id) keys had a new row recently, and that row's totals.
  *
  * Entries live in one array allocated at open, chained from a power-of-two
  * bucket array, and sit on a list in the order they were added.  Keys are
@@ -78,6 +78,8 @@ fold_hash(const struct store_alert *a)
 	h = fnv(h, a->src_ip, strlen(a->src_ip) + 1);
 	h = fnv(h, a->dst_ip, strlen(a->dst_ip) + 1);
 	h = fnv(h, &a->dst_port, sizeof(a->dst_port));
+	h = fnv(h, &a->finding, sizeof(a->finding));
+	h = fnv(h, &a->incident_id, sizeof(a->incident_id));
 	return fnv(h, &a->proto, sizeof(a->proto));
 }
 
@@ -90,7 +92,9 @@ fold_find(struct foldtab *ft, const struct store_alert *a, uint32_t h)
 	LIST_FOREACH(f, &ft->bucket[h & ft->mask], hlink)
 	{
 		if (f->hash == h && f->dst_port == a->dst_port &&
-		    f->proto == a->proto && strcmp(f->src_ip, a->src_ip) == 0 &&
+		    f->proto == a->proto && f->finding == a->finding &&
+		    f->incident_id == a->incident_id &&
+		    strcmp(f->src_ip, a->src_ip) == 0 &&
 		    strcmp(f->dst_ip, a->dst_ip) == 0)
 			return f;
 	}
@@ -128,6 +132,8 @@ fold_add(
 	memcpy(f->dst_ip, a->dst_ip, strlen(a->dst_ip) + 1);
 	f->dst_port = a->dst_port;
 	f->proto = a->proto;
+	f->finding = a->finding;
+	f->incident_id = a->incident_id;
 	f->hash = h;
 	LIST_INSERT_HEAD(&ft->bucket[h & ft->mask], f, hlink);
 	TAILQ_INSERT_TAIL(&ft->used, f, link);

@@ -1,7 +1,7 @@
 /*
- * The JSON form of an alert, shared by the control socket and the EVE
- * output so both speak the same field names (EVE's: dest_ip, dest_port,
- * proto as a name, ISO 8601 timestamps).
+ * The JSON form of an alert and of an incident, shared by the control
+ * socket and the EVE output so both speak the same field names (EVE's:
+ * dest_ip, dest_port, proto as a name, ISO 8601 timestamps).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,9 +61,9 @@ add_time(cJSON *o, const char *name, uint64_t us)
 	return cJSON_AddStringToObject(o, name, buf);
 }
 
-/* Add the explanation array, or null when the text is not JSON. */
+/* Add JSON text under name (parsed; "" is []), or null when not JSON. */
 static int
-add_explanation(cJSON *o, const char *text)
+add_parsed(cJSON *o, const char *name, const char *text)
 {
 	cJSON *e;
 
@@ -72,11 +72,48 @@ add_explanation(cJSON *o, const char *text)
 		e = cJSON_CreateNull();
 	if (e == NULL)
 		return -ENOMEM;
-	if (!cJSON_AddItemToObject(o, "explanation", e)) {
+	if (!cJSON_AddItemToObject(o, name, e)) {
 		cJSON_Delete(e);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* Add an id under name, or null when it is 0 (none). */
+static cJSON *
+add_id(cJSON *o, const char *name, int64_t id)
+{
+	if (id == 0)
+		return cJSON_AddNullToObject(o, name);
+	return cJSON_AddNumberToObject(o, name, (double)id);
+}
+
+/* The name of a finding kind. */
+const char *
+store_finding_name(unsigned int f)
+{
+	switch (f) {
+	case STORE_FINDING_FLOW:
+		return "flow";
+	case STORE_FINDING_RESPONDER:
+		return "responder";
+	default:
+		return "unknown";
+	}
+}
+
+/* The name of what an incident is about. */
+const char *
+store_about_name(unsigned int a)
+{
+	switch (a) {
+	case STORE_ABOUT_INITIATOR:
+		return "initiator";
+	case STORE_ABOUT_RESPONDER:
+		return "responder";
+	default:
+		return "unknown";
+	}
 }
 
 /* Build the shared JSON object for one alert. */
@@ -112,7 +149,50 @@ store_alert_to_json(const struct store_alert *a, struct cJSON **out)
 	    cJSON_AddNumberToObject(o, "threshold", a->threshold) != NULL &&
 	    cJSON_AddStringToObject(o, "model_id", a->model_id) != NULL &&
 	    cJSON_AddNumberToObject(o, "count", (double)count) != NULL &&
-	    add_explanation(o, a->explanation) == 0;
+	    add_parsed(o, "explanation", a->explanation) == 0 &&
+	    cJSON_AddStringToObject(
+		o, "finding", store_finding_name(a->finding)) != NULL &&
+	    add_id(o, "incident_id", a->incident_id) != NULL;
+	if (!ok) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	*out = o;
+	return 0;
+}
+
+/* Build the shared JSON object for one incident. */
+int
+store_incident_to_json(const struct store_incident *inc, struct cJSON **out)
+{
+	cJSON *o;
+	int ok;
+
+	*out = NULL;
+	if ((o = cJSON_CreateObject()) == NULL)
+		return -ENOMEM;
+	ok = cJSON_AddNumberToObject(o, "id", (double)inc->id) != NULL &&
+	    add_time(o, "first_timestamp", inc->first_us) != NULL &&
+	    add_time(o, "last_timestamp", inc->last_us) != NULL &&
+	    cJSON_AddNumberToObject(o, "first_us", (double)inc->first_us) !=
+		NULL &&
+	    cJSON_AddNumberToObject(o, "last_us", (double)inc->last_us) !=
+		NULL &&
+	    cJSON_AddStringToObject(o, "about", store_about_name(inc->about)) !=
+		NULL &&
+	    cJSON_AddStringToObject(o, "host", inc->host) != NULL &&
+	    cJSON_AddNumberToObject(o, "alerts", (double)inc->alerts) != NULL &&
+	    cJSON_AddNumberToObject(o, "flows", (double)inc->flows) != NULL &&
+	    cJSON_AddNumberToObject(o, "peers_n", (double)inc->peers_n) !=
+		NULL &&
+	    cJSON_AddNumberToObject(o, "ports_n", (double)inc->ports_n) !=
+		NULL &&
+	    add_parsed(o, "peers", inc->peers) == 0 &&
+	    add_parsed(o, "ports", inc->ports) == 0 &&
+	    cJSON_AddNumberToObject(o, "score_max", inc->score_max) != NULL &&
+	    cJSON_AddStringToObject(o, "summary", inc->summary) != NULL &&
+	    add_parsed(o, "evidence", inc->evidence) == 0 &&
+	    cJSON_AddStringToObject(o, "model_id", inc->model_id) != NULL;
 	if (!ok) {
 		cJSON_Delete(o);
 		return -ENOMEM;

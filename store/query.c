@@ -2,9 +2,9 @@
  * Reading alerts back: by id, and filtered pages for the control socket.
  *
  * The filtered query is built from only the filters given, so SQLite can
- * pick the matching index (ts, src_ip or dst_ip); a catch-all statement
- * with "? IS NULL OR ..." terms would defeat the planner.  Queries are rare
- * (a person or a script asking), so they are prepared per call.
+ * pick the matching index (ts, src_ip, dst_ip or incident_id); a catch-all
+ * statement with "? IS NULL OR ..." terms would defeat the planner.  Queries
+ * are rare (a person or a script asking), so they are prepared per call.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #define ALERT_COLS                                                             \
 	"id, ts, ts_first, ts_last, proto, src_ip, src_port, dst_ip,"          \
 	" dst_port, packets, bytes, score, threshold, model_id,"               \
-	" explanation, count, last_ts"
+	" explanation, count, last_ts, finding, incident_id"
 
 /*
  * Copy text column col into dst, cut to fit.  Returns 0, or -E2BIG when it
@@ -66,6 +66,8 @@ alert_from_row(struct store_alert *a, sqlite3_stmt *s)
 		strcpy(a->explanation, "[]");
 	a->count = (uint64_t)sqlite3_column_int64(s, 15);
 	a->last_us = (uint64_t)sqlite3_column_int64(s, 16);
+	a->finding = (uint8_t)sqlite3_column_int(s, 17);
+	a->incident_id = sqlite3_column_int64(s, 18); /* NULL reads as 0 */
 }
 
 /* Copy one committed alert by id. */
@@ -98,8 +100,8 @@ fail:
 }
 
 /* The LIMIT a query really uses. */
-static unsigned int
-clamp_limit(unsigned int limit)
+unsigned int
+query_clamp_limit(unsigned int limit)
 {
 	if (limit == 0)
 		return STORE_QUERY_LIMIT_DEFAULT;
@@ -120,14 +122,15 @@ static void
 query_sql(char *buf, size_t size, const struct store_query *q)
 {
 	snprintf(buf, size,
-	    "SELECT " ALERT_COLS " FROM alerts WHERE 1%s%s%s%s%s%s"
+	    "SELECT " ALERT_COLS " FROM alerts WHERE 1%s%s%s%s%s%s%s"
 	    " ORDER BY id DESC LIMIT :limit",
 	    q->since_us != 0 ? " AND ts >= :since" : "",
 	    q->until_us != 0 ? " AND ts < :until" : "",
 	    q->min_score > 0 ? " AND score >= :min_score" : "",
 	    given(q->src_ip) ? " AND src_ip = :src_ip" : "",
 	    given(q->dst_ip) ? " AND dst_ip = :dst_ip" : "",
-	    q->before_id != 0 ? " AND id < :before_id" : "");
+	    q->before_id != 0 ? " AND id < :before_id" : "",
+	    q->incident_id > 0 ? " AND incident_id = :incident_id" : "");
 }
 
 /* Bind the named parameters query_sql() put in. */
@@ -148,8 +151,10 @@ query_bind(sqlite3_stmt *s, const struct store_query *q)
 		sqlite3_bind_text(s, i, q->dst_ip, -1, SQLITE_STATIC);
 	if ((i = sqlite3_bind_parameter_index(s, ":before_id")) > 0)
 		sqlite3_bind_int64(s, i, q->before_id);
+	if ((i = sqlite3_bind_parameter_index(s, ":incident_id")) > 0)
+		sqlite3_bind_int64(s, i, q->incident_id);
 	i = sqlite3_bind_parameter_index(s, ":limit");
-	sqlite3_bind_int(s, i, (int)clamp_limit(q->limit));
+	sqlite3_bind_int(s, i, (int)query_clamp_limit(q->limit));
 }
 
 /* Pass matching committed alerts to cb, newest first. */

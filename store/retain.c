@@ -1,7 +1,8 @@
 /*
  * Retention: delete old alerts a bounded chunk at a time, so one call
  * holds the write lock only briefly and the daemon spreads a large purge
- * over many calls.
+ * over many calls.  Incidents go by age only, once their last alert is
+ * older than max_age_s; they share the chunk with the alerts.
  *
  * Age uses ts (via its index).  A folded row's last_ts is at most one fold
  * window after its ts, so ts is a fair age for the whole row.  The row cap
@@ -67,6 +68,11 @@ retain_run(struct store *st, uint64_t now_us, uint32_t max_age_s,
 		    "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts"
 		    " WHERE ts < ?1 LIMIT ?2)",
 		    (int64_t)(now_us - age_us), chunk, n);
+		if (rc == SQLITE_DONE && *n < chunk)
+			rc = delete_chunk(st,
+			    "DELETE FROM incidents WHERE id IN (SELECT id FROM"
+			    " incidents WHERE last < ?1 LIMIT ?2)",
+			    (int64_t)(now_us - age_us), chunk - *n, n);
 		if (rc != SQLITE_DONE)
 			return rc;
 	}

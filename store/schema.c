@@ -49,7 +49,32 @@ static const char *const steps[] = {
     " rule TEXT NOT NULL,"
     " params TEXT NOT NULL);"
     "CREATE INDEX models_created ON models (created);",
-    /* 1 -> 2: goes here. */
+    /*
+     * 1 -> 2: incidents, and each alert's finding kind and incident.
+     * incident_id is NULL for an alert outside any incident, so the index
+     * stays small; JSON lists and evidence are text, as explanations are.
+     */
+    "ALTER TABLE alerts ADD COLUMN finding INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN incident_id INTEGER;"
+    "CREATE INDEX alerts_incident_id ON alerts (incident_id);"
+    "CREATE TABLE incidents ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " first INTEGER NOT NULL,"
+    " last INTEGER NOT NULL,"
+    " about INTEGER NOT NULL,"
+    " host TEXT NOT NULL,"
+    " alerts INTEGER NOT NULL,"
+    " flows INTEGER NOT NULL,"
+    " peers_n INTEGER NOT NULL,"
+    " ports_n INTEGER NOT NULL,"
+    " peers TEXT NOT NULL,"
+    " ports TEXT NOT NULL,"
+    " score_max REAL NOT NULL,"
+    " summary TEXT NOT NULL,"
+    " evidence TEXT NOT NULL,"
+    " model_id TEXT NOT NULL);"
+    "CREATE INDEX incidents_last ON incidents (last);"
+    "CREATE INDEX incidents_host ON incidents (host);",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,

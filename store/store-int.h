@@ -20,6 +20,22 @@
 enum qrec_kind {
 	QREC_INSERT, /* a new row */
 	QREC_UPDATE, /* new fold totals (count, last_ts, score) for a row */
+	QREC_INCIDENT, /* an incident row, inserted or replaced */
+};
+
+/*
+ * A queued incident: the numbers, the short strings, and the long ones
+ * (peers, ports, summary, evidence) back to back in text[], so one
+ * allocation of the real size holds it all.
+ */
+struct qinc {
+	uint64_t first_us, last_us, alerts, flows, peers_n, ports_n;
+	double score_max;
+	uint8_t about;
+	char host[STORE_IP_MAX];
+	char model_id[STORE_MODEL_ID_MAX];
+	const char *peers, *ports, *summary, *evidence;
+	char text[];
 };
 
 /*
@@ -37,10 +53,13 @@ struct qrec {
 	double threshold;
 	uint16_t src_port, dst_port;
 	uint8_t proto;
+	uint8_t finding;
+	int64_t incident_id;
 	char src_ip[STORE_IP_MAX];
 	char dst_ip[STORE_IP_MAX];
 	char model_id[STORE_MODEL_ID_MAX];
 	char *explanation;
+	struct qinc *inc; /* QREC_INCIDENT only: the incident (malloc'd) */
 };
 
 /*
@@ -53,6 +72,8 @@ struct fold {
 	char dst_ip[STORE_IP_MAX];
 	uint16_t dst_port;
 	uint8_t proto;
+	uint8_t finding;
+	int64_t incident_id;
 	uint32_t hash;
 	int64_t id;
 	uint64_t first_us, last_us, count;
@@ -80,12 +101,13 @@ struct store {
 	char *path;
 	struct store_opts o;
 	sqlite3_stmt *s_begin, *s_commit, *s_rollback;
-	sqlite3_stmt *s_insert, *s_update;
+	sqlite3_stmt *s_insert, *s_update, *s_incident;
 	struct qrec *q;
 	size_t nq;
 	uint64_t qgen;
 	struct foldtab fold;
 	int64_t next_id;
+	int64_t next_inc_id; /* id the next new incident gets */
 	uint64_t rate_sec, rate_n;
 	struct store_stats stats;
 };
@@ -122,5 +144,9 @@ void fold_expire(struct foldtab *ft, uint64_t now_us, uint64_t window_us);
 
 /* query.c */
 int query_copy_text(char *dst, size_t size, sqlite3_stmt *s, int col);
+unsigned int query_clamp_limit(unsigned int limit);
+
+/* incident.c */
+int incident_write(sqlite3_stmt *s, const struct qinc *inc, int64_t id);
 
 #endif

@@ -23,10 +23,16 @@
 #define INSERT_SQL                                                             \
 	"INSERT OR REPLACE INTO alerts (id, ts, ts_first, ts_last, proto,"     \
 	" src_ip, src_port, dst_ip, dst_port, packets, bytes, score,"          \
-	" threshold, model_id, explanation, count, last_ts)"                   \
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	" threshold, model_id, explanation, count, last_ts, finding,"          \
+	" incident_id)"                                                        \
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #define UPDATE_SQL                                                             \
 	"UPDATE alerts SET count = ?, last_ts = ?, score = ? WHERE id = ?"
+#define INCIDENT_SQL                                                           \
+	"INSERT OR REPLACE INTO incidents (id, first, last, about, host,"      \
+	" alerts, flows, peers_n, ports_n, peers, ports, score_max, summary,"  \
+	" evidence, model_id)"                                                 \
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 /* Set *cause to a formatted message when the caller wants one. */
 void
@@ -219,29 +225,34 @@ prepare_hot(struct store *st, char **cause)
 		 &st->s_rollback, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v3(st->db, INSERT_SQL, -1, fl, &st->s_insert,
 		 NULL)) != SQLITE_OK ||
-	    (rc = sqlite3_prepare_v3(
-		 st->db, UPDATE_SQL, -1, fl, &st->s_update, NULL)) != SQLITE_OK)
+	    (rc = sqlite3_prepare_v3(st->db, UPDATE_SQL, -1, fl, &st->s_update,
+		 NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(st->db, INCIDENT_SQL, -1, fl,
+		 &st->s_incident, NULL)) != SQLITE_OK)
 		return store_db_error(st, rc, "prepare", cause);
 	return 0;
 }
 
 /*
- * The next id is one above both the highest row and the AUTOINCREMENT
- * sequence, so ids deleted by retention are never handed out again.
+ * The next id of a table is one above both its highest row and its
+ * AUTOINCREMENT sequence, so ids deleted by retention are never handed
+ * out again.  table is one of ours, never outside input.
  */
 static int
-load_next_id(struct store *st, char **cause)
+load_next_id(struct store *st, const char *table, int64_t *next, char **cause)
 {
-	static const char sql[] =
-	    "SELECT max(coalesce((SELECT max(id) FROM alerts), 0),"
-	    " coalesce((SELECT seq FROM sqlite_sequence"
-	    " WHERE name = 'alerts'), 0))";
 	sqlite3_stmt *s;
+	char sql[256];
 	int rc;
 
+	snprintf(sql, sizeof(sql),
+	    "SELECT max(coalesce((SELECT max(id) FROM %s), 0),"
+	    " coalesce((SELECT seq FROM sqlite_sequence"
+	    " WHERE name = '%s'), 0))",
+	    table, table);
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		st->next_id = sqlite3_column_int64(s, 0) + 1;
+		*next = sqlite3_column_int64(s, 0) + 1;
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(s);
@@ -256,13 +267,16 @@ store_free(struct store *st)
 {
 	size_t i;
 
-	for (i = 0; i < st->nq; i++)
+	for (i = 0; i < st->nq; i++) {
 		free(st->q[i].explanation);
+		free(st->q[i].inc);
+	}
 	sqlite3_finalize(st->s_begin);
 	sqlite3_finalize(st->s_commit);
 	sqlite3_finalize(st->s_rollback);
 	sqlite3_finalize(st->s_insert);
 	sqlite3_finalize(st->s_update);
+	sqlite3_finalize(st->s_incident);
 	sqlite3_close(st->db);
 	fold_free(&st->fold);
 	free(st->q);
@@ -296,7 +310,8 @@ store_open(struct store **stp, const struct store_opts *o, char **cause)
 	    (rc = set_pragmas(st, cause)) != 0 ||
 	    (rc = schema_migrate(st->db, st->path, cause)) != 0 ||
 	    (rc = prepare_hot(st, cause)) != 0 ||
-	    (rc = load_next_id(st, cause)) != 0)
+	    (rc = load_next_id(st, "alerts", &st->next_id, cause)) != 0 ||
+	    (rc = load_next_id(st, "incidents", &st->next_inc_id, cause)) != 0)
 		goto fail;
 	*stp = st;
 	return 0;
@@ -313,6 +328,8 @@ write_rec(struct store *st, const struct qrec *r)
 {
 	sqlite3_stmt *s = st->s_insert;
 
+	if (r->kind == QREC_INCIDENT)
+		return incident_write(st->s_incident, r->inc, r->id);
 	if (r->kind == QREC_UPDATE) {
 		s = st->s_update;
 		sqlite3_bind_int64(s, 1, (int64_t)r->count);
@@ -338,6 +355,11 @@ write_rec(struct store *st, const struct qrec *r)
 	sqlite3_bind_text(s, 15, r->explanation, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 16, (int64_t)r->count);
 	sqlite3_bind_int64(s, 17, (int64_t)r->last_us);
+	sqlite3_bind_int(s, 18, r->finding);
+	if (r->incident_id > 0)
+		sqlite3_bind_int64(s, 19, r->incident_id);
+	else
+		sqlite3_bind_null(s, 19);
 	return store_step_reset(s);
 }
 
@@ -350,10 +372,14 @@ queue_committed(struct store *st)
 	for (i = 0; i < st->nq; i++) {
 		if (st->q[i].kind == QREC_INSERT)
 			st->stats.written++;
-		else
+		else if (st->q[i].kind == QREC_UPDATE)
 			st->stats.updated++;
+		else
+			st->stats.incidents_written++;
 		free(st->q[i].explanation);
 		st->q[i].explanation = NULL;
+		free(st->q[i].inc);
+		st->q[i].inc = NULL;
 	}
 	st->nq = 0;
 	st->qgen++;

@@ -15,15 +15,27 @@
  * stayed full until close) has no row, and after a restart its id may be
  * given to another alert: at most max_pending ids, from the last second.
  *
- * Folding: a second alert with the same (src_ip, dst_ip, dst_port, proto)
- * whose time is within fold_window_s of the first alert of that key is
+ * Folding: a second alert with the same (src_ip, dst_ip, dst_port, proto,
+ * finding, incident_id) whose time is within fold_window_s of the first
+ * alert of that key is
  * counted into the first one's row (count, last_ts, score = max) instead of
  * making a new row.  The window is fixed from the first alert, so a storm
  * that lasts makes one row per window, and a row's last_ts is never more
  * than a window after its ts (retention relies on that).  Times are the
  * alerts' own, never the wall clock, so offline runs are deterministic.
  * Keys are remembered in a bounded table; forgetting one only means its
- * next alert makes a new row.
+ * next alert makes a new row.  The finding kind and the incident are part
+ * of the key so that a row is exactly one kind of finding and belongs to
+ * exactly one incident: "the alerts of incident N" is then a plain filter,
+ * and a flow alert never hides inside a responder finding's row.
+ *
+ * Incidents are queued in the same queue as alerts (and so within
+ * max_pending) and written in the same flush transaction.  Their ids come
+ * from their own AUTOINCREMENT sequence, assigned at put time like alert
+ * ids.  A put of an id that is still queued replaces the queued copy in
+ * place and needs no new slot, so an incident that grows many times a
+ * second costs one row write per flush.  Retention deletes incidents by
+ * age (their last alert) only; an alert may outlive its incident row.
  *
  * Rate cap: at most rate_max_per_s new rows per second of alert time;
  * alerts over it are dropped and counted.  Folds are not capped (they make
@@ -54,7 +66,7 @@
 
 struct cJSON;
 
-#define STORE_SCHEMA_VERSION 1 /* PRAGMA user_version this code writes */
+#define STORE_SCHEMA_VERSION 2 /* PRAGMA user_version this code writes */
 
 /* Bytes of an address text, NUL included. */
 #define STORE_IP_MAX INET6_ADDRSTRLEN
@@ -169,12 +181,18 @@ struct store_stats {
 	uint64_t retained; /* rows deleted by store_retain() */
 	uint64_t fold_evicted; /* keys forgotten before their window ended */
 	uint64_t pending; /* queued writes not yet committed */
+	uint64_t incidents_queued; /* incident puts accepted (new or update) */
+	uint64_t incidents_dropped; /* incident puts with no room (-ENOSPC) */
+	uint64_t incidents_rejected; /* incident puts refused with -EINVAL */
+	uint64_t incidents_written; /* incident rows committed */
 	int last_error; /* -errno of the last flush, 0 if it worked */
 };
 
 /*
- * Filters for store_alerts_query(); zero (or NULL) fields do not filter, so
- * a zeroed struct asks for the newest STORE_QUERY_LIMIT_DEFAULT alerts.
+ * Filters for store_alerts_query() and store_incidents_query(); zero (or
+ * NULL) fields do not filter, so a zeroed struct asks for the newest
+ * STORE_QUERY_LIMIT_DEFAULT rows.  The comments give the alert meaning;
+ * store_incidents_query() says what each filter means for incidents.
  */
 struct store_query {
 	uint64_t since_us; /* ts (alert time) >= since_us */
@@ -234,7 +252,8 @@ int store_close(struct store *st, char **cause);
 /*
  * Queue alert a (copied; the caller keeps it).  Returns an enum
  * store_put_result, or -EINVAL (an unterminated string, a score or
- * threshold that is not finite) or -ENOMEM, both counted as rejected.  *idp (if
+ * threshold that is not finite, an unknown finding, a negative
+ * incident_id) or -ENOMEM, both counted as rejected.  *idp (if
  * idp is not NULL) gets the id of the new or folded-into row, or 0.  Never
  * touches the disk.
  */
@@ -253,9 +272,10 @@ int store_flush(struct store *st, char **cause);
 void store_stats(const struct store *st, struct store_stats *out);
 
 /*
- * Delete at most retain_chunk_rows committed alerts: first those with ts
- * older than now_us - max_age_s, then the oldest beyond the newest max_rows
- * (0 = no limit for either).  Returns the number deleted, so the caller
+ * Delete at most retain_chunk_rows committed rows: first the alerts with ts
+ * older than now_us - max_age_s, then the incidents whose last_us is, then
+ * the oldest alerts beyond the newest max_rows (0 = no limit for either).
+ * Returns the number of rows deleted, so the caller
  * calls again (later, to keep each call short) while it is not 0, or
  * -errno with *cause set.
  */
@@ -281,27 +301,52 @@ int store_alert_get(
  * Build the JSON object the control socket and the EVE output share:
  * id, timestamp (ISO 8601 UTC), ts_us, flow_start, flow_end, last_timestamp,
  * proto (name), src_ip, src_port, dest_ip, dest_port, packets, bytes, score,
- * threshold, model_id, count and explanation (the parsed array; null if the
- * text is not valid JSON).  count 0 and last_us 0 (an alert as the daemon
- * built it, before any fold) are shown as 1 and ts_us.  Returns 0 and *out
- * (caller frees with cJSON_Delete), or -ENOMEM.
+ * threshold, model_id, count, explanation (the parsed array; null if the
+ * text is not valid JSON), finding ("flow" or "responder") and incident_id
+ * (null when 0).  count 0 and last_us 0 (an alert as the daemon built it,
+ * before any fold) are shown as 1 and ts_us.  Returns 0 and *out (caller
+ * frees with cJSON_Delete), or -ENOMEM.
  */
 int store_alert_to_json(const struct store_alert *a, struct cJSON **out);
 
 /*
- * Queue incident inc (copied).  inc->id 0 makes a new row and sets *idp
- * (if not NULL) to its id; a known id replaces that row's fields.  Written
- * by the next store_flush(), in the same transaction as the alerts.
- * Returns 0, -EINVAL (unterminated string, score not finite), -ENOSPC
- * (queue full; counted) or -ENOMEM.
+ * Build the JSON object of an incident, in the same style: id,
+ * first_timestamp and last_timestamp (ISO 8601 UTC), first_us, last_us,
+ * about ("initiator" or "responder"), host, alerts, flows, peers_n,
+ * ports_n, peers and ports (the parsed arrays), score_max, summary,
+ * evidence (the parsed array) and model_id; a list or evidence text that
+ * is not valid JSON is shown as null.  Returns 0 and *out (caller frees
+ * with cJSON_Delete), or -ENOMEM.
+ */
+int store_incident_to_json(
+    const struct store_incident *inc, struct cJSON **out);
+
+/* The name of finding kind f ("flow", "responder"), or "unknown". */
+const char *store_finding_name(unsigned int f);
+
+/* The name of enum store_about a ("initiator", "responder"), or "unknown". */
+const char *store_about_name(unsigned int a);
+
+/*
+ * Queue incident inc (copied; the caller keeps it).  inc->id 0 makes a new
+ * row and sets *idp (if not NULL) to its id; an id this store handed out
+ * replaces that row's fields (and its queued copy, if any).  Written by
+ * the next store_flush(), in the same transaction as the alerts.  Returns
+ * 0, -EINVAL (unterminated string, score not finite, about unknown, an id
+ * never handed out), -ENOSPC (queue full; counted, *idp = 0) or -ENOMEM.
+ * Never touches the disk.
  */
 int store_incident_put(
     struct store *st, const struct store_incident *inc, int64_t *idp);
 
 /*
- * Call cb for each committed incident with last_us >= q->since_us (and
- * first_us < q->until_us when set; src_ip/dst_ip match its host), newest
- * first, at most q->limit.  Returns the number passed to cb, or -errno.
+ * Call cb for each committed incident matching q, newest first (by last_us,
+ * then id), at most q->limit (clamped as for alerts).  since_us: last_us >=
+ * since_us; until_us: first_us < until_us (so both give the incidents that
+ * overlap the period); src_ip, dst_ip: the incident's host is either one;
+ * min_score: score_max >= min_score.  before_id and incident_id are
+ * ignored.  Queued incidents are not seen until flushed.  Returns the
+ * number passed to cb, or -errno with *cause set.
  */
 int store_incidents_query(struct store *st, const struct store_query *q,
     store_incident_cb cb, void *arg, char **cause);

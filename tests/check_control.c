@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "daemon/daemon.h"
+#include "store/store.h"
 
 #define DEADLINE_MS 5000 /* longest wait for anything */
 #define LINE_MAX_TEST 1024
@@ -1371,6 +1372,273 @@ control_suite(void)
 	return s;
 }
 
+/* ---- The store commands: incidents, incident --------------------------- */
+
+#define T0_S 1700000000 /* 2023-11-14T22:13:20Z */
+
+static struct store *ST; /* the store the store commands read */
+
+/* The handler of the store tests: live.c's incident commands. */
+static cJSON *
+store_handler(struct control_client *cl, const char *command, const cJSON *args,
+    const struct control_peer *peer, const char **code, char **message,
+    void *arg)
+{
+	(void)cl, (void)peer, (void)arg;
+	if (strcmp(command, "incidents") == 0)
+		return live_cmd_incidents(ST, args, code, message);
+	if (strcmp(command, "incident") == 0)
+		return live_cmd_incident(ST, args, code, message);
+	*code = "unknown_command";
+	*message = strdup("unknown command");
+	return NULL;
+}
+
+/*
+ * A store in the test folder with incidents 1..5 (incident i: host
+ * 10.3.0.(i % 3), alerts from T0 + 100 i s for 10 s, or 2001:db8::1 for
+ * i = 5) and 120 alerts in incident 2 plus 3 outside; then the server.
+ */
+static void
+store_start(void)
+{
+	struct control_opts o = opts();
+	struct store_incident inc;
+	struct store_opts so;
+	struct store_alert a;
+	char db[128], *cause = NULL;
+	int64_t id;
+	int i;
+
+	snprintf(db, sizeof(db), "%s/alerts.db", F.dir);
+	store_opts_default(&so);
+	so.path = db;
+	so.rate_max_per_s = 0;
+	so.fold_window_s = 0;
+	ck_assert_int_eq(store_open(&ST, &so, NULL), 0);
+	for (i = 1; i <= 5; i++) {
+		memset(&inc, 0, sizeof(inc));
+		inc.first_us = (uint64_t)(T0_S + 100 * i) * 1000000;
+		inc.last_us = inc.first_us + 10 * 1000000;
+		inc.about = (uint8_t)(i % 2);
+		snprintf(inc.host, sizeof(inc.host), "10.3.0.%d", i % 3);
+		if (i == 5)
+			snprintf(inc.host, sizeof(inc.host), "2001:db8::1");
+		inc.alerts = inc.flows = (uint64_t)i;
+		snprintf(inc.summary, sizeof(inc.summary), "summary %d", i);
+		ck_assert_int_eq(store_incident_put(ST, &inc, &id), 0);
+		ck_assert_int_eq(id, i);
+	}
+	for (i = 0; i < 123; i++) {
+		memset(&a, 0, sizeof(a));
+		a.ts_us = (uint64_t)(T0_S + 200) * 1000000 + (uint64_t)i;
+		a.proto = 6;
+		snprintf(a.src_ip, sizeof(a.src_ip), "10.3.0.2");
+		snprintf(a.dst_ip, sizeof(a.dst_ip), "10.5.0.%d", i % 200);
+		a.dst_port = (uint16_t)(i + 1);
+		a.incident_id = i < 120 ? 2 : 0;
+		ck_assert_int_eq(store_alert_put(ST, &a, NULL), STORE_PUT_NEW);
+	}
+	ck_assert_int_eq(store_flush(ST, NULL), 0);
+	o.output_max = 1024 * 1024;
+	ck_assert_msg(
+	    control_open(&F.ctl, F.base, &o, store_handler, &F, &cause) == 0,
+	    "control_open should succeed: %s", cause ? cause : "");
+}
+
+/* Close the store (the fixture's teardown does the rest). */
+static void
+store_stop(void)
+{
+	char db[128];
+
+	store_close(ST, NULL);
+	ST = NULL;
+	snprintf(db, sizeof(db), "%s/alerts.db", F.dir);
+	unlink(db);
+	strcat(db, "-wal");
+	unlink(db);
+	db[strlen(db) - 4] = '\0';
+	strcat(db, "-shm");
+	unlink(db);
+}
+
+/* Send request and return the parsed result of a successful response. */
+static cJSON *
+store_ask(int fd, const char *request, const cJSON **result)
+{
+	static char buf[1024 * 1024];
+	cJSON *r;
+	int n;
+
+	cli_send(fd, request);
+	n = cli_line(fd, buf, sizeof(buf));
+	ck_assert_msg(n >= 0, "a response should come (got %d)", n);
+	r = cJSON_Parse(buf);
+	ck_assert_msg(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")),
+	    "%s should work: %.300s", request, buf);
+	*result = cJSON_GetObjectItem(r, "result");
+	return r;
+}
+
+/* The ids of array name in result, as "5,4,3". */
+static void
+store_ids(const cJSON *result, const char *name, char *buf, size_t size)
+{
+	const cJSON *e;
+	size_t len = 0;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(e, cJSON_GetObjectItem(result, name))
+	{
+		len += (size_t)snprintf(buf + len, size - len, "%s%d",
+		    len ? "," : "", cJSON_GetObjectItem(e, "id")->valueint);
+		ck_assert_uint_lt(len, size);
+	}
+}
+
+static const struct {
+	const char *args, *ids;
+} incidents_ok[] = {
+    {"{}", "5,4,3,2,1"},
+    {"null", "5,4,3,2,1"},
+    {"{\"limit\":2}", "5,4"},
+    {"{\"host\":\"10.3.0.1\"}", "4,1"},
+    {"{\"host\":\"2001:0db8:0:0::1\"}", "5"},
+    {"{\"host\":\"10.9.9.9\"}", ""},
+    {"{\"since\":1700000305}", "5,4,3"},
+    {"{\"until\":1700000300}", "2,1"},
+    {"{\"since\":1700000205,\"until\":1700000400,\"host\":\"10.3.0.0\"}", "3"},
+};
+
+START_TEST(test_incidents_ok)
+{
+	const cJSON *res;
+	char req[256], ids[64];
+	cJSON *r;
+	int fd;
+
+	store_start();
+	fd = cli_connect();
+	snprintf(req, sizeof(req),
+	    "{\"command\":\"incidents\",\"arguments\":%s}\n",
+	    incidents_ok[_i].args);
+	r = store_ask(fd, req, &res);
+	store_ids(res, "incidents", ids, sizeof(ids));
+	ck_assert_msg(strcmp(ids, incidents_ok[_i].ids) == 0,
+	    "incidents %s should give [%s], not [%s]", incidents_ok[_i].args,
+	    incidents_ok[_i].ids, ids);
+	if (_i == 0)
+		ck_assert_str_eq(
+		    cJSON_GetObjectItem(
+			cJSON_GetArrayItem(
+			    cJSON_GetObjectItem(res, "incidents"), 4),
+			"summary")
+			->valuestring,
+		    "summary 1");
+	cJSON_Delete(r);
+	close(fd);
+	store_stop();
+}
+END_TEST
+
+static const char *const store_bad[] = {
+    "{\"command\":\"incidents\",\"arguments\":{\"limit\":0}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"limit\":1001}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"limit\":\"5\"}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"since\":-1}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"until\":1e12}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"host\":\"not-an-ip\"}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"host\":5}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"host\":\"10.0.0.1 \"}}",
+    "{\"command\":\"incidents\",\"arguments\":{\"host\":"
+    "\"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa\"}}",
+    "{\"command\":\"incident\"}",
+    "{\"command\":\"incident\",\"arguments\":{\"id\":0}}",
+    "{\"command\":\"incident\",\"arguments\":{\"id\":-2}}",
+    "{\"command\":\"incident\",\"arguments\":{\"id\":1.5}}",
+    "{\"command\":\"incident\",\"arguments\":{\"id\":\"2\"}}",
+    "{\"command\":\"incident\",\"arguments\":{\"id\":1e300}}",
+};
+
+START_TEST(test_store_bad_args)
+{
+	char req[256];
+	int fd;
+
+	store_start();
+	fd = cli_connect();
+	snprintf(req, sizeof(req), "%s\n", store_bad[_i]);
+	cli_send(fd, req);
+	cli_expect_code(fd, "bad_argument");
+	ck_assert_msg(cli_open(fd), "a bad argument should keep the client");
+	close(fd);
+	store_stop();
+}
+END_TEST
+
+START_TEST(test_incident_one)
+{
+	const cJSON *res, *inc;
+	char ids[1024], want[1024];
+	size_t len = 0;
+	cJSON *r;
+	int fd, i;
+
+	store_start();
+	fd = cli_connect();
+	r = store_ask(
+	    fd, "{\"command\":\"incident\",\"arguments\":{\"id\":2}}\n", &res);
+	inc = cJSON_GetObjectItem(res, "incident");
+	ck_assert_int_eq(cJSON_GetObjectItem(inc, "id")->valueint, 2);
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(inc, "host")->valuestring, "10.3.0.2");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(inc, "about")->valuestring, "initiator");
+	store_ids(res, "alerts", ids, sizeof(ids));
+	for (i = 120; i > 20; i--)
+		len += (size_t)snprintf(
+		    want + len, sizeof(want) - len, "%s%d", len ? "," : "", i);
+	ck_assert_msg(strcmp(ids, want) == 0,
+	    "the incident's newest 100 alerts should come newest first: %s",
+	    ids);
+	ck_assert_int_eq(
+	    cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(res, "alerts"), 0),
+		"incident_id")
+		->valueint,
+	    2);
+	cJSON_Delete(r);
+	r = store_ask(
+	    fd, "{\"command\":\"incident\",\"arguments\":{\"id\":4}}\n", &res);
+	ck_assert_msg(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(res, "alerts")) == 0,
+	    "an incident without alert rows should have an empty list");
+	cJSON_Delete(r);
+	cli_send(fd, "{\"command\":\"incident\",\"arguments\":{\"id\":6}}\n");
+	cli_expect_code(fd, "not_found");
+	close(fd);
+	store_stop();
+}
+END_TEST
+
+/* The suite of live.c's store commands. */
+static Suite *
+store_cmd_suite(void)
+{
+	Suite *s = suite_create("store commands");
+	TCase *tc = tcase_create("incidents");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_incidents_ok, 0,
+	    sizeof(incidents_ok) / sizeof(incidents_ok[0]));
+	tcase_add_loop_test(tc, test_store_bad_args, 0,
+	    sizeof(store_bad) / sizeof(store_bad[0]));
+	tcase_add_test(tc, test_incident_one);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 /* Run the control suite. */
 int
 main(void)
@@ -1378,6 +1646,7 @@ main(void)
 	SRunner *sr = srunner_create(control_suite());
 	int failed;
 
+	srunner_add_suite(sr, store_cmd_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

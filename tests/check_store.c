@@ -1111,8 +1111,49 @@ START_TEST(test_migrate_from_v1)
 	    "new ids should follow the highest existing one");
 	ck_assert_int_eq(store_model_get(st, NULL, &m, NULL), 0);
 	ck_assert_str_eq(m.id, "mv1");
+	ck_assert_msg(b.finding == STORE_FINDING_FLOW && b.incident_id == 0,
+	    "a v1 alert should read as a flow finding outside any incident");
 	close_ok(st);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	ck_assert_msg(raw_int("SELECT count(*) FROM sqlite_master WHERE"
+			      " name IN ('incidents', 'incidents_last',"
+			      " 'incidents_host', 'alerts_incident_id')") == 4,
+	    "the migration should add the incidents table and the indexes");
+	ck_assert_msg(raw_int("SELECT count(*) FROM alerts WHERE id = 42 AND"
+			      " finding = 0 AND incident_id IS NULL") == 1,
+	    "the old row should get finding 0 and no incident");
+}
+END_TEST
+
+/*
+ * A step that fails halfway (here a table in the way of the new one) must
+ * leave the v1 file exactly as it was: one transaction for all steps.
+ */
+START_TEST(test_migrate_atomic)
+{
+	struct store_opts o;
+	struct store *st;
+	char *cause = NULL;
+	int rc;
+
+	raw_exec(dbpath, v1_schema);
+	raw_exec(dbpath, "CREATE TABLE incidents (x INTEGER);");
+	opts_for_test(&o);
+	rc = store_open(&st, &o, &cause);
+	ck_assert_msg(rc < 0, "a failed migration should fail the open");
+	ck_assert_msg(
+	    has_substr(cause, "migrate") && has_substr(cause, "from version 1"),
+	    "cause should name the migration: %s", cause);
+	free(cause);
 	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_msg(raw_int("SELECT count(*) FROM pragma_table_info('alerts')"
+			      " WHERE name = 'finding'") == 0,
+	    "the alerts table should be left as it was");
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM alerts"), 1);
+	raw_exec(dbpath, "DROP TABLE incidents;");
+	st = open_default();
+	close_ok(st);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 }
 END_TEST
 
@@ -1130,8 +1171,9 @@ START_TEST(test_migrate_refuses_future)
 	rc = store_open(&st, &o, &cause);
 	ck_assert_msg(rc == -EPROTONOSUPPORT,
 	    "a newer schema should be refused, got %d", rc);
-	ck_assert_msg(has_substr(cause, "schema version 2 is newer") &&
-		has_substr(cause, dbpath),
+	snprintf(sql, sizeof(sql), "schema version %d is newer",
+	    STORE_SCHEMA_VERSION + 1);
+	ck_assert_msg(has_substr(cause, sql) && has_substr(cause, dbpath),
 	    "cause should give the version: %s", cause);
 	free(cause);
 	ck_assert_msg(
@@ -1168,6 +1210,7 @@ schema_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_migrate_empty_file);
 	tcase_add_test(tc, test_migrate_from_v1);
+	tcase_add_test(tc, test_migrate_atomic);
 	tcase_add_test(tc, test_migrate_refuses_future);
 	tcase_add_test(tc, test_migrate_refuses_foreign);
 	suite_add_tcase(s, tc);
@@ -1196,8 +1239,16 @@ START_TEST(test_put_rejects)
 	a.score = NAN;
 	ck_assert_msg(store_alert_put(st, &a, NULL) == -EINVAL,
 	    "a NaN score should be -EINVAL");
+	mk_alert(&a, 0, T0_US);
+	a.finding = 2;
+	ck_assert_msg(store_alert_put(st, &a, NULL) == -EINVAL,
+	    "an unknown finding kind should be -EINVAL");
+	mk_alert(&a, 0, T0_US);
+	a.incident_id = -1;
+	ck_assert_msg(store_alert_put(st, &a, NULL) == -EINVAL,
+	    "a negative incident id should be -EINVAL");
 	store_stats(st, &ss);
-	ck_assert_msg(ss.rejected == 3 && ss.pending == 0 && ss.queued == 0,
+	ck_assert_msg(ss.rejected == 5 && ss.pending == 0 && ss.queued == 0,
 	    "refused alerts should be counted and leave the queue alone");
 	ck_assert_msg(
 	    put_new(st, 0, T0_US) == 1, "refusals should not use ids");
@@ -1315,6 +1366,12 @@ START_TEST(test_fold_key_fields)
 		break;
 	case 2:
 		a.dst_port++;
+		break;
+	case 3:
+		a.finding = STORE_FINDING_RESPONDER;
+		break;
+	case 4:
+		a.incident_id = 7;
 		break;
 	default:
 		a.proto = 132;
@@ -1470,7 +1527,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_fold_within_window);
 	tcase_add_test(tc, test_fold_window_edge);
 	tcase_add_test(tc, test_fold_into_committed);
-	tcase_add_loop_test(tc, test_fold_key_fields, 0, 4);
+	tcase_add_loop_test(tc, test_fold_key_fields, 0, 6);
 	tcase_add_test(tc, test_fold_disabled);
 	tcase_add_test(tc, test_fold_evicts_oldest);
 	suite_add_tcase(s, tc);
@@ -1888,6 +1945,547 @@ model_suite(void)
 	return s;
 }
 
+/* ---- Suite incident: put, update, get, query, faults ------------------- */
+
+/* Incident number i: every field is a function of i and its update u. */
+static void
+mk_incident(struct store_incident *inc, int i, int u)
+{
+	memset(inc, 0, sizeof(*inc));
+	inc->first_us = T0_US + SEC(10 * i);
+	inc->last_us = inc->first_us + SEC(u);
+	inc->about = i % 3 == 0 ? STORE_ABOUT_RESPONDER : STORE_ABOUT_INITIATOR;
+	snprintf(inc->host, sizeof(inc->host), "10.3.0.%d", i % 4);
+	inc->alerts = 1 + (uint64_t)u;
+	inc->flows = 10 * (1 + (uint64_t)u);
+	inc->peers_n = 2;
+	inc->ports_n = 1 + (uint64_t)u;
+	snprintf(
+	    inc->peers, sizeof(inc->peers), "[\"10.4.0.%d\",\"10.4.0.9\"]", i);
+	snprintf(inc->ports, sizeof(inc->ports), "[%d]", 1000 + u);
+	inc->score_max = 2.0 + i + u;
+	snprintf(inc->summary, sizeof(inc->summary),
+	    "port scan: %d TCP ports of 10.3.0.%d in %d s", 100 * (u + 1),
+	    i % 4, u + 1);
+	snprintf(inc->evidence, sizeof(inc->evidence),
+	    "[{\"feature\":\"init_ports\",\"value\":%d}]", u);
+	snprintf(inc->model_id, sizeof(inc->model_id), "m%d", i);
+}
+
+/* Assert that b (read back) is what mk_incident(i, u) wrote, with id. */
+static void
+assert_incident_is(const struct store_incident *b, int64_t id, int i, int u)
+{
+	struct store_incident a;
+
+	mk_incident(&a, i, u);
+	ck_assert_msg(b->id == id, "incident id should be %lld, is %lld",
+	    (long long)id, (long long)b->id);
+	ck_assert_msg(b->first_us == a.first_us && b->last_us == a.last_us,
+	    "incident %d times should survive (update %d)", i, u);
+	ck_assert_int_eq(b->about, a.about);
+	ck_assert_str_eq(b->host, a.host);
+	ck_assert_msg(b->alerts == a.alerts && b->flows == a.flows &&
+		b->peers_n == a.peers_n && b->ports_n == a.ports_n,
+	    "incident %d counts should be those of update %d", i, u);
+	ck_assert_str_eq(b->peers, a.peers);
+	ck_assert_str_eq(b->ports, a.ports);
+	ck_assert_double_eq(b->score_max, a.score_max);
+	ck_assert_str_eq(b->summary, a.summary);
+	ck_assert_str_eq(b->evidence, a.evidence);
+	ck_assert_str_eq(b->model_id, a.model_id);
+}
+
+/* Put incident i (update u) as id (0 = new); it must be queued. */
+static int64_t
+inc_put(struct store *st, int64_t id, int i, int u)
+{
+	struct store_incident inc;
+	int64_t got = -1;
+	int rc;
+
+	mk_incident(&inc, i, u);
+	inc.id = id;
+	rc = store_incident_put(st, &inc, &got);
+	ck_assert_msg(rc == 0, "incident %d should be queued, got %d", i, rc);
+	ck_assert_msg(got > 0 && (id == 0 || got == id),
+	    "the put should give the incident's id");
+	return got;
+}
+
+START_TEST(test_incident_put_get)
+{
+	struct store_incident b;
+	struct store_stats ss;
+	struct store *st;
+	int64_t id1, id2;
+
+	st = open_default();
+	id1 = inc_put(st, 0, 1, 0);
+	id2 = inc_put(st, 0, 2, 0);
+	ck_assert_msg(id1 == 1 && id2 == 2, "new incidents should get 1, 2");
+	ck_assert_msg(store_incident_get(st, id1, &b, NULL) == -ENOENT,
+	    "a queued incident should not be visible before its flush");
+	flush_ok(st);
+	memset(&b, 0xa5, sizeof(b));
+	ck_assert_int_eq(store_incident_get(st, id1, &b, NULL), 0);
+	assert_incident_is(&b, id1, 1, 0);
+	/* The incident grows: the update replaces every field. */
+	ck_assert_int_eq(inc_put(st, id1, 1, 5), id1);
+	flush_ok(st);
+	ck_assert_int_eq(store_incident_get(st, id1, &b, NULL), 0);
+	assert_incident_is(&b, id1, 1, 5);
+	ck_assert_int_eq(store_incident_get(st, id2, &b, NULL), 0);
+	assert_incident_is(&b, id2, 2, 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM incidents"), 2);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.incidents_queued == 3 && ss.incidents_written == 3 &&
+		ss.written == 0 && ss.pending == 0,
+	    "incident counters should count incidents only");
+	ck_assert_msg(store_incident_get(st, 99, &b, NULL) == -ENOENT,
+	    "a missing incident should be -ENOENT");
+	close_ok(st);
+	/* Ids continue after reopen, even past deleted rows. */
+	raw_exec(dbpath, "DELETE FROM incidents WHERE id = 2;");
+	st = open_default();
+	ck_assert_msg(inc_put(st, 0, 3, 0) == 3,
+	    "a new incident should never reuse a deleted id");
+	ck_assert_msg(inc_put(st, 2, 2, 1) == 2,
+	    "an update of a deleted incident should bring it back");
+	flush_ok(st);
+	ck_assert_int_eq(store_incident_get(st, 2, &b, NULL), 0);
+	assert_incident_is(&b, 2, 2, 1);
+	close_ok(st);
+}
+END_TEST
+
+/* Updates of a queued incident replace the queued copy: one slot. */
+START_TEST(test_incident_update_queued)
+{
+	struct store_incident b;
+	struct store_stats ss;
+	struct store *st;
+	int64_t id;
+	int u;
+
+	st = open_default();
+	id = inc_put(st, 0, 4, 0);
+	put_new(st, 0, T0_US);
+	for (u = 1; u <= 50; u++)
+		ck_assert_int_eq(inc_put(st, id, 4, u), id);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.pending == 2,
+	    "50 updates of a queued incident should not take slots (%llu)",
+	    (unsigned long long)ss.pending);
+	flush_ok(st);
+	ck_assert_int_eq(store_incident_get(st, id, &b, NULL), 0);
+	assert_incident_is(&b, id, 4, 50);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.incidents_written == 1 && ss.incidents_queued == 51,
+	    "one row should be written for 51 puts");
+	close_ok(st);
+}
+END_TEST
+
+START_TEST(test_incident_rejects)
+{
+	struct store_incident inc;
+	struct store_stats ss;
+	struct store *st;
+	int64_t id = 99;
+	int k;
+
+	st = open_default();
+	for (k = 0; k < 10; k++) {
+		mk_incident(&inc, 1, 0);
+		switch (k) {
+		case 0:
+			memset(inc.host, '1', sizeof(inc.host));
+			break;
+		case 1:
+			memset(inc.peers, '[', sizeof(inc.peers));
+			break;
+		case 2:
+			memset(inc.ports, '[', sizeof(inc.ports));
+			break;
+		case 3:
+			memset(inc.summary, 'a', sizeof(inc.summary));
+			break;
+		case 4:
+			memset(inc.evidence, '[', sizeof(inc.evidence));
+			break;
+		case 5:
+			memset(inc.model_id, 'm', sizeof(inc.model_id));
+			break;
+		case 6:
+			inc.score_max = INFINITY;
+			break;
+		case 7:
+			inc.about = 2;
+			break;
+		case 8:
+			inc.id = 1; /* never handed out */
+			break;
+		default:
+			inc.id = -3;
+			break;
+		}
+		id = 99;
+		ck_assert_msg(store_incident_put(st, &inc, &id) == -EINVAL,
+		    "bad incident %d should be -EINVAL", k);
+		ck_assert_msg(id == 0, "a refused incident should get id 0");
+	}
+	store_stats(st, &ss);
+	ck_assert_msg(ss.incidents_rejected == 10 && ss.pending == 0 &&
+		ss.incidents_queued == 0,
+	    "refused incidents should be counted and leave the queue alone");
+	ck_assert_msg(inc_put(st, 0, 1, 0) == 1, "refusals should not use ids");
+	close_ok(st);
+}
+END_TEST
+
+/* Incidents share max_pending with the alerts; updates need no slot. */
+START_TEST(test_incident_queue_bound)
+{
+	struct store_incident inc;
+	struct store_stats ss;
+	struct store_opts o;
+	struct store_alert a;
+	struct store *st;
+	int64_t id, got = 5;
+
+	opts_for_test(&o);
+	o.max_pending = 3;
+	st = open_ok(&o);
+	id = inc_put(st, 0, 1, 0);
+	put_new(st, 0, T0_US);
+	put_new(st, 1, T0_US);
+	mk_incident(&inc, 2, 0);
+	ck_assert_msg(store_incident_put(st, &inc, &got) == -ENOSPC,
+	    "a new incident in a full queue should be -ENOSPC");
+	ck_assert_int_eq(got, 0);
+	ck_assert_msg(inc_put(st, id, 1, 1) == id,
+	    "an update of a queued incident should fit a full queue");
+	mk_alert(&a, 2, T0_US);
+	ck_assert_int_eq(
+	    store_alert_put(st, &a, NULL), STORE_PUT_QUEUE_DROPPED);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.incidents_dropped == 1 && ss.queue_dropped == 1 &&
+		ss.pending == 3,
+	    "each kind of drop should be counted");
+	flush_ok(st);
+	/* The committed incident is no longer queued: its update takes one. */
+	ck_assert_int_eq(inc_put(st, id, 1, 2), id);
+	ck_assert_msg(inc_put(st, 0, 2, 0) == 2,
+	    "the dropped put should not have used an id");
+	close_ok(st);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM incidents"), 2);
+	ck_assert_int_eq(
+	    raw_int("SELECT ports_n FROM incidents WHERE id = 1"), 3);
+}
+END_TEST
+
+#define IQN 12 /* incidents the query tests write */
+
+/* Incident i of the query set: host 10.3.0.(i % 4); 6 and 11 tie on last. */
+static void
+iq_incident(struct store_incident *inc, int i)
+{
+	mk_incident(inc, i, i == 6 ? 50 : 0);
+}
+
+static struct store *
+iq_fill(void)
+{
+	struct store_incident inc;
+	struct store *st;
+	int64_t id;
+	int i;
+
+	st = open_default();
+	for (i = 0; i < IQN; i++) {
+		iq_incident(&inc, i);
+		ck_assert_int_eq(store_incident_put(st, &inc, &id), 0);
+		ck_assert_int_eq(id, i + 1);
+	}
+	flush_ok(st);
+	return st;
+}
+
+struct iq_result {
+	int64_t ids[IQN + 1];
+	int n, stop_after;
+};
+
+static int
+iq_collect_cb(const struct store_incident *inc, void *arg)
+{
+	struct iq_result *r = arg;
+
+	ck_assert_int_le(r->n, IQN);
+	r->ids[r->n++] = inc->id;
+	return r->stop_after != 0 && r->n >= r->stop_after;
+}
+
+/* Whether incident i matches q, by brute force (see store.h). */
+static int
+iq_matches(const struct store_query *q, int i)
+{
+	struct store_incident inc;
+	int host_given = q->src_ip != NULL || q->dst_ip != NULL;
+
+	iq_incident(&inc, i);
+	return (q->since_us == 0 || inc.last_us >= q->since_us) &&
+	    (q->until_us == 0 || inc.first_us < q->until_us) &&
+	    (q->min_score <= 0 || inc.score_max >= q->min_score) &&
+	    (!host_given ||
+		(q->src_ip != NULL && strcmp(q->src_ip, inc.host) == 0) ||
+		(q->dst_ip != NULL && strcmp(q->dst_ip, inc.host) == 0));
+}
+
+/* The expected order: last_us descending, then id descending. */
+static int
+iq_order(const void *pa, const void *pb)
+{
+	struct store_incident a, b;
+	int ia = *(const int *)pa, ib = *(const int *)pb;
+
+	iq_incident(&a, ia);
+	iq_incident(&b, ib);
+	if (a.last_us != b.last_us)
+		return a.last_us > b.last_us ? -1 : 1;
+	return ib - ia;
+}
+
+static const struct store_query iq_cases[] = {
+    {.limit = 0}, {.since_us = T0_US + SEC(55)}, {.until_us = T0_US + SEC(30)},
+    {.since_us = T0_US + SEC(40), .until_us = T0_US + SEC(80)},
+    {.src_ip = "10.3.0.2"}, {.dst_ip = "10.3.0.1"},
+    {.src_ip = "10.3.0.1", .dst_ip = "10.3.0.3"}, {.src_ip = "10.9.9.9"},
+    {.min_score = 9.0}, {.limit = 3},
+    {.since_us = T0_US + SEC(20), .dst_ip = "10.3.0.0", .limit = 2},
+    {.before_id = 3, .incident_id = 4}, /* both ignored */
+};
+
+START_TEST(test_incident_query)
+{
+	const struct store_query *q = &iq_cases[_i];
+	struct iq_result r;
+	struct store *st;
+	unsigned int lim;
+	int order[IQN], i, k = 0, n;
+
+	memset(&r, 0, sizeof(r));
+	st = iq_fill();
+	n = store_incidents_query(st, q, iq_collect_cb, &r, NULL);
+	ck_assert_msg(n == r.n, "the query should return the rows it passed");
+	for (i = 0; i < IQN; i++)
+		order[i] = i;
+	qsort(order, IQN, sizeof(order[0]), iq_order);
+	ck_assert_msg(order[0] == 11 && order[1] == 6,
+	    "the test set should have a tie on last, broken by id");
+	lim = q->limit == 0 ? STORE_QUERY_LIMIT_DEFAULT : q->limit;
+	for (i = 0; i < IQN && (unsigned int)k < lim; i++) {
+		if (!iq_matches(q, order[i]))
+			continue;
+		ck_assert_msg(
+		    k < r.n, "case %d should return id %d", _i, order[i] + 1);
+		ck_assert_msg(r.ids[k] == order[i] + 1,
+		    "case %d row %d should be id %d (newest first), is %lld",
+		    _i, k, order[i] + 1, (long long)r.ids[k]);
+		k++;
+	}
+	ck_assert_msg(
+	    k == r.n, "case %d should return %d rows, not %d", _i, k, r.n);
+	r.n = 0;
+	r.stop_after = 1;
+	if (k > 1)
+		ck_assert_msg(
+		    store_incidents_query(st, q, iq_collect_cb, &r, NULL) == 1,
+		    "a callback returning nonzero should stop the query");
+	close_ok(st);
+}
+END_TEST
+
+/* Alerts of an incident: the incident_id filter, and the JSON. */
+START_TEST(test_incident_alerts)
+{
+	struct store_query q;
+	struct q_result *r;
+	struct store_alert a;
+	struct store *st;
+	int64_t inc, id;
+	int i;
+
+	r = calloc(1, sizeof(*r));
+	st = open_default();
+	inc = inc_put(st, 0, 1, 0);
+	for (i = 0; i < 10; i++) {
+		mk_alert(&a, i, T0_US + SEC(i));
+		a.incident_id = i % 2 == 0 ? inc : 0;
+		a.finding =
+		    i % 3 == 0 ? STORE_FINDING_RESPONDER : STORE_FINDING_FLOW;
+		ck_assert_int_eq(store_alert_put(st, &a, &id), STORE_PUT_NEW);
+	}
+	flush_ok(st);
+	memset(&q, 0, sizeof(q));
+	q.incident_id = inc;
+	ck_assert_int_eq(store_alerts_query(st, &q, q_collect_cb, r, NULL), 5);
+	for (i = 0; i < 5; i++)
+		ck_assert_msg(r->ids[i] == 9 - 2 * i,
+		    "the incident's alerts should come newest first");
+	ck_assert_int_eq(store_alert_get(st, 1, &a, NULL), 0);
+	ck_assert_msg(
+	    a.incident_id == inc && a.finding == STORE_FINDING_RESPONDER,
+	    "finding and incident should survive");
+	ck_assert_int_eq(store_alert_get(st, 2, &a, NULL), 0);
+	ck_assert_msg(a.incident_id == 0 && a.finding == STORE_FINDING_FLOW,
+	    "an alert outside incidents should read back with id 0");
+	ck_assert_int_eq(
+	    raw_int("SELECT count(*) FROM alerts WHERE incident_id IS NULL"),
+	    5);
+	close_ok(st);
+	free(r);
+}
+END_TEST
+
+/* Retention deletes incidents by their last alert's time. */
+START_TEST(test_incident_retain)
+{
+	struct store *st;
+	int i;
+
+	st = open_default();
+	for (i = 0; i < 6; i++)
+		inc_put(st, 0, i, 0); /* last = T0 + 10 i s */
+	flush_ok(st);
+	ck_assert_msg(store_retain(st, T0_US + SEC(100), 75, 0, NULL) == 3,
+	    "incidents that ended over 75 s ago should go");
+	ck_assert_int_eq(raw_int("SELECT min(id) FROM incidents"), 4);
+	ck_assert_int_eq(store_retain(st, T0_US + SEC(100), 75, 0, NULL), 0);
+	ck_assert_msg(store_retain(st, T0_US + SEC(100), 0, 1, NULL) == 0,
+	    "the row cap should not touch incidents");
+	close_ok(st);
+}
+END_TEST
+
+/*
+ * Fail the flush at step N (_i): a page limit for even loop values, an
+ * I/O error from the Nth write for odd ones.  Each round queues a new
+ * incident and an update of incident 1; committed incidents must read
+ * back as committed, and everything queued must land once the disk works.
+ */
+#define IF_ROUNDS 60
+
+static void
+if_round(struct store *st, int k, int64_t *last_id)
+{
+	struct store_incident inc;
+
+	mk_incident(&inc, k, 0);
+	memset(inc.evidence, ' ', 2000);
+	memcpy(inc.evidence + 2000, "[]", 3);
+	ck_assert_int_eq(store_incident_put(st, &inc, last_id), 0);
+	ck_assert_int_eq(*last_id, k + 1);
+	inc_put(st, 1, 0, k);
+}
+
+/* Incident 1 is at update u; incidents 2..n exist; no others. */
+static void
+if_verify(int64_t n, int u)
+{
+	ck_assert_msg(raw_int("SELECT count(*) FROM incidents") == n,
+	    "%lld incidents should be on disk", (long long)n);
+	ck_assert_msg(raw_int("SELECT max(id) FROM incidents") == n,
+	    "ids on disk should be 1..%lld", (long long)n);
+	ck_assert_msg(
+	    raw_int("SELECT ports_n FROM incidents WHERE id = 1") == 1 + u,
+	    "incident 1 should hold update %d", u);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM incidents"
+				 " WHERE length(evidence) != 2002 AND id > 1"),
+	    0);
+}
+
+START_TEST(test_incident_faults)
+{
+	struct store_incident b;
+	struct store_stats ss;
+	struct store *st;
+	int64_t last = 0, committed_n;
+	int k, committed_u = 0, rc = 0;
+
+	if (_i % 2 == 1)
+		fault_install();
+	st = open_default();
+	inc_put(st, 0, 0, 0);
+	flush_ok(st);
+	committed_n = 1;
+	if (_i % 2 == 0)
+		full_set_max_pages(
+		    st, store_pragma_int(st, "PRAGMA page_count") + _i / 2);
+	else
+		fault_countdown = _i / 2;
+	for (k = 1; k < IF_ROUNDS && rc == 0; k++) {
+		if_round(st, k, &last);
+		if ((rc = store_flush(st, NULL)) == 0) {
+			committed_n = last;
+			committed_u = k;
+		}
+	}
+	ck_assert_msg(rc == (_i % 2 == 0 ? -ENOSPC : -EIO),
+	    "a flush should fail with the injected error, got %d", rc);
+	if_verify(committed_n, committed_u);
+	if_round(st, k, &last); /* more puts while failing */
+	ck_assert_msg(store_flush(st, NULL) == rc, "a retry should fail too");
+	if_verify(committed_n, committed_u);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.pending == 3,
+	    "the failed incidents should stay queued, updates in place (%llu)",
+	    (unsigned long long)ss.pending);
+	fault_countdown = -1;
+	full_set_max_pages(st, 1000000);
+	flush_ok(st);
+	if_verify(last, k);
+	close_ok(st);
+	st = open_default();
+	ck_assert_int_eq(store_incident_get(st, last, &b, NULL), 0);
+	ck_assert_int_eq(b.id, last);
+	close_ok(st);
+	if (_i % 2 == 1)
+		fault_remove();
+}
+END_TEST
+
+static Suite *
+incident_suite(void)
+{
+	Suite *s = suite_create("incident");
+	TCase *tc;
+
+	tc = tcase_create("put");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_incident_put_get);
+	tcase_add_test(tc, test_incident_update_queued);
+	tcase_add_test(tc, test_incident_rejects);
+	tcase_add_test(tc, test_incident_queue_bound);
+	tcase_add_test(tc, test_incident_alerts);
+	tcase_add_test(tc, test_incident_retain);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("query");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(
+	    tc, test_incident_query, 0, sizeof(iq_cases) / sizeof(iq_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("durability");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_incident_faults, 2, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 /* ---- Suite json --------------------------------------------------------- */
 
 START_TEST(test_json_fields)
@@ -1934,6 +2532,77 @@ START_TEST(test_json_fields)
 }
 END_TEST
 
+START_TEST(test_json_finding)
+{
+	struct store_alert a;
+	cJSON *o;
+
+	mk_alert(&a, 3, T0_US);
+	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "finding")->valuestring, "flow");
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "incident_id")),
+	    "an alert outside incidents should have incident_id null");
+	cJSON_Delete(o);
+	a.finding = STORE_FINDING_RESPONDER;
+	a.incident_id = 12;
+	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "finding")->valuestring, "responder");
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "incident_id")->valueint, 12);
+	cJSON_Delete(o);
+}
+END_TEST
+
+START_TEST(test_json_incident)
+{
+	struct store_incident inc;
+	cJSON *o, *e;
+
+	mk_incident(&inc, 3, 2);
+	inc.id = 5;
+	ck_assert_int_eq(store_incident_to_json(&inc, &o), 0);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "id")->valueint, 5);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "first_timestamp")->valuestring,
+	    "2023-11-14T22:13:50.000000+0000");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "last_timestamp")->valuestring,
+	    "2023-11-14T22:13:52.000000+0000");
+	ck_assert_msg(cJSON_GetObjectItem(o, "last_us")->valuedouble ==
+		(double)inc.last_us,
+	    "last_us should be exact");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "about")->valuestring, "responder");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "host")->valuestring, inc.host);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "alerts")->valueint, 3);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "flows")->valueint, 30);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "ports_n")->valueint, 3);
+	e = cJSON_GetObjectItem(o, "peers");
+	ck_assert_msg(cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
+		strcmp(cJSON_GetArrayItem(e, 1)->valuestring, "10.4.0.9") == 0,
+	    "peers should be the parsed array");
+	e = cJSON_GetObjectItem(o, "ports");
+	ck_assert_msg(
+	    cJSON_IsArray(e) && cJSON_GetArrayItem(e, 0)->valueint == 1002,
+	    "ports should be the parsed array");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "summary")->valuestring, inc.summary);
+	ck_assert_msg(cJSON_IsArray(cJSON_GetObjectItem(o, "evidence")),
+	    "evidence should be the parsed array");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "model_id")->valuestring, "m3");
+	cJSON_Delete(o);
+	strcpy(inc.peers, "[\"10.4");
+	inc.evidence[0] = '\0';
+	inc.about = 1;
+	ck_assert_int_eq(store_incident_to_json(&inc, &o), 0);
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "peers")),
+	    "a broken list should become null");
+	ck_assert_msg(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(o, "evidence")) == 0,
+	    "empty evidence should be []");
+	cJSON_Delete(o);
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -1941,6 +2610,8 @@ json_suite(void)
 	TCase *tc = tcase_create("alert");
 
 	tcase_add_test(tc, test_json_fields);
+	tcase_add_test(tc, test_json_finding);
+	tcase_add_test(tc, test_json_incident);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1957,6 +2628,7 @@ main(void)
 	srunner_add_suite(sr, query_suite());
 	srunner_add_suite(sr, retain_suite());
 	srunner_add_suite(sr, model_suite());
+	srunner_add_suite(sr, incident_suite());
 	srunner_add_suite(sr, json_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
