@@ -424,6 +424,40 @@ int control_arg_int(const struct cJSON *args, const char *name, int64_t min,
 int control_arg_addr(
     const struct cJSON *args, const char *name, char buf[ADDR_STR_LEN]);
 
+/* ---- evout.c ------------------------------------------------------------ */
+
+/*
+ * The live daemon's EVE output, configured like Suricata's eve-log: a
+ * regular file (reopened on SIGUSR1), syslog, a UNIX datagram socket or
+ * Redis.  Lines are queued and written without ever blocking capture;
+ * what cannot be written is counted.
+ */
+struct event_base;
+struct evout;
+
+struct evout_stats {
+	uint64_t written; /* lines handed to the output */
+	uint64_t dropped; /* lines lost (queue full, output down), counted */
+	uint64_t errors; /* write or connection errors */
+	uint64_t reconnects; /* Redis or socket reconnections */
+	uint64_t queued; /* lines waiting now */
+};
+
+/*
+ * Open the output the configuration asks for on base.  Returns 0 with *op
+ * set (NULL when no output is configured), or -errno with *cause.
+ */
+int evout_open(struct evout **op, const struct anomd_conf *c,
+    struct event_base *base, char **cause);
+/* Queue one JSON object (len bytes, no newline); NULL o does nothing. */
+void evout_write(struct evout *o, const char *line, size_t len);
+/* Reopen a regular file (after logrotate moved it); others ignore it. */
+void evout_reopen(struct evout *o);
+/* Copy the counters; zeros for NULL. */
+void evout_get_stats(const struct evout *o, struct evout_stats *st);
+/* Flush what can be flushed without blocking long, close, free. */
+void evout_close(struct evout *o);
+
 /* ---- notify.c ----------------------------------------------------------- */
 
 void notify_ready(void);
