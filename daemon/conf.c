@@ -57,9 +57,9 @@ static int check_name(const char *, char *, size_t);
 
 static const struct conf_key conf_keys[] = {
     TXTV("interface", interface, "eth0", check_iface,
-	"network interface to capture on (-i overrides)"),
+	"network interface to capture on, at most 15 bytes (-i overrides)"),
     TXTV("filter", filter, "", check_filter,
-	"BPF filter expression; empty captures everything"),
+	"BPF filter expression, compiled when read; empty captures everything"),
     NUM("snaplen", CONF_UINT, snaplen, 65535, 96, 262144, "bytes",
 	"bytes captured of each packet"),
     NUM("promiscuous", CONF_BOOL, promisc, 1, 0, 1, NULL,
@@ -93,7 +93,8 @@ static const struct conf_key conf_keys[] = {
     NUM("baseline_max_flows", CONF_UINT, baseline_max_flows, 100000, 1000,
 	10000000, "flows", "most baseline flows kept; past it a random sample"),
     TXTV("model_layers", model_layers, "48,12,48", check_layers,
-	"hidden layer sizes of the autoencoder, comma-separated"),
+	"hidden layer widths, comma-separated: 1 to 8 layers of 1 to 1024 "
+	"units"),
     TXT("model_activation", CONF_CHOICE, model_activation, "tanh",
 	"tanh|relu|elu", "activation of the hidden layers"),
     NUM("model_epochs", CONF_UINT, model_epochs, 30, 1, 1000, "epochs",
@@ -132,11 +133,11 @@ static const struct conf_key conf_keys[] = {
     NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
 	"alerts/s", "most new alerts written per second; 0 = no limit"),
     TXTV("socket_path", socket_path, "/run/anomd/anomd.sock", check_socket,
-	"control socket (-S overrides)"),
+	"control socket, at most 107 bytes (-S overrides)"),
     NUM("socket_mode", CONF_MODE, socket_mode, 0660, 0, 0777, NULL,
 	"file mode of the control socket, octal"),
     TXTV("socket_group", socket_group, "", check_name,
-	"group of the control socket; empty keeps the daemon's"),
+	"group of the control socket; empty = the daemon's (as root: user's)"),
     NUM("max_clients", CONF_UINT, max_clients, 64, 1, 10000, "clients",
 	"most control clients at once; more get a busy error"),
     NUM("max_clients_per_uid", CONF_UINT, max_clients_per_uid, 32, 0, 10000,
@@ -196,6 +197,9 @@ check_filter(const char *v, char *why, size_t len)
 	pcap_close(p);
 	return rc;
 }
+
+_Static_assert(MODEL_MAX_HIDDEN == 8 && MODEL_MAX_WIDTH == 1024,
+    "the doc of model_layers names these limits");
 
 /* Hidden layer widths: 1 to MODEL_MAX_HIDDEN of 1 to MODEL_MAX_WIDTH. */
 static int

@@ -874,8 +874,16 @@ static void
 open_store(struct live *L)
 {
 	struct store_opts so;
-	char *cause = NULL;
+	char dir[PATH_MAX], *cause = NULL;
 
+	/* Opened after the switch, so the folder must be the user's too:
+	 * SQLite creates the -wal and -shm files beside the database. */
+	snprintf(dir, sizeof(dir), "%s", L->conf->db_path);
+	if (access(dirname(dir), W_OK | X_OK) == -1)
+		fatal("store: the folder %s of db_path is not writable by uid "
+		      "%u; put db_path in state_dir or give that folder to "
+		      "the user",
+		    dir, (unsigned)geteuid());
 	store_opts_default(&so);
 	so.path = L->conf->db_path;
 	so.fold_window_s = L->conf->alert_fold_seconds;

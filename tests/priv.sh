@@ -8,7 +8,8 @@
 #    capture whose interface went away and came back;
 #  - a symbolic link the user plants in the state folder (the model, the
 #    database journal) is refused at the next root start and its target
-#    stays root's.
+#    stays root's;
+#  - a retrain without memory for its baseline is refused, not fatal.
 # Needs root, useradd and ip netns; skips with a message otherwise.
 set -u
 top=${ANOMD_TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -164,6 +165,36 @@ for f in anomd.model anomd.db-wal; do
 	    fail "the link's target should stay root:root 600, is $own"
 	rm -f "$tmp/state/$f"
 done
+
+# 5. A retrain whose baseline buffer cannot be allocated (10 M flows, 2.5 GB,
+# under a 1 GB RLIMIT_AS) is refused with an error reply; the current model
+# keeps detecting.  Not under AddressSanitizer, which needs the address space.
+sample=$top/tests/data/sample.pcap
+if ldd "$anomd" 2>/dev/null | grep -q asan; then
+	echo "skip: RLIMIT_AS retrain test under AddressSanitizer"
+elif ! command -v prlimit >/dev/null 2>&1; then
+	echo "skip: prlimit not installed"
+elif "$anomd" -r "$sample" --train-only -m "$tmp/m.model" >/dev/null 2>&1; then
+	sed -e "s|^user = .*|user = \"\"|" "$tmp/anomd.conf" >"$tmp/oom.conf"
+	echo "baseline_max_flows = 10000000" >>"$tmp/oom.conf"
+	ip netns exec "$ns" prlimit --as=$((1024 * 1024 * 1024)) \
+	    "$anomd" -c "$tmp/oom.conf" -m "$tmp/m.model" 2>"$tmp/oom.log" &
+	pid=$!
+	wait_for 10 test -S "$sock"
+	out=$("$anomctl" -s "$sock" retrain 2>&1); rc=$?
+	[ $rc -ne 0 ] && echo "$out" | grep -q "retrain refused" &&
+	    ok "retrain without memory gets an error reply ($out)" ||
+	    fail "retrain without memory should be refused, got $rc: $out"
+	st=$("$anomctl" -s "$sock" --json status 2>/dev/null | jfield '["state"]')
+	[ "$st" = detecting ] && kill -0 "$pid" 2>/dev/null &&
+	    ok "the daemon goes on detecting with its model" ||
+	    fail "the daemon should go on detecting, state $st"
+	grep -q "retrain refused, the current model keeps detecting" "$tmp/oom.log" &&
+	    ok "the log says why" || fail "the log should say why: $(cat "$tmp/oom.log")"
+	stop
+else
+	fail "could not train a model on $sample"
+fi
 
 echo "priv: $passes passed, $fails failed"
 [ $fails -eq 0 ]
