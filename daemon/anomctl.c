@@ -825,6 +825,7 @@ print_status(const cJSON *r)
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "model");
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "baseline");
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "capture");
+	const cJSON *up, *err;
 	char s1[64], s2[64], s3[64], s4[64];
 
 #define F(o, name, buf) field(o, name, buf, sizeof(buf))
@@ -840,9 +841,13 @@ print_status(const cJSON *r)
 	    F(b, "flows", s1), F(b, "min_flows", s2),
 	    fmt_num(floor(field_num(b, "elapsed_s", 0)), s3, sizeof(s3)),
 	    F(b, "window_s", s4));
-	printf("capture:   %s: %s packets, %s bytes, %s active flows\n",
-	    F(c, "interface", s1), F(c, "packets", s2), F(c, "bytes", s3),
-	    F(c, "flows_active", s4));
+	up = cJSON_GetObjectItemCaseSensitive(c, "up");
+	err = cJSON_GetObjectItemCaseSensitive(c, "error");
+	printf("capture:   %s %s%s%s: %s packets, %s bytes, %s active flows\n",
+	    F(c, "interface", s1), cJSON_IsFalse(up) ? "DOWN" : "up",
+	    cJSON_IsString(err) ? ", " : "",
+	    cJSON_IsString(err) ? err->valuestring : "", F(c, "packets", s2),
+	    F(c, "bytes", s3), F(c, "flows_active", s4));
 	printf("drops:     %s by the kernel, %s by the interface\n",
 	    F(c, "kernel_drops", s1), F(c, "if_drops", s2));
 	printf("alerts:    %s\n", F(r, "alerts", s1));

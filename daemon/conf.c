@@ -5,17 +5,28 @@
  * names every key.  The parser works line by line so that tests can feed it
  * lines, and the loader collects every error before the caller gives up.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <net/if.h>
+
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
 
 #include "daemon/daemon.h"
+#include "model/model.h"
 
 #define CONF_LINE_MAX 4096
 
@@ -25,18 +36,30 @@
 #define GiB (1024.0 * 1024.0 * 1024.0)
 #define NUM(name, type, field, def, min, max, unit, doc)                       \
 	{                                                                      \
-		name, type, F(field), def, min, max, NULL, unit, doc           \
+		name, type, F(field), def, min, max, NULL, unit, doc, NULL     \
 	}
 #define TXT(name, type, field, def, choices, doc)                              \
 	{                                                                      \
-		name, type, F(field), 0, 0, 0, def, choices, doc               \
+		name, type, F(field), 0, 0, 0, def, choices, doc, NULL         \
+	}
+/* A text key whose value check() must accept. */
+#define TXTV(name, field, def, check, doc)                                     \
+	{                                                                      \
+		name, CONF_STR, F(field), 0, 0, 0, def, NULL, doc, check       \
 	}
 
+static int check_iface(const char *, char *, size_t);
+static int check_filter(const char *, char *, size_t);
+static int check_layers(const char *, char *, size_t);
+static int check_path(const char *, char *, size_t);
+static int check_socket(const char *, char *, size_t);
+static int check_name(const char *, char *, size_t);
+
 static const struct conf_key conf_keys[] = {
-    TXT("interface", CONF_STR, interface, "eth0", NULL,
-	"network interface to capture on (-i overrides)"),
-    TXT("filter", CONF_STR, filter, "", NULL,
-	"BPF filter expression; empty captures everything"),
+    TXTV("interface", interface, "eth0", check_iface,
+	"network interface to capture on, at most 15 bytes (-i overrides)"),
+    TXTV("filter", filter, "", check_filter,
+	"BPF filter expression, compiled when read; empty captures everything"),
     NUM("snaplen", CONF_UINT, snaplen, 65535, 96, 262144, "bytes",
 	"bytes captured of each packet"),
     NUM("promiscuous", CONF_BOOL, promisc, 1, 0, 1, NULL,
@@ -71,8 +94,9 @@ static const struct conf_key conf_keys[] = {
 	10000000, "flows", "the baseline window lasts until it has this many"),
     NUM("baseline_max_flows", CONF_UINT, baseline_max_flows, 100000, 1000,
 	10000000, "flows", "most baseline flows kept; past it a random sample"),
-    TXT("model_layers", CONF_STR, model_layers, "48,12,48", NULL,
-	"hidden layer sizes of the autoencoder, comma-separated"),
+    TXTV("model_layers", model_layers, "48,12,48", check_layers,
+	"hidden layer widths, comma-separated: 1 to 8 layers of 1 to 1024 "
+	"units"),
     TXT("model_activation", CONF_CHOICE, model_activation, "tanh",
 	"tanh|relu|elu", "activation of the hidden layers"),
     NUM("model_epochs", CONF_UINT, model_epochs, 30, 1, 1000, "epochs",
@@ -97,9 +121,9 @@ static const struct conf_key conf_keys[] = {
 	"share of worst-fitting baseline flows dropped before the second fit"),
     NUM("explain_features", CONF_UINT, explain_features, 3, 1, 10, "features",
 	"features named in each alert's explanation"),
-    TXT("state_dir", CONF_STR, state_dir, "/var/lib/anomd", NULL,
+    TXTV("state_dir", state_dir, "/var/lib/anomd", check_path,
 	"where the current model is kept"),
-    TXT("db_path", CONF_STR, db_path, "/var/lib/anomd/anomd.db", NULL,
+    TXTV("db_path", db_path, "/var/lib/anomd/anomd.db", check_path,
 	"SQLite alert database (--db overrides)"),
     NUM("retention_days", CONF_UINT, retention_days, 30, 0, 36500, "days",
 	"delete alerts older than this; 0 = keep"),
@@ -114,12 +138,12 @@ static const struct conf_key conf_keys[] = {
 	"seconds",
 	"alerts about one host this close in time form one incident; also "
 	"how long a responder episode lasts after its last flow"),
-    TXT("socket_path", CONF_STR, socket_path, "/run/anomd/anomd.sock", NULL,
-	"control socket (-S overrides)"),
+    TXTV("socket_path", socket_path, "/run/anomd/anomd.sock", check_socket,
+	"control socket, at most 107 bytes (-S overrides)"),
     NUM("socket_mode", CONF_MODE, socket_mode, 0660, 0, 0777, NULL,
 	"file mode of the control socket, octal"),
-    TXT("socket_group", CONF_STR, socket_group, "", NULL,
-	"group of the control socket; empty keeps the daemon's"),
+    TXTV("socket_group", socket_group, "", check_name,
+	"group of the control socket; empty = the daemon's (as root: user's)"),
     NUM("max_clients", CONF_UINT, max_clients, 64, 1, 10000, "clients",
 	"most control clients at once; more get a busy error"),
     NUM("max_clients_per_uid", CONF_UINT, max_clients_per_uid, 32, 0, 10000,
@@ -133,13 +157,126 @@ static const struct conf_key conf_keys[] = {
 	"connecting"),
     NUM("client_output_max", CONF_SIZE, client_output_max, 1 * MiB, 64 * KiB,
 	1 * GiB, "bytes", "drop a client whose unread output passes this"),
-    TXT("user", CONF_STR, user, "anomd", NULL,
+    TXTV("user", user, "anomd", check_name,
 	"user to switch to after start-up when started as root; empty = stay"),
 };
 
 #undef F
 #undef NUM
 #undef TXT
+#undef TXTV
+
+/* An interface name: what the kernel takes (IFNAMSIZ, no '/' or space). */
+static int
+check_iface(const char *v, char *why, size_t len)
+{
+	const char *p;
+
+	if (*v == '\0' || strlen(v) >= IFNAMSIZ) {
+		snprintf(
+		    why, len, "want a name of 1 to %d bytes", IFNAMSIZ - 1);
+		return -1;
+	}
+	for (p = v; *p; p++)
+		if (*p == '/' || isspace((unsigned char)*p)) {
+			snprintf(why, len, "no '/' or space in a name");
+			return -1;
+		}
+	return 0;
+}
+
+/* A BPF expression that libpcap compiles (for Ethernet, the usual link). */
+static int
+check_filter(const char *v, char *why, size_t len)
+{
+	struct bpf_program prog;
+	pcap_t *p;
+	int rc = 0;
+
+	if (*v == '\0')
+		return 0;
+	if ((p = pcap_open_dead(DLT_EN10MB, 65535)) == NULL) {
+		snprintf(why, len, "cannot compile: out of memory");
+		return -1;
+	}
+	if (pcap_compile(p, &prog, v, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(why, len, "not a BPF filter: %s", pcap_geterr(p));
+		rc = -1;
+	} else
+		pcap_freecode(&prog);
+	pcap_close(p);
+	return rc;
+}
+
+_Static_assert(MODEL_MAX_HIDDEN == 8 && MODEL_MAX_WIDTH == 1024,
+    "the doc of model_layers names these limits");
+
+/* Hidden layer widths: 1 to MODEL_MAX_HIDDEN of 1 to MODEL_MAX_WIDTH. */
+static int
+check_layers(const char *v, char *why, size_t len)
+{
+	const char *p = v;
+	unsigned long w;
+	char *end;
+	int n = 0;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		errno = 0;
+		w = isdigit((unsigned char)*p) ? strtoul(p, &end, 10) : 0;
+		if (w < 1 || w > MODEL_MAX_WIDTH || errno ||
+		    ++n > MODEL_MAX_HIDDEN)
+			break;
+		for (p = end; *p == ' '; p++)
+			;
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ',')
+			break;
+	}
+	snprintf(why, len, "want 1 to %d comma-separated widths of 1 to %d",
+	    MODEL_MAX_HIDDEN, MODEL_MAX_WIDTH);
+	return -1;
+}
+
+/* A path that is not empty. */
+static int
+check_path(const char *v, char *why, size_t len)
+{
+	if (*v != '\0')
+		return 0;
+	snprintf(why, len, "want a path");
+	return -1;
+}
+
+/* A socket path that fits a sockaddr_un. */
+static int
+check_socket(const char *v, char *why, size_t len)
+{
+	struct sockaddr_un sa;
+
+	if (*v != '\0' && strlen(v) < sizeof(sa.sun_path))
+		return 0;
+	snprintf(why, len, "want a path of 1 to %zu bytes (sun_path)",
+	    sizeof(sa.sun_path) - 1);
+	return -1;
+}
+
+/* A user or group name, or empty: letters, digits, '.', '_', '-'. */
+static int
+check_name(const char *v, char *why, size_t len)
+{
+	const char *p;
+
+	for (p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			break;
+	if (*p == '\0' && *v != '-' && p - v <= 32)
+		return 0;
+	snprintf(why, len, "not a user or group name");
+	return -1;
+}
 
 /* The key table. */
 const struct conf_key *
@@ -265,6 +402,7 @@ static int
 set_value(struct anomd_conf *c, const struct conf_key *k, const char *v,
     const char *file, int lineno, char **cause)
 {
+	char why[PCAP_ERRBUF_SIZE + 64];
 	double d;
 
 	switch (k->type) {
@@ -278,6 +416,9 @@ set_value(struct anomd_conf *c, const struct conf_key *k, const char *v,
 			return conf_err(cause, file, lineno,
 			    "%s: value longer than %zu bytes", k->name,
 			    k->size - 1);
+		if (k->check != NULL && k->check(v, why, sizeof(why)) != 0)
+			return conf_err(cause, file, lineno, "%s \"%s\": %s",
+			    k->name, v, why);
 		snprintf((char *)c + k->off, k->size, "%s", v);
 		return 0;
 	case CONF_BOOL:
@@ -389,6 +530,48 @@ conf_load(struct anomd_conf *c, const char *path,
 		}
 	}
 	fclose(fp);
+	return nerr;
+}
+
+/* Report one finding of conf_check. */
+static void __attribute__((format(printf, 4, 5)))
+check_say(void (*cb)(int, const char *, void *), void *arg, int error,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cb(error, msg, arg);
+}
+
+/* Check what depends on the system: users, groups, the interface. */
+int
+conf_check(const struct anomd_conf *c,
+    void (*cb)(int error, const char *msg, void *arg), void *arg)
+{
+	int nerr = 0;
+
+	/* user matters to a start as root only (priv_user). */
+	if (c->user[0] != '\0' && geteuid() == 0 && getpwnam(c->user) == NULL) {
+		check_say(cb, arg, 1,
+		    "user \"%s\" does not exist; create it or set user = "
+		    "\"\" to stay root",
+		    c->user);
+		nerr++;
+	}
+	if (c->socket_group[0] != '\0' && getgrnam(c->socket_group) == NULL) {
+		check_say(cb, arg, 1, "socket_group \"%s\" does not exist",
+		    c->socket_group);
+		nerr++;
+	}
+	if (strcmp(c->interface, "any") != 0 &&
+	    if_nametoindex(c->interface) == 0)
+		check_say(cb, arg, 0,
+		    "interface %s does not exist now; anomd waits for it",
+		    c->interface);
 	return nerr;
 }
 

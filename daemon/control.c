@@ -60,6 +60,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -211,7 +212,10 @@ listen_socket(const struct control_opts *o, char **cause)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	old = umask(0777 & ~(o->mode & 0700));
+	/* The mode comes from the umask alone, and the owner is changed
+	 * without following a link: the folder may be the service user's,
+	 * and no one can connect before listen(). */
+	old = umask(~o->mode & 0777);
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	saved = errno;
 	umask(old);
@@ -220,10 +224,9 @@ listen_socket(const struct control_opts *o, char **cause)
 	if (rc == -1)
 		goto fail;
 	what = "chown";
-	if (o->gid != (gid_t)-1 && chown(o->path, (uid_t)-1, o->gid) == -1)
-		goto fail_unlink;
-	what = "chmod";
-	if (chmod(o->path, o->mode & 07777) == -1)
+	if ((o->gid != (gid_t)-1 || (o->uid != 0 && o->uid != (uid_t)-1)) &&
+	    fchownat(AT_FDCWD, o->path, o->uid == 0 ? (uid_t)-1 : o->uid,
+		o->gid, AT_SYMLINK_NOFOLLOW) == -1)
 		goto fail_unlink;
 	what = "listen";
 	if (listen(fd, SOMAXCONN) == -1)

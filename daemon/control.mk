@@ -14,8 +14,6 @@ TESTS += tests/check_control
 tests_check_control_SOURCES = tests/check_control.c
 tests_check_control_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CJSON_CFLAGS) \
 	$(CHECK_CFLAGS)
-tests_check_control_LDADD = daemon/libdaemon.a model/libmodel.a \
-	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
-	$(EVENT_LIBS) $(CJSON_LIBS) $(SYSTEMD_LIBS) $(CHECK_LIBS) -lm
+tests_check_control_LDADD = $(DAEMON_LDADD) $(CHECK_LIBS)
 
 dist_man_MANS += man/anomctl.8

@@ -22,6 +22,8 @@
 void log_init(const char *tag, int foreground, int verbose);
 void log_warn(const char *fmt, ...) PRINTFLIKE(1, 2);
 void log_warnx(const char *fmt, ...) PRINTFLIKE(1, 2);
+/* An error that ends the run, logged as such, when the caller exits. */
+void log_errorx(const char *fmt, ...) PRINTFLIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTFLIKE(1, 2);
 void log_debug(const char *fmt, ...) PRINTFLIKE(1, 2);
 void fatal(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
@@ -94,6 +96,8 @@ struct conf_key {
 	const char *sdef; /* text default (CONF_STR, CONF_CHOICE) */
 	const char *unit; /* unit or, for CONF_CHOICE, the choices */
 	const char *doc;
+	/* CONF_STR: 0 when v is acceptable, else -1 with why[len] filled */
+	int (*check)(const char *v, char *why, size_t len);
 };
 
 /* The key table; *n gets its length. */
@@ -113,6 +117,15 @@ int conf_parse_line(struct anomd_conf *c, const char *file, int lineno,
  */
 int conf_load(struct anomd_conf *c, const char *path,
     void (*errcb)(const char *msg, void *arg), void *arg, char **cause);
+/*
+ * Check what the key table cannot see alone, as `anomd -t` does: that user
+ * exists (when running as root, the only case that uses it), that
+ * socket_group exists (errors) and that the interface exists now (a
+ * warning).  Each finding goes to cb (error = 1 or 0, the message, arg);
+ * returns the number of errors.
+ */
+int conf_check(const struct anomd_conf *c,
+    void (*cb)(int error, const char *msg, void *arg), void *arg);
 /* Write the commented default config (man = 0) or roff for anomd.conf(5). */
 void conf_write_defaults(FILE *fp, int man);
 /* Write the value of key k in c into buf. */
@@ -303,8 +316,13 @@ struct detect_job *detect_job_take(struct detector *d);
 void detect_job_run(struct detect_job *j);
 /* Install the job's model, save and record it, free the job; 0 or -errno. */
 int detect_job_finish(struct detector *d, struct detect_job *j);
-/* Start a new baseline; the current model keeps scoring meanwhile. */
-void detect_retrain(struct detector *d);
+/*
+ * Start a new baseline; the current model keeps scoring meanwhile.  Returns
+ * 0 (also while a training runs: nothing changes then), or -ENOMEM or
+ * -errno when the baseline buffer cannot be had: the retrain is refused
+ * (and logged) and the current model goes on.
+ */
+int detect_retrain(struct detector *d);
 /* "learning", "training" or "detecting". */
 const char *detect_state(const struct detector *d);
 /* Whether a baseline is being collected. */
@@ -348,6 +366,7 @@ struct control_peer {
 struct control_opts {
 	const char *path; /* socket path */
 	mode_t mode; /* e.g. 0660 */
+	uid_t uid; /* owner of the socket; 0 or (uid_t)-1 = keep */
 	gid_t gid; /* group of the socket, (gid_t)-1 = keep */
 	unsigned max_clients; /* more get a "busy" error and are closed */
 	unsigned max_per_uid; /* of one uid; 0 = no cap beyond max_clients */
@@ -382,8 +401,9 @@ typedef struct cJSON *(*control_handler_cb)(struct control_client *cl,
 /*
  * Create the socket at o->path and start accepting on base: connect() first
  * and refuse (-EADDRINUSE, cause set) when another instance answers, else
- * unlink a stale file, bind with a umask, chmod to o->mode, chown to
- * o->gid, listen, non-blocking.  Returns 0 or -errno with *cause.
+ * unlink a stale file, bind with a umask that gives o->mode, hand it to
+ * o->uid:o->gid without following a link, listen, non-blocking.  Returns 0 or
+ * -errno with *cause.
  */
 int control_open(struct control **ctlp, struct event_base *base,
     const struct control_opts *o, control_handler_cb cb, void *arg,
@@ -470,12 +490,28 @@ void notify_watchdog(void);
 /* ---- priv.c ------------------------------------------------------------- */
 
 /*
- * When running as root and user is not empty, hand the paths in chown_paths
- * (NULL-terminated; missing ones skipped) to user, then switch to user and
- * its group for good (setgroups, setresgid, setresuid) and check that root
- * cannot be regained.  Exits with a message on any failure.
+ * The user to switch to: 1 with *uid and *gid set when running as root
+ * and user is not empty, 0 when nothing is to be dropped, or -ENOENT with
+ * *cause (malloc'd) when the user does not exist.
  */
-void priv_drop(const char *user, const char *const *chown_paths);
+int priv_user(const char *user, uid_t *uid, gid_t *gid, char **cause);
+/*
+ * Hand the folder dir (if own_dir) and the files names (NULL-terminated;
+ * missing ones skipped) in it to uid:gid without following any link: dir
+ * is opened with O_NOFOLLOW | O_DIRECTORY and each file with O_NOFOLLOW
+ * relative to it, then changed through its descriptor.  A symbolic link, a
+ * file that is not regular or has a second hard link is refused.  A
+ * missing dir does nothing.  Returns 0, or -errno with *cause (malloc'd).
+ */
+int priv_handover(const char *dir, int own_dir, const char *const *names,
+    uid_t uid, gid_t gid, char **cause);
+/*
+ * With user not NULL (found by priv_user), switch to uid:gid for good with
+ * no supplementary groups, keeping CAP_NET_RAW alone (in the permitted,
+ * effective and bounding sets), and check that root cannot be regained.
+ * Always set PR_SET_NO_NEW_PRIVS.  Exits with a message on any failure.
+ */
+void priv_drop(const char *user, uid_t uid, gid_t gid);
 
 /* ---- live.c ------------------------------------------------------------- */
 

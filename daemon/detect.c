@@ -176,8 +176,8 @@ detect_create(const struct detect_opts *o)
 	feature_groups(d->groups);
 	d->inc = incidents_create(
 	    (uint64_t)o->conf->incident_gap_seconds * 1000000u, incident_cb, d);
-	if (d->model == NULL || o->train_only)
-		detect_retrain(d);
+	if ((d->model == NULL || o->train_only) && detect_retrain(d) != 0)
+		fatalx("detect: nothing to detect with and no baseline");
 	return d;
 }
 
@@ -365,21 +365,43 @@ detect_train(struct detector *d)
 	return detect_job_finish(d, j);
 }
 
-/* Start a new baseline window; the current model goes on scoring. */
-void
+/*
+ * Start a new baseline window; the current model goes on scoring.  The
+ * buffer (up to baseline_max_flows rows of FEAT_COUNT floats, 2.5 GB at the
+ * maximum) is allocated here, at a SIGHUP or a retrain request as well as
+ * at start-up: when it cannot be had, the retrain is refused, not the
+ * daemon ended.
+ */
+int
 detect_retrain(struct detector *d)
 {
+	int err;
+
 	if (d->training)
-		return;
+		return 0;
 	if (d->rows == NULL &&
-	    (d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) == NULL)
-		fatal("detect: baseline of %zu flows", d->caprows);
+	    (d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) ==
+		NULL) {
+		log_warnx("detect: cannot allocate a baseline of %zu flows "
+			  "(%zu MB): retrain refused, %s",
+		    d->caprows, d->caprows * FEAT_COUNT * sizeof(float) >> 20,
+		    d->model != NULL ? "the current model keeps detecting"
+				     : "no model to detect with");
+		return -ENOMEM;
+	}
 	if (d->o.score_baseline && d->spill == NULL &&
-	    (d->spill = tmpfile()) == NULL)
-		fatal("detect: temporary file for the baseline's records");
+	    (d->spill = tmpfile()) == NULL) {
+		err = errno;
+		log_warn("detect: temporary file for the baseline's records: "
+			 "retrain refused");
+		free(d->rows);
+		d->rows = NULL;
+		return -err;
+	}
 	d->nrows = 0;
 	d->seen = d->first_us = d->last_us = 0;
 	d->learning = 1;
+	return 0;
 }
 
 /* Whether the baseline window is complete and waits to be trained. */

@@ -60,6 +60,10 @@ struct live {
 	struct control *ctl;
 	char model_path[PATH_MAX];
 	char sock_dir[PATH_MAX]; /* created here, or "" */
+	int drop; /* root switches to uid:gid after start-up */
+	uid_t uid;
+	gid_t gid;
+	char cap_error[256]; /* why the capture is down, or "" */
 	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
 	int stopping;
 	/* training */
@@ -175,8 +179,10 @@ capture_read(struct live *L)
 	if (cap_source_dispatch(
 		L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) >= 0)
 		return;
-	log_warnx("%s; capture closed, reopening every %d s",
-	    cause ? cause : "capture: read failed", LIVE_REOPEN_S);
+	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
+	    cause ? cause : "capture: read failed");
+	log_warnx("%s; capture closed, reopening every %d s", L->cap_error,
+	    LIVE_REOPEN_S);
 	free(cause);
 	L->capture_errors++;
 	if (L->cap_ev != NULL) {
@@ -287,10 +293,15 @@ capture_reopen(struct live *L, uint64_t now)
 	    now - L->last_reopen_us < LIVE_REOPEN_S * 1000000ull)
 		return;
 	L->last_reopen_us = now;
-	if (open_capture(L, &cause) == 0)
+	if (open_capture(L, &cause) == 0) {
+		L->cap_error[0] = '\0';
 		watch_capture(L);
-	else if (L->reopen_fails++ % 60 == 0)
-		log_warnx("%s (still retrying)", cause ? cause : "capture");
+		return;
+	}
+	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
+	    cause ? cause : "capture: open failed");
+	if (L->reopen_fails++ % 60 == 0)
+		log_warnx("%s (still retrying)", L->cap_error);
 	free(cause);
 }
 
@@ -407,13 +418,14 @@ reload_err_cb(const char *msg, void *arg)
 	log_warnx("reload: %s", msg);
 }
 
-/* SIGHUP: re-read the configuration and start a new baseline. */
-static void
+/* SIGHUP: re-read the configuration and start a new baseline; 0, or
+ * -errno when the baseline buffer cannot be had (logged). */
+static int
 reload(struct live *L)
 {
 	struct anomd_conf *c;
 	char *cause = NULL;
-	int n = 0;
+	int n = 0, rc;
 
 	notify_reloading();
 	if (L->o->conf_path != NULL) {
@@ -434,11 +446,12 @@ reload(struct live *L)
 		free(cause);
 		free(c);
 	}
-	detect_retrain(L->det);
-	log_info("reload: new baseline window of %u s and %u flows; the "
-		 "current model keeps detecting",
-	    L->conf->baseline_seconds, L->conf->baseline_min_flows);
+	if ((rc = detect_retrain(L->det)) == 0)
+		log_info("reload: new baseline window of %u s and %u flows; "
+			 "the current model keeps detecting",
+		    L->conf->baseline_seconds, L->conf->baseline_min_flows);
 	notify_ready();
+	return rc;
 }
 
 /* Signals: one callback for all of them. */
@@ -450,7 +463,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
-		reload(L);
+		(void)reload(L);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -506,7 +519,12 @@ cmd_status(struct live *L)
 	    o, "elapsed_s", seen ? (double)(t1 - t0) / 1e6 : 0);
 	cJSON_AddNumberToObject(o, "window_s", L->conf->baseline_seconds);
 	o = cJSON_AddObjectToObject(r, "capture");
+	cJSON_AddBoolToObject(o, "up", L->src != NULL);
 	cJSON_AddStringToObject(o, "interface", L->conf->interface);
+	if (L->src == NULL && L->cap_error[0] != '\0')
+		cJSON_AddStringToObject(o, "error", L->cap_error);
+	else
+		cJSON_AddNullToObject(o, "error");
 	cJSON_AddNumberToObject(o, "packets", (double)cs->frames);
 	cJSON_AddNumberToObject(o, "bytes", (double)cs->bytes);
 	cJSON_AddNumberToObject(o, "kernel_drops", (double)L->kern_drop);
@@ -853,7 +871,12 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 			    "retrain is for root and the daemon's user (uid "
 			    "%u)",
 			    (unsigned)geteuid());
-		reload(L);
+		if (reload(L) != 0)
+			return fail(code, message, "internal",
+			    "retrain refused: the baseline buffer of %u flows "
+			    "cannot be allocated; the current model keeps "
+			    "detecting",
+			    L->conf->baseline_max_flows);
 		r = cJSON_CreateObject();
 		cJSON_AddBoolToObject(r, "retraining", 1);
 		cJSON_AddNumberToObject(
@@ -945,8 +968,16 @@ static void
 open_store(struct live *L)
 {
 	struct store_opts so;
-	char *cause = NULL;
+	char dir[PATH_MAX], *cause = NULL;
 
+	/* Opened after the switch, so the folder must be the user's too:
+	 * SQLite creates the -wal and -shm files beside the database. */
+	snprintf(dir, sizeof(dir), "%s", L->conf->db_path);
+	if (access(dirname(dir), W_OK | X_OK) == -1)
+		fatal("store: the folder %s of db_path is not writable by uid "
+		      "%u; put db_path in state_dir or give that folder to "
+		      "the user",
+		    dir, (unsigned)geteuid());
 	store_opts_default(&so);
 	so.path = L->conf->db_path;
 	so.fold_window_s = L->conf->alert_fold_seconds;
@@ -971,7 +1002,11 @@ open_control(struct live *L)
 	memset(&co, 0, sizeof(co));
 	co.path = L->conf->socket_path;
 	co.mode = (mode_t)L->conf->socket_mode;
-	co.gid = (gid_t)-1;
+	/* Started as root, the socket belongs to the user anomd switches
+	 * to, so that it can remove it at exit; the group is socket_group,
+	 * else that user's. */
+	co.uid = L->drop ? L->uid : (uid_t)-1;
+	co.gid = L->drop ? L->gid : (gid_t)-1;
 	if (L->conf->socket_group[0] != '\0') {
 		if ((gr = getgrnam(L->conf->socket_group)) == NULL)
 			fatalx("control: group \"%s\" does not exist",
@@ -1113,14 +1148,70 @@ shutdown_all(struct live *L)
 	event_base_free(L->base);
 }
 
+/*
+ * Started as root: hand the state folder, the model, the database and its
+ * journal files to the user anomd switches to, following no link
+ * (priv_handover).  Done before the socket exists, so that a refusal
+ * leaves nothing behind.
+ */
+static void
+hand_over_state(struct live *L)
+{
+	char dir[PATH_MAX], base[PATH_MAX], dbdir[PATH_MAX], dbbase[PATH_MAX],
+	    wal[PATH_MAX + 8], shm[PATH_MAX + 8], *cause = NULL;
+	const char *model[] = {MODEL_FILE, NULL},
+		   *db[] = {dbbase, wal, shm, NULL};
+
+	if (!L->drop)
+		return;
+	snprintf(dir, sizeof(dir), "%s", L->conf->db_path);
+	snprintf(base, sizeof(base), "%s", L->conf->db_path);
+	snprintf(dbdir, sizeof(dbdir), "%s", dirname(dir));
+	snprintf(dbbase, sizeof(dbbase), "%s", basename(base));
+	snprintf(wal, sizeof(wal), "%s-wal", dbbase);
+	snprintf(shm, sizeof(shm), "%s-shm", dbbase);
+	if (priv_handover(
+		L->conf->state_dir, 1, model, L->uid, L->gid, &cause) != 0 ||
+	    priv_handover(dbdir, 0, db, L->uid, L->gid, &cause) != 0)
+		fatalx("%s", cause ? cause : "privileges: hand-over failed");
+}
+
+/* Hand a socket folder made here to the user too, and switch to it. */
+static void
+drop_privileges(struct live *L)
+{
+	char *cause = NULL;
+
+	if (!L->drop) {
+		priv_drop(NULL, 0, 0);
+		return;
+	}
+	if (L->sock_dir[0] != '\0' &&
+	    priv_handover(L->sock_dir, 1, NULL, L->uid, L->gid, &cause) != 0)
+		fatalx("%s", cause ? cause : "privileges: hand-over failed");
+	priv_drop(L->conf->user, L->uid, L->gid);
+}
+
+/* Warn when the socket could not be removed at exit. */
+static void
+check_socket_dir(struct live *L)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", L->conf->socket_path);
+	if (access(dirname(dir), W_OK | X_OK) == -1)
+		log_warn("control: %s is not writable by uid %u, so the socket "
+			 "cannot be removed at exit (access)",
+		    dir, (unsigned)geteuid());
+}
+
 /* Run the daemon. */
 int
 live_run(const struct live_opts *o)
 {
 	struct live *L = &live_state;
-	char wal[PATH_MAX + 8], shm[PATH_MAX + 8];
-	const char *owned[7];
 	char *cause = NULL;
+	int rc;
 
 	L->o = o;
 	L->conf = o->conf;
@@ -1128,23 +1219,20 @@ live_run(const struct live_opts *o)
 	L->start_us = now_us();
 	snprintf(L->model_path, sizeof(L->model_path), "%s/" MODEL_FILE,
 	    L->conf->state_dir);
+	if ((rc = priv_user(L->conf->user, &L->uid, &L->gid, &cause)) < 0)
+		fatalx("%s", cause);
+	L->drop = rc > 0;
 	if ((L->base = event_base_new()) == NULL)
 		fatalx("event: cannot create the loop");
 	ensure_dir(L->conf->state_dir, 0750);
 	if (open_capture(L, &cause) != 0)
 		fatalx("%s", cause ? cause : "capture: open failed");
-	open_store(L);
+	hand_over_state(L);
 	open_control(L);
-	snprintf(wal, sizeof(wal), "%s-wal", L->conf->db_path);
-	snprintf(shm, sizeof(shm), "%s-shm", L->conf->db_path);
-	owned[0] = L->conf->state_dir;
-	owned[1] = L->conf->db_path;
-	owned[2] = wal;
-	owned[3] = shm;
-	owned[4] = L->model_path;
-	owned[5] = L->sock_dir[0] ? L->sock_dir : NULL;
-	owned[6] = NULL;
-	priv_drop(L->conf->user, owned);
+	drop_privileges(L);
+	check_socket_dir(L);
+	/* Root never opens the files the service user can replace. */
+	open_store(L);
 	open_pipeline(L);
 	add_events(L);
 	L->wd_usec = notify_watchdog_usec();

@@ -76,6 +76,7 @@ out:
 /* log_warn appends strerror(errno); log_warnx does not. */
 LOG_FN(log_warn, LOG_WARNING, 1)
 LOG_FN(log_warnx, LOG_WARNING, 0)
+LOG_FN(log_errorx, LOG_ERR, 0)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_debug, LOG_DEBUG, 0)
 

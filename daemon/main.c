@@ -2,6 +2,11 @@
  * anomd: network anomaly-detection daemon.  This file parses the command
  * line, loads the configuration and hands over to the job it names.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <net/if.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -276,14 +281,38 @@ check_args(struct args *a)
 		o->db_path = OFFLINE_DB;
 }
 
-/* Refuse an option too long for a configuration string. */
+/* Refuse an option of max bytes or more. */
 static void
-check_len(const char *opt, const char *val)
+check_len(const char *opt, const char *val, size_t max)
 {
-	if (val != NULL && strlen(val) >= CONF_STR_MAX) {
-		fprintf(stderr, "anomd: %s: value too long\n", opt);
+	if (val != NULL && (*val == '\0' || strlen(val) >= max)) {
+		fprintf(stderr, "anomd: %s %s: want 1 to %zu bytes\n", opt, val,
+		    max - 1);
 		exit(2);
 	}
+}
+
+/* Print one finding of conf_check. */
+static void
+check_cb(int error, const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "anomd: %s%s\n", error ? "error: " : "warning: ", msg);
+}
+
+/* anomd -t: what the key table cannot check alone; the exit status. */
+static int
+test_conf(struct args *a, struct anomd_conf *c)
+{
+	if (a->iface != NULL)
+		snprintf(c->interface, sizeof(c->interface), "%s", a->iface);
+	if (a->socket != NULL)
+		snprintf(
+		    c->socket_path, sizeof(c->socket_path), "%s", a->socket);
+	if (conf_check(c, check_cb, NULL) > 0)
+		return 1;
+	printf("configuration OK\n");
+	return 0;
 }
 
 /* Start the live daemon with the command line's overrides. */
@@ -299,9 +328,7 @@ run_live(struct args *a, struct anomd_conf *conf)
 		    "--eve need -r FILE\n");
 		return 2;
 	}
-	check_len("-i", a->iface);
-	check_len("-S", a->socket);
-	check_len("--db", a->oo.db_path);
+	check_len("--db", a->oo.db_path, CONF_STR_MAX);
 	memset(&lo, 0, sizeof(lo));
 	lo.conf = conf;
 	lo.conf_path = a->conf_path	      ? a->conf_path
@@ -332,15 +359,15 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	check_len("-i", a.iface, IFNAMSIZ);
+	check_len("-S", a.socket, sizeof(((struct sockaddr_un *)0)->sun_path));
 	log_init("anomd", 1, a.verbose);
 	load_conf(&conf, a.conf_path, a.test_conf, a.oo.nfiles > 0);
 	if (a.baseline > 0)
 		conf.baseline_seconds = (uint32_t)a.baseline;
 	a.oo.baseline_given = a.baseline > 0;
-	if (a.test_conf) {
-		printf("configuration OK\n");
-		return 0;
-	}
+	if (a.test_conf)
+		return test_conf(&a, &conf);
 	if (a.oo.nfiles == 0)
 		return run_live(&a, &conf);
 	check_args(&a);

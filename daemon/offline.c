@@ -96,7 +96,7 @@ read_file(struct offline *off, const char *path)
 	int eof = 0, n;
 
 	if (cap_source_open(&src, &so, &cause) != 0) {
-		log_warnx("%s", cause ? cause : "capture: open failed");
+		log_errorx("%s", cause ? cause : "capture: open failed");
 		free(cause);
 		return -1;
 	}
@@ -377,9 +377,10 @@ fit_baseline(struct offline *off)
 	    (unsigned long long)span, off->conf.baseline_seconds);
 }
 
-/* Whether at least one input opens, so that nothing is created for none. */
-static int
-any_input(const struct offline_opts *o)
+/* Whether every input opens (standard input is tried once, when read); a
+ * capture that cannot be opened is fatal before anything is created. */
+static void
+check_inputs(const struct offline_opts *o)
 {
 	struct cap_source_opts so;
 	struct cap_source *src;
@@ -390,16 +391,11 @@ any_input(const struct offline_opts *o)
 		memset(&so, 0, sizeof(so));
 		so.file = o->files[i];
 		if (strcmp(so.file, "-") == 0)
-			return 1; /* standard input cannot be opened twice */
-		if (cap_source_open(&src, &so, &cause) == 0) {
-			cap_source_close(src);
-			return 1;
-		}
-		log_warnx("%s", cause ? cause : "capture: open failed");
-		free(cause);
-		cause = NULL;
+			continue; /* standard input cannot be opened twice */
+		if (cap_source_open(&src, &so, &cause) != 0)
+			fatalx("%s", cause ? cause : "capture: open failed");
+		cap_source_close(src);
 	}
-	return 0;
 }
 
 /* Run the offline job. */
@@ -411,8 +407,7 @@ offline_run(const struct offline_opts *o)
 	size_t i;
 	int failed = 0;
 
-	if (!any_input(o))
-		return 1;
+	check_inputs(o);
 	memset(&off, 0, sizeof(off));
 	off.o = o;
 	off.conf = *o->conf;

@@ -1,4 +1,9 @@
-/* Check tests of the daemon module: configuration parsing, incidents. */
+/* Check tests of the daemon module: configuration parsing, incidents, the
+ * retrain. */
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +14,12 @@
 
 #include "daemon/daemon.h"
 #include "store/store.h"
+#include "model/model.h"
+
+#define SUN_PATH_108                                                           \
+	"/run/"                                                                \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 /* One configuration line and what it must do. */
 static const struct {
@@ -43,6 +54,33 @@ static const struct {
     {"socket_mode = 0999", 0, "not a octal mode"},
     {"filter = \"tcp port 80\"", 1, NULL},
     {"user = \"\"", 1, NULL},
+    /* issue 9: what used to pass `anomd -t` and fail an hour later */
+    {"model_layers = abc", 0, "model_layers \"abc\": want 1 to 8"},
+    {"model_layers = -1", 0, "comma-separated widths of 1 to 1024"},
+    {"model_layers = 0", 0, "comma-separated widths"},
+    {"model_layers = \"\"", 0, "comma-separated widths"},
+    {"model_layers = 48,,12", 0, "comma-separated widths"},
+    {"model_layers = 48,12,", 0, "comma-separated widths"},
+    {"model_layers = 99999999", 0, "comma-separated widths"},
+    {"model_layers = 1,2,3,4,5,6,7,8,9", 0, "comma-separated widths"},
+    {"model_layers = 48x", 0, "comma-separated widths"},
+    {"model_layers = 1024", 1, NULL},
+    {"model_layers = 64, 16, 64", 1, NULL},
+    {"filter = \"tcp portt 80\"", 0, "not a BPF filter"},
+    {"filter = \"host 10.0.0.1 and (udp or\"", 0, "not a BPF filter"},
+    {"filter = \"not port 22 and ip6\"", 1, NULL},
+    {"socket_path = " SUN_PATH_108, 0, "want a path of 1 to 107 bytes"},
+    {"socket_path = \"\"", 0, "want a path of 1 to 107 bytes"},
+    {"socket_path = /run/x/anomd.sock", 1, NULL},
+    {"interface = abcdefghijklmnop", 0, "want a name of 1 to 15 bytes"},
+    {"interface = \"\"", 0, "want a name of 1 to 15 bytes"},
+    {"interface = a/b", 0, "no '/' or space"},
+    {"interface = abcdefghijklmno", 1, NULL},
+    {"user = \"no body\"", 0, "not a user or group name"},
+    {"user = -rf", 0, "not a user or group name"},
+    {"socket_group = \"adm;\"", 0, "not a user or group name"},
+    {"state_dir = \"\"", 0, "want a path"},
+    {"db_path = \"\"", 0, "want a path"},
 };
 
 START_TEST(test_parse_line)
@@ -162,6 +200,42 @@ START_TEST(test_defaults_round_trip)
 }
 END_TEST
 
+/* Count the errors and warnings of conf_check. */
+static void
+check_count_cb(int error, const char *msg, void *arg)
+{
+	int *n = arg;
+
+	(void)msg;
+	n[error ? 0 : 1]++;
+}
+
+START_TEST(test_check_env)
+{
+	struct anomd_conf c;
+	int n[2] = {0, 0}, errs;
+
+	conf_defaults(&c);
+	snprintf(c.user, sizeof(c.user), "nosuchuser-anomd");
+	snprintf(c.socket_group, sizeof(c.socket_group), "nosuchgroup-anomd");
+	snprintf(c.interface, sizeof(c.interface), "nosuchif9");
+	errs = conf_check(&c, check_count_cb, n);
+	/* A missing user only matters to a start as root. */
+	ck_assert_msg(errs == (geteuid() == 0 ? 2 : 1) && errs == n[0],
+	    "a missing user (as root) and group should be errors, got %d",
+	    errs);
+	ck_assert_msg(
+	    n[1] == 1, "a missing interface should be a warning, got %d", n[1]);
+	conf_defaults(&c);
+	snprintf(c.user, sizeof(c.user), "root");
+	snprintf(c.interface, sizeof(c.interface), "lo");
+	n[0] = n[1] = 0;
+	ck_assert_int_eq(conf_check(&c, check_count_cb, n), 0);
+	ck_assert_msg(n[0] == 0 && n[1] == 0,
+	    "an existing user, group and interface should pass quietly");
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -173,6 +247,122 @@ conf_suite(void)
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_load_reports_all);
 	tcase_add_test(tc, test_defaults_round_trip);
+	tcase_add_test(tc, test_check_env);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Address space in use now, bytes (0 if unknown). */
+static size_t
+vm_size(void)
+{
+	unsigned long pages = 0;
+	FILE *fp = fopen("/proc/self/statm", "r");
+
+	if (fp == NULL)
+		return 0;
+	if (fscanf(fp, "%lu", &pages) != 1)
+		pages = 0;
+	fclose(fp);
+	return pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A small model trained on noise, for a detector to hold. */
+static struct model *
+tiny_model(const struct anomd_conf *c)
+{
+	enum {
+		N = 256
+	};
+	static float x[N * FEAT_COUNT];
+	uint8_t xform[FEAT_COUNT];
+	struct model_params p;
+	struct model_meta meta;
+	struct model *m = NULL;
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < N * FEAT_COUNT; i++)
+		x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+	memset(xform, MODEL_XFORM_LINEAR, sizeof(xform));
+	memset(&meta, 0, sizeof(meta));
+	ck_assert_int_eq(detect_model_params(c, &p, NULL, &cause), 0);
+	ck_assert_msg(model_train(&m, x, N, FEAT_COUNT, xform,
+			  feat_table_hash(), &p, &meta, &cause) == 0,
+	    "the tiny model should train: %s", cause ? cause : "");
+	return m;
+}
+
+/*
+ * In a child with a small RLIMIT_AS: a retrain whose baseline buffer
+ * (10 M flows, 2.5 GB) cannot be allocated is refused, and the detector
+ * keeps its model and goes on detecting.  Exit 0 when it does.
+ */
+static int
+retrain_oom_child(void)
+{
+	struct anomd_conf c;
+	struct detect_opts o;
+	struct detector *d;
+	struct model *m;
+	struct rlimit rl;
+	int rc;
+
+	conf_defaults(&c);
+	c.baseline_max_flows = 10000000;
+	c.model_epochs = 1;
+	snprintf(c.model_layers, sizeof(c.model_layers), "4");
+	m = tiny_model(&c);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.model = m;
+	o.async = 1;
+	d = detect_create(&o);
+	rl.rlim_cur = rl.rlim_max = vm_size() + (256u << 20);
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		return 2;
+	rc = detect_retrain(d);
+	if (rc != -ENOMEM)
+		return 3;
+	if (detect_learning(d) || detect_model(d) != m ||
+	    strcmp(detect_state(d), "detecting") != 0)
+		return 4;
+	detect_free(d);
+	return 0;
+}
+
+START_TEST(test_retrain_oom)
+{
+	int status;
+	pid_t pid;
+
+#if defined(__SANITIZE_ADDRESS__)
+	fprintf(stderr, "skip: RLIMIT_AS test under AddressSanitizer\n");
+	return;
+#endif
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(retrain_oom_child());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status),
+	    "a retrain without memory should not end the process (signal %d)",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	ck_assert_msg(WEXITSTATUS(status) == 0,
+	    "a retrain without memory should be refused and the model kept "
+	    "(child step %d failed)",
+	    WEXITSTATUS(status));
+}
+END_TEST
+
+static Suite *
+detect_suite(void)
+{
+	Suite *s = suite_create("detect");
+	TCase *tc = tcase_create("retrain");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_retrain_oom);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -585,6 +775,7 @@ main(void)
 	int failed;
 
 	srunner_add_suite(sr, incident_suite());
+	srunner_add_suite(sr, detect_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

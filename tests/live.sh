@@ -176,6 +176,7 @@ kill -TERM "$pid"; wait "$pid"; pid=
 if id nobody >/dev/null 2>&1; then
 	sed -e "s|^user = .*|user = nobody|" \
 	    -e "s|^socket_path = .*|socket_path = $tmp/run/anomd.sock|" \
+	    -e "s|^db_path = .*|db_path = $tmp/state/alerts.db|" \
 	    "$tmp/anomd.conf" >"$tmp/drop.conf"
 	sock=$tmp/run/anomd.sock
 	# After setresuid the process is not dumpable, and LeakSanitizer,

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
-libsqlite3-dev libcjson-dev check libsystemd-dev clang-format sqlite3
+libsqlite3-dev libcjson-dev check libsystemd-dev libcap-ng-dev clang-format sqlite3
 mandoc tcpreplay iproute2 python3 procps"
 
 missing=""

@@ -38,17 +38,13 @@ EXTRA_DIST += tests/fuzz/mkcorpus.py tests/fuzz/fuzz-util.h \
 check_PROGRAMS += tests/fuzz/fuzz_conf
 TESTS += tests/fuzz/fuzz_conf
 tests_fuzz_fuzz_conf_SOURCES = tests/fuzz/fuzz_conf.c
-tests_fuzz_fuzz_conf_LDADD = daemon/libdaemon.a model/libmodel.a \
-	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
-	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
+tests_fuzz_fuzz_conf_LDADD = $(DAEMON_LDADD)
 
 check_PROGRAMS += tests/fuzz/fuzz_control
 TESTS += tests/fuzz/fuzz_control
 tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz_control.c
 tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CJSON_CFLAGS)
-tests_fuzz_fuzz_control_LDADD = daemon/libdaemon.a model/libmodel.a \
-	store/libstore.a capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) \
-	$(CJSON_LIBS) $(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
+tests_fuzz_fuzz_control_LDADD = $(DAEMON_LDADD)
 
 # fuzz_model and fuzz_pcap share the replay main in tests/fuzz/fuzz-main.h.
 # Their seeds are written by tests/fuzz/mkcorpus-files.py (see
