@@ -106,8 +106,15 @@ done
 head -c 5000 /dev/urandom >"$tmp/garbage.pcap" 2>/dev/null ||
 	dd if=/dev/urandom of="$tmp/garbage.pcap" bs=1000 count=5 2>/dev/null
 "$anomd" -r "$tmp/garbage.pcap" >/dev/null 2>"$tmp/garbage.err"
-[ $? -eq 1 ] && grep -q "capture: read .*garbage.pcap" "$tmp/garbage.err" &&
-	ok || fail "garbage file: want exit 1 and a capture: read error"
+[ $? -eq 1 ] && grep -q "error: capture: read .*garbage.pcap" "$tmp/garbage.err" &&
+	! grep -q "warning:" "$tmp/garbage.err" &&
+	ok || fail "garbage file: want exit 1 and an error: (not warning:) capture: read"
+# A pcap header of an unsupported version: fatal, so it says error:.
+printf '\324\303\262\241\011\000\004\000\000\000\000\000\000\000\000\000\377\377\000\000\001\000\000\000' >"$tmp/badver.pcap"
+"$anomd" -r "$tmp/badver.pcap" --db "$tmp/badver.db" >/dev/null 2>"$tmp/badver.err"
+[ $? -eq 1 ] && grep -q "error: capture: read .*badver.pcap" "$tmp/badver.err" &&
+	[ ! -e "$tmp/badver.db" ] &&
+	ok || fail "unsupported pcap version: want exit 1, error:, nothing created"
 head -c 100000 "$top/tests/data/sample.pcap" >"$tmp/truncated.pcap"
 if "$anomd" -r "$tmp/truncated.pcap" --flows "$tmp/t.csv" >/dev/null 2>"$tmp/t.err" &&
     grep -q "truncated" "$tmp/t.err" && [ "$(wc -l <"$tmp/t.csv")" -gt 1 ]; then
