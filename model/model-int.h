@@ -165,10 +165,13 @@ void model_net_train_free(struct net_train *t);
 /*
  * Forward and backward pass over z[rows * width[0]], target = input,
  * rows <= maxrows: returns the loss (mean over rows and features) and
- * leaves its gradient in model_net_train_grad(t).
+ * leaves its gradient in model_net_train_grad(t).  When masked (rows
+ * flags) is not NULL, a row with its flag set counts only the features
+ * where mask[width[0]] is 1 (those where it is 0 add no loss and no
+ * gradient), still divided by all the features, as own in a split score.
  */
-float model_net_loss_grad(
-    const struct net *n, struct net_train *t, const float *z, size_t rows);
+float model_net_loss_grad(const struct net *n, struct net_train *t,
+    const float *z, const uint8_t *masked, const float *mask, size_t rows);
 /*
  * One Adam step in two calls: model_net_adam_begin() counts the step and
  * returns its size (lr with the bias correction folded in) ...

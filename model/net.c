@@ -391,12 +391,16 @@ layer_backward(const struct net *n, struct net_train *t, size_t l,
 	activate_back(n->act, in, dprev, rows * fin);
 }
 
-/* Forward, loss and backward over one minibatch. */
+/*
+ * Forward, loss and backward over one minibatch.  A masked row's features
+ * where mask is 0 get no error: their difference is multiplied by 0, the
+ * others' by 1, so an unmasked row computes exactly what it did before.
+ */
 float
-model_net_loss_grad(
-    const struct net *n, struct net_train *t, const float *z, size_t rows)
+model_net_loss_grad(const struct net *n, struct net_train *t, const float *z,
+    const uint8_t *masked, const float *mask, size_t rows)
 {
-	size_t l, i, dim = n->width[0], cnt = rows * dim;
+	size_t l, i, j, dim = n->width[0], cnt = rows * dim;
 	const float *in = z;
 	float *out, *d, scale;
 	double loss = 0.0;
@@ -408,8 +412,13 @@ model_net_loss_grad(
 	out = t->act[n->nlayers];
 	d = t->delta[0];
 	scale = 2.0f / (float)cnt;
-	for (i = 0; i < cnt; i++) {
+	for (i = 0; i < cnt; i++)
 		d[i] = out[i] - z[i];
+	for (i = 0; masked != NULL && i < rows; i++)
+		if (masked[i])
+			for (j = 0; j < dim; j++)
+				d[i * dim + j] *= mask[j];
+	for (i = 0; i < cnt; i++) {
 		loss += (double)d[i] * d[i];
 		d[i] *= scale;
 	}

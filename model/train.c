@@ -27,6 +27,37 @@
  * just the normal tail: removing it would make the threshold the 99.9th
  * percentile of a sample missing its top 1 %, an alert rate near 1.1 %
  * for a 0.1 % target.  When nothing is dropped, the first fit is kept.
+ *
+ * Context dropout.  A split score's own part comes from a second forward
+ * pass with the CTX inputs (the responder's host context) at their
+ * baseline medians (model_net_split()).  A network trained only on real
+ * rows never sees such an input, so normal rows reconstruct worse in that
+ * pass and the own threshold came out far above the total one (2.02 vs
+ * 0.36 on the synthetic test of check_model), which dulled flow alerts.
+ * So CTX_DROP_PCT % of the rows of every minibatch are trained as the
+ * second pass scores them: their CTX inputs set to the medians, and only
+ * their OWN features counted in the loss (still divided by all the
+ * features, as own is).  Which rows: those at positions p of the epoch's
+ * shuffled order where floor(p * pct / 100) steps, an exact share of every
+ * minibatch that moves between rows with the seeded shuffle, needs no
+ * random stream of its own and does not depend on how a minibatch is
+ * split between threads.
+ *
+ * The target of a dropped row could have been the original row, CTX part
+ * included (a denoising autoencoder).  Its CTX outputs would then have to
+ * guess the context from the flow's own features, and since a real
+ * context at its medians looks the same as a filled one, that pull would
+ * also blur the reconstruction of real contexts near the median and
+ * spend hidden units on a guess that no score reads: the ctx error would
+ * grow on normal rows and its threshold with it.  Counting only the OWN
+ * part trains exactly what own measures and leaves the CTX outputs to the
+ * real rows, so ctx keeps its meaning and its sensitivity.
+ *
+ * Early stopping watches the same mixture on the holdout (total for the
+ * share of rows kept whole, own for the dropped share), and the
+ * out-of-sample errors of every fold come from networks trained the same
+ * way, scored with model_net_split() as anomd scores flows, so the three
+ * thresholds are calibrated on what they are compared with.
  */
 #include <errno.h>
 #include <float.h>
@@ -43,6 +74,14 @@
 
 /* Holdout gains smaller than this share do not reset the patience. */
 #define MIN_REL_GAIN 1e-3
+
+/*
+ * Percentage of every minibatch's rows trained with their context at the
+ * medians (see the top of the file); 0 turns context dropout off.
+ */
+#ifndef CTX_DROP_PCT
+#define CTX_DROP_PCT 40
+#endif
 
 /*
  * The helper thread runs the second half of every job that splits in two:
@@ -72,6 +111,8 @@ struct trainer {
 	struct helper *h; /* or NULL: the caller does both halves */
 	size_t n, dim;
 	const struct model_params *p;
+	const struct model_groups *g; /* NULL: no CTX features, no dropout */
+	uint8_t *masked; /* per minibatch row: trained with its context out */
 	uint64_t seed_split, seed_init, seed_epoch;
 	uint32_t *perm; /* rows in split order: train, then holdout */
 	uint8_t *fold; /* per row: its fold, 0 the final fit's holdout */
@@ -258,13 +299,14 @@ trainer_init(struct trainer *tr, const struct net *net)
 	/* hold also serves as n floats of scratch in drop_worst(). */
 	tr->hold = calloc((n / 2 + 1) * dim + n, sizeof(*tr->hold));
 	tr->batch = calloc((size_t)tr->p->batch * dim, sizeof(*tr->batch));
+	tr->masked = calloc(tr->p->batch, sizeof(*tr->masked));
 	tr->err = calloc(n, sizeof(*tr->err));
 	tr->best = calloc(net->nparams, sizeof(*tr->best));
 	tr->t2 = model_net_train_create(net, tr->p->batch);
 	if (tr->perm == NULL || tr->fold == NULL || tr->oos == NULL ||
 	    tr->order == NULL || tr->z == NULL || tr->hold == NULL ||
-	    tr->batch == NULL || tr->err == NULL || tr->best == NULL ||
-	    tr->t2 == NULL)
+	    tr->batch == NULL || tr->masked == NULL || tr->err == NULL ||
+	    tr->best == NULL || tr->t2 == NULL)
 		return -ENOMEM;
 	/* A helper only helps with a core of its own. */
 	if (tr->p->threads > 1 && cpus_usable() > 1)
@@ -290,6 +332,7 @@ trainer_release(struct trainer *tr)
 	free(tr->z);
 	free(tr->hold);
 	free(tr->batch);
+	free(tr->masked);
 	free(tr->err);
 	free(tr->best);
 	helper_stop(tr->h);
@@ -429,17 +472,40 @@ struct grad_job {
 	struct net_train *t;
 	const uint32_t *idx;
 	float *z;
+	uint8_t *masked;
+	size_t pos; /* of the first row in the epoch's order */
 	size_t rows;
 	float loss;
 };
+
+/* Whether the row at position pos of an epoch's order drops its context. */
+static int
+ctx_dropped(size_t pos)
+{
+	return (pos + 1) * CTX_DROP_PCT / 100 != pos * CTX_DROP_PCT / 100;
+}
 
 static void
 grad_job(void *arg)
 {
 	struct grad_job *j = arg;
+	const struct model_groups *g = j->tr->g;
+	size_t i, k, dim = j->tr->dim;
 
 	gather(j->tr, j->idx, j->rows, j->z);
-	j->loss = model_net_loss_grad(j->net, j->t, j->z, j->rows);
+	if (g == NULL) {
+		j->loss = model_net_loss_grad(
+		    j->net, j->t, j->z, NULL, NULL, j->rows);
+		return;
+	}
+	for (i = 0; i < j->rows; i++) {
+		j->masked[i] = (uint8_t)ctx_dropped(j->pos + i);
+		for (k = 0; j->masked[i] && k < dim; k++)
+			if (g->group[k] == MODEL_GROUP_CTX)
+				j->z[i * dim + k] = g->fill[k];
+	}
+	j->loss = model_net_loss_grad(
+	    j->net, j->t, j->z, j->masked, g->own_mask, j->rows);
 }
 
 struct adam_job {
@@ -460,18 +526,20 @@ adam_job(void *arg)
 }
 
 /*
- * One step on the rows idx[rows]: the loss and gradient of two halves,
- * then Adam with their gradients added by weight, each thread updating
- * half of the parameters; see the top of the file.  Returns the loss.
+ * One step on the rows idx[rows], at position pos of the epoch's order:
+ * the loss and gradient of two halves, then Adam with their gradients
+ * added by weight, each thread updating half of the parameters; see the
+ * top of the file.  Returns the loss.
  */
 static float
 train_step(struct trainer *tr, struct net *net, struct net_train *t,
-    const uint32_t *idx, size_t rows)
+    const uint32_t *idx, size_t pos, size_t rows)
 {
 	size_t ha = rows - rows / 2, hb = rows / 2, np = net->nparams;
-	struct grad_job ga = {tr, net, t, idx, tr->batch, ha, 0.0f};
-	struct grad_job gb = {
-	    tr, net, tr->t2, idx + ha, tr->batch + ha * tr->dim, hb, 0.0f};
+	struct grad_job ga = {
+	    tr, net, t, idx, tr->batch, tr->masked, pos, ha, 0.0f};
+	struct grad_job gb = {tr, net, tr->t2, idx + ha,
+	    tr->batch + ha * tr->dim, tr->masked + ha, pos + ha, hb, 0.0f};
 	struct adam_job aa = {net, t, NULL, 0.0f, 1.0f, 0.0f, 0, np / 2};
 	struct adam_job ab = {net, t, NULL, 0.0f, 1.0f, 0.0f, np / 2, np};
 	float loss;
@@ -491,26 +559,48 @@ train_step(struct trainer *tr, struct net *net, struct net_train *t,
 	return loss;
 }
 
+/* Rows whose split errors err_job() takes at a time. */
+#define ERR_MIX_ROWS 64
+
 struct err_job {
 	const struct net *net;
+	const struct model_groups *g; /* or NULL: the total errors */
 	const float *z;
 	size_t rows;
 	float *err;
 	double sum;
 };
 
-/* Errors of rows z into err, and their sum in row order. */
+/*
+ * Errors of rows z into err, and their sum in row order: the total error,
+ * or with g the training objective's mixture of total and own (see the
+ * top of the file), from a copy of each block since model_net_split()
+ * overwrites its rows.
+ */
 static void
 err_job(void *arg)
 {
 	struct err_job *j = arg;
+	struct model_split sp[ERR_MIX_ROWS];
+	float zc[NET_SCRATCH_FLOATS];
+	const double wo = CTX_DROP_PCT / 100.0, wt = 1.0 - wo;
 	size_t i, q, r, blk = model_net_block_rows(j->net),
 			dim = j->net->width[0];
 
+	blk = blk < ERR_MIX_ROWS ? blk : ERR_MIX_ROWS;
 	j->sum = 0.0;
 	for (i = 0; i < j->rows; i += r) {
 		r = j->rows - i < blk ? j->rows - i : blk;
-		model_net_errors(j->net, j->z + i * dim, r, j->err + i, NULL);
+		if (j->g == NULL) {
+			model_net_errors(
+			    j->net, j->z + i * dim, r, j->err + i, NULL);
+		} else {
+			memcpy(zc, j->z + i * dim, r * dim * sizeof(*zc));
+			model_net_split(j->net, j->g, zc, r, sp);
+			for (q = 0; q < r; q++)
+				j->err[i + q] =
+				    (float)(wt * sp[q].total + wo * sp[q].own);
+		}
 		for (q = 0; q < r; q++)
 			j->sum += j->err[i + q];
 	}
@@ -518,15 +608,16 @@ err_job(void *arg)
 
 /*
  * Errors of rows z[rows] into err[rows], in two halves; returns their mean
- * (the two halves' sums added, whatever the number of threads).
+ * (the two halves' sums added, whatever the number of threads).  With g,
+ * the errors are the training objective's (see err_job()).
  */
 static double
-split_errors(struct trainer *tr, const struct net *net, const float *z,
-    size_t rows, float *err)
+split_errors(struct trainer *tr, const struct net *net,
+    const struct model_groups *g, const float *z, size_t rows, float *err)
 {
 	size_t ha = rows - rows / 2;
-	struct err_job a = {net, z, ha, err, 0.0};
-	struct err_job b = {net, z + ha * tr->dim, rows - ha, err + ha, 0.0};
+	struct err_job a = {net, g, z, ha, err, 0.0};
+	struct err_job b = {net, g, z + ha * tr->dim, rows - ha, err + ha, 0.0};
 
 	run_split(tr, err_job, &a, &b);
 	return rows > 0 ? (a.sum + b.sum) / (double)rows : 0.0;
@@ -543,7 +634,7 @@ run_epoch(struct trainer *tr, struct net *net, struct net_train *t,
 	model_rng_shuffle(r, tr->order, nt);
 	for (i = 0; i < nt; i += rows) {
 		rows = nt - i < b ? nt - i : b;
-		sum += (double)train_step(tr, net, t, tr->order + i, rows) *
+		sum += (double)train_step(tr, net, t, tr->order + i, i, rows) *
 		    (double)rows;
 	}
 	return sum / (double)nt;
@@ -614,6 +705,8 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 	uint32_t ep, bad = 0, max = tr->p->max_epochs;
 
 	prepare(tr, m);
+	model_groups_derive(m);
+	tr->g = m->groups.nctx > 0 && CTX_DROP_PCT > 0 ? &m->groups : NULL;
 	if ((t = model_net_train_create(net, tr->p->batch)) == NULL)
 		return -ENOMEM;
 	if (warm)
@@ -626,7 +719,8 @@ fit(struct trainer *tr, struct model *m, struct fit_result *res, int warm)
 	memcpy(tr->best, net->params, net->nparams * sizeof(*tr->best));
 	for (ep = 0; ep < max && bad < tr->p->patience; ep++) {
 		loss = run_epoch(tr, net, t, &r, tr->ntrain);
-		hloss = split_errors(tr, net, tr->hold, tr->nhold, tr->err);
+		hloss =
+		    split_errors(tr, net, tr->g, tr->hold, tr->nhold, tr->err);
 		if (hloss < best) {
 			bad = hloss < best * (1.0 - MIN_REL_GAIN) ? 0 : bad + 1;
 			best = hloss;
@@ -725,7 +819,7 @@ drop_worst(
 		free(gone);
 		return -ENOMEM;
 	}
-	split_errors(tr, &m->net, tr->z, tr->n, tr->err);
+	split_errors(tr, &m->net, NULL, tr->z, tr->n, tr->err);
 	for (i = 0; i < tr->n; i++) {
 		rk[i].err = tr->err[i];
 		rk[i].row = (uint32_t)i;
@@ -932,7 +1026,7 @@ train_model(struct trainer *tr, struct model *m)
 	m->info.holdout_rows = tr->nhold;
 	m->info.folds = tr->p->folds;
 	m->info.epochs_fold = tr->best_epoch;
-	model_groups_derive(m);
+	/* fit() derived the groups' fill from the final normalisation. */
 	if ((error = oos_errors(tr, m)) != 0)
 		return error;
 	m->info.oos_rows = tr->noos;

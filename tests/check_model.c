@@ -430,9 +430,13 @@ START_TEST(test_net_gradient)
 	struct net n;
 	struct net_train *t;
 	struct model_rng r;
+	/* The second pass masks row 1's features 1 and 4, as own does. */
+	const uint8_t masked[3] = {0, 1, 0};
+	const float mask[5] = {1, 0, 1, 1, 0};
+	const uint8_t *mk;
 	float z[15], *g, *ana, save, lp, lm;
 	double num, eps = 1e-3, err;
-	size_t i, bad = 0;
+	size_t i, pass, bad = 0;
 
 	ck_assert_msg(model_net_init(&n, dim, hidden, 3, act) == 0,
 	    "net should initialise");
@@ -444,30 +448,34 @@ START_TEST(test_net_gradient)
 		z[i] = (float)model_rng_normal(&r);
 	t = model_net_train_create(&n, rows);
 	ck_assert_msg(t != NULL, "training state should allocate");
-	model_net_loss_grad(&n, t, z, rows);
-	g = model_net_train_grad(t);
 	ana = calloc(n.nparams, sizeof(*ana));
-	memcpy(ana, g, n.nparams * sizeof(*ana));
-	for (i = 0; i < n.nparams; i++) {
-		save = n.params[i];
-		n.params[i] = save + (float)eps;
-		lp = model_net_loss_grad(&n, t, z, rows);
-		n.params[i] = save - (float)eps;
-		lm = model_net_loss_grad(&n, t, z, rows);
-		n.params[i] = save;
-		num = ((double)lp - (double)lm) / (2.0 * eps);
-		err = fabs(num - ana[i]);
-		if (err > 2e-3 + 2e-2 * fabs(num)) {
-			fprintf(stderr,
-			    "%s param %zu: analytic %g numeric %g\n",
-			    model_act_name(act), i, ana[i], num);
-			bad++;
+	for (pass = 0; pass < 2; pass++) {
+		mk = pass == 0 ? NULL : masked;
+		model_net_loss_grad(&n, t, z, mk, mask, rows);
+		g = model_net_train_grad(t);
+		memcpy(ana, g, n.nparams * sizeof(*ana));
+		for (i = 0; i < n.nparams; i++) {
+			save = n.params[i];
+			n.params[i] = save + (float)eps;
+			lp = model_net_loss_grad(&n, t, z, mk, mask, rows);
+			n.params[i] = save - (float)eps;
+			lm = model_net_loss_grad(&n, t, z, mk, mask, rows);
+			n.params[i] = save;
+			num = ((double)lp - (double)lm) / (2.0 * eps);
+			err = fabs(num - ana[i]);
+			if (err > 2e-3 + 2e-2 * fabs(num)) {
+				fprintf(stderr,
+				    "%s pass %zu param %zu: analytic %g "
+				    "numeric %g\n",
+				    model_act_name(act), pass, i, ana[i], num);
+				bad++;
+			}
 		}
 	}
 	ck_assert_msg(bad == 0,
-	    "%s backprop should match finite differences "
-	    "(%zu of %zu differ)",
-	    model_act_name(act), bad, n.nparams);
+	    "%s backprop should match finite differences, with and "
+	    "without a masked row (%zu of %zu differ)",
+	    model_act_name(act), bad, 2 * n.nparams);
 	free(ana);
 	model_net_train_free(t);
 	model_net_release(&n);
@@ -2126,7 +2134,10 @@ END_TEST
  * A baseline whose own and context features move together (shared latent
  * factors), then rows whose own features are ordinary but whose context
  * is extreme, like a client's flow to a flooded server: own stays below
- * its threshold and ctx goes above its own.
+ * its threshold and ctx goes above its own.  The own threshold is of the
+ * total's order (context dropout in training; it was 5.5 times the total
+ * without), and rows whose own features lose the latent structure while
+ * their context stays ordinary alert on own.
  */
 START_TEST(test_split_context_extreme)
 {
@@ -2138,12 +2149,18 @@ START_TEST(test_split_context_extreme)
 	struct synth s;
 	struct model *m;
 	float *x = xalloc_rows(n, dim), *t = xalloc_rows(nt, dim);
+	float *u = xalloc_rows(nt, dim);
 	float to, tc, tt;
-	size_t i, j, own_ok = 0, ctx_hit = 0, total_hit = 0;
+	size_t i, j, own_ok = 0, ctx_hit = 0, total_hit = 0, own_hit = 0;
 
 	synth_init(&s, 910, dim, 2, 0.1);
 	synth_rows(&s, x, n);
 	synth_rows(&s, t, nt);
+	/* Own features without the structure, an ordinary context. */
+	synth_ood(&s, u, nt);
+	for (i = 0; i < nt; i++)
+		for (j = 12; j < 16; j++)
+			u[i * dim + j] = t[i * dim + j];
 	for (i = 0; i < nt; i++)
 		for (j = 12; j < 16; j++)
 			t[i * dim + j] = 50.0f;
@@ -2159,14 +2176,34 @@ START_TEST(test_split_context_extreme)
 		ctx_hit += sp[i].ctx > tc;
 		total_hit += sp[i].total > tt;
 	}
+	model_score_split_batch(m, u, nt, sp);
+	for (i = 0; i < nt; i++)
+		own_hit += sp[i].own > to;
 	fprintf(stderr,
 	    "extreme context: %zu of %zu own below %g, %zu ctx above %g, "
-	    "%zu total above %g\n",
-	    own_ok, nt, (double)to, ctx_hit, (double)tc, total_hit, (double)tt);
+	    "%zu total above %g; odd own: %zu of %zu own above %g\n",
+	    own_ok, nt, (double)to, ctx_hit, (double)tc, total_hit, (double)tt,
+	    own_hit, nt, (double)to);
 	ck_assert_msg(ctx_hit == nt,
 	    "every row with an extreme context should have ctx above its "
 	    "threshold (%zu of %zu)",
 	    ctx_hit, nt);
+	ck_assert_msg(to <= 1.5f * tt,
+	    "the own threshold %g should be of the total's order (%g): "
+	    "training sees contexts at their medians",
+	    (double)to, (double)tt);
+	ck_assert_msg(own_hit >= nt * 4 / 5,
+	    "rows whose own features lose the baseline's structure should "
+	    "mostly alert on own (%zu of %zu)",
+	    own_hit, nt);
+	ck_assert_msg(to <= 1.5f * tt,
+	    "the own threshold %g should be of the total's order (%g): "
+	    "training sees contexts at their medians",
+	    (double)to, (double)tt);
+	ck_assert_msg(own_hit >= nt * 4 / 5,
+	    "rows whose own features lose the baseline's structure should "
+	    "mostly alert on own (%zu of %zu)",
+	    own_hit, nt);
 	/* At a 0.001 target, 200 ordinary rows expect 0.2 over. */
 	ck_assert_msg(own_ok >= nt - 2,
 	    "ordinary own features should stay below the own threshold "
@@ -2176,6 +2213,7 @@ START_TEST(test_split_context_extreme)
 	free(sp);
 	free(x);
 	free(t);
+	free(u);
 }
 END_TEST
 

@@ -89,11 +89,17 @@ bench_train(
 	struct model_params p;
 	struct model *m = NULL;
 	const struct model_info *in;
+	uint8_t groups[DIM];
 	char *cause = NULL;
 	double t0, t1, c0, c1;
 	size_t i;
 
 	model_params_default(&p);
+	/* Six context features, as the daemon's resp_flows_* and
+	 * resp_src_hosts_*: split thresholds and context dropout. */
+	memset(groups, MODEL_GROUP_OWN, sizeof(groups));
+	memset(groups + DIM - 6, MODEL_GROUP_CTX, 6);
+	p.groups = groups;
 	p.threads = threads;
 	p.isa = isa;
 	t0 = now(CLOCK_MONOTONIC);
@@ -119,8 +125,10 @@ bench_train(
 	    threads, threads > 1 ? "s" : "", isa_names[isa], t1 - t0, c1 - c0,
 	    TARGET_TRAIN_S, threads > 1 ? "-" : met(c1 - c0 <= TARGET_TRAIN_S),
 	    in->id);
-	printf("model train: loss %.4f, holdout %.4f, threshold %.4f (%s)\n",
-	    in->train_loss, in->holdout_loss, in->threshold, in->note);
+	printf("model train: loss %.4f, holdout %.4f, threshold %.4f, own "
+	       "%.4f, ctx %.4f (%s)\n",
+	    in->train_loss, in->holdout_loss, in->threshold, in->threshold_own,
+	    in->threshold_ctx, in->note);
 	return m;
 }
 

@@ -12,9 +12,10 @@
  *
  * Promises checked besides not crashing: a refusal returns -EPROTO,
  * -EINVAL or -ENOMEM with a cause and leaves *mp alone; a loaded model has
- * a threshold the meaning checks allow, scores a row of its baseline
- * medians and a row of extreme values without a NaN, re-encodes to a file
- * that loads, and that file encodes to the same bytes again.
+ * three thresholds the meaning checks allow, scores and splits a row of
+ * its baseline medians and a row of extreme values without a NaN,
+ * re-encodes to a file that loads, and that file encodes to the same
+ * bytes again.
  *
  * Built with -DANOMD_LIBFUZZER and -fsanitize=fuzzer this is a libFuzzer
  * target; otherwise tests/fuzz/fuzz-main.h supplies a replay main.
@@ -34,9 +35,12 @@
 #define FUZZ_CORPUS "model"
 #define FUZZ_DEFAULT_ITERS 30000
 
-/* The file layout the fix-up needs (see the design block of file.c). */
+/*
+ * The file layout the fix-up needs (format version 2; see the design
+ * block of file.c).
+ */
 #define HDR_BYTES 32
-#define INFO_FIXED_BYTES 72 /* info fields before the id */
+#define INFO_FIXED_BYTES 88 /* info fields before the id */
 #define TRAILER_BYTES 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -118,6 +122,7 @@ check_model(struct model *m)
 {
 	const struct model_info *in = model_info(m);
 	struct model_expl ex[4];
+	struct model_split sp;
 	struct model *back = NULL;
 	uint8_t *e1 = NULL, *e2 = NULL;
 	size_t l1, l2, j, dim = model_dim(m);
@@ -126,14 +131,26 @@ check_model(struct model *m)
 	require(model_threshold(m) >= MODEL_THRESHOLD_MIN &&
 		isfinite(model_threshold(m)),
 	    "a loaded threshold is finite and at least the minimum");
+	require(in->threshold_own >= MODEL_THRESHOLD_MIN &&
+		isfinite(in->threshold_own) &&
+		in->threshold_ctx >= MODEL_THRESHOLD_MIN &&
+		isfinite(in->threshold_ctx),
+	    "loaded own and ctx thresholds are finite and at least the "
+	    "minimum");
 	require(in->train_rows > 0 && in->holdout_rows > 0,
 	    "a loaded model has training and held-out rows");
 	for (j = 0; j < dim; j++)
 		row[j] = m->norm.p50[j];
 	require(!isnan(model_score(m, row)), "a median row scores");
+	model_score_split(m, row, &sp);
+	require(!isnan(sp.total) && !isnan(sp.own) && !isnan(sp.ctx),
+	    "a median row splits");
 	for (j = 0; j < dim; j++)
 		row[j] = j % 2 ? 3e38f : -3e38f;
 	require(!isnan(model_score(m, row)), "an extreme row scores");
+	model_score_split(m, row, &sp);
+	require(!isnan(sp.total) && !isnan(sp.own) && !isnan(sp.ctx),
+	    "an extreme row splits");
 	require(model_explain(m, row, 4, ex) == (dim < 4 ? dim : 4),
 	    "explain returns min(k, dim)");
 	require(model_encode(m, &e1, &l1) == 0, "a loaded model encodes");
@@ -214,6 +231,7 @@ fuzz_extra_seeds(void)
 		ROWS = 120
 	};
 	static const uint8_t xform[DIM] = {0, 1, 0, 1, 0, 0};
+	static const uint8_t groups[DIM] = {0, 0, 0, 0, 1, 1};
 	struct model_params p;
 	struct model_rng rng;
 	struct model *m = NULL;
@@ -232,6 +250,7 @@ fuzz_extra_seeds(void)
 	model_params_default(&p);
 	p.layers[0] = 4, p.layers[1] = 2, p.layers[2] = 4, p.nlayers = 3;
 	p.max_epochs = 3;
+	p.groups = groups; /* split thresholds and context dropout */
 	require(model_train(&m, x, ROWS, DIM, xform, 0x66757a7aULL, &p, NULL,
 		    NULL) == 0 &&
 		model_encode(m, &buf, &len) == 0,

@@ -80,11 +80,15 @@ EXTRA_DIST += tests/fuzz/fuzz-main.h tests/fuzz/mkcorpus-files.py \
 	tests/fuzz/corpus/model/elu-all-log \
 	tests/fuzz/corpus/model/meaning-dropped-max \
 	tests/fuzz/corpus/model/meaning-flags \
+	tests/fuzz/corpus/model/meaning-group-2 \
 	tests/fuzz/corpus/model/meaning-p99-below-p50 \
 	tests/fuzz/corpus/model/meaning-threshold-0 \
 	tests/fuzz/corpus/model/meaning-threshold-1e-45 \
+	tests/fuzz/corpus/model/meaning-threshold-ctx-nan \
+	tests/fuzz/corpus/model/meaning-threshold-own-0 \
 	tests/fuzz/corpus/model/meaning-train-0 \
 	tests/fuzz/corpus/model/meaning-train-max \
+	tests/fuzz/corpus/model/no-groups \
 	tests/fuzz/corpus/model/note-empty \
 	tests/fuzz/corpus/model/note-longest \
 	tests/fuzz/corpus/model/pot-rule \

@@ -116,11 +116,12 @@ def pcap_seeds(top):
 # ---- model ------------------------------------------------------------------
 
 class Model:
-    """Format version 1 of model/file.c, as offsets into the file."""
+    """Format version 2 of model/file.c, as offsets into the file."""
 
     def __init__(self, buf):
         self.b = bytearray(buf)
         assert self.b[:8] == b"ANOMDMDL"
+        assert struct.unpack_from("<I", self.b, 8)[0] == 2, "not version 2"
         dim, nl = struct.unpack_from("<II", self.b, 32)
         self.dim = dim
         off = 40 + 4 * (nl + 1)
@@ -132,15 +133,21 @@ class Model:
         self.p50 = off + 8 * dim
         self.p99 = off + 12 * dim
         off += 16 * dim
+        self.group = off
+        off += dim
         self.rule = off
         self.threshold = off + 12
-        nparams = struct.unpack_from("<Q", self.b, off + 16)[0]
-        self.params = off + 24
-        self.core_end = off + 24 + 4 * nparams
+        self.threshold_own = off + 16
+        self.threshold_ctx = off + 20
+        nparams = struct.unpack_from("<Q", self.b, off + 24)[0]
+        self.params = off + 32
+        self.core_end = self.params + 4 * nparams
         self.train = self.core_end
         self.holdout = self.core_end + 8
         self.dropped = self.core_end + 16
-        self.id = self.core_end + 72
+        self.oos = self.core_end + 24
+        self.folds = self.core_end + 32
+        self.id = self.core_end + 88
         self.note = self.id + 16
 
     def set(self, fmt, off, *v):
@@ -180,6 +187,12 @@ def model_seeds(path):
         "note-empty": m().set_note(b"").seal(),
         "meaning-threshold-0": m().set("f", x.threshold, 0.0).seal(),
         "meaning-threshold-1e-45": m().set("f", x.threshold, 1e-45).seal(),
+        "meaning-threshold-own-0": m().set("f", x.threshold_own, 0.0).seal(),
+        "meaning-threshold-ctx-nan": m().set("f", x.threshold_ctx,
+                                             float("nan")).seal(),
+        "meaning-group-2": m().set("B", x.group + x.dim - 1, 2).seal(),
+        "no-groups": m().set("%dB" % x.dim, x.group, *([0] * x.dim)).set(
+            "f", x.threshold_ctx, 3.4028234663852886e38).seal(),
         "meaning-flags": m().set("I", 12, 1).seal(),
         "meaning-p99-below-p50": m().set("f", x.p99 + 12, p50 - 1).seal(),
         "meaning-train-0": m().set("Q", x.train, 0).seal(),
