@@ -490,7 +490,6 @@ def inc_hosts(i):
 
 
 def lab_protocol(anomd, labdir, work):
-    import numpy as np
     a_pcap = os.path.join(labdir, "A", "A.pcap")
     b_pcap = os.path.join(labdir, "B", "B.pcap")
     with open(os.path.join(labdir, "B", "labels.json")) as f:
