@@ -518,6 +518,12 @@ def lab_protocol(anomd, labdir, work):
         x["_ae"] = x["alert"] == "1" and not is_responder(x)
         x["_t"] = float(x["ts_last"]) + delay(x["end"], int(x["proto"]))
     benign = [x for x in rows if x["_attack"] is None]
+    stray = [x for x in benign if labels.get("attacker") in
+             (x["src_ip"], x["dst_ip"])]
+    if stray:
+        print("quality: %d flows touch the attacker %s outside every "
+              "labelled attack (counted as benign)" % (len(stray),
+                                                       labels["attacker"]))
     responder = [x for x in rows if is_responder(x)]
     print("B: %d flows scored, %d benign, %d of attacks; %d responder "
           "findings" % (len(rows), len(benign), len(rows) - len(benign),
