@@ -452,7 +452,8 @@ events=$dir/events.tsv
 : >"$events"
 # attack NAME TOOL ATTACKERS VICTIMS PROTO PORTS FILTER RULES NS CMD...: run
 # CMD in namespace NS (bounded by timeout in CMD) and record its event line
-# (with $SHOWN as the command, when set)
+# (with $SHOWN as the command, when set, and $AFTER, how long its packets
+# may outlast the command)
 attack() {
 	local name=$1 tool=$2 atk=$3 vic=$4 proto=$5 ports=$6 flt=$7 rules=$8 ns=$9 s e
 	shift 9
@@ -460,8 +461,8 @@ attack() {
 	s=$(now)
 	ip netns exec "$ns" "$@" >"$tmp/$name.out" 2>&1 || log "$name: exit status $? (ignored)"
 	e=$(now)
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "${SHOWN:-${*//$'\t'/ }}" \
-		"$atk" "$vic" "$proto" "$ports" "$s" "$e" "$flt" "$rules" >>"$events"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$tool" "${SHOWN:-${*//$'\t'/ }}" \
+		"$atk" "$vic" "$proto" "$ports" "$s" "$e" "$flt" "$rules" "${AFTER:-}" >>"$events"
 	tail -3 "$tmp/$name.out" | sed "s/^/  $name: /" >&2 || true
 }
 
@@ -499,7 +500,8 @@ BEACON
 		"[{\"host\": \"$atk_ip\"}]" "$P-atk" \
 		timeout 200 nmap -sU -T4 -Pn -n --top-ports 100 --max-retries 1 "$dns_ip"
 	sleep "$GAP"
-	attack syn-flood hping3 spoofed "$web_ip" tcp 80 \
+	# the victim retransmits its SYN-ACKs to the forged sources for a minute
+	AFTER=60 attack syn-flood hping3 spoofed "$web_ip" tcp 80 \
 		"(tcp.dstport == 80 && tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == $web_ip && !(ip.src == $net.0/24)) || (tcp.srcport == 80 && ip.src == $web_ip && !(ip.dst == $net.0/24)) || (icmp && ip.src == $rtr_ip && ip.dst == $web_ip)" \
 		"[{\"proto\": 6, \"dst\": \"$web_ip\", \"dport\": 80, \"src_not_in\": \"$net.0/24\"}, {\"proto\": 1, \"src\": \"$rtr_ip\", \"dst\": \"$web_ip\"}]" \
 		"$P-atk" timeout 200 hping3 -q -S -p 80 --rand-source -c "$FLOOD_PACKETS" -i "$FLOOD_INTERVAL" "$web_ip"

@@ -587,6 +587,17 @@ def lab_protocol(anomd, labdir, work):
     table(["benign", "flows", "AE flow alerts", "AE resp. findings",
            "PCA alerts"], brows)
 
+    top = {}
+    for x in benign:
+        if x["_ae"]:
+            k = "to %s:%s proto %s, end %s" % (x["dst_ip"], x["dst_port"],
+                                               x["proto"], x["end"])
+            top[k] = top.get(k, 0) + 1
+    if top:
+        print("AE false alerts by responder and end reason: " + "; ".join(
+            "%s: %d" % kv for kv in sorted(top.items(),
+                                           key=lambda kv: -kv[1])[:6]))
+
     inc = incidents(db)
     print()
     if inc is None:

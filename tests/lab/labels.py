@@ -6,9 +6,11 @@ usage: labels.py CAPTURE.pcap EVENTS.tsv META.json OUT.json
 EVENTS.tsv has one attack a line, tab-separated: name, tool, command,
 attackers (comma-separated, or "spoofed"), victims, protocol, ports, wall
 clock start and end (epoch seconds around the command), a tshark display
-filter for the attack's packets, and its flow rules as JSON.  The exact
-start and end are taken from the capture: the first and last packet that the
-filter matches within the wall-clock window (2 s either side).  A rule
+filter for the attack's packets, its flow rules as JSON and, optionally,
+how long its packets may outlast the command (seconds; default 2: a SYN
+flood's SYN-ACK retransmissions go on for a minute).  The exact start and
+end are taken from the capture: the first and last packet that the filter
+matches within the wall-clock window (2 s before, that long after).  A rule
 {"flows_from": FILTER} is expanded into the list of 5-tuples of the packets
 FILTER matches in that window ("flows": [[src, sport, dst, dport, proto]]).
 
@@ -57,10 +59,12 @@ def main():
     for line in open(events):
         if not line.strip():
             continue
+        f = line.rstrip("\n").split("\t")
         (name, tool, cmd, atk, vic, proto, ports, ws, we, flt,
-         rules) = line.rstrip("\n").split("\t")
+         rules) = f[:11]
+        after = float(f[11]) if len(f) > 11 and f[11] else SLACK
         win = "frame.time_epoch >= %.3f && frame.time_epoch <= %.3f" % (
-            float(ws) - SLACK, float(we) + SLACK)
+            float(ws) - SLACK, float(we) + after)
         ts = [float(r[0]) for r in
               tshark(pcap, "(%s) && %s" % (flt, win), ["frame.time_epoch"])]
         a = {"name": name, "tool": tool, "command": cmd,
