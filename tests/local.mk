@@ -6,6 +6,8 @@ EXTRA_DIST += tests/offline.sh tests/flowcounts.sh tests/setup.sh \
 	tests/live.sh tests/priv.sh tests/testconf.sh tests/abuse.py tests/quality.py \
 	tests/systemd.sh \
 	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \
+	tests/make-lab.sh tests/lab/README.md tests/lab/outside.py \
+	tests/lab/labels.py \
 	tests/update-docs.sh \
 	tests/data/sample.pcap tests/data/SAMPLE.md .ci/run
 
