@@ -162,8 +162,8 @@ jw_u64(struct jw *w, const char *key, uint64_t v)
 void
 jw_i64(struct jw *w, const char *key, int64_t v)
 {
-	char buf[24], *p = u64_text(
-			      v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, buf);
+	char buf[24],
+	    *p = u64_text(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, buf);
 
 	jw_sep(w, key);
 	if (v < 0)
@@ -204,8 +204,8 @@ jw_bool(struct jw *w, const char *key, int v)
 const char *
 jw_num_text(double v, int dec, char buf[48])
 {
-	static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7,
-	    1e8, 1e9};
+	static const double p10[] = {
+	    1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
 	uint64_t ip, fp, scale;
 	char ib[24], *q = buf, *p;
 	double r;
@@ -305,7 +305,9 @@ alert_severity(double score, double threshold)
 	if (!(threshold > 0) || !isfinite(score))
 		return 1;
 	m = score / threshold;
-	return m >= ALERT_SEVERITY_HIGH ? 1 : m >= ALERT_SEVERITY_MEDIUM ? 2 : 3;
+	return m >= ALERT_SEVERITY_HIGH	 ? 1
+	    : m >= ALERT_SEVERITY_MEDIUM ? 2
+					 : 3;
 }
 
 /* Mix 8 bytes into a 64-bit hash state (splitmix64 finaliser). */
@@ -331,8 +333,8 @@ alert_flow_id(const struct flow_record *r)
 		memcpy(&v, r->dst + i, 8);
 		h = mix(h, v);
 	}
-	h = mix(h, (uint64_t)r->proto << 32 | (uint64_t)r->sport << 16 |
-		r->dport);
+	h = mix(
+	    h, (uint64_t)r->proto << 32 | (uint64_t)r->sport << 16 | r->dport);
 	h = mix(h, r->ts_first_us);
 	h &= (UINT64_C(1) << 51) - 1;
 	return h != 0 ? h : 1;
@@ -394,8 +396,8 @@ sha1_block(uint32_t h[5], const uint8_t *p)
 void
 alert_sha1(const void *p, size_t n, uint8_t out[20])
 {
-	uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476,
-	    0xc3d2e1f0};
+	uint32_t h[5] = {
+	    0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};
 	const uint8_t *s = p;
 	uint8_t last[128];
 	uint64_t bits = (uint64_t)n * 8;
@@ -450,12 +452,14 @@ alert_community_id(int v6, const uint8_t *src, const uint8_t *dst,
     uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed,
     char buf[ALERT_COMMUNITY_ID_LEN])
 {
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint8_t m[2 + 16 + 16 + 2 + 4], dig[20];
 	const uint8_t *a = src, *b = dst;
 	size_t alen = v6 ? 16 : 4, n = 0, i;
 	int ports = proto == 1 || proto == 6 || proto == 17 || proto == 58 ||
-	    proto == 132, one_way = 0, c, cmp;
+	    proto == 132,
+	    one_way = 0, c, cmp;
 	uint16_t pa = sport, pb = dport, t;
 	char *q = buf;
 	uint32_t x;
@@ -590,8 +594,7 @@ row_fields(struct jw *w, const struct store_alert *a, int trusted)
 	jw_u64(w, "bytes", a->bytes);
 	jw_num(w, "score", a->score, ALERT_SCORE_DECIMALS);
 	jw_num(w, "threshold", a->threshold, ALERT_SCORE_DECIMALS);
-	jw_u64(w, "severity",
-	    (uint64_t)alert_severity(a->score, a->threshold));
+	jw_u64(w, "severity", (uint64_t)alert_severity(a->score, a->threshold));
 	jw_str(w, "model_id", a->model_id);
 	jw_u64(w, "count", count);
 	stored_json(w, "explanation", a->explanation, trusted);
@@ -883,8 +886,8 @@ eve_alert(struct alert_out *ao, const struct detect_result *res, int64_t id)
 	jw_open(w, "alert", '{');
 	jw_str(w, "action", "allowed");
 	jw_u64(w, "gid", ALERT_GID);
-	jw_u64(w, "signature_id", responder ? ALERT_SID_RESPONDER
-					    : ALERT_SID_FLOW);
+	jw_u64(w, "signature_id",
+	    responder ? ALERT_SID_RESPONDER : ALERT_SID_FLOW);
 	jw_u64(w, "rev", ALERT_REV);
 	signature(res, sig, sizeof(sig));
 	jw_str(w, "signature", sig);
@@ -1088,8 +1091,8 @@ eve_incident(struct alert_out *ao, const struct incident *inc,
 	jw_u64(w, "rev", ALERT_REV);
 	jw_str(w, "signature", si->summary);
 	jw_str(w, "category", "Anomaly incident");
-	jw_u64(w, "severity",
-	    (uint64_t)alert_severity(inc->score_max, threshold));
+	jw_u64(
+	    w, "severity", (uint64_t)alert_severity(inc->score_max, threshold));
 	jw_open(w, "context", '{');
 	jw_str(w, "finding", "incident");
 	jw_id(w, "incident_id", si->id);

@@ -16,8 +16,9 @@
 
 #define OFFLINE_BATCH 4096 /* frames per dispatch */
 #define OFFLINE_TOP_MAX 50
-#define OFFLINE_FLUSH_ALERTS 1024 /* flush the store every this many records   \
-				   */
+#define OFFLINE_FLUSH_ALERTS                                                   \
+	1024 /* flush the store every this many records                        \
+	      */
 #define OFFLINE_MAX_PENDING 16384 /* queued writes: ample for 1024 records */
 
 struct offline {
