@@ -434,10 +434,8 @@ close_store(struct offline *off)
 	if (rc == 0 && ss.pending == 0 && ss.rejected == 0 &&
 	    ss.queue_dropped == 0) {
 		printf("stored in %s: %" PRIu64 " alert rows (%" PRIu64
-		       " alerts with their folded repeats), %" PRIu64
-		       " incident rows\n",
-		    db, ss.written, ss.queued + ss.folded,
-		    ss.incidents_written);
+		       " alerts with their folded repeats)\n",
+		    db, ss.written, ss.queued + ss.folded);
 		return 0;
 	}
 	log_warnx("store: %s: %s", db,
