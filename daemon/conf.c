@@ -133,7 +133,12 @@ static const struct conf_key conf_keys[] = {
 	"seconds",
 	"fold repeats of one initiator, responder and port into one alert"),
     NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
-	"alerts/s", "most new alerts written per second; 0 = no limit"),
+	"alerts/s",
+	"most new alerts written per second by the live daemon (offline "
+	"runs store every alert); 0 = no limit"),
+    TXT("sensor_name", CONF_STR, sensor_name, "", NULL,
+	"this sensor's name, the host field of EVE lines; empty = the "
+	"hostname"),
     NUM("incident_gap_seconds", CONF_UINT, incident_gap_seconds, 300, 1, 86400,
 	"seconds",
 	"alerts about one host this close in time form one incident; also "

@@ -37,8 +37,17 @@ void fatalx(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 const char *addr_str(const uint8_t *addr, char buf[ADDR_STR_LEN]);
 /* Format microseconds since the epoch as "secs.usecs". */
 const char *ts_str(uint64_t us, char buf[32]);
-/* ISO-8601 UTC time with microseconds and offset, as Suricata writes it. */
+/*
+ * ISO-8601 UTC time with microseconds and offset, as Suricata writes it
+ * ("2024-01-31T12:00:00.123456+0000"): anomd's one time formatter.
+ */
 const char *iso_time(uint64_t us, char buf[64]);
+/*
+ * The IANA keyword of an IP protocol ("TCP", "UDP", "ICMP", "IPv6-ICMP",
+ * "GRE", ...), else its decimal number ("253"), in buf or static storage:
+ * anomd's one protocol-name table.
+ */
+const char *proto_name(uint8_t proto, char buf[8]);
 /* Parse an unsigned decimal within [min, max]; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
@@ -78,6 +87,7 @@ struct anomd_conf {
 	uint32_t retention_days;
 	uint64_t retention_rows;
 	uint32_t alert_fold_seconds, alert_rate_max;
+	char sensor_name[CONF_STR_MAX];
 	uint32_t incident_gap_seconds;
 	char socket_path[CONF_STR_MAX];
 	uint32_t socket_mode;
@@ -267,6 +277,8 @@ struct detect_job;
 
 #define DETECT_EXPLAIN_MAX 10
 
+struct alert_out;
+
 struct detect_opts {
 	const struct anomd_conf *conf;
 	struct model *model; /* loaded model (taken over), or NULL: learn */
@@ -274,13 +286,36 @@ struct detect_opts {
 	const char *model_out; /* save a trained model here, or NULL */
 	uint64_t created_us; /* model creation time; 0 = baseline's end */
 	FILE *scores; /* scores CSV, or NULL */
-	FILE *eve; /* EVE JSON lines, or NULL */
-	struct store *store; /* alert store, or NULL */
+	struct store *store; /* where models are recorded, or NULL */
+	/* where raised alerts and incidents go (not owned), or NULL */
+	struct alert_out *out;
 	int async; /* the caller trains (detect_job_*) */
 	int score_baseline; /* score the baseline's flows once trained */
-	/* a new alert row was queued in the store */
-	void (*alert_cb)(const struct store_alert *a, void *arg);
-	void *alert_arg;
+};
+
+/* What the detector decided about one record. */
+enum detect_decision {
+	DETECT_NONE, /* scored, normal */
+	DETECT_LEARNING, /* taken into the baseline, not scored (yet) */
+	DETECT_FLOW_ALERT, /* own evidence past threshold_own: an alert */
+	DETECT_RESPONDER_FINDING, /* ctx past threshold_ctx: a new finding */
+	DETECT_RESPONDER_EPISODE, /* ctx past it, joined an open episode */
+};
+
+/*
+ * The result of one record.  r points to the caller's record; the
+ * explanation is filled only for the two raised kinds.
+ */
+struct detect_result {
+	enum detect_decision decision;
+	const struct flow_record *r;
+	struct model_split split; /* own, ctx and total scores */
+	float score, threshold; /* the part compared and its threshold */
+	uint8_t finding; /* enum store_finding of a raised one */
+	int64_t incident_id; /* incident joined, 0 = none */
+	const char *model_id; /* the scoring model's id, or "" */
+	struct model_expl ex[DETECT_EXPLAIN_MAX]; /* strongest first */
+	size_t nex;
 };
 
 struct detect_stats {
@@ -304,8 +339,13 @@ int detect_model_params(const struct anomd_conf *c, struct model_params *p,
 struct detector *detect_create(const struct detect_opts *o);
 /* Free a detector and its model; NULL does nothing. */
 void detect_free(struct detector *d);
-/* Take one flow record: learn from it or score it. */
-void detect_record(struct detector *d, const struct flow_record *r);
+/*
+ * Take one flow record: learn from it or score it.  A raised alert or
+ * finding goes to the alert writer (detect_opts.out).  res (or NULL) gets
+ * the result; returns res->decision.
+ */
+enum detect_decision detect_record(
+    struct detector *d, const struct flow_record *r, struct detect_result *res);
 /* Train on the baseline now; 0, or -errno (reason logged). */
 int detect_train(struct detector *d);
 /* Whether the baseline window is complete and waits to be trained. */
@@ -339,6 +379,140 @@ void detect_scores_header(FILE *fp);
 void detect_flush(struct detector *d);
 /* Print the summary: incidents, then the top evidence, then totals. */
 void detect_print_summary(const struct detector *d, FILE *fp);
+
+/* ---- alert.c ------------------------------------------------------------ */
+
+/*
+ * The alert path (see alert.c): an alert's store row, EVE line and stream
+ * line, written from the detector's result by one small JSON writer.
+ */
+struct cJSON;
+struct evout;
+struct store_incident;
+
+#define ALERT_GID 1 /* EVE alert.gid */
+#define ALERT_SID_FLOW 9900001 /* signature_id of a flow alert */
+#define ALERT_SID_RESPONDER 9900002 /* of a responder finding */
+#define ALERT_SID_INCIDENT 9900003 /* of an incident (when it closes) */
+#define ALERT_REV 1
+/* severity 1 from score >= 4 x threshold, 2 from 2 x, else 3 */
+#define ALERT_SEVERITY_HIGH 4.0
+#define ALERT_SEVERITY_MEDIUM 2.0
+#define ALERT_SCORE_DECIMALS 6 /* score, threshold, score_max */
+#define ALERT_VALUE_DECIMALS 3 /* explanation values and percentiles */
+#define ALERT_SHARE_DECIMALS 4 /* explanation shares */
+#define ALERT_COMMUNITY_ID_LEN 32 /* "1:" + 28 base64 + NUL */
+#ifndef ALERT_LINE_MAX
+#define ALERT_LINE_MAX 16384 /* bytes of one JSON line */
+#endif
+
+/* A JSON text being written into a fixed buffer; err is set on overflow. */
+struct jw {
+	size_t len;
+	int err, comma;
+	char buf[ALERT_LINE_MAX];
+};
+
+/* Start an empty document in w. */
+void jw_init(struct jw *w);
+/* Append n raw bytes of s. */
+void jw_raw(struct jw *w, const char *s, size_t n);
+/* Open an object (c '{') or array ('['), under key unless key is NULL. */
+void jw_open(struct jw *w, const char *key, char c);
+/* Close an object ('}') or array (']'). */
+void jw_close(struct jw *w, char c);
+/* Add a string (escaped), an integer, null, a boolean. */
+void jw_str(struct jw *w, const char *key, const char *s);
+void jw_u64(struct jw *w, const char *key, uint64_t v);
+void jw_i64(struct jw *w, const char *key, int64_t v);
+void jw_null(struct jw *w, const char *key);
+void jw_bool(struct jw *w, const char *key, int v);
+/* Add an id, or null when it is 0. */
+void jw_id(struct jw *w, const char *key, int64_t v);
+/* Add v with at most dec decimals, zeros dropped; no -0, no exponent. */
+void jw_num(struct jw *w, const char *key, double v, int dec);
+/* Add JSON text as it is. */
+void jw_json(struct jw *w, const char *key, const char *text);
+/* Format v as jw_num() does into buf[48] ("null" when not finite). */
+const char *jw_num_text(double v, int dec, char buf[48]);
+
+/* "flow", "responder" or "unknown" for an enum store_finding. */
+const char *alert_finding_name(unsigned int f);
+/* "initiator", "responder" or "unknown" for an enum store_about. */
+const char *alert_about_name(unsigned int a);
+/* EVE severity 1 (high) to 3 from score / threshold (see ALERT_SEVERITY_*). */
+int alert_severity(double score, double threshold);
+/* A stable 51-bit EVE flow_id from r's key and first packet time. */
+uint64_t alert_flow_id(const struct flow_record *r);
+/* SHA-1 of p[0..n) into out. */
+void alert_sha1(const void *p, size_t n, uint8_t out[20]);
+/*
+ * Community ID v1 of a flow between 16-byte addresses (IPv4-mapped unless
+ * v6) into buf; for ICMP, sport is the type and dport the code.
+ */
+const char *alert_community_id(int v6, const uint8_t *src, const uint8_t *dst,
+    uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed,
+    char buf[ALERT_COMMUNITY_ID_LEN]);
+/* Write an explanation array under key (NULL: a bare value). */
+void alert_expl_write(
+    struct jw *w, const char *key, const struct model_expl *ex, size_t n);
+/*
+ * Write the socket's object of an alert row or an incident row.  Unless
+ * trusted, embedded JSON text (explanation, lists) is checked, and text
+ * that does not parse is written as null.
+ */
+void alert_row_write(struct jw *w, const struct store_alert *a, int trusted);
+void alert_incident_write(
+    struct jw *w, const struct store_incident *inc, int trusted);
+/* The same as cJSON objects (caller frees with cJSON_Delete), or NULL. */
+struct cJSON *alert_row_json(const struct store_alert *a);
+struct cJSON *alert_incident_json(const struct store_incident *inc);
+
+struct alert_out_opts {
+	struct store *store; /* alert store, or NULL */
+	FILE *eve; /* offline EVE file, or NULL */
+	struct evout *evout; /* live EVE output, or NULL */
+	const char *sensor; /* EVE host; NULL or "" = the hostname */
+	const char *iface; /* EVE in_iface, or NULL */
+	size_t explain_features; /* incident evidence features written */
+	/* a new row's stream line (no newline), or NULL; live only */
+	void (*stream_cb)(const char *line, size_t len, void *arg);
+	void *stream_arg;
+};
+
+/* What became of the alerts; every raised alert is counted once. */
+struct alert_out_stats {
+	uint64_t raised; /* flow alerts and responder findings raised */
+	uint64_t stored; /* new rows (or, with no store, all) */
+	uint64_t folded; /* counted into an earlier row */
+	uint64_t capped; /* over alert_rate_max */
+	uint64_t dropped; /* store queue full */
+	uint64_t rejected; /* refused by the store */
+	uint64_t incidents; /* incidents closed */
+	uint64_t incident_errors; /* incident rows not queued */
+	uint64_t eve_lines, eve_errors, stream_errors;
+};
+
+/* Create the writer (exits on OOM); it uses but does not own o's handles. */
+struct alert_out *alert_out_create(const struct alert_out_opts *o);
+/* Free it; NULL does nothing. */
+void alert_out_free(struct alert_out *ao);
+/* Set the live EVE output (NULL: none). */
+void alert_out_set_evout(struct alert_out *ao, struct evout *ev);
+/* Take a raised flow alert or responder finding. */
+void alert_out_alert(struct alert_out *ao, const struct detect_result *res);
+/*
+ * Write an incident: its store row (setting inc->id and store_id when the
+ * store gives one), and when it closes its EVE line, with severity from
+ * score_max over threshold.
+ */
+void alert_out_incident(struct alert_out *ao, struct incident *inc,
+    enum incident_event ev, const char *summary, const char *model_id,
+    double threshold);
+/* The writer's counters. */
+const struct alert_out_stats *alert_out_stats(const struct alert_out *ao);
+/* Print one line saying what became of the alerts. */
+void alert_out_print(const struct alert_out *ao, FILE *fp);
 
 /* ---- control.c ---------------------------------------------------------- */
 

@@ -20,8 +20,12 @@
  * (counted as suppressed).  A finding row keeps the tuple of the flow that
  * showed it; its dst_ip is the host it is about.  Every alert and finding
  * is explained by the features of its own group carrying most of the
- * error, joins an incident (incident.c), and goes to the store, the EVE
- * file and the summary.
+ * error, joins an incident (incident.c), and goes to the alert writer
+ * (alert.c: store row, EVE line, stream line) and the summary.
+ *
+ * detect_record() is the state machine's one input: it takes a record and
+ * returns what it decided (struct detect_result), so it can be tested
+ * without a capture.
  */
 #include <errno.h>
 #include <float.h>
@@ -30,8 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "daemon/daemon.h"
 #include "model/model.h"
@@ -51,12 +53,6 @@ struct detect_incident {
 	char summary[INCIDENT_SUMMARY_MAX];
 };
 
-/* What the detector made of one record. */
-struct verdict {
-	const char *finding; /* "none", "flow" or "responder" */
-	int64_t incident_id;
-};
-
 struct detector {
 	struct detect_opts o;
 	struct model *model;
@@ -71,7 +67,6 @@ struct detector {
 	/* incidents */
 	struct incidents *inc;
 	uint64_t now_us, expired_us; /* latest record time, last expiry */
-	int inc_store_warned;
 	struct detect_incident closed[DETECT_INCIDENTS_KEPT];
 	size_t nclosed;
 	/* summary */
@@ -85,7 +80,8 @@ struct detector {
 	size_t ntop;
 };
 
-static void score(struct detector *d, const struct flow_record *r);
+static void score(
+    struct detector *d, const struct flow_record *r, struct detect_result *res);
 static void incident_cb(
     struct incident *inc, enum incident_event ev, void *arg);
 
@@ -187,9 +183,9 @@ detect_free(struct detector *d)
 {
 	if (d == NULL)
 		return;
-	/* The store and EVE file may be closed by now: close quietly. */
+	/* The store and outputs may be closed by now: close quietly. */
 	d->o.store = NULL;
-	d->o.eve = NULL;
+	d->o.out = NULL;
 	incidents_free(d->inc);
 	model_free(d->model);
 	free(d->rows);
@@ -314,12 +310,13 @@ detect_job_run(struct detect_job *j)
 static void
 score_spill(struct detector *d, FILE *spill)
 {
+	struct detect_result res;
 	struct flow_record r;
 
 	if (spill == NULL || fflush(spill) != 0 || fseek(spill, 0, SEEK_SET))
 		return;
 	while (fread(&r, sizeof(r), 1, spill) == 1)
-		score(d, &r);
+		score(d, &r, &res);
 }
 
 /* Install the job's model (saving and recording it) and free the job. */
@@ -442,9 +439,12 @@ detect_scores_header(FILE *fp)
 
 /* Write one scores row. */
 static void
-scores_row(struct detector *d, const struct flow_record *r,
-    const struct model_split *sp, const struct verdict *v)
+scores_row(struct detector *d, const struct detect_result *res)
 {
+	static const char *const kind[] = {
+	    "none", "none", "flow", "responder", "responder"};
+	const struct flow_record *r = res->r;
+	const struct model_split *sp = &res->split;
 	const struct model_info *mi = model_info(d->model);
 	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t0[32], t1[32];
 
@@ -454,30 +454,9 @@ scores_row(struct detector *d, const struct flow_record *r,
 	    ts_str(r->ts_first_us, t0), ts_str(r->ts_last_us, t1), r->proto,
 	    addr_str(r->src, a), r->sport, addr_str(r->dst, b), r->dport,
 	    r->packets, r->bytes, (double)sp->total, (double)mi->threshold,
-	    strcmp(v->finding, "flow") == 0, r->id, flow_end_name(r->end),
+	    res->decision == DETECT_FLOW_ALERT, r->id, flow_end_name(r->end),
 	    (double)sp->own, (double)mi->threshold_own, (double)sp->ctx,
-	    (double)mi->threshold_ctx, v->finding, v->incident_id);
-}
-
-/* The explanation as a JSON array. */
-static cJSON *
-expl_json(const struct model_expl *ex, size_t n)
-{
-	const struct feat_desc *fd = feat_table();
-	cJSON *arr = cJSON_CreateArray(), *o;
-	size_t i;
-
-	for (i = 0; arr != NULL && i < n; i++) {
-		if ((o = cJSON_CreateObject()) == NULL)
-			break;
-		cJSON_AddStringToObject(o, "feature", fd[ex[i].feature].name);
-		cJSON_AddNumberToObject(o, "value", ex[i].value);
-		cJSON_AddNumberToObject(o, "baseline_p50", ex[i].p50);
-		cJSON_AddNumberToObject(o, "baseline_p99", ex[i].p99);
-		cJSON_AddNumberToObject(o, "share", ex[i].share);
-		cJSON_AddItemToArray(arr, o);
-	}
-	return arr;
+	    (double)mi->threshold_ctx, kind[res->decision], res->incident_id);
 }
 
 /* Remember an alert among the strongest for the summary. */
@@ -497,228 +476,6 @@ summary_add(struct detector *d, const struct flow_record *r, float score,
 	d->top[i].score = score;
 	d->top[i].nex = nex;
 	memcpy(d->top[i].ex, ex, nex * sizeof(*ex));
-}
-
-/* The protocol as EVE names it. */
-static const char *
-proto_name(uint8_t proto, char buf[8])
-{
-	switch (proto) {
-	case 1:
-		return "ICMP";
-	case 6:
-		return "TCP";
-	case 17:
-		return "UDP";
-	case 58:
-		return "IPv6-ICMP";
-	case 132:
-		return "SCTP";
-	default:
-		snprintf(buf, 8, "%03u", proto);
-		return buf;
-	}
-}
-
-/* Print one EVE object as a line. */
-static void
-eve_line(struct detector *d, cJSON *o)
-{
-	char *s;
-
-	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
-		fprintf(d->o.eve, "%s\n", s);
-		cJSON_free(s);
-	}
-	cJSON_Delete(o);
-}
-
-/* An alert or finding, as detect_raise() passes it on. */
-struct raised {
-	const struct flow_record *r;
-	int finding; /* enum store_finding */
-	float score, thr; /* the part compared and its threshold */
-	int64_t incident_id;
-};
-
-/* Write one EVE line for an alert or a responder finding. */
-static void
-eve_write(struct detector *d, const struct raised *x, int64_t id, cJSON *expl)
-{
-	const struct flow_record *r = x->r;
-	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], t[64], pb[8];
-	cJSON *o = cJSON_CreateObject(), *an, *fl;
-
-	cJSON_AddStringToObject(o, "timestamp", iso_time(r->ts_last_us, t));
-	cJSON_AddNumberToObject(o, "flow_id", (double)r->id);
-	cJSON_AddStringToObject(o, "event_type", "anomd");
-	cJSON_AddStringToObject(o, "src_ip", addr_str(r->src, a));
-	cJSON_AddNumberToObject(o, "src_port", r->sport);
-	cJSON_AddStringToObject(o, "dest_ip", addr_str(r->dst, b));
-	cJSON_AddNumberToObject(o, "dest_port", r->dport);
-	cJSON_AddStringToObject(o, "proto", proto_name(r->proto, pb));
-	an = cJSON_AddObjectToObject(o, "anomaly");
-	cJSON_AddNumberToObject(an, "score", x->score);
-	cJSON_AddNumberToObject(an, "threshold", x->thr);
-	cJSON_AddStringToObject(an, "finding",
-	    x->finding == STORE_FINDING_RESPONDER ? "responder" : "flow");
-	if (x->incident_id > 0)
-		cJSON_AddNumberToObject(
-		    an, "incident_id", (double)x->incident_id);
-	cJSON_AddStringToObject(an, "model_id", model_info(d->model)->id);
-	if (id > 0)
-		cJSON_AddNumberToObject(an, "alert_id", (double)id);
-	cJSON_AddItemReferenceToObject(an, "explanation", expl);
-	fl = cJSON_AddObjectToObject(o, "flow");
-	cJSON_AddNumberToObject(fl, "pkts", (double)r->packets);
-	cJSON_AddNumberToObject(fl, "bytes", (double)r->bytes);
-	cJSON_AddStringToObject(fl, "start", iso_time(r->ts_first_us, t));
-	cJSON_AddStringToObject(fl, "end", iso_time(r->ts_last_us, t));
-	cJSON_AddStringToObject(fl, "reason", flow_end_name(r->end));
-	eve_line(d, o);
-}
-
-/* Queue an alert or finding in the store; returns its id or 0. */
-static int64_t
-store_put(struct detector *d, const struct raised *x, const char *expl)
-{
-	const struct flow_record *r = x->r;
-	struct store_alert a;
-	int64_t id = 0;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.ts_us = r->ts_last_us;
-	a.ts_first_us = r->ts_first_us;
-	a.ts_last_us = r->ts_last_us;
-	a.proto = r->proto;
-	addr_str(r->src, a.src_ip);
-	addr_str(r->dst, a.dst_ip);
-	a.src_port = r->sport;
-	a.dst_port = r->dport;
-	a.packets = r->packets;
-	a.bytes = r->bytes;
-	a.score = x->score;
-	a.threshold = x->thr;
-	a.finding = (uint8_t)x->finding;
-	a.incident_id = x->incident_id;
-	snprintf(
-	    a.model_id, sizeof(a.model_id), "%s", model_info(d->model)->id);
-	if (strlen(expl) < sizeof(a.explanation))
-		memcpy(a.explanation, expl, strlen(expl) + 1);
-	a.count = 1;
-	rc = store_alert_put(d->o.store, &a, &id);
-	if (rc == STORE_PUT_NEW && d->o.alert_cb != NULL) {
-		a.id = id;
-		d->o.alert_cb(&a, d->o.alert_arg);
-	}
-	return rc >= 0 ? id : 0;
-}
-
-/* A JSON array of an incident's listed peers or ports, within cap bytes. */
-static void
-list_json(const struct incident *inc, int ports, char *out, size_t cap)
-{
-	char a[ADDR_STR_LEN], item[ADDR_STR_LEN + 4];
-	size_t i, n = ports ? inc->nports : inc->npeers, len = 1;
-
-	snprintf(out, cap, "[");
-	for (i = 0; i < n; i++) {
-		if (ports)
-			snprintf(item, sizeof(item), "%s%u", i ? "," : "",
-			    inc->ports[i].port);
-		else
-			snprintf(item, sizeof(item), "%s\"%s\"", i ? "," : "",
-			    addr_str(inc->peers[i].addr, a));
-		if (len + strlen(item) + 2 > cap)
-			break;
-		memcpy(out + len, item, strlen(item) + 1);
-		len += strlen(item);
-	}
-	snprintf(out + len, cap - len, "]");
-}
-
-/* Write an incident to the store; a failure is logged once per run. */
-static void
-incident_store(struct detector *d, struct incident *inc, const char *summary)
-{
-	struct store_incident si;
-	size_t k = d->o.conf->explain_features;
-	int64_t id = 0;
-	cJSON *arr;
-	char *text;
-	int rc;
-
-	memset(&si, 0, sizeof(si));
-	si.id = inc->store_id;
-	si.first_us = inc->first_us;
-	si.last_us = inc->last_us;
-	si.about = inc->about;
-	addr_str(inc->host, si.host);
-	si.alerts = inc->alerts;
-	si.flows = inc->flows;
-	si.peers_n = incident_peers_n(inc);
-	si.ports_n = incident_ports_n(inc);
-	list_json(inc, 0, si.peers, sizeof(si.peers));
-	list_json(inc, 1, si.ports, sizeof(si.ports));
-	si.score_max = inc->score_max;
-	snprintf(si.summary, sizeof(si.summary), "%s", summary);
-	arr = expl_json(inc->ex, inc->nex < k ? inc->nex : k);
-	if ((text = cJSON_PrintUnformatted(arr)) != NULL &&
-	    strlen(text) < sizeof(si.evidence))
-		memcpy(si.evidence, text, strlen(text) + 1);
-	cJSON_free(text);
-	cJSON_Delete(arr);
-	snprintf(
-	    si.model_id, sizeof(si.model_id), "%s", model_info(d->model)->id);
-	rc = store_incident_put(d->o.store, &si, &id);
-	if (rc == 0 && id > 0 && inc->store_id == 0)
-		inc->store_id = inc->id = id;
-	else if (rc != 0 && !d->inc_store_warned) {
-		d->inc_store_warned = 1;
-		log_warnx("store: incident not stored: %s; incidents are "
-			  "reported in the summary and EVE only",
-		    strerror(-rc));
-	}
-}
-
-/* Write one EVE line for a closed incident. */
-static void
-eve_incident(
-    struct detector *d, const struct incident *inc, const char *summary)
-{
-	size_t k = d->o.conf->explain_features, i;
-	char a[ADDR_STR_LEN], t[64];
-	cJSON *o = cJSON_CreateObject(), *in, *arr;
-
-	cJSON_AddStringToObject(o, "timestamp", iso_time(inc->last_us, t));
-	cJSON_AddStringToObject(o, "event_type", "anomd_incident");
-	in = cJSON_AddObjectToObject(o, "incident");
-	cJSON_AddNumberToObject(in, "id", (double)inc->id);
-	cJSON_AddStringToObject(in, "about",
-	    inc->about == STORE_ABOUT_RESPONDER ? "responder" : "initiator");
-	cJSON_AddStringToObject(in, "host", addr_str(inc->host, a));
-	cJSON_AddStringToObject(in, "start", iso_time(inc->first_us, t));
-	cJSON_AddStringToObject(in, "end", iso_time(inc->last_us, t));
-	cJSON_AddStringToObject(in, "summary", summary);
-	cJSON_AddNumberToObject(in, "alerts", (double)inc->alerts);
-	cJSON_AddNumberToObject(in, "findings", (double)inc->findings);
-	cJSON_AddNumberToObject(in, "flows", (double)inc->flows);
-	cJSON_AddNumberToObject(in, "peers_n", (double)incident_peers_n(inc));
-	cJSON_AddNumberToObject(in, "ports_n", (double)incident_ports_n(inc));
-	arr = cJSON_AddArrayToObject(in, "peers");
-	for (i = 0; i < inc->npeers; i++)
-		cJSON_AddItemToArray(
-		    arr, cJSON_CreateString(addr_str(inc->peers[i].addr, a)));
-	arr = cJSON_AddArrayToObject(in, "ports");
-	for (i = 0; i < inc->nports; i++)
-		cJSON_AddItemToArray(
-		    arr, cJSON_CreateNumber(inc->ports[i].port));
-	cJSON_AddNumberToObject(in, "score_max", inc->score_max);
-	cJSON_AddItemToObject(
-	    in, "evidence", expl_json(inc->ex, inc->nex < k ? inc->nex : k));
-	cJSON_AddStringToObject(in, "model_id", model_info(d->model)->id);
-	eve_line(d, o);
 }
 
 /* Keep a closed incident for the summary: the ones with most alerts. */
@@ -759,13 +516,12 @@ incident_cb(struct incident *inc, enum incident_event ev, void *arg)
 	char sum[INCIDENT_SUMMARY_MAX];
 
 	incident_summary(inc, sum, sizeof(sum));
-	if (d->o.store != NULL)
-		incident_store(d, inc, sum);
-	if (ev != INCIDENT_CLOSE)
-		return;
-	if (d->o.eve != NULL)
-		eve_incident(d, inc, sum);
-	keep_closed(d, inc, sum);
+	if (d->o.out != NULL && d->model != NULL)
+		alert_out_incident(d->o.out, inc, ev, sum,
+		    model_info(d->model)->id,
+		    model_info(d->model)->threshold_own);
+	if (ev == INCIDENT_CLOSE)
+		keep_closed(d, inc, sum);
 }
 
 /*
@@ -785,18 +541,18 @@ explain_group(struct detector *d, const struct flow_record *r, int group,
 	return k;
 }
 
-/* Hand a record to the incident engine; returns the incident's id. */
+/* Hand a raised record to the incident engine; returns the incident id. */
 static int64_t
-join_incident(struct detector *d, const struct raised *x, int counted,
+join_incident(struct detector *d, const struct detect_result *res, int counted,
     const struct model_expl *ex, size_t nex)
 {
-	const struct flow_record *r = x->r;
+	const struct flow_record *r = res->r;
 	struct incident_alert ia;
 
 	memset(&ia, 0, sizeof(ia));
 	ia.first_us = r->ts_first_us;
 	ia.last_us = r->ts_last_us;
-	ia.finding = (uint8_t)x->finding;
+	ia.finding = res->finding;
 	ia.counted = counted;
 	ia.proto = r->proto;
 	memcpy(ia.src, r->src, CAP_ADDR_LEN);
@@ -805,39 +561,30 @@ join_incident(struct detector *d, const struct raised *x, int counted,
 	ia.dport = r->dport;
 	ia.packets = r->packets;
 	ia.bytes = r->bytes;
-	ia.score = x->score;
+	ia.score = res->score;
 	ia.feat = r->feat;
 	ia.ex = ex;
 	ia.nex = nex;
 	return incidents_add(d->inc, &ia)->id;
 }
 
-/* Raise a flow alert or a responder finding: incident, store, EVE. */
+/* Raise a flow alert or a responder finding: incident, summary, writer. */
 static void
-raise_alert(struct detector *d, struct raised *x, const struct model_expl *ex,
-    size_t nex)
+raise_alert(struct detector *d, struct detect_result *res,
+    const struct model_expl *ex, size_t nex)
 {
 	size_t k = d->o.conf->explain_features;
-	cJSON *arr;
-	char *text;
-	int64_t id = 0;
 
 	if (k > DETECT_EXPLAIN_MAX)
 		k = DETECT_EXPLAIN_MAX;
 	if (k > nex)
 		k = nex;
-	x->incident_id = join_incident(d, x, 1, ex, nex);
-	summary_add(d, x->r, x->score, ex, k);
-	if (d->o.store == NULL && d->o.eve == NULL)
-		return;
-	arr = expl_json(ex, k);
-	text = cJSON_PrintUnformatted(arr);
-	if (d->o.store != NULL && text != NULL)
-		id = store_put(d, x, text);
-	if (d->o.eve != NULL)
-		eve_write(d, x, id, arr);
-	cJSON_free(text);
-	cJSON_Delete(arr);
+	res->incident_id = join_incident(d, res, 1, ex, nex);
+	memcpy(res->ex, ex, k * sizeof(*ex));
+	res->nex = k;
+	summary_add(d, res->r, res->score, ex, k);
+	if (d->o.out != NULL)
+		alert_out_alert(d->o.out, res);
 }
 
 /* Close incidents quiet for the gap, once per second of record time. */
@@ -854,49 +601,64 @@ expire(struct detector *d, uint64_t ts_us)
 
 /* Score one record and decide: flow alert, responder finding or nothing. */
 static void
-score(struct detector *d, const struct flow_record *r)
+score(
+    struct detector *d, const struct flow_record *r, struct detect_result *res)
 {
 	const struct model_info *mi = model_info(d->model);
 	struct model_expl ex[FEAT_COUNT];
-	struct model_split sp;
-	struct verdict v = {"none", 0};
-	struct raised x = {r, STORE_FINDING_FLOW, 0, 0, 0};
 	size_t nex;
 
-	model_score_split(d->model, r->feat, &sp);
+	res->decision = DETECT_NONE;
+	res->r = r;
+	res->finding = STORE_FINDING_FLOW;
+	res->incident_id = 0;
+	res->score = res->threshold = 0;
+	res->model_id = mi->id;
+	res->nex = 0;
+	model_score_split(d->model, r->feat, &res->split);
 	d->st.scored++;
 	expire(d, r->ts_last_us);
-	if (sp.own > mi->threshold_own) {
-		v.finding = "flow";
-		x.score = sp.own;
-		x.thr = mi->threshold_own;
+	if (res->split.own > mi->threshold_own) {
+		res->decision = DETECT_FLOW_ALERT;
+		res->score = res->split.own;
+		res->threshold = mi->threshold_own;
 		nex = explain_group(d, r, MODEL_GROUP_OWN, ex);
 		d->st.alerts++;
-		raise_alert(d, &x, ex, nex);
-	} else if (sp.ctx > mi->threshold_ctx) {
-		v.finding = "responder";
-		x.finding = STORE_FINDING_RESPONDER;
-		x.score = sp.ctx;
-		x.thr = mi->threshold_ctx;
+		raise_alert(d, res, ex, nex);
+	} else if (res->split.ctx > mi->threshold_ctx) {
+		res->finding = STORE_FINDING_RESPONDER;
+		res->score = res->split.ctx;
+		res->threshold = mi->threshold_ctx;
 		nex = explain_group(d, r, MODEL_GROUP_CTX, ex);
 		d->st.suppressed++;
-		if (incidents_episode(d->inc, r->dst, r->ts_last_us))
-			x.incident_id = join_incident(d, &x, 0, ex, nex);
-		else {
+		if (incidents_episode(d->inc, r->dst, r->ts_last_us)) {
+			res->decision = DETECT_RESPONDER_EPISODE;
+			res->incident_id = join_incident(d, res, 0, ex, nex);
+		} else {
+			res->decision = DETECT_RESPONDER_FINDING;
 			d->st.findings++;
-			raise_alert(d, &x, ex, nex);
+			raise_alert(d, res, ex, nex);
 		}
 	}
-	v.incident_id = x.incident_id;
 	d->st.incidents = incidents_count(d->inc);
 	if (d->o.scores != NULL)
-		scores_row(d, r, &sp, &v);
+		scores_row(d, res);
 }
 
 /* Take one flow record. */
-void
-detect_record(struct detector *d, const struct flow_record *r)
+enum detect_decision
+detect_record(
+    struct detector *d, const struct flow_record *r, struct detect_result *res)
 {
+	struct detect_result local;
+
+	if (res == NULL)
+		res = &local;
+	res->decision = DETECT_LEARNING;
+	res->r = r;
+	res->nex = 0;
+	res->incident_id = 0;
+	res->model_id = d->model != NULL ? model_info(d->model)->id : "";
 	if (d->learning) {
 		baseline_add(d, r);
 		d->st.baseline++;
@@ -904,11 +666,12 @@ detect_record(struct detector *d, const struct flow_record *r)
 		    detect_train(d) != 0)
 			detect_retrain(d); /* no model yet: learn again */
 		if (d->o.score_baseline)
-			return; /* scored once the model is trained */
+			return res->decision; /* scored once trained */
 	}
 	if (d->model == NULL || d->o.train_only)
-		return;
-	score(d, r);
+		return res->decision;
+	score(d, r, res);
+	return res->decision;
 }
 
 /* Close every open incident now. */

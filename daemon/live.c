@@ -57,6 +57,8 @@ struct live {
 	struct flowtab *ft;
 	struct detector *det;
 	struct store *store;
+	struct alert_out *out;
+	struct evout *evout;
 	struct control *ctl;
 	char model_path[PATH_MAX];
 	char sock_dir[PATH_MAX]; /* created here, or "" */
@@ -98,30 +100,21 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* A committed alert was queued: keep its JSON line for the next commit. */
+/* A new alert row was queued: keep its stream line for the next commit. */
 static void
-alert_cb(const struct store_alert *a, void *arg)
+stream_cb(const char *line, size_t len, void *arg)
 {
 	struct live *L = arg;
-	cJSON *o = NULL, *ev;
-	char *line;
+	char *copy;
 
 	if (L->ctl == NULL)
 		return;
-	if (L->nstream == LIVE_STREAM_MAX || store_alert_to_json(a, &o) != 0) {
+	if (L->nstream == LIVE_STREAM_MAX || (copy = malloc(len + 1)) == NULL) {
 		L->stream_dropped++;
 		return;
 	}
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "event", "alert");
-	cJSON_AddItemToObject(ev, "alert", o);
-	line = cJSON_PrintUnformatted(ev);
-	cJSON_Delete(ev);
-	if (line == NULL) {
-		L->stream_dropped++;
-		return;
-	}
-	L->stream[L->nstream++] = line;
+	memcpy(copy, line, len + 1);
+	L->stream[L->nstream++] = copy;
 }
 
 /* Commit queued alerts; stream them once they are on disk. */
@@ -152,7 +145,7 @@ record_cb(const struct flow_record *r, void *arg)
 {
 	struct live *L = arg;
 
-	detect_record(L->det, r);
+	detect_record(L->det, r, NULL);
 }
 
 /* A frame arrived. */
@@ -490,6 +483,31 @@ fail(const char **code, char **message, const char *c, const char *fmt, ...)
 	return NULL;
 }
 
+/*
+ * What became of the alerts, in status: alerts is what was stored (new
+ * rows), and raised = alerts + folded + capped + dropped + rejected.
+ */
+static void
+add_alert_counts(struct live *L, cJSON *r)
+{
+	const struct alert_out_stats *as = alert_out_stats(L->out);
+	struct evout_stats es;
+	cJSON *o;
+
+	cJSON_AddNumberToObject(r, "alerts", (double)as->stored);
+	o = cJSON_AddObjectToObject(r, "alert_counts");
+	cJSON_AddNumberToObject(o, "raised", (double)as->raised);
+	cJSON_AddNumberToObject(o, "stored", (double)as->stored);
+	cJSON_AddNumberToObject(o, "folded", (double)as->folded);
+	cJSON_AddNumberToObject(o, "capped", (double)as->capped);
+	cJSON_AddNumberToObject(o, "dropped", (double)as->dropped);
+	cJSON_AddNumberToObject(o, "rejected", (double)as->rejected);
+	cJSON_AddNumberToObject(o, "stream_dropped", (double)L->stream_dropped);
+	evout_get_stats(L->evout, &es);
+	cJSON_AddNumberToObject(o, "eve_written", (double)es.written);
+	cJSON_AddNumberToObject(o, "eve_dropped", (double)es.dropped);
+}
+
 /* The "status" result. */
 static cJSON *
 cmd_status(struct live *L)
@@ -530,8 +548,7 @@ cmd_status(struct live *L)
 	cJSON_AddNumberToObject(o, "kernel_drops", (double)L->kern_drop);
 	cJSON_AddNumberToObject(o, "if_drops", (double)L->kern_ifdrop);
 	cJSON_AddNumberToObject(o, "flows_active", (double)cs->flows_active);
-	cJSON_AddNumberToObject(
-	    r, "alerts", (double)detect_stats(L->det)->alerts);
+	add_alert_counts(L, r);
 	return r;
 }
 
@@ -571,6 +588,16 @@ cmd_stats(struct live *L)
 	o = cJSON_AddObjectToObject(r, "detect");
 	NUM(o, ds, baseline), NUM(o, ds, scored), NUM(o, ds, alerts);
 	NUM(o, ds, trained), NUM(o, L, streamed), NUM(o, L, stream_dropped);
+	NUM(o, ds, findings), NUM(o, ds, suppressed), NUM(o, ds, incidents);
+	o = cJSON_AddObjectToObject(r, "alert");
+	NUM(o, alert_out_stats(L->out), raised);
+	NUM(o, alert_out_stats(L->out), stored);
+	NUM(o, alert_out_stats(L->out), folded);
+	NUM(o, alert_out_stats(L->out), capped);
+	NUM(o, alert_out_stats(L->out), dropped);
+	NUM(o, alert_out_stats(L->out), rejected);
+	NUM(o, alert_out_stats(L->out), eve_lines);
+	NUM(o, alert_out_stats(L->out), eve_errors);
 	store_stats(L->store, &ss);
 	o = cJSON_AddObjectToObject(r, "store");
 	NUM(o, &ss, queued), NUM(o, &ss, folded), NUM(o, &ss, rate_dropped);
@@ -652,7 +679,7 @@ query_cb(const struct store_alert *a, void *arg)
 {
 	cJSON *arr = arg, *o;
 
-	if (store_alert_to_json(a, &o) == 0)
+	if ((o = alert_row_json(a)) != NULL)
 		cJSON_AddItemToArray(arr, o);
 	return 0;
 }
@@ -727,7 +754,7 @@ cmd_alert(struct live *L, const cJSON *args, const char **code, char **message)
 	if (rc == -ENOENT)
 		return fail(
 		    code, message, "not_found", "no alert %" PRId64, id);
-	if (rc != 0 || store_alert_to_json(&a, &r) != 0)
+	if (rc != 0 || (r = alert_row_json(&a)) == NULL)
 		return fail(code, message, "internal", "cannot read alert");
 	return r;
 }
@@ -738,7 +765,7 @@ incidents_cb(const struct store_incident *inc, void *arg)
 {
 	cJSON *arr = arg, *o;
 
-	if (store_incident_to_json(inc, &o) == 0)
+	if ((o = alert_incident_json(inc)) != NULL)
 		cJSON_AddItemToArray(arr, o);
 	return 0;
 }
@@ -800,7 +827,7 @@ live_cmd_incident(
 	rc = store_incident_get(st, id, &inc, &cause);
 	free(cause);
 	cause = NULL;
-	if (rc == 0 && store_incident_to_json(&inc, &o) != 0)
+	if (rc == 0 && (o = alert_incident_json(&inc)) == NULL)
 		rc = -ENOMEM;
 	if (rc == -ENOENT)
 		return fail(
@@ -1028,17 +1055,26 @@ open_control(struct live *L)
 static void
 open_pipeline(struct live *L)
 {
+	struct alert_out_opts ao;
 	struct flowtab_opts fo;
 	struct detect_opts dop;
 
+	memset(&ao, 0, sizeof(ao));
+	ao.store = L->store;
+	ao.evout = L->evout;
+	ao.sensor = L->conf->sensor_name;
+	ao.iface = L->conf->interface;
+	ao.explain_features = L->conf->explain_features;
+	ao.stream_cb = stream_cb;
+	ao.stream_arg = L;
+	L->out = alert_out_create(&ao);
 	memset(&dop, 0, sizeof(dop));
 	dop.conf = L->conf;
 	dop.model = load_model(L);
 	dop.model_out = L->model_path;
 	dop.store = L->store;
+	dop.out = L->out;
 	dop.async = 1;
-	dop.alert_cb = alert_cb;
-	dop.alert_arg = L;
 	L->det = detect_create(&dop);
 	if (dop.model != NULL)
 		L->model_since_us = now_us();
@@ -1108,6 +1144,20 @@ wait_training(struct live *L)
 		log_warnx("train: still running at exit; its model is dropped");
 }
 
+/* Log what became of the alerts, at exit. */
+static void
+log_alert_counts(struct live *L)
+{
+	const struct alert_out_stats *s = alert_out_stats(L->out);
+
+	log_info("alerts: %" PRIu64 " raised: %" PRIu64 " stored, %" PRIu64
+		 " folded into earlier rows, %" PRIu64 " capped by "
+		 "alert_rate_max, %" PRIu64 " dropped (store queue full), "
+		 "%" PRIu64 " rejected; %" PRIu64 " stream lines dropped",
+	    s->raised, s->stored, s->folded, s->capped, s->dropped, s->rejected,
+	    L->stream_dropped);
+}
+
 /* Stop capture, score the open flows, commit, close: reverse start-up. */
 static void
 shutdown_all(struct live *L)
@@ -1136,12 +1186,18 @@ shutdown_all(struct live *L)
 	control_close(L->ctl);
 	if (store_close(L->store, NULL) != 0)
 		log_warnx("store: queued alerts could not be written at exit");
+	log_alert_counts(L);
 	flowtab_free(L->ft);
 	if (!L->worker_running) {
 		detect_free(L->det);
 		close(L->pipefd[0]);
 		close(L->pipefd[1]);
 	}
+	alert_out_set_evout(L->out, NULL);
+	evout_close(L->evout);
+	L->evout = NULL;
+	if (!L->worker_running)
+		alert_out_free(L->out);
 	for (i = 0; i < (int)L->nstream; i++)
 		free(L->stream[i]);
 	free(L->stream);
@@ -1233,6 +1289,8 @@ live_run(const struct live_opts *o)
 	check_socket_dir(L);
 	/* Root never opens the files the service user can replace. */
 	open_store(L);
+	if (evout_open(&L->evout, L->conf, L->base, &cause) != 0)
+		fatalx("%s", cause ? cause : "eve: open failed");
 	open_pipeline(L);
 	add_events(L);
 	L->wd_usec = notify_watchdog_usec();

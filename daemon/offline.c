@@ -16,7 +16,10 @@
 
 #define OFFLINE_BATCH 4096 /* frames per dispatch */
 #define OFFLINE_TOP_MAX 50
-#define OFFLINE_FLUSH_ALERTS 1024 /* flush the store this often */
+#define OFFLINE_FLUSH_ALERTS                                                   \
+	1024 /* flush the store every this many records                        \
+	      */
+#define OFFLINE_MAX_PENDING 16384 /* queued writes: ample for 1024 records */
 
 struct offline {
 	const struct offline_opts *o;
@@ -25,7 +28,9 @@ struct offline {
 	struct flowtab *ft;
 	struct detector *det;
 	struct store *store;
+	struct alert_out *out;
 	int dlt, write_err;
+	uint64_t flush_errors;
 	uint64_t since_flush;
 	struct flow_record top[OFFLINE_TOP_MAX];
 	int ntop;
@@ -56,7 +61,9 @@ flush_store(struct offline *off)
 
 	off->since_flush = 0;
 	if (off->store != NULL && store_flush(off->store, &cause) != 0) {
-		log_warnx("%s", cause ? cause : "store: flush failed");
+		if (off->flush_errors++ == 0)
+			log_warnx("%s (alerts stay queued; retrying)",
+			    cause ? cause : "store: flush failed");
 		free(cause);
 	}
 }
@@ -72,7 +79,7 @@ record_cb(const struct flow_record *r, void *arg)
 	top_add(off, r);
 	if (off->det == NULL)
 		return;
-	detect_record(off->det, r);
+	detect_record(off->det, r, NULL);
 	if (off->store != NULL && ++off->since_flush >= OFFLINE_FLUSH_ALERTS)
 		flush_store(off);
 }
@@ -212,7 +219,10 @@ close_out(const char *what, const char *path, FILE *fp)
 	return bad ? -1 : 0;
 }
 
-/* Open the alert store for the run. */
+/*
+ * Open the alert store for the run.  An offline run stores every alert:
+ * folding still groups repeats, but the rate cap is for live runs only.
+ */
 static struct store *
 open_store(const struct offline_opts *o)
 {
@@ -225,7 +235,8 @@ open_store(const struct offline_opts *o)
 	store_opts_default(&so);
 	so.path = o->db_path;
 	so.fold_window_s = c->alert_fold_seconds;
-	so.rate_max_per_s = c->alert_rate_max;
+	so.rate_max_per_s = 0;
+	so.max_pending = OFFLINE_MAX_PENDING;
 	if (store_open(&st, &so, &cause) != 0)
 		fatalx("%s", cause ? cause : "store: open failed");
 	return st;
@@ -244,8 +255,8 @@ open_detector(struct offline *off)
 	dop.train_only = o->train_only;
 	dop.score_baseline = !o->train_only;
 	dop.scores = off->scores;
-	dop.eve = off->eve;
 	dop.store = off->store;
+	dop.out = off->out;
 	if (o->train_only)
 		dop.model_out = o->model_path;
 	else if (o->model_path != NULL &&
@@ -309,8 +320,6 @@ finish_detection(struct offline *off)
 	print_model(detect_model(off->det),
 	    o->model_path ? "loaded" : "trained on the baseline window");
 	detect_print_summary(off->det, stdout);
-	if (o->db_path != NULL)
-		printf("alerts stored in %s\n", o->db_path);
 	return 0;
 }
 
@@ -398,10 +407,54 @@ check_inputs(const struct offline_opts *o)
 	}
 }
 
+/*
+ * Commit what is queued and close the store, then say what was stored:
+ * the last line says whether every alert made it.  Returns -1 on a loss.
+ */
+static int
+close_store(struct offline *off)
+{
+	const char *db = off->o->db_path;
+	struct store_stats ss;
+	char *cause = NULL;
+	int rc;
+
+	if (off->out != NULL)
+		alert_out_print(off->out, stdout);
+	if (off->store == NULL)
+		return 0;
+	flush_store(off);
+	store_stats(off->store, &ss);
+	rc = store_close(off->store, &cause);
+	off->store = NULL;
+	if (rc == 0 && ss.pending == 0 && ss.rejected == 0 &&
+	    ss.queue_dropped == 0) {
+		printf("stored in %s: %" PRIu64 " alert rows (%" PRIu64
+		       " alerts with their folded repeats)\n",
+		    db, ss.written, ss.queued + ss.folded);
+		return 0;
+	}
+	log_warnx("store: %s: %s", db,
+	    cause	  ? cause
+		: rc != 0 ? strerror(-rc)
+			  : "alerts lost");
+	printf("FAILED: store %s: %" PRIu64 " alert rows committed; %" PRIu64
+	       " queued writes lost (%s), %" PRIu64 " alerts dropped, "
+	       "%" PRIu64 " rejected\n",
+	    db, ss.written, ss.pending,
+	    cause	  ? cause
+		: rc != 0 ? strerror(-rc)
+			  : "no error",
+	    ss.queue_dropped, ss.rejected);
+	free(cause);
+	return -1;
+}
+
 /* Run the offline job. */
 int
 offline_run(const struct offline_opts *o)
 {
+	struct alert_out_opts ao;
 	struct flowtab_opts fo;
 	struct offline off;
 	size_t i;
@@ -432,6 +485,14 @@ offline_run(const struct offline_opts *o)
 		off.eve = open_out("eve", o->eve_path);
 		if (o->db_path != NULL && !o->train_only)
 			off.store = open_store(o);
+		if (!o->train_only) {
+			memset(&ao, 0, sizeof(ao));
+			ao.store = off.store;
+			ao.eve = off.eve;
+			ao.sensor = o->conf->sensor_name;
+			ao.explain_features = o->conf->explain_features;
+			off.out = alert_out_create(&ao);
+		}
 		fit_baseline(&off);
 		off.det = open_detector(&off);
 	}
@@ -447,10 +508,12 @@ offline_run(const struct offline_opts *o)
 		print_top(&off);
 	failed |= close_out("scores", o->scores_path, off.scores) != 0;
 	failed |= close_out("eve", o->eve_path, off.eve) != 0;
-	flush_store(&off);
-	if (off.store != NULL && store_close(off.store, NULL) != 0)
+	if (off.det != NULL && detect_model(off.det) != NULL)
+		failed |= close_store(&off) != 0;
+	else if (off.store != NULL && store_close(off.store, NULL) != 0)
 		failed = 1;
 	detect_free(off.det);
+	alert_out_free(off.out);
 	flowtab_free(off.ft);
 	return failed ? 1 : 0;
 }

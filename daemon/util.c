@@ -59,6 +59,26 @@ iso_time(uint64_t us, char buf[64])
 	return buf;
 }
 
+/* The IANA keyword of an IP protocol, else its decimal number. */
+const char *
+proto_name(uint8_t proto, char buf[8])
+{
+	static const struct {
+		uint8_t n;
+		const char *name;
+	} names[] = {{1, "ICMP"}, {2, "IGMP"}, {4, "IPv4"}, {6, "TCP"},
+	    {17, "UDP"}, {41, "IPv6"}, {47, "GRE"}, {50, "ESP"}, {51, "AH"},
+	    {58, "IPv6-ICMP"}, {89, "OSPFIGP"}, {103, "PIM"}, {112, "VRRP"},
+	    {132, "SCTP"}, {136, "UDPLite"}};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].n == proto)
+			return names[i].name;
+	snprintf(buf, 8, "%u", proto);
+	return buf;
+}
+
 /* Parse an unsigned decimal number within [min, max]. */
 int
 parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

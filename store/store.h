@@ -64,8 +64,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cJSON;
-
 #define STORE_SCHEMA_VERSION 2 /* PRAGMA user_version this code writes */
 
 /* Bytes of an address text, NUL included. */
@@ -116,7 +114,8 @@ struct store_alert {
 	uint64_t packets, bytes; /* both directions */
 	double score, threshold; /* score is the max over folded repeats */
 	char model_id[STORE_MODEL_ID_MAX];
-	char explanation[STORE_EXPLANATION_MAX_BYTES]; /* JSON array; "" = [] */
+	/* JSON text the daemon wrote (kept as given); "" = [] */
+	char explanation[STORE_EXPLANATION_MAX_BYTES];
 	uint64_t count; /* alerts folded into the row, >= 1 */
 	uint64_t last_us; /* latest folded repeat; ignored by put */
 	uint8_t finding; /* enum store_finding */
@@ -296,36 +295,6 @@ int store_alerts_query(struct store *st, const struct store_query *q,
  */
 int store_alert_get(
     struct store *st, int64_t id, struct store_alert *out, char **cause);
-
-/*
- * Build the JSON object the control socket and the EVE output share:
- * id, timestamp (ISO 8601 UTC), ts_us, flow_start, flow_end, last_timestamp,
- * proto (name), src_ip, src_port, dest_ip, dest_port, packets, bytes, score,
- * threshold, model_id, count, explanation (the parsed array; null if the
- * text is not valid JSON), finding ("flow" or "responder") and incident_id
- * (null when 0).  count 0 and last_us 0 (an alert as the daemon built it,
- * before any fold) are shown as 1 and ts_us.  Returns 0 and *out (caller
- * frees with cJSON_Delete), or -ENOMEM.
- */
-int store_alert_to_json(const struct store_alert *a, struct cJSON **out);
-
-/*
- * Build the JSON object of an incident, in the same style: id,
- * first_timestamp and last_timestamp (ISO 8601 UTC), first_us, last_us,
- * about ("initiator" or "responder"), host, alerts, flows, peers_n,
- * ports_n, peers and ports (the parsed arrays), score_max, summary,
- * evidence (the parsed array) and model_id; a list or evidence text that
- * is not valid JSON is shown as null.  Returns 0 and *out (caller frees
- * with cJSON_Delete), or -ENOMEM.
- */
-int store_incident_to_json(
-    const struct store_incident *inc, struct cJSON **out);
-
-/* The name of finding kind f ("flow", "responder"), or "unknown". */
-const char *store_finding_name(unsigned int f);
-
-/* The name of enum store_about a ("initiator", "responder"), or "unknown". */
-const char *store_about_name(unsigned int a);
 
 /*
  * Queue incident inc (copied; the caller keeps it).  inc->id 0 makes a new

@@ -1,20 +1,25 @@
-/* Check tests of the daemon module: configuration parsing, incidents, the
- * retrain. */
+/*
+ * Check tests of the daemon module: configuration parsing, incidents, the
+ * retrain, the alert path (JSON writer, shapes, Community ID) and the
+ * detector.
+ */
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <check.h>
+#include <cjson/cJSON.h>
 
 #include "daemon/daemon.h"
-#include "store/store.h"
 #include "model/model.h"
+#include "store/store.h"
 
 #define SUN_PATH_108                                                           \
 	"/run/"                                                                \
@@ -768,6 +773,506 @@ incident_suite(void)
 	return s;
 }
 
+/* ---- Suite alert -------------------------------------------------------- */
+
+#define T0_US 1700000000000000ULL
+#define SEC(s) ((uint64_t)(s)*1000000u)
+
+/* A number as jw_num() writes it. */
+static const char *
+num(double v, int dec)
+{
+	static char buf[48];
+
+	return jw_num_text(v, dec, buf);
+}
+
+START_TEST(test_jw_numbers)
+{
+	ck_assert_str_eq(num(0, 6), "0");
+	ck_assert_str_eq(num(-0.0, 6), "0");
+	ck_assert_str_eq(num(-1e-9, 6), "0");
+	ck_assert_str_eq(num(4.9e-22, 3), "0");
+	ck_assert_str_eq(num(1795783580039340.0, 0), "1795783580039340");
+	ck_assert_str_eq(num(12, 3), "12");
+	ck_assert_str_eq(num(0.5, 3), "0.5");
+	ck_assert_str_eq(num(-2.25, 3), "-2.25");
+	ck_assert_str_eq(num(3.14159265, 4), "3.1416");
+	ck_assert_str_eq(num(0.00012345, 6), "0.000123");
+	ck_assert_str_eq(num(1.9999999, 3), "2");
+	ck_assert_str_eq(num(1e30, 3), "1000000000000000019884624838656");
+	ck_assert_str_eq(num(NAN, 3), "null");
+	ck_assert_str_eq(num(INFINITY, 3), "null");
+}
+END_TEST
+
+START_TEST(test_jw_strings_and_ints)
+{
+	static struct jw w;
+	cJSON *o;
+
+	jw_init(&w);
+	jw_open(&w, NULL, '{');
+	jw_str(&w, "s", "a\"b\\c\n\x01");
+	jw_u64(&w, "u", UINT64_MAX);
+	jw_i64(&w, "i", INT64_MIN);
+	jw_id(&w, "none", 0);
+	jw_bool(&w, "t", 1);
+	jw_open(&w, "a", '[');
+	jw_u64(&w, NULL, 1);
+	jw_u64(&w, NULL, 2);
+	jw_close(&w, ']');
+	jw_close(&w, '}');
+	ck_assert_int_eq(w.err, 0);
+	ck_assert_str_eq(w.buf,
+	    "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001\",\"u\":18446744073709551615,"
+	    "\"i\":-9223372036854775808,\"none\":null,\"t\":true,"
+	    "\"a\":[1,2]}");
+	o = cJSON_Parse(w.buf);
+	ck_assert_msg(o != NULL, "the writer's text should parse");
+	cJSON_Delete(o);
+}
+END_TEST
+
+START_TEST(test_jw_overflow)
+{
+	static struct jw w;
+	char big[1024];
+	int i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	jw_init(&w);
+	jw_open(&w, NULL, '[');
+	for (i = 0; i < 40; i++)
+		jw_str(&w, NULL, big);
+	ck_assert_msg(w.err, "a line past ALERT_LINE_MAX should be an error");
+	ck_assert_uint_lt(w.len, sizeof(w.buf));
+}
+END_TEST
+
+/* SHA-1 against FIPS 180 examples. */
+START_TEST(test_sha1)
+{
+	static const struct {
+		const char *in, *hex;
+	} v[] = {
+	    {"", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+	    {"abc", "a9993e364706816aba3e25717850c26c9cd0d89d"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		"84983e441c3bd26ebaae4aa1f95129e5e54670f1"},
+	};
+	uint8_t d[20];
+	char hex[41];
+	size_t i, k;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		alert_sha1(v[i].in, strlen(v[i].in), d);
+		for (k = 0; k < 20; k++)
+			snprintf(hex + 2 * k, 3, "%02x", d[k]);
+		ck_assert_str_eq(hex, v[i].hex);
+	}
+}
+END_TEST
+
+/* Community ID v1 against the specification's published vectors. */
+START_TEST(test_community_id)
+{
+	uint8_t a[CAP_ADDR_LEN], b[CAP_ADDR_LEN], c6[CAP_ADDR_LEN],
+	    d6[CAP_ADDR_LEN];
+	char id[ALERT_COMMUNITY_ID_LEN];
+	int i;
+
+	v4(a, IP(1, 2, 3, 4));
+	v4(b, IP(5, 6, 7, 8));
+	ck_assert_str_eq(alert_community_id(0, a, b, 6, 1122, 3344, 0, id),
+	    "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+	ck_assert_str_eq(alert_community_id(0, b, a, 6, 3344, 1122, 0, id),
+	    "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+	ck_assert_str_eq(alert_community_id(0, a, b, 17, 1122, 3344, 0, id),
+	    "1:0Mu9InQx6z4ZiCZM/7HXi2WMhOg=");
+	ck_assert_str_eq(alert_community_id(0, a, b, 6, 1122, 3344, 1, id),
+	    "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=");
+	ck_assert_str_eq(alert_community_id(0, a, b, 1, 8, 0, 0, id),
+	    "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=");
+	ck_assert_str_eq(alert_community_id(0, b, a, 1, 0, 0, 0, id),
+	    "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=");
+	ck_assert_str_eq(alert_community_id(0, a, b, 46, 0, 0, 0, id),
+	    "1:ikv3kmf89luf73WPz1jOs49S768=");
+	c6[0] = 0xfe;
+	c6[1] = 0x80;
+	d6[0] = 0xfe;
+	d6[1] = 0x80;
+	for (i = 2; i < 16; i++) {
+		c6[i] = (uint8_t)(i - 1);
+		d6[i] = (uint8_t)(0x10 + i - 2);
+	}
+	c6[2] = 0x00;
+	c6[3] = 0x01;
+	d6[2] = 0x10;
+	d6[3] = 0x11;
+	for (i = 4; i < 16; i++) {
+		c6[i] = (uint8_t)(i - 2);
+		d6[i] = (uint8_t)(0x10 + i - 2);
+	}
+	ck_assert_str_eq(alert_community_id(1, c6, d6, 58, 128, 0, 0, id),
+	    "1:0bf7hyMJUwt3fMED7z8LIfRpBeo=");
+}
+END_TEST
+
+START_TEST(test_flow_id_and_names)
+{
+	struct flow_record r;
+	uint64_t id;
+	char b[8];
+
+	memset(&r, 0, sizeof(r));
+	v4(r.src, IP(10, 0, 0, 1));
+	v4(r.dst, IP(10, 0, 0, 2));
+	r.proto = 6;
+	r.sport = 40000;
+	r.dport = 443;
+	r.ts_first_us = T0_US;
+	id = alert_flow_id(&r);
+	ck_assert_msg(id > 0 && id < (UINT64_C(1) << 51),
+	    "flow_id should be a non-zero 51-bit number");
+	ck_assert_msg(alert_flow_id(&r) == id, "flow_id should be stable");
+	r.ts_first_us++;
+	ck_assert_msg(alert_flow_id(&r) != id,
+	    "another start should give another flow_id");
+	ck_assert_str_eq(proto_name(6, b), "TCP");
+	ck_assert_str_eq(proto_name(58, b), "IPv6-ICMP");
+	ck_assert_str_eq(proto_name(47, b), "GRE");
+	ck_assert_str_eq(proto_name(253, b), "253");
+	ck_assert_str_eq(proto_name(7, b), "7");
+	ck_assert_int_eq(alert_severity(1.0, 1.0), 3);
+	ck_assert_int_eq(alert_severity(2.0, 1.0), 2);
+	ck_assert_int_eq(alert_severity(4.0, 1.0), 1);
+	ck_assert_int_eq(alert_severity(1.0, 0.0), 1);
+}
+END_TEST
+
+/* An alert row as the store would give it back. */
+static void
+mk_alert(struct store_alert *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = 77;
+	a->ts_us = T0_US + 123456;
+	a->ts_first_us = T0_US - SEC(5);
+	a->ts_last_us = T0_US + 123456;
+	a->proto = 17;
+	snprintf(a->src_ip, sizeof(a->src_ip), "10.0.0.1");
+	a->src_port = 40000;
+	snprintf(a->dst_ip, sizeof(a->dst_ip), "192.168.1.2");
+	a->dst_port = 53;
+	a->packets = 10;
+	a->bytes = 1000;
+	a->score = 2.5;
+	a->threshold = 1.25;
+	snprintf(a->model_id, sizeof(a->model_id), "m1");
+	snprintf(a->explanation, sizeof(a->explanation),
+	    "[{\"feature\":\"fwd_bytes\",\"value\":3}]");
+	a->count = 4;
+	a->last_us = T0_US + SEC(9);
+}
+
+START_TEST(test_row_json)
+{
+	struct store_alert a;
+	cJSON *o, *e;
+
+	mk_alert(&a);
+	ck_assert_ptr_nonnull(o = alert_row_json(&a));
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "id")->valueint, 77);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "timestamp")->valuestring,
+	    "2023-11-14T22:13:20.123456+0000");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "proto")->valuestring, "UDP");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "dest_ip")->valuestring, "192.168.1.2");
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "dest_port")->valueint, 53);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "count")->valueint, 4);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "severity")->valueint, 2);
+	ck_assert_msg(cJSON_GetObjectItem(o, "ts_us")->valuedouble ==
+		(double)(T0_US + 123456),
+	    "ts_us should be exact");
+	e = cJSON_GetObjectItem(o, "explanation");
+	ck_assert_msg(cJSON_IsArray(e) && cJSON_GetArraySize(e) == 1,
+	    "explanation should be the array");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "finding")->valuestring, "flow");
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "incident_id")),
+	    "an alert outside incidents should have incident_id null");
+	cJSON_Delete(o);
+	strcpy(a.explanation, "[{broken");
+	a.proto = 47;
+	a.count = 0;
+	a.last_us = 0;
+	a.finding = STORE_FINDING_RESPONDER;
+	a.incident_id = 12;
+	ck_assert_ptr_nonnull(o = alert_row_json(&a));
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "explanation")),
+	    "a broken explanation should become null");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "proto")->valuestring, "GRE");
+	ck_assert_msg(cJSON_GetObjectItem(o, "count")->valueint == 1,
+	    "an unfolded alert should show count 1");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "last_timestamp")->valuestring,
+	    "2023-11-14T22:13:20.123456+0000");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "finding")->valuestring, "responder");
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "incident_id")->valueint, 12);
+	cJSON_Delete(o);
+}
+END_TEST
+
+START_TEST(test_incident_json)
+{
+	struct store_incident inc;
+	cJSON *o, *e;
+
+	memset(&inc, 0, sizeof(inc));
+	inc.id = 5;
+	inc.first_us = T0_US + SEC(30);
+	inc.last_us = T0_US + SEC(32);
+	inc.about = STORE_ABOUT_RESPONDER;
+	snprintf(inc.host, sizeof(inc.host), "10.3.0.1");
+	inc.alerts = 3;
+	inc.flows = 30;
+	inc.peers_n = 2;
+	inc.ports_n = 3;
+	snprintf(inc.peers, sizeof(inc.peers), "[\"10.4.0.1\",\"10.4.0.9\"]");
+	snprintf(inc.ports, sizeof(inc.ports), "[1002]");
+	inc.score_max = 4;
+	snprintf(inc.summary, sizeof(inc.summary), "port scan");
+	snprintf(inc.model_id, sizeof(inc.model_id), "m3");
+	ck_assert_ptr_nonnull(o = alert_incident_json(&inc));
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "id")->valueint, 5);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "first_timestamp")->valuestring,
+	    "2023-11-14T22:13:50.000000+0000");
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(o, "about")->valuestring, "responder");
+	e = cJSON_GetObjectItem(o, "peers");
+	ck_assert_msg(cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2,
+	    "peers should be the array");
+	ck_assert_msg(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(o, "evidence")) == 0,
+	    "empty evidence should be []");
+	cJSON_Delete(o);
+	strcpy(inc.peers, "[\"10.4");
+	ck_assert_ptr_nonnull(o = alert_incident_json(&inc));
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "peers")),
+	    "a broken list should become null");
+	cJSON_Delete(o);
+}
+END_TEST
+
+/* ---- Suite detect ------------------------------------------------------- */
+
+/* A record whose features are near base, varied by a seeded generator. */
+static void
+mk_record(struct flow_record *r, uint64_t i, uint64_t *rng, float scale)
+{
+	int k;
+
+	memset(r, 0, sizeof(*r));
+	r->id = i + 1;
+	r->ts_first_us = T0_US + SEC(i);
+	r->ts_last_us = r->ts_first_us + 1000;
+	r->ipver = 4;
+	r->proto = 6;
+	v4(r->src,
+	    IP(10, 0, (uint32_t)(i / 200 % 250), (uint32_t)(i % 200 + 1)));
+	v4(r->dst, IP(10, 1, 0, 1));
+	r->sport = (uint16_t)(30000 + i % 1000);
+	r->dport = 443;
+	r->packets = 10;
+	r->bytes = 2000;
+	r->end = FLOW_END_FIN;
+	for (k = 0; k < FEAT_COUNT; k++) {
+		*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		r->feat[k] = scale *
+		    (float)(1.0 + (double)(*rng >> 40) / (double)(1 << 24));
+	}
+}
+
+/* Counts what reaches the alert writer's stream. */
+static int streamed;
+
+static void
+count_stream_cb(const char *line, size_t len, void *arg)
+{
+	(void)line;
+	(void)len;
+	(void)arg;
+	streamed++;
+}
+
+START_TEST(test_detect_states)
+{
+	struct anomd_conf c;
+	struct alert_out_opts ao;
+	struct alert_out *out;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 42, i;
+	FILE *eve;
+	char line[ALERT_LINE_MAX];
+	cJSON *j, *al;
+
+	conf_defaults(&c);
+	c.baseline_seconds = 100;
+	c.baseline_min_flows = 200;
+	c.model_epochs = 5;
+	c.model_threads = 1;
+	memset(&ao, 0, sizeof(ao));
+	ck_assert_ptr_nonnull(eve = tmpfile());
+	ao.eve = eve;
+	ao.sensor = "s1";
+	ao.explain_features = 3;
+	ao.stream_cb = count_stream_cb;
+	out = alert_out_create(&ao);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.out = out;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		ck_assert_str_eq(detect_state(d), "learning");
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+		ck_assert_msg(
+		    detect_model(d) != NULL || res.decision == DETECT_LEARNING,
+		    "records before the model are learnt from");
+	}
+	ck_assert_msg(i >= 200 && i <= 201,
+	    "the window (100 s, 200 flows) should train at once (%d)", (int)i);
+	ck_assert_str_eq(detect_state(d), "detecting");
+	mk_record(&r, 400, &rng, 1.0f);
+	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_NONE);
+	ck_assert_msg(res.nex == 0 && res.split.own <= res.split.total + 1e-6f,
+	    "a normal record has no explanation");
+	mk_record(&r, 401, &rng, 1000.0f);
+	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+	ck_assert_msg(res.score > res.threshold,
+	    "an alert's score should pass its threshold");
+	ck_assert_msg(res.nex > 0 && res.nex <= DETECT_EXPLAIN_MAX,
+	    "an alert should be explained");
+	ck_assert_uint_eq(res.finding, STORE_FINDING_FLOW);
+	ck_assert_str_eq(res.model_id, model_info(detect_model(d))->id);
+	ck_assert_uint_eq(detect_stats(d)->alerts, 1);
+	ck_assert_uint_eq(alert_out_stats(out)->raised, 1);
+	ck_assert_uint_eq(alert_out_stats(out)->stored, 1);
+	ck_assert_int_eq(streamed, 0); /* no store: nothing to stream */
+	detect_flush(d);
+	rewind(eve);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), eve));
+	ck_assert_ptr_nonnull(j = cJSON_Parse(line));
+	ck_assert_str_eq(
+	    cJSON_GetObjectItem(j, "event_type")->valuestring, "alert");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "host")->valuestring, "s1");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "proto")->valuestring, "TCP");
+	al = cJSON_GetObjectItem(j, "alert");
+	ck_assert_int_eq(
+	    cJSON_GetObjectItem(al, "signature_id")->valueint, ALERT_SID_FLOW);
+	ck_assert_msg(cJSON_IsArray(cJSON_GetObjectItem(
+			  cJSON_GetObjectItem(al, "context"), "explanation")),
+	    "the explanation should be under alert.context");
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(j, "community_id"));
+	cJSON_Delete(j);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), eve));
+	ck_assert_ptr_nonnull(j = cJSON_Parse(line));
+	al = cJSON_GetObjectItem(j, "alert");
+	ck_assert_int_eq(cJSON_GetObjectItem(al, "signature_id")->valueint,
+	    ALERT_SID_INCIDENT);
+	cJSON_Delete(j);
+	detect_free(d);
+	alert_out_free(out);
+	fclose(eve);
+}
+END_TEST
+
+/* Offline-style: with no rate cap, every alert is stored or folded. */
+START_TEST(test_alert_out_counts)
+{
+	char path[] = "/tmp/check_daemon_XXXXXX";
+	char db[64];
+	struct store_opts so;
+	struct store *st;
+	struct alert_out_opts ao;
+	struct alert_out *out;
+	struct detect_result res;
+	struct flow_record r;
+	uint64_t rng = 1;
+	int fd, i;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, sizeof(db), "%s.db", path);
+	store_opts_default(&so);
+	so.path = db;
+	so.rate_max_per_s = 2;
+	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
+	memset(&ao, 0, sizeof(ao));
+	ao.store = st;
+	ao.stream_cb = count_stream_cb;
+	streamed = 0;
+	out = alert_out_create(&ao);
+	memset(&res, 0, sizeof(res));
+	res.decision = DETECT_FLOW_ALERT;
+	res.r = &r;
+	res.score = 3;
+	res.threshold = 1;
+	res.model_id = "m";
+	for (i = 0; i < 10; i++) {
+		mk_record(&r, (uint64_t)i, &rng, 1.0f);
+		r.ts_first_us = r.ts_last_us = T0_US;
+		v4(r.src, IP(10, 8, 0, 1));
+		v4(r.dst, IP(10, 9, 0, (i % 5) + 1));
+		alert_out_alert(out, &res);
+	}
+	/* 5 destinations, cap 2/s: 2 rows, their repeats folded, 6 capped */
+	ck_assert_uint_eq(alert_out_stats(out)->raised, 10);
+	ck_assert_uint_eq(alert_out_stats(out)->stored, 2);
+	ck_assert_uint_eq(alert_out_stats(out)->folded, 2);
+	ck_assert_uint_eq(alert_out_stats(out)->capped, 6);
+	ck_assert_uint_eq(alert_out_stats(out)->stored +
+		alert_out_stats(out)->folded + alert_out_stats(out)->capped +
+		alert_out_stats(out)->dropped + alert_out_stats(out)->rejected,
+	    10);
+	ck_assert_int_eq(streamed, 2);
+	alert_out_free(out);
+	ck_assert_int_eq(store_close(st, NULL), 0);
+	unlink(db);
+}
+END_TEST
+
+static Suite *
+alert_suite(void)
+{
+	Suite *s = suite_create("alert");
+	TCase *tc = tcase_create("json");
+
+	tcase_add_test(tc, test_jw_numbers);
+	tcase_add_test(tc, test_jw_strings_and_ints);
+	tcase_add_test(tc, test_jw_overflow);
+	tcase_add_test(tc, test_row_json);
+	tcase_add_test(tc, test_incident_json);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ids");
+	tcase_add_test(tc, test_sha1);
+	tcase_add_test(tc, test_community_id);
+	tcase_add_test(tc, test_flow_id_and_names);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("path");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_detect_states);
+	tcase_add_test(tc, test_alert_out_counts);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -776,6 +1281,7 @@ main(void)
 
 	srunner_add_suite(sr, incident_suite());
 	srunner_add_suite(sr, detect_suite());
+	srunner_add_suite(sr, alert_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <check.h>
-#include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "store/store.h"
@@ -2486,136 +2485,6 @@ incident_suite(void)
 	return s;
 }
 
-/* ---- Suite json --------------------------------------------------------- */
-
-START_TEST(test_json_fields)
-{
-	struct store_alert a;
-	cJSON *o, *e;
-
-	mk_alert(&a, 3, T0_US + 123456);
-	a.id = 77;
-	a.count = 4;
-	a.last_us = T0_US + SEC(9);
-	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "id")->valueint, 77);
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "timestamp")->valuestring,
-	    "2023-11-14T22:13:20.123456+0000");
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "proto")->valuestring, "UDP");
-	ck_assert_str_eq(
-	    cJSON_GetObjectItem(o, "dest_ip")->valuestring, a.dst_ip);
-	ck_assert_int_eq(
-	    cJSON_GetObjectItem(o, "dest_port")->valueint, a.dst_port);
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "count")->valueint, 4);
-	ck_assert_msg(cJSON_GetObjectItem(o, "ts_us")->valuedouble ==
-		(double)(T0_US + 123456),
-	    "ts_us should be exact");
-	e = cJSON_GetObjectItem(o, "explanation");
-	ck_assert_msg(cJSON_IsArray(e) && cJSON_GetArraySize(e) == 1,
-	    "explanation should be the parsed array");
-	cJSON_Delete(o);
-	strcpy(a.explanation, "[{broken");
-	a.proto = 47;
-	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
-	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "explanation")),
-	    "a broken explanation should become null");
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "proto")->valuestring, "47");
-	cJSON_Delete(o);
-	a.count = 0;
-	a.last_us = 0;
-	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
-	ck_assert_msg(cJSON_GetObjectItem(o, "count")->valueint == 1,
-	    "an unfolded alert should show count 1");
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "last_timestamp")->valuestring,
-	    "2023-11-14T22:13:20.123456+0000");
-	cJSON_Delete(o);
-}
-END_TEST
-
-START_TEST(test_json_finding)
-{
-	struct store_alert a;
-	cJSON *o;
-
-	mk_alert(&a, 3, T0_US);
-	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
-	ck_assert_str_eq(
-	    cJSON_GetObjectItem(o, "finding")->valuestring, "flow");
-	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "incident_id")),
-	    "an alert outside incidents should have incident_id null");
-	cJSON_Delete(o);
-	a.finding = STORE_FINDING_RESPONDER;
-	a.incident_id = 12;
-	ck_assert_int_eq(store_alert_to_json(&a, &o), 0);
-	ck_assert_str_eq(
-	    cJSON_GetObjectItem(o, "finding")->valuestring, "responder");
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "incident_id")->valueint, 12);
-	cJSON_Delete(o);
-}
-END_TEST
-
-START_TEST(test_json_incident)
-{
-	struct store_incident inc;
-	cJSON *o, *e;
-
-	mk_incident(&inc, 3, 2);
-	inc.id = 5;
-	ck_assert_int_eq(store_incident_to_json(&inc, &o), 0);
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "id")->valueint, 5);
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "first_timestamp")->valuestring,
-	    "2023-11-14T22:13:50.000000+0000");
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "last_timestamp")->valuestring,
-	    "2023-11-14T22:13:52.000000+0000");
-	ck_assert_msg(cJSON_GetObjectItem(o, "last_us")->valuedouble ==
-		(double)inc.last_us,
-	    "last_us should be exact");
-	ck_assert_str_eq(
-	    cJSON_GetObjectItem(o, "about")->valuestring, "responder");
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "host")->valuestring, inc.host);
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "alerts")->valueint, 3);
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "flows")->valueint, 30);
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "ports_n")->valueint, 3);
-	e = cJSON_GetObjectItem(o, "peers");
-	ck_assert_msg(cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
-		strcmp(cJSON_GetArrayItem(e, 1)->valuestring, "10.4.0.9") == 0,
-	    "peers should be the parsed array");
-	e = cJSON_GetObjectItem(o, "ports");
-	ck_assert_msg(
-	    cJSON_IsArray(e) && cJSON_GetArrayItem(e, 0)->valueint == 1002,
-	    "ports should be the parsed array");
-	ck_assert_str_eq(
-	    cJSON_GetObjectItem(o, "summary")->valuestring, inc.summary);
-	ck_assert_msg(cJSON_IsArray(cJSON_GetObjectItem(o, "evidence")),
-	    "evidence should be the parsed array");
-	ck_assert_str_eq(cJSON_GetObjectItem(o, "model_id")->valuestring, "m3");
-	cJSON_Delete(o);
-	strcpy(inc.peers, "[\"10.4");
-	inc.evidence[0] = '\0';
-	inc.about = 1;
-	ck_assert_int_eq(store_incident_to_json(&inc, &o), 0);
-	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(o, "peers")),
-	    "a broken list should become null");
-	ck_assert_msg(
-	    cJSON_GetArraySize(cJSON_GetObjectItem(o, "evidence")) == 0,
-	    "empty evidence should be []");
-	cJSON_Delete(o);
-}
-END_TEST
-
-static Suite *
-json_suite(void)
-{
-	Suite *s = suite_create("json");
-	TCase *tc = tcase_create("alert");
-
-	tcase_add_test(tc, test_json_fields);
-	tcase_add_test(tc, test_json_finding);
-	tcase_add_test(tc, test_json_incident);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
@@ -2629,7 +2498,6 @@ main(void)
 	srunner_add_suite(sr, retain_suite());
 	srunner_add_suite(sr, model_suite());
 	srunner_add_suite(sr, incident_suite());
-	srunner_add_suite(sr, json_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

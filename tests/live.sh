@@ -96,8 +96,15 @@ wait_for 30 state_is detecting && ok "model trained from the live baseline" ||
 grep -q "installed: .*trained at nice 10" "$tmp/anomd.log" &&
 	ok "trained at a lower CPU priority (nice 10)" ||
 	fail "training priority: $(grep -E 'installed|priority' "$tmp/anomd.log")"
+alerts_stored() { [ "$(ctl --json status 2>/dev/null | jfield "['alerts']")" -gt 0 ]; }
+wait_for 15 alerts_stored
 n=$(ctl --json status | jfield "['alerts']")
-[ "${n:-0}" -gt 0 ] && ok "$n alerts raised" || fail "no alerts raised"
+[ "${n:-0}" -gt 0 ] && ok "$n alerts stored" || fail "no alerts stored"
+c=$(ctl --json status | jfield "['alert_counts']")
+ctl --json status | python3 -c 'import json, sys
+c = json.load(sys.stdin)["alert_counts"]
+sys.exit(c["raised"] != c["stored"] + c["folded"] + c["capped"] + c["dropped"] + c["rejected"])' &&
+	ok "status accounts for every raised alert: $c" || fail "status counts do not add up: $c"
 wait_for 5 test -s "$tmp/follow.json" && ok "follow received alerts live" || fail "follow saw nothing"
 ctl alerts --limit 5 >/dev/null && ok "anomctl alerts" || fail "anomctl alerts"
 first=$(ctl --json alerts --limit 1 | jfield "['alerts'][0]['id']")

@@ -1,8 +1,8 @@
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
-TESTS += tests/offline.sh tests/docs.sh tests/live.sh tests/systemd.sh \
-	tests/priv.sh tests/testconf.sh
-EXTRA_DIST += tests/offline.sh tests/flowcounts.sh tests/setup.sh \
+TESTS += tests/offline.sh tests/eve.sh tests/docs.sh tests/live.sh \
+	tests/systemd.sh tests/priv.sh tests/testconf.sh
+EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
 	tests/live.sh tests/priv.sh tests/testconf.sh tests/abuse.py tests/quality.py \
 	tests/systemd.sh \
 	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \

@@ -75,7 +75,7 @@ head -1 "$tmp/scores1.csv" | grep -q '^ts_first,ts_last,proto,src_ip,src_port,ds
 	ok || fail "scores header"
 scan=$(awk -F, '$4 == "10.20.30.66" && $12 == 1' "$tmp/scores1.csv" | wc -l)
 [ "$scan" -gt 500 ] && ok || fail "only $scan scan flows alerted"
-grep -q '"event_type":"anomd"' "$tmp/eve1.json" && grep -q '"src_ip":"10.20.30.66"' "$tmp/eve1.json" &&
+grep -q '"event_type":"alert"' "$tmp/eve1.json" && grep -q '"src_ip":"10.20.30.66"' "$tmp/eve1.json" &&
 	ok || fail "EVE lines for the scan"
 grep -q "10.20.30.66" "$tmp/det1.out" && grep -q "baseline p50" "$tmp/det1.out" &&
 	ok || fail "the summary names the scanner with explanations"

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
 libsqlite3-dev libcjson-dev check libsystemd-dev libcap-ng-dev clang-format sqlite3
-mandoc tcpreplay iproute2 python3 procps"
+mandoc tcpreplay iproute2 python3 python3-jsonschema procps"
 
 missing=""
 for p in $PKGS; do
