@@ -259,6 +259,19 @@ load_conf(struct anomd_conf *c, const char *path, int test, int quiet)
 	}
 }
 
+/* Check the eve_* keys together, as the live daemon would at start. */
+static void
+check_eve(const struct anomd_conf *c)
+{
+	char *cause = NULL;
+
+	if (evout_check_conf(c, &cause) != 0) {
+		fprintf(stderr, "anomd: %s\n", cause ? cause : "eve: invalid");
+		free(cause);
+		exit(1);
+	}
+}
+
 /* Check the combination of options; exits 2 on a bad one. */
 static void
 check_args(struct args *a)
@@ -338,6 +351,7 @@ main(int argc, char **argv)
 		conf.baseline_seconds = (uint32_t)a.baseline;
 	a.oo.baseline_given = a.baseline > 0;
 	if (a.test_conf) {
+		check_eve(&conf);
 		printf("configuration OK\n");
 		return 0;
 	}
