@@ -58,6 +58,7 @@ struct live {
 	struct detector *det;
 	struct store *store;
 	struct control *ctl;
+	struct evout *evout; /* the live EVE output, or NULL */
 	char model_path[PATH_MAX];
 	char sock_dir[PATH_MAX]; /* created here, or "" */
 	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
@@ -458,6 +459,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		L->stopping = 1;
 		event_base_loopbreak(L->base);
 		break;
+	case SIGUSR1: /* logrotate moved the EVE file */
+		evout_reopen(L->evout);
+		break;
 	default:
 		break;
 	}
@@ -475,6 +479,22 @@ fail(const char **code, char **message, const char *c, const char *fmt, ...)
 		*message = NULL;
 	va_end(ap);
 	return NULL;
+}
+
+/* The EVE output's counters under "eve". */
+static void
+add_eve(struct live *L, cJSON *r)
+{
+	struct evout_stats es;
+	cJSON *o = cJSON_AddObjectToObject(r, "eve");
+
+	evout_get_stats(L->evout, &es);
+	cJSON_AddStringToObject(o, "output", L->conf->eve_output);
+	cJSON_AddNumberToObject(o, "written", (double)es.written);
+	cJSON_AddNumberToObject(o, "dropped", (double)es.dropped);
+	cJSON_AddNumberToObject(o, "errors", (double)es.errors);
+	cJSON_AddNumberToObject(o, "reconnects", (double)es.reconnects);
+	cJSON_AddNumberToObject(o, "queued", (double)es.queued);
 }
 
 /* The "status" result. */
@@ -514,6 +534,7 @@ cmd_status(struct live *L)
 	cJSON_AddNumberToObject(o, "flows_active", (double)cs->flows_active);
 	cJSON_AddNumberToObject(
 	    r, "alerts", (double)detect_stats(L->det)->alerts);
+	add_eve(L, r);
 	return r;
 }
 
@@ -568,6 +589,7 @@ cmd_stats(struct live *L)
 	NUM(o, &ct, requests), NUM(o, &ct, bad_requests),
 	    NUM(o, &ct, oversized);
 	NUM(o, &ct, subscribers);
+	add_eve(L, r);
 	return r;
 }
 
