@@ -1,8 +1,23 @@
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/offline.sh tests/docs.sh tests/live.sh tests/systemd.sh
+TESTS += tests/evout.sh
+
+# The live EVE outputs: unit tests, and a feeder that tests/evout.sh runs
+# against a real redis-server.
+EVOUT_TEST_LDADD = daemon/libdaemon.a model/libmodel.a store/libstore.a \
+	capture/libcapture.a $(PCAP_LIBS) $(SQLITE_LIBS) $(CJSON_LIBS) \
+	$(EVENT_LIBS) $(SYSTEMD_LIBS) -lm
+check_PROGRAMS += tests/check_evout tests/evout_feed
+TESTS += tests/check_evout
+tests_check_evout_SOURCES = tests/check_evout.c
+tests_check_evout_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS)
+tests_check_evout_LDADD = $(EVOUT_TEST_LDADD) $(CHECK_LIBS)
+tests_evout_feed_SOURCES = tests/evout_feed.c
+tests_evout_feed_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS)
+tests_evout_feed_LDADD = $(EVOUT_TEST_LDADD)
 EXTRA_DIST += tests/offline.sh tests/flowcounts.sh tests/setup.sh \
-	tests/live.sh tests/abuse.py tests/quality.py tests/systemd.sh \
+	tests/live.sh tests/evout.sh tests/abuse.py tests/quality.py tests/systemd.sh \
 	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \
 	tests/update-docs.sh \
 	tests/data/sample.pcap tests/data/SAMPLE.md .ci/run
