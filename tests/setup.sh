@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
 libsqlite3-dev libcjson-dev check libsystemd-dev clang-format sqlite3
-mandoc tcpreplay iproute2 python3 procps"
+mandoc tcpreplay iproute2 python3 procps libhiredis-dev redis-server
+redis-tools"
 
 missing=""
 for p in $PKGS; do
