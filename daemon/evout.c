@@ -625,10 +625,10 @@ redis_argv(struct evout *o, const struct evline *l, const char *argv[8],
 		argv[n++] = "*";
 		argv[n++] = "event";
 	}
-	argv[n++] = l->buf;
 	for (int i = 0; i < n; i++)
 		argl[i] = strlen(argv[i]);
-	argl[n - 1] = l->len - 1;
+	argv[n] = l->buf; /* not NUL-terminated: its newline is left out */
+	argl[n++] = l->len - 1;
 	return n;
 }
 

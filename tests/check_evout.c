@@ -192,8 +192,8 @@ START_TEST(test_regular_close_flushes)
 	ck_assert_uint_eq(st.written, 0);
 	evout_close(o); /* never ran the loop */
 	snprintf(path, sizeof(path), "%s/eve.json", dir);
-	ck_assert_msg(file_lines(path, 0) == 7,
-	    "close should write what is queued");
+	ck_assert_msg(
+	    file_lines(path, 0) == 7, "close should write what is queued");
 }
 END_TEST
 
@@ -319,7 +319,8 @@ END_TEST
 static const char *const bad_conf[][2] = {
     {"eve_output = unix_dgram", "eve_socket = "},
     {"eve_output = unix_dgram",
-	"eve_socket = /tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	"eve_socket = "
+	"/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
     {"eve_output = regular", "eve_filename = "},
     {"eve_output = redis", "eve_redis_key = "},
@@ -349,17 +350,17 @@ START_TEST(test_conf_keys)
 
 	ck_assert_str_eq(conf.eve_output, "none");
 	ck_assert_uint_eq(conf.eve_queue_max, 10000);
-	ck_assert_int_eq(conf_parse_line(&conf, "t", 1, "eve_output = kafka",
-			     &cause),
+	ck_assert_int_eq(
+	    conf_parse_line(&conf, "t", 1, "eve_output = kafka", &cause),
 	    -EINVAL);
 	free(cause);
 	ck_assert_str_eq(conf.eve_output, "none");
-	ck_assert_int_eq(conf_parse_line(&conf, "t", 1, "eve_queue_max = 0",
-			     &cause),
+	ck_assert_int_eq(
+	    conf_parse_line(&conf, "t", 1, "eve_queue_max = 0", &cause),
 	    -EINVAL);
 	free(cause);
-	ck_assert_int_eq(conf_parse_line(&conf, "t", 1,
-			     "eve_redis_port = 65536", &cause),
+	ck_assert_int_eq(
+	    conf_parse_line(&conf, "t", 1, "eve_redis_port = 65536", &cause),
 	    -EINVAL);
 	free(cause);
 	ck_assert_int_eq(conf_parse_line(&conf, "t", 1,
@@ -396,8 +397,8 @@ evout_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("conf");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, test_check_conf, 0,
-	    sizeof(bad_conf) / sizeof(bad_conf[0]));
+	tcase_add_loop_test(
+	    tc, test_check_conf, 0, sizeof(bad_conf) / sizeof(bad_conf[0]));
 	tcase_add_test(tc, test_conf_keys);
 	suite_add_tcase(s, tc);
 	return s;
