@@ -542,13 +542,13 @@ redis_connect_cb(const redisAsyncContext *ac, int status)
 
 	if (o == NULL || ac != o->ac)
 		return;
+	evtimer_del(o->retry_ev); /* the connect timeout */
 	if (status != REDIS_OK) {
 		o->ac = NULL;
 		went_down(o, "redis", ac->errstr);
 		retry_later(o);
 		return;
 	}
-	evtimer_del(o->retry_ev);
 	if (o->ever_up)
 		o->st.reconnects++;
 	o->ever_up = o->connected = 1;
