@@ -164,6 +164,37 @@ static const struct conf_key conf_keys[] = {
 	1 * GiB, "bytes", "drop a client whose unread output passes this"),
     TXTV("user", user, "anomd", check_name,
 	"user to switch to after start-up when started as root; empty = stay"),
+    TXT("eve_output", CONF_CHOICE, eve_output, "none",
+	"none|regular|syslog|unix_dgram|redis",
+	"where the live daemon writes its EVE JSON lines, as Suricata's "
+	"eve-log filetype"),
+    TXT("eve_filename", CONF_STR, eve_filename, "eve.json", NULL,
+	"regular: the file, relative to state_dir unless absolute; SIGUSR1 "
+	"reopens it"),
+    TXT("eve_syslog_facility", CONF_CHOICE, eve_syslog_facility, "local5",
+	"user|daemon|local0|local1|local2|local3|local4|local5|local6|local7",
+	"syslog: the facility of the EVE messages"),
+    TXT("eve_syslog_level", CONF_CHOICE, eve_syslog_level, "info",
+	"emerg|alert|crit|err|warning|notice|info|debug",
+	"syslog: the level of the EVE messages"),
+    TXT("eve_socket", CONF_STR, eve_socket, "", NULL,
+	"unix_dgram: the receiver's socket path (at most 107 bytes)"),
+    TXT("eve_redis_server", CONF_STR, eve_redis_server, "127.0.0.1", NULL,
+	"redis: the server's host name or address"),
+    NUM("eve_redis_port", CONF_UINT, eve_redis_port, 6379, 1, 65535, NULL,
+	"redis: the server's TCP port"),
+    TXT("eve_redis_socket", CONF_STR, eve_redis_socket, "", NULL,
+	"redis: a UNIX socket path, used instead of server and port when set"),
+    TXT("eve_redis_mode", CONF_CHOICE, eve_redis_mode, "stream", "stream|list",
+	"redis: XADD to a stream (field \"event\") or RPUSH to a list"),
+    TXT("eve_redis_key", CONF_STR, eve_redis_key, "anomd", NULL,
+	"redis: the stream or list key"),
+    NUM("eve_redis_stream_maxlen", CONF_UINT, eve_redis_stream_maxlen, 100000,
+	0, 1e12, "entries",
+	"redis stream: trim to about this many entries (MAXLEN ~); 0 = never"),
+    NUM("eve_queue_max", CONF_UINT, eve_queue_max, 10000, 1, 10000000, "lines",
+	"lines kept while the output is slow or down; past it new lines are "
+	"dropped and counted"),
 };
 
 #undef F

@@ -96,6 +96,18 @@ struct anomd_conf {
 	uint32_t client_first_request_seconds;
 	uint64_t client_output_max;
 	char user[CONF_STR_MAX];
+	/* the live EVE output (evout.c) */
+	char eve_output[CONF_STR_MAX];
+	char eve_filename[CONF_STR_MAX];
+	char eve_syslog_facility[CONF_STR_MAX], eve_syslog_level[CONF_STR_MAX];
+	char eve_socket[CONF_STR_MAX];
+	char eve_redis_server[CONF_STR_MAX];
+	uint32_t eve_redis_port;
+	char eve_redis_socket[CONF_STR_MAX];
+	char eve_redis_mode[CONF_STR_MAX];
+	char eve_redis_key[CONF_STR_MAX];
+	uint64_t eve_redis_stream_maxlen;
+	uint32_t eve_queue_max;
 };
 
 struct conf_key {
@@ -643,6 +655,12 @@ struct evout_stats {
  */
 int evout_open(struct evout **op, const struct anomd_conf *c,
     struct event_base *base, char **cause);
+/*
+ * Check the eve_* keys together (what the key table cannot: the keys an
+ * output needs, path lengths, a build without hiredis).  Returns 0, or
+ * -EINVAL with a malloc'd message in *cause (cause may be NULL).
+ */
+int evout_check_conf(const struct anomd_conf *c, char **cause);
 /* Queue one JSON object (len bytes, no newline); NULL o does nothing. */
 void evout_write(struct evout *o, const char *line, size_t len);
 /* Reopen a regular file (after logrotate moved it); others ignore it. */

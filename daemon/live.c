@@ -58,7 +58,7 @@ struct live {
 	struct detector *det;
 	struct store *store;
 	struct alert_out *out;
-	struct evout *evout;
+	struct evout *evout; /* the live EVE output, or NULL */
 	struct control *ctl;
 	char model_path[PATH_MAX];
 	char sock_dir[PATH_MAX]; /* created here, or "" */
@@ -464,6 +464,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		L->stopping = 1;
 		event_base_loopbreak(L->base);
 		break;
+	case SIGUSR1: /* logrotate moved the EVE file */
+		evout_reopen(L->evout);
+		break;
 	default:
 		break;
 	}
@@ -491,7 +494,6 @@ static void
 add_alert_counts(struct live *L, cJSON *r)
 {
 	const struct alert_out_stats *as = alert_out_stats(L->out);
-	struct evout_stats es;
 	cJSON *o;
 
 	cJSON_AddNumberToObject(r, "alerts", (double)as->stored);
@@ -503,9 +505,22 @@ add_alert_counts(struct live *L, cJSON *r)
 	cJSON_AddNumberToObject(o, "dropped", (double)as->dropped);
 	cJSON_AddNumberToObject(o, "rejected", (double)as->rejected);
 	cJSON_AddNumberToObject(o, "stream_dropped", (double)L->stream_dropped);
+}
+
+/* The EVE output's counters under "eve". */
+static void
+add_eve(struct live *L, cJSON *r)
+{
+	struct evout_stats es;
+	cJSON *o = cJSON_AddObjectToObject(r, "eve");
+
 	evout_get_stats(L->evout, &es);
-	cJSON_AddNumberToObject(o, "eve_written", (double)es.written);
-	cJSON_AddNumberToObject(o, "eve_dropped", (double)es.dropped);
+	cJSON_AddStringToObject(o, "output", L->conf->eve_output);
+	cJSON_AddNumberToObject(o, "written", (double)es.written);
+	cJSON_AddNumberToObject(o, "dropped", (double)es.dropped);
+	cJSON_AddNumberToObject(o, "errors", (double)es.errors);
+	cJSON_AddNumberToObject(o, "reconnects", (double)es.reconnects);
+	cJSON_AddNumberToObject(o, "queued", (double)es.queued);
 }
 
 /* The "status" result. */
@@ -549,6 +564,7 @@ cmd_status(struct live *L)
 	cJSON_AddNumberToObject(o, "if_drops", (double)L->kern_ifdrop);
 	cJSON_AddNumberToObject(o, "flows_active", (double)cs->flows_active);
 	add_alert_counts(L, r);
+	add_eve(L, r);
 	return r;
 }
 
@@ -613,6 +629,7 @@ cmd_stats(struct live *L)
 	NUM(o, &ct, requests), NUM(o, &ct, bad_requests),
 	    NUM(o, &ct, oversized);
 	NUM(o, &ct, subscribers);
+	add_eve(L, r);
 	return r;
 }
 

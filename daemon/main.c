@@ -264,6 +264,19 @@ load_conf(struct anomd_conf *c, const char *path, int test, int quiet)
 	}
 }
 
+/* Check the eve_* keys together, as the live daemon would at start. */
+static void
+check_eve(const struct anomd_conf *c)
+{
+	char *cause = NULL;
+
+	if (evout_check_conf(c, &cause) != 0) {
+		fprintf(stderr, "anomd: %s\n", cause ? cause : "eve: invalid");
+		free(cause);
+		exit(1);
+	}
+}
+
 /* Check the combination of options; exits 2 on a bad one. */
 static void
 check_args(struct args *a)
@@ -311,6 +324,7 @@ test_conf(struct args *a, struct anomd_conf *c)
 		    c->socket_path, sizeof(c->socket_path), "%s", a->socket);
 	if (conf_check(c, check_cb, NULL) > 0)
 		return 1;
+	check_eve(c);
 	printf("configuration OK\n");
 	return 0;
 }

@@ -1,10 +1,21 @@
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/offline.sh tests/eve.sh tests/docs.sh tests/live.sh \
-	tests/systemd.sh tests/priv.sh tests/testconf.sh
+	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh
+
+# The live EVE outputs: unit tests, and a feeder that tests/evout.sh runs
+# against a real redis-server.
+check_PROGRAMS += tests/check_evout tests/evout_feed
+TESTS += tests/check_evout
+tests_check_evout_SOURCES = tests/check_evout.c
+tests_check_evout_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS)
+tests_check_evout_LDADD = $(DAEMON_LDADD) $(CHECK_LIBS)
+tests_evout_feed_SOURCES = tests/evout_feed.c
+tests_evout_feed_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS)
+tests_evout_feed_LDADD = $(DAEMON_LDADD)
 EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
-	tests/live.sh tests/priv.sh tests/testconf.sh tests/abuse.py tests/quality.py \
-	tests/systemd.sh \
+	tests/live.sh tests/priv.sh tests/testconf.sh tests/evout.sh tests/abuse.py \
+	tests/quality.py tests/systemd.sh \
 	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \
 	tests/make-lab.sh tests/lab/README.md tests/lab/outside.py \
 	tests/lab/labels.py \
