@@ -134,7 +134,7 @@ static const struct conf_key conf_keys[] = {
 	"fold repeats of one initiator, responder and port into one alert"),
     NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
 	"alerts/s", "most new alerts written per second; 0 = no limit"),
-    NUM("incident_gap_seconds", CONF_UINT, incident_gap_seconds, 300, 1, 86400,
+    NUM("incident_gap_seconds", CONF_UINT, incident_gap_seconds, 60, 1, 86400,
 	"seconds",
 	"alerts about one host this close in time form one incident; also "
 	"how long a responder episode lasts after its last flow"),

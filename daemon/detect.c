@@ -813,6 +813,7 @@ join_incident(struct detector *d, const struct raised *x, int counted,
 	ia.packets = r->packets;
 	ia.bytes = r->bytes;
 	ia.score = x->score;
+	ia.thr = x->thr;
 	ia.feat = r->feat;
 	ia.ex = ex;
 	ia.nex = nex;
