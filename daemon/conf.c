@@ -139,7 +139,7 @@ static const struct conf_key conf_keys[] = {
     TXT("sensor_name", CONF_STR, sensor_name, "", NULL,
 	"this sensor's name, the host field of EVE lines; empty = the "
 	"hostname"),
-    NUM("incident_gap_seconds", CONF_UINT, incident_gap_seconds, 300, 1, 86400,
+    NUM("incident_gap_seconds", CONF_UINT, incident_gap_seconds, 60, 1, 86400,
 	"seconds",
 	"alerts about one host this close in time form one incident; also "
 	"how long a responder episode lasts after its last flow"),

@@ -175,6 +175,14 @@ int flowcsv_row(FILE *fp, const struct flow_record *rec);
 #define INCIDENT_SKETCH_BITS 8192 /* distinct-count bitmap per list */
 #define INCIDENT_EXPL_MAX 10 /* features of the strongest evidence */
 #define INCIDENT_SUMMARY_MAX 256 /* bytes of a summary, NUL included */
+/*
+ * A lone alert that no other joined is an incident only when its score is
+ * at least this many times its threshold: the threshold already leaves
+ * about 1 in 1 000 normal flows above it, and a normal flow a little past
+ * it is not an incident, while a single upload, tunnel query or forged
+ * packet is usually many times past.
+ */
+#define INCIDENT_LONE_MARGIN 4.0f
 
 /* One alert (or one flow of a responder episode) given to the engine. */
 struct incident_alert {
@@ -186,6 +194,7 @@ struct incident_alert {
 	uint16_t sport, dport;
 	uint64_t packets, bytes;
 	float score;
+	float thr; /* the threshold score passed; 0: unknown (strong) */
 	const float *feat; /* FEAT_COUNT raw values, or NULL */
 	const struct model_expl *ex; /* its evidence, strongest first */
 	size_t nex;
@@ -230,6 +239,10 @@ struct incident {
 	float score_max;
 	struct model_expl ex[INCIDENT_EXPL_MAX]; /* of the strongest alert */
 	size_t nex;
+	int strong; /* an alert at INCIDENT_LONE_MARGIN times its threshold */
+	uint64_t top_fwd, top_bwd; /* the strongest alert's bytes each way */
+	uint8_t top_dst[CAP_ADDR_LEN]; /* and its responder and port */
+	uint16_t top_dport;
 	/* writing */
 	int dirty;
 	uint64_t written_us; /* alert time of the last write, 0 = never */

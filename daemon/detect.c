@@ -42,6 +42,11 @@
 #define DETECT_TOP_MAX 10 /* alerts shown in the summary */
 #define DETECT_INCIDENTS_KEPT 32 /* closed incidents kept for the summary */
 #define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
+/*
+ * Host context corrects its decayed flow counts for their zero start once
+ * it is 5 s old (hostctx.c); only before that can they read low.
+ */
+#define WARM_FLOWS_S 5u
 
 /* A closed incident, as the summary shows it. */
 struct detect_incident {
@@ -64,6 +69,8 @@ struct detector {
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
 	uint8_t groups[FEAT_COUNT]; /* MODEL_GROUP_* of each feature */
+	uint64_t warm_from_us; /* first record's start: host context's age */
+	int warm_done; /* every context window has been observed */
 	/* incidents */
 	struct incidents *inc;
 	uint64_t now_us, expired_us; /* latest record time, last expiry */
@@ -562,6 +569,7 @@ join_incident(struct detector *d, const struct detect_result *res, int counted,
 	ia.packets = r->packets;
 	ia.bytes = r->bytes;
 	ia.score = res->score;
+	ia.thr = res->threshold;
 	ia.feat = r->feat;
 	ia.ex = ex;
 	ia.nex = nex;
@@ -599,6 +607,51 @@ expire(struct detector *d, uint64_t ts_us)
 	d->expired_us = d->now_us;
 }
 
+/*
+ * Warm-up: host context starts empty with the detector (an offline run, a
+ * daemon start), so while it has watched for less than a count's window
+ * (the _1s, _10s or _60s at the end of an init_* or resp_* feature's name,
+ * against the time from the first record's start to this record's last
+ * packet) that count can only read low.  Such a count is raised to its
+ * baseline median before scoring and explaining: a quiet start is no
+ * evidence, while a count already above the median (a scan in the first
+ * minute) still is.  Returns r, or *w holding r with the raised counts.
+ */
+static const struct flow_record *
+warm_up(struct detector *d, const struct flow_record *r, struct flow_record *w)
+{
+	const struct feat_desc *fd = feat_table();
+	const char *u;
+	uint64_t age_us, win_s;
+	int i, raised = 0, young = 0;
+	float med;
+
+	if (d->warm_done)
+		return r;
+	age_us = r->ts_last_us > d->warm_from_us
+	    ? r->ts_last_us - d->warm_from_us
+	    : 0;
+	*w = *r;
+	for (i = 0; i < FEAT_COUNT; i++) {
+		if (feat_group_of(i) == FG_FLOW ||
+		    (u = strrchr(fd[i].name, '_')) == NULL ||
+		    (win_s = strtoull(u + 1, NULL, 10)) == 0)
+			continue;
+		if (strcmp(fd[i].unit, "flows") == 0 && win_s > WARM_FLOWS_S)
+			win_s = WARM_FLOWS_S;
+		if (age_us >= win_s * 1000000u)
+			continue;
+		young = 1;
+		med = model_median(d->model, (size_t)i);
+		if (w->feat[i] < med) {
+			w->feat[i] = med;
+			raised = 1;
+		}
+	}
+	d->warm_done = !young;
+	return raised ? w : r;
+}
+
 /* Score one record and decide: flow alert, responder finding or nothing. */
 static void
 score(
@@ -607,6 +660,7 @@ score(
 	const struct model_info *mi = model_info(d->model);
 	struct model_expl ex[FEAT_COUNT];
 	size_t nex;
+	struct flow_record warm;
 
 	res->decision = DETECT_NONE;
 	res->r = r;
@@ -615,6 +669,7 @@ score(
 	res->score = res->threshold = 0;
 	res->model_id = mi->id;
 	res->nex = 0;
+	r = warm_up(d, r, &warm);
 	model_score_split(d->model, r->feat, &res->split);
 	d->st.scored++;
 	expire(d, r->ts_last_us);
@@ -659,6 +714,8 @@ detect_record(
 	res->nex = 0;
 	res->incident_id = 0;
 	res->model_id = d->model != NULL ? model_info(d->model)->id : "";
+	if (d->warm_from_us == 0)
+		d->warm_from_us = r->ts_first_us;
 	if (d->learning) {
 		baseline_add(d, r);
 		d->st.baseline++;

@@ -275,8 +275,17 @@ tally(const struct incidents *e, struct incident *inc,
 		inc->resp_rate_p99 = p99;
 	if (inc->nstarts < INCIDENT_STARTS_MAX)
 		inc->starts[inc->nstarts++] = a->first_us;
+	if (a->counted &&
+	    (!(a->thr > 0) || a->score >= INCIDENT_LONE_MARGIN * a->thr))
+		inc->strong = 1;
 	if (a->counted && (inc->alerts == 0 || a->score > inc->score_max)) {
 		inc->score_max = a->score;
+		inc->top_fwd = a->feat != NULL
+		    ? (uint64_t)feat(e, a, F_FWD_BYTES)
+		    : a->bytes;
+		inc->top_bwd = (uint64_t)feat(e, a, F_BWD_BYTES);
+		memcpy(inc->top_dst, a->dst, CAP_ADDR_LEN);
+		inc->top_dport = a->dport;
 		inc->nex =
 		    a->nex < INCIDENT_EXPL_MAX ? a->nex : INCIDENT_EXPL_MAX;
 		memcpy(inc->ex, a->ex, inc->nex * sizeof(inc->ex[0]));
@@ -322,13 +331,20 @@ confirm(struct incidents *e, struct incident *inc)
 	}
 }
 
-/* Close an incident: confirm it if need be, tell the callback, free it. */
+/*
+ * Close an incident: confirm it if need be, tell the callback, free it.  A
+ * provisional one (one initiator alert, never joined) is dropped unless
+ * that alert was strong: it was never written, and its alert stays without
+ * an incident.
+ */
 static void
 close_inc(struct incidents *e, struct incident *inc)
 {
 	unlink_inc(e, inc);
-	confirm(e, inc);
-	e->cb(inc, INCIDENT_CLOSE, e->arg);
+	if (!inc->provisional || inc->strong) {
+		confirm(e, inc);
+		e->cb(inc, INCIDENT_CLOSE, e->arg);
+	}
 	free(inc);
 }
 
@@ -366,6 +382,7 @@ absorb(struct incident *inc, struct incident *p)
 	if (p->last_us > inc->last_us)
 		inc->last_us = p->last_us;
 	add_peer(inc, p->host, p->flows);
+	inc->strong |= p->strong;
 	for (i = 0; i < p->nports; i++)
 		add_port(
 		    inc, p->ports[i].port, p->ports[i].proto, p->ports[i].n);
@@ -385,21 +402,30 @@ absorb(struct incident *inc, struct incident *p)
 	if (p->alerts > 0 &&
 	    (inc->alerts == p->alerts || p->score_max > inc->score_max)) {
 		inc->score_max = p->score_max;
+		inc->top_fwd = p->top_fwd;
+		inc->top_bwd = p->top_bwd;
+		memcpy(inc->top_dst, p->top_dst, CAP_ADDR_LEN);
+		inc->top_dport = p->top_dport;
 		inc->nex = p->nex;
 		memcpy(inc->ex, p->ex, sizeof(inc->ex));
 	}
 }
 
-/* Absorb every provisional incident whose alert hit responder host. */
+/*
+ * Absorb every provisional incident whose alert hit responder host within
+ * INCIDENT_RECENT_TAU_US before ts_us; an older one (a client's lone alert
+ * minutes before a flood) stays its own.
+ */
 static void
-absorb_provisional(struct incidents *e, struct incident *inc)
+absorb_provisional(struct incidents *e, struct incident *inc, uint64_t ts_us)
 {
 	struct incident *p, *next;
 
 	for (p = e->open; p != NULL; p = next) {
 		next = p->next;
 		if (p == inc || !p->provisional || p->npeers != 1 ||
-		    memcmp(p->peers[0].addr, inc->host, CAP_ADDR_LEN) != 0)
+		    memcmp(p->peers[0].addr, inc->host, CAP_ADDR_LEN) != 0 ||
+		    p->last_us + (uint64_t)INCIDENT_RECENT_TAU_US < ts_us)
 			continue;
 		absorb(inc, p);
 		unlink_inc(e, p);
@@ -407,15 +433,19 @@ absorb_provisional(struct incidents *e, struct incident *inc)
 	}
 }
 
-/* Whether another initiator's provisional incident hit responder host. */
+/*
+ * Whether another initiator's provisional incident hit responder host
+ * within INCIDENT_RECENT_TAU_US before ts_us.
+ */
 static int
-provisional_to(const struct incidents *e, const uint8_t *host)
+provisional_to(const struct incidents *e, const uint8_t *host, uint64_t ts_us)
 {
 	const struct incident *p;
 
 	for (p = e->open; p != NULL; p = p->next)
 		if (p->provisional && p->npeers == 1 &&
-		    memcmp(p->peers[0].addr, host, CAP_ADDR_LEN) == 0)
+		    memcmp(p->peers[0].addr, host, CAP_ADDR_LEN) == 0 &&
+		    p->last_us + (uint64_t)INCIDENT_RECENT_TAU_US >= ts_us)
 			return 1;
 	return 0;
 }
@@ -475,11 +505,14 @@ flow_incident(struct incidents *e, const struct incident_alert *a)
 
 	if ((inc = find(e, a->src, STORE_ABOUT_INITIATOR)) != NULL)
 		return inc;
-	if (to_resp && (inc = find(e, a->dst, STORE_ABOUT_RESPONDER)) != NULL)
+	if (to_resp && (inc = find(e, a->dst, STORE_ABOUT_RESPONDER)) != NULL) {
+		/* The forged sources that came before the count said so. */
+		absorb_provisional(e, inc, a->last_us);
 		return inc;
-	if (to_resp && provisional_to(e, a->dst)) {
+	}
+	if (to_resp && provisional_to(e, a->dst, a->last_us)) {
 		inc = open_inc(e, STORE_ABOUT_RESPONDER, a->dst);
-		absorb_provisional(e, inc);
+		absorb_provisional(e, inc, a->last_us);
 		return inc;
 	}
 	inc = open_inc(e, STORE_ABOUT_INITIATOR, a->src);
@@ -497,7 +530,7 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 	if (a->finding == STORE_FINDING_RESPONDER) {
 		if ((inc = find(e, a->dst, STORE_ABOUT_RESPONDER)) == NULL) {
 			inc = open_inc(e, STORE_ABOUT_RESPONDER, a->dst);
-			absorb_provisional(e, inc);
+			absorb_provisional(e, inc, ts);
 		}
 		inc->findings += a->counted != 0;
 		if (ts > inc->episode_last_us)
@@ -760,7 +793,13 @@ summary_content(const struct incident *inc, char *buf, size_t len)
 
 	snprintf(
 	    dst, sizeof(dst), "%s:%u", addr_str(to, a), top_port(inc)->port);
-	if (inc->dns_long >= 5 && inc->dns_long * 2 >= inc->flows)
+	if (inc->top_fwd >= 1024 * 1024 && inc->top_fwd >= 4 * inc->top_bwd) {
+		/* The strongest alert is an upload: say so, whatever else. */
+		mib = (double)inc->top_fwd / (1024.0 * 1024.0);
+		snprintf(buf, len, "large upload: %.*f MiB to %s:%u",
+		    mib < 10 ? 1 : 0, mib, addr_str(inc->top_dst, a),
+		    inc->top_dport);
+	} else if (inc->dns_long >= 5 && inc->dns_long * 2 >= inc->flows)
 		snprintf(buf, len,
 		    "DNS tunnel-like queries: %s long high-entropy names to %s",
 		    incident_count_str(inc->dns_long, n), addr_str(to, a));

@@ -287,6 +287,13 @@ model_dim(const struct model *m)
 	return m->dim;
 }
 
+/* The raw baseline median of feature i. */
+float
+model_median(const struct model *m, size_t i)
+{
+	return i < m->dim ? m->norm.p50[i] : 0.0f;
+}
+
 /* The info struct. */
 const struct model_info *
 model_info(const struct model *m)

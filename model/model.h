@@ -254,6 +254,12 @@ float model_threshold(const struct model *m);
 size_t model_dim(const struct model *m);
 
 /*
+ * The baseline median of feature i as a raw value (before any transform),
+ * as model_explain() reports it; 0 when i >= model_dim(m).
+ */
+float model_median(const struct model *m, size_t i);
+
+/*
  * Explain the score of row x[dim]: write to out[] the features carrying
  * most of the squared error, largest first (ties by index).
  *

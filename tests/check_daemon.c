@@ -488,6 +488,7 @@ START_TEST(test_incident_scan)
 
 	/* A benign false alert to the server a little before the scan. */
 	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 80, 6, 1);
+	t.a.thr = 1; /* twice its threshold: weak */
 	incidents_add(e, &t.a);
 	for (i = 0; i < 1000; i++) {
 		tsyn(&t, IP(10, 0, 0, 66), IP(10, 0, 0, 10), (uint16_t)(i + 1),
@@ -495,26 +496,18 @@ START_TEST(test_incident_scan)
 		incidents_add(e, &t.a);
 	}
 	incidents_free(e);
-	ck_assert_uint_eq(s.nclosed, 2);
-	ck_assert_str_eq(s.c[1].host, "10.0.0.66");
-	ck_assert_int_eq(s.c[1].about, STORE_ABOUT_INITIATOR);
-	ck_assert_uint_eq(s.c[1].alerts, 1000);
-	ck_assert_msg(s.c[1].ports_n >= 980 && s.c[1].ports_n <= 1020,
+	ck_assert_msg(s.nclosed == 1,
+	    "a weak lone alert should make no incident, only the scan");
+	ck_assert_str_eq(s.c[0].host, "10.0.0.66");
+	ck_assert_int_eq(s.c[0].about, STORE_ABOUT_INITIATOR);
+	ck_assert_uint_eq(s.c[0].alerts, 1000);
+	ck_assert_msg(s.c[0].ports_n >= 980 && s.c[0].ports_n <= 1020,
 	    "distinct ports should be estimated near 1000, not %llu",
-	    (unsigned long long)s.c[1].ports_n);
-	ck_assert_msg(strncmp(s.c[1].summary, "port scan: ", 11) == 0 &&
-		strstr(s.c[1].summary, "TCP ports of 10.0.0.10 in 12 s") !=
+	    (unsigned long long)s.c[0].ports_n);
+	ck_assert_msg(strncmp(s.c[0].summary, "port scan: ", 11) == 0 &&
+		strstr(s.c[0].summary, "TCP ports of 10.0.0.10 in 12 s") !=
 		    NULL,
-	    "a scan should be summarised as one, not \"%s\"", s.c[1].summary);
-	ck_assert_str_eq(s.c[0].host, "10.0.0.5");
-	ck_assert_uint_eq(s.c[0].alerts, 1);
-	ck_assert_msg(strncmp(s.c[0].summary,
-			  "unusual flows: 1 flow from 10.0.0.5 to "
-			  "10.0.0.10:80; strongest evidence fwd_hops = 14 "
-			  "(baseline p99 1)",
-			  200) == 0,
-	    "a lone alert falls back to its evidence, not \"%s\"",
-	    s.c[0].summary);
+	    "a scan should be summarised as one, not \"%s\"", s.c[0].summary);
 }
 END_TEST
 
@@ -546,6 +539,109 @@ START_TEST(test_incident_spoofed_flood)
 	    (unsigned long long)s.c[0].peers_n);
 	ck_assert_msg(s.nwrites <= 25,
 	    "writes should be limited to one per second, not %zu", s.nwrites);
+}
+END_TEST
+
+START_TEST(test_incident_lone_margin)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(60000000u, seen_cb, &s);
+	struct talert t;
+
+	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 80, 6, 1);
+	t.a.score = 3.9f;
+	t.a.thr = 1;
+	ck_assert_int_eq(incidents_add(e, &t.a)->id, 0);
+	talert(&t, IP(10, 0, 0, 6), IP(10, 0, 0, 20), 80, 6, 2);
+	t.a.score = 4.0f;
+	t.a.thr = 1;
+	incidents_add(e, &t.a);
+	incidents_expire(e, 200 * 1000000u);
+	ck_assert_msg(s.nclosed == 1 && strcmp(s.c[0].host, "10.0.0.6") == 0,
+	    "only the lone alert at %g times its threshold should make an "
+	    "incident (%zu closed)",
+	    (double)INCIDENT_LONE_MARGIN, s.nclosed);
+	ck_assert_uint_eq(incidents_count(e), 1);
+	ck_assert_msg(strcmp(s.c[0].summary,
+			  "unusual flows: 1 flow from 10.0.0.6 to "
+			  "10.0.0.20:80; strongest evidence fwd_hops = 14 "
+			  "(baseline p99 1)") == 0,
+	    "a lone alert falls back to its evidence, not \"%s\"",
+	    s.c[0].summary);
+	/* Two weak alerts of one host are an incident. */
+	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 80, 6, 300);
+	t.a.thr = 1;
+	incidents_add(e, &t.a);
+	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 80, 6, 310);
+	t.a.thr = 1;
+	ck_assert_int_gt(incidents_add(e, &t.a)->id, 0);
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 2);
+	ck_assert_uint_eq(s.c[1].alerts, 2);
+}
+END_TEST
+
+START_TEST(test_incident_flood_after_finding)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(60000000u, seen_cb, &s);
+	struct talert t;
+	uint32_t i;
+
+	/* A client's weak alert to the server long before the flood. */
+	talert(&t, IP(10, 0, 0, 5), IP(10, 0, 0, 10), 80, 6, 50);
+	t.a.thr = 1;
+	incidents_add(e, &t.a);
+	/* The server's responder incident is open when the flood starts. */
+	talert(&t, IP(10, 0, 0, 6), IP(10, 0, 0, 10), 80, 6, 99);
+	t.a.finding = STORE_FINDING_RESPONDER;
+	incidents_add(e, &t.a);
+	for (i = 0; i < 200; i++) {
+		tsyn(&t, IP(100, 64, 0, 0) + i * 7919u, IP(10, 0, 0, 10), 80,
+		    100 + i * 0.01);
+		t.a.score = 10;
+		t.a.thr = 1;
+		incidents_add(e, &t.a);
+	}
+	incidents_free(e);
+	ck_assert_msg(s.nclosed == 1,
+	    "the first forged sources should join the victim's incident, "
+	    "and the client's old weak alert make none (%zu closed)",
+	    s.nclosed);
+	ck_assert_str_eq(s.c[0].host, "10.0.0.10");
+	ck_assert_uint_eq(s.c[0].alerts, 201);
+	ck_assert_msg(
+	    strncmp(s.c[0].summary, "SYN flood: 200 half-open", 24) == 0,
+	    "the flood should be named, not \"%s\"", s.c[0].summary);
+}
+END_TEST
+
+START_TEST(test_incident_strongest_upload)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(60000000u, seen_cb, &s);
+	struct talert t;
+
+	talert(&t, IP(10, 0, 0, 7), IP(10, 0, 0, 66), 8080, 6, 5);
+	tset(&t, "fwd_bytes", 12.0f * 1024 * 1024);
+	tset(&t, "bwd_bytes", 40000);
+	t.a.score = 20;
+	t.a.thr = 1;
+	incidents_add(e, &t.a);
+	/* A weaker download of the same host soon after. */
+	talert(&t, IP(10, 0, 0, 7), IP(10, 0, 0, 10), 80, 6, 40);
+	tset(&t, "fwd_bytes", 60000);
+	tset(&t, "bwd_bytes", 60.0f * 1024 * 1024);
+	t.a.score = 3;
+	t.a.thr = 1;
+	incidents_add(e, &t.a);
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 1);
+	ck_assert_uint_eq(s.c[0].alerts, 2);
+	ck_assert_msg(strcmp(s.c[0].summary,
+			  "large upload: 12 MiB to 10.0.0.66:8080") == 0,
+	    "the summary should follow the strongest alert, not \"%s\"",
+	    s.c[0].summary);
 }
 END_TEST
 
@@ -765,6 +861,9 @@ incident_suite(void)
 	tcase_add_test(tc, test_incident_scan);
 	tcase_add_test(tc, test_incident_spoofed_flood);
 	tcase_add_test(tc, test_incident_two_attacks_and_gap);
+	tcase_add_test(tc, test_incident_lone_margin);
+	tcase_add_test(tc, test_incident_flood_after_finding);
+	tcase_add_test(tc, test_incident_strongest_upload);
 	tcase_add_test(tc, test_incident_episode);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("summaries");

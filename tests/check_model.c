@@ -1505,6 +1505,20 @@ START_TEST(test_model_explain)
 }
 END_TEST
 
+START_TEST(test_model_median)
+{
+	size_t j;
+
+	for (j = 0; j < SMALL_DIM; j++)
+		ck_assert_msg(
+		    model_median(small_model, j) == small_model->norm.p50[j],
+		    "model_median should be the raw baseline median of %zu", j);
+	ck_assert_msg(model_median(small_model, SMALL_DIM) == 0.0f &&
+		model_median(small_model, (size_t)-1) == 0.0f,
+	    "a feature past dim should give 0");
+}
+END_TEST
+
 START_TEST(test_model_info)
 {
 	const struct model_info *in = model_info(small_model);
@@ -1548,6 +1562,7 @@ model_suite(void)
 	tcase_add_unchecked_fixture(tc, small_setup, small_teardown);
 	tcase_add_test(tc, test_model_batch_equals_single);
 	tcase_add_test(tc, test_model_explain);
+	tcase_add_test(tc, test_model_median);
 	tcase_add_test(tc, test_model_info);
 	suite_add_tcase(s, tc);
 	return s;

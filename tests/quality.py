@@ -525,8 +525,8 @@ def lab_protocol(anomd, labdir, work):
               "labelled attack (counted as benign)" % (len(stray),
                                                        labels["attacker"]))
     responder = [x for x in rows if is_responder(x)]
-    print("B: %d flows scored, %d benign, %d of attacks; %d responder "
-          "findings" % (len(rows), len(benign), len(rows) - len(benign),
+    print("B: %d flows scored, %d benign, %d of attacks; %d blamed on their "
+          "responder" % (len(rows), len(benign), len(rows) - len(benign),
                         len(responder)))
 
     def first(xs):
@@ -563,7 +563,7 @@ def lab_protocol(anomd, labdir, work):
           "score/threshold; latency: attack start to the alerting flow's "
           "record, its last packet plus the end reason's timeout)")
     table(["attack", "flows", "AE det", "recall", "AUC", "latency",
-           "resp.find", "PCA det", "recall", "AUC", "latency"], arow)
+           "blamed on resp.", "PCA det", "recall", "AUC", "latency"], arow)
     print("minimum per-attack AUC: AE %.4f, PCA %s" % (
         worst["ae"], "%.4f" % worst["pca"] if pca else "-"))
 
@@ -584,8 +584,11 @@ def lab_protocol(anomd, labdir, work):
                       if pca else "-"])
     print()
     print("benign flows of B alerted")
-    table(["benign", "flows", "AE flow alerts", "AE resp. findings",
+    table(["benign", "flows", "AE flow alerts", "AE blamed on resp.",
            "PCA alerts"], brows)
+    print("(AE blamed on resp.: client flows not alerted because the error "
+          "is their responder's context; each responder episode raises one "
+          "responder finding, not an alert on the client)")
 
     top = {}
     for x in benign:
