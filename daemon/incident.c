@@ -830,14 +830,22 @@ void
 incident_summary(const struct incident *inc, char *buf, size_t len)
 {
 	char h[ADDR_STR_LEN], r[32], s[32], p[32];
+	int resp_only;
 
 	if (len == 0)
 		return;
 	buf[0] = '\0';
+	/*
+	 * An incident made only of responder findings is about what the
+	 * responder receives: its client flows are ordinary, so the patterns
+	 * of flow alerts would misname it.
+	 */
+	resp_only = inc->about == STORE_ABOUT_RESPONDER && inc->findings > 0 &&
+	    inc->alerts == inc->findings && inc->resp_rate > 0;
 	if (inc->flows == 0)
 		snprintf(buf, len, "no flows");
-	else if (summary_spread(inc, buf, len) ||
-	    summary_content(inc, buf, len))
+	else if (!resp_only &&
+	    (summary_spread(inc, buf, len) || summary_content(inc, buf, len)))
 		return;
 	else if (inc->about == STORE_ABOUT_RESPONDER && inc->findings > 0 &&
 	    inc->resp_rate > 0) {

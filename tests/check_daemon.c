@@ -686,6 +686,44 @@ START_TEST(test_incident_two_attacks_and_gap)
 }
 END_TEST
 
+/*
+ * A responder episode whose joined client flows are short TCP connections
+ * to one port still reads as what the responder receives, not as the
+ * client flows' pattern ("repeated short logins").
+ */
+START_TEST(test_incident_episode_summary)
+{
+	struct seen s = {0};
+	struct incidents *e = incidents_create(300000000u, seen_cb, &s);
+	struct talert t;
+	struct model_expl ex[1];
+	int i;
+
+	memset(ex, 0, sizeof(ex));
+	ex[0].feature = (uint32_t)feat_index("resp_flows_1s");
+	ex[0].p99 = 15;
+	for (i = 0; i < 30; i++) {
+		talert(&t, IP(10, 0, 0, 5 + (uint32_t)(i % 6)),
+		    IP(10, 0, 0, 10), 80, 6, 1 + i * 0.1);
+		t.a.finding = STORE_FINDING_RESPONDER;
+		t.a.counted = i == 0; /* later flows join the episode */
+		tset(&t, "handshake", 1);
+		tset(&t, "resp_flows_1s", 40);
+		tset(&t, "resp_src_hosts_60s", 6);
+		t.a.ex = ex;
+		t.a.nex = 1;
+		incidents_add(e, &t.a);
+	}
+	incidents_free(e);
+	ck_assert_uint_eq(s.nclosed, 1);
+	ck_assert_msg(
+	    strncmp(s.c[0].summary, "10.0.0.10 receives 40 flows/s", 29) == 0,
+	    "a responder-only incident should say what the responder "
+	    "receives, not \"%s\"",
+	    s.c[0].summary);
+}
+END_TEST
+
 START_TEST(test_incident_episode)
 {
 	struct seen s = {0};
@@ -865,6 +903,7 @@ incident_suite(void)
 	tcase_add_test(tc, test_incident_flood_after_finding);
 	tcase_add_test(tc, test_incident_strongest_upload);
 	tcase_add_test(tc, test_incident_episode);
+	tcase_add_test(tc, test_incident_episode_summary);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("summaries");
 	tcase_add_test(tc, test_incident_summaries);
