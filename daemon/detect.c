@@ -31,6 +31,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,46 @@ feature_groups(uint8_t groups[FEAT_COUNT])
 							: MODEL_GROUP_OWN;
 }
 
+/*
+ * How a flow's features move when its responder sends k times more of the
+ * same kind (model_params.transfer): counts, bytes and time grow with k,
+ * the initiator's acknowledgements with it, its request does not (so its
+ * mean payload falls as 1/k and its bytes and byte share lie between).
+ */
+static const struct {
+	const char *name;
+	float exp;
+} grow_exp[] = {
+    {"duration", 1.0f},
+    {"fwd_packets", 1.0f},
+    {"bwd_packets", 1.0f},
+    {"fwd_bytes", 0.6f},
+    {"bwd_bytes", 1.0f},
+    {"fwd_payload_mean", -1.0f},
+    {"fwd_payload_std", -0.5f},
+    {"psh_count", 0.6f},
+    {"fwd_byte_share", -0.4f},
+};
+static float transfer_exp[FEAT_COUNT];
+static int32_t transfer_gate = -1;
+static pthread_once_t transfer_once = PTHREAD_ONCE_INIT;
+
+/* Fill transfer_exp and transfer_gate from the feature names. */
+static void
+transfer_init(void)
+{
+	const struct feat_desc *fd = feat_table();
+	size_t i, k;
+
+	for (i = 0; i < FEAT_COUNT; i++) {
+		for (k = 0; k < sizeof(grow_exp) / sizeof(grow_exp[0]); k++)
+			if (strcmp(fd[i].name, grow_exp[k].name) == 0)
+				transfer_exp[i] = grow_exp[k].exp;
+		if (strcmp(fd[i].name, "bwd_payload_mean") == 0)
+			transfer_gate = (int32_t)i;
+	}
+}
+
 /* Turn the configuration into model parameters; 0 or -EINVAL. */
 int
 detect_model_params(const struct anomd_conf *c, struct model_params *p,
@@ -126,6 +167,9 @@ detect_model_params(const struct anomd_conf *c, struct model_params *p,
 	if (groups != NULL)
 		feature_groups(groups);
 	p->groups = groups;
+	pthread_once(&transfer_once, transfer_init);
+	p->transfer = transfer_exp;
+	p->transfer_gate = transfer_gate;
 	snprintf(buf, sizeof(buf), "%s", c->model_layers);
 	p->nlayers = 0;
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;

@@ -52,6 +52,8 @@ model_params_default(struct model_params *p)
 	p->confidence = 0.9;
 	p->threads = 1;
 	p->clip = 6.0f;
+	p->transfer = NULL;
+	p->transfer_gate = -1;
 }
 
 /* Name of a rule. */

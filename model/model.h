@@ -86,6 +86,21 @@ struct model_params {
 	 * model; the pointer need not outlive model_train().
 	 */
 	const uint8_t *groups;
+	/*
+	 * Training-time augmentation along the transfer size (see
+	 * model/train.c), or NULL for none.  Per feature (dim entries): the
+	 * power of k with which the raw value moves when the responder sends
+	 * k times more in a flow of the same kind (1 for counts, bytes and
+	 * duration that grow with it, -1 for a mean over packets that grow
+	 * while its total does not, 0 for the rest).  Not stored in the
+	 * model; the pointer need not outlive model_train().
+	 */
+	const float *transfer;
+	/*
+	 * With transfer: the feature that must be above 0 for a row to be
+	 * grown (the responder sent payload), or -1 for every row.
+	 */
+	int32_t transfer_gate;
 };
 
 #define MODEL_GROUP_OWN 0

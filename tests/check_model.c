@@ -1147,6 +1147,7 @@ START_TEST(test_train_deterministic)
 	struct model *a, *b, *c;
 	uint8_t xform[16] = {1, 0, 1, 0}, *fa, *fb;
 	uint8_t groups[16] = {[12] = 1, [13] = 1, [14] = 1, [15] = 1};
+	const float grow[16] = {[0] = 1.0f, [1] = -1.0f, [2] = 0.5f};
 	char dir[] = "/tmp/check_model.XXXXXX", path[600];
 	float *x = rank3_rows(700, n, dim);
 	size_t la, lb, i;
@@ -1156,6 +1157,8 @@ START_TEST(test_train_deterministic)
 		x[i] = fabsf(x[i]) * 100.0f;
 	small_params(&p, dim);
 	p.groups = groups; /* the split thresholds are in the id too */
+	p.transfer = grow; /* and the rows grown in minibatches */
+	p.transfer_gate = 3;
 	p.seed = 77;
 	ck_assert_int_eq(
 	    model_train(&a, x, n, dim, xform, FEAT_HASH, &p, &meta, NULL), 0);
@@ -1289,6 +1292,82 @@ bad_param(int i, struct model_params *p)
 }
 #define BAD_PARAMS 25
 
+/*
+ * Rows of a transfer: packets P (log-uniform 2..20), bytes 1000 P and a
+ * mean request payload 500 / P, plus 5 features of noise.  grow != 0 puts
+ * bytes at grow * 1000 P instead (more bytes than packets carry).
+ */
+static void
+transfer_rows(
+    struct model_rng *r, float *x, size_t n, double lo, double hi, double grow)
+{
+	size_t i, j;
+	double pk;
+
+	for (i = 0; i < n; i++) {
+		pk = lo * exp(log(hi / lo) * model_rng_float(r));
+		x[i * 8 + 0] = (float)pk;
+		x[i * 8 + 1] = (float)((grow > 0.0 ? grow : 1.0) * 1000.0 * pk *
+		    (1.0 + 0.05 * model_rng_normal(r)));
+		x[i * 8 + 2] = (float)(500.0 / pk);
+		for (j = 3; j < 8; j++)
+			x[i * 8 + j] = (float)model_rng_normal(r);
+	}
+}
+
+/*
+ * Transfer augmentation: a transfer 100 times larger than any in the
+ * baseline, of the same kind, is an anomaly without it and normal with
+ * it; one whose bytes outgrow its packets stays an anomaly.
+ */
+START_TEST(test_train_transfer_grows)
+{
+	const size_t dim = 8, n = 2000;
+	const float grow[8] = {1.0f, 1.0f, -1.0f};
+	uint8_t xform[8] = {1, 1, 1};
+	float *x = xalloc_rows(n, dim), big[20 * 8], odd[20 * 8], sb, so;
+	struct model_params p;
+	struct model_rng r;
+	struct model *m0, *m1;
+	size_t i, nb0 = 0, nb1 = 0, no0 = 0, no1 = 0;
+
+	model_rng_seed(&r, 5);
+	transfer_rows(&r, x, n, 2.0, 20.0, 0.0);
+	transfer_rows(&r, big, 20, 500.0, 2000.0, 0.0);
+	transfer_rows(&r, odd, 20, 2.0, 20.0, 300.0);
+	small_params(&p, dim);
+	p.layers[1] = 2;
+	m0 = train_ok(x, n, dim, xform, &p);
+	p.transfer = grow;
+	m1 = train_ok(x, n, dim, xform, &p);
+	for (i = 0; i < 20; i++) {
+		sb = model_score(m0, big + i * dim);
+		so = model_score(m0, odd + i * dim);
+		nb0 += sb > model_threshold(m0);
+		no0 += so > model_threshold(m0);
+		sb = model_score(m1, big + i * dim);
+		so = model_score(m1, odd + i * dim);
+		nb1 += sb > model_threshold(m1);
+		no1 += so > model_threshold(m1);
+	}
+	ck_assert_msg(nb0 >= 18,
+	    "without growth, 100 times larger transfers should alert "
+	    "(%zu of 20)",
+	    nb0);
+	ck_assert_msg(nb1 <= 2,
+	    "with growth, 100 times larger transfers of the same kind "
+	    "should not alert (%zu of 20)",
+	    nb1);
+	ck_assert_msg(no1 >= 18,
+	    "with growth, bytes that outgrow their packets should still "
+	    "alert (%zu of 20; %zu without growth)",
+	    no1, no0);
+	model_free(m0);
+	model_free(m1);
+	free(x);
+}
+END_TEST
+
 START_TEST(test_train_bad_params)
 {
 	struct model_params p;
@@ -1381,6 +1460,7 @@ train_suite(void)
 	tcase_add_test(tc, test_train_clean_keeps_rows);
 	tcase_add_test(tc, test_train_small_baseline);
 	tcase_add_test(tc, test_train_deterministic);
+	tcase_add_test(tc, test_train_transfer_grows);
 	suite_add_tcase(s, tc);
 	tcase_add_loop_test(tp, test_train_bad_params, 0, BAD_PARAMS);
 	tcase_add_test(tp, test_train_bad_data);
