@@ -423,7 +423,8 @@ absorb_provisional(struct incidents *e, struct incident *inc, uint64_t ts_us)
 
 	for (p = e->open; p != NULL; p = next) {
 		next = p->next;
-		if (p == inc || !p->provisional || p->npeers != 1 ||
+		if (p == inc || !p->provisional ||
+		    p->about != STORE_ABOUT_INITIATOR || p->npeers != 1 ||
 		    memcmp(p->peers[0].addr, inc->host, CAP_ADDR_LEN) != 0 ||
 		    p->last_us + (uint64_t)INCIDENT_RECENT_TAU_US < ts_us)
 			continue;
@@ -443,7 +444,8 @@ provisional_to(const struct incidents *e, const uint8_t *host, uint64_t ts_us)
 	const struct incident *p;
 
 	for (p = e->open; p != NULL; p = p->next)
-		if (p->provisional && p->npeers == 1 &&
+		if (p->provisional && p->about == STORE_ABOUT_INITIATOR &&
+		    p->npeers == 1 &&
 		    memcmp(p->peers[0].addr, host, CAP_ADDR_LEN) == 0 &&
 		    p->last_us + (uint64_t)INCIDENT_RECENT_TAU_US >= ts_us)
 			return 1;
@@ -529,7 +531,13 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 
 	if (a->finding == STORE_FINDING_RESPONDER) {
 		if ((inc = find(e, a->dst, STORE_ABOUT_RESPONDER)) == NULL) {
+			/*
+			 * Like a lone flow alert, a lone responder finding
+			 * makes an incident only when it is strong or when
+			 * flow alerts join it (a flood).
+			 */
 			inc = open_inc(e, STORE_ABOUT_RESPONDER, a->dst);
+			inc->provisional = 1;
 			absorb_provisional(e, inc, ts);
 		}
 		inc->findings += a->counted != 0;
@@ -538,7 +546,9 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 	} else
 		inc = flow_incident(e, a);
 	tally(e, inc, a);
-	if (inc->provisional && inc->alerts >= 2)
+	if (inc->provisional &&
+	    (inc->alerts >= 2 ||
+		(inc->about == STORE_ABOUT_RESPONDER && inc->strong)))
 		inc->provisional = 0;
 	if (!inc->provisional && inc->id == 0)
 		confirm(e, inc);
