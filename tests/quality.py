@@ -612,18 +612,26 @@ def lab_protocol(anomd, labdir, work):
     for i in inc:
         f, la = inc_times(i)
         hs = inc_hosts(i)
-        names = [a["name"] for a in labels["attacks"]
+        cands = [a for a in labels["attacks"]
                  if f is not None and f <= a["end"] + slack and
                  la >= a["start"] - slack and
                  hs & (set(a["attackers"]) | set(a["victims"]))]
-        for n in names:
-            matched[n].append(i)
-        if not names:
+        if not cands:
             benign_inc.append(i)
+            continue
+        # One attack per incident: the host in the role the incident gives
+        # it (initiator: an attacker; responder: a victim) first, then the
+        # attack that started nearest the incident's first alert.
+        about = str(i.get("about", ""))
+        role = "victims" if about in ("1", "responder") else "attackers"
+        best = min(cands, key=lambda a: (not (hs & set(a[role])),
+                                         abs(a["start"] - f)))
+        matched[best["name"]].append(i)
     print("incidents: %d in B.db; %d about benign hosts or no attack" % (
         len(inc), len(benign_inc)))
-    table(["attack", "incidents", "first summary"],
-          [[n, len(v), (v[0].get("summary") or "")[:90] if v else "-"]
+    table(["attack", "incidents", "summaries"],
+          [[n, len(v), " | ".join((x.get("summary") or "")[:70]
+                                  for x in v[:2]) if v else "-"]
            for n, v in matched.items()])
     for i in benign_inc[:10]:
         print("  not an attack: %s %s" % (i.get("host", "?"),
