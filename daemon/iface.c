@@ -80,8 +80,8 @@ route6(const char *path, char *buf, size_t len)
 		return 0;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		if (sscanf(line, "%32s %x %32s %x %32s %lx %lx %lx %lx %16s",
-			dst, &dlen, src, &slen, gw, &metric, &ref, &use,
-			&flags, name) != 10)
+			dst, &dlen, src, &slen, gw, &metric, &ref, &use, &flags,
+			name) != 10)
 			continue;
 		if (dlen != 0 || strspn(dst, "0") != 32 || !(flags & 0x1) ||
 		    (flags & 0x200) || metric >= best)
