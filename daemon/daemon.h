@@ -412,8 +412,13 @@ void detect_baseline(const struct detector *d, uint64_t *kept, uint64_t *seen,
 void detect_scores_header(FILE *fp);
 /* Close every open incident now (end of input, shutdown): written out. */
 void detect_flush(struct detector *d);
-/* Print the summary: incidents, then the top evidence, then totals. */
+/*
+ * Print the summary: incidents, then the top evidence, alike alerts (same
+ * hosts, protocol and strongest feature) as one line with their count.
+ */
 void detect_print_summary(const struct detector *d, FILE *fp);
+/* Print the totals of scoring: flows scored, alerts, findings, incidents. */
+void detect_print_totals(const struct detector *d, FILE *fp);
 
 /* ---- alert.c ------------------------------------------------------------ */
 
@@ -771,6 +776,7 @@ struct offline_opts {
 	uint64_t seed; /* flow hash seed, 0 = random */
 	int top; /* flows to show in the summary */
 	int baseline_given; /* --baseline was given: no fitting to the input */
+	int stats; /* --stats or -v: the flow counters on stderr */
 };
 
 /* Run the offline job; returns the process exit status. */
