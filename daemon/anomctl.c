@@ -1192,7 +1192,78 @@ usage(FILE *fp)
 	    "  follow        print alerts as they come, until interrupted\n"
 	    "  retrain       learn a new baseline and model\n"
 	    "  model         the current model\n"
+	    "  help [command]\n"
+	    "                this summary, or one command's part of it\n"
 	    "socket: -s, else $ANOMD_SOCKET, else " ANOMCTL_SOCKET "\n");
+}
+
+/*
+ * Print the usage summary's lines about the command name, from its line to
+ * the next command's; 0, or -1 if the summary has no such command.  The
+ * summary is the one source, so every command has help.
+ */
+static int
+usage_command(FILE *fp, const char *name)
+{
+	char *buf = NULL, *line, *next;
+	size_t len = 0, n = strlen(name);
+	FILE *mem;
+	int in = 0, found = 0;
+
+	if ((mem = open_memstream(&buf, &len)) == NULL)
+		return -1;
+	usage(mem);
+	fclose(mem);
+	for (line = buf; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (line[0] != ' ' || (line[1] == ' ' && line[2] != ' '))
+			in = strncmp(line, "  ", 2) == 0 &&
+			    strncmp(line + 2, name, n) == 0 &&
+			    (line[2 + n] == ' ' || line[2 + n] == '\0');
+		if (in) {
+			fprintf(fp, "%s\n", line);
+			found = 1;
+		}
+	}
+	free(buf);
+	if (found)
+		fprintf(fp, "options anywhere: --json; see anomctl(8)\n");
+	return found ? 0 : -1;
+}
+
+/* Whether the command's arguments ask for its help (-h or --help). */
+static int
+wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/* "help [command]"; the exit status. */
+static int
+run_help(int argc, char **argv)
+{
+	if (argc == 1) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (wants_help(argc, argv))
+		return usage_command(stdout, "help") == 0 ? EXIT_OK
+							  : EXIT_USAGE;
+	if (argc == 2 && usage_command(stdout, argv[1]) == 0)
+		return EXIT_OK;
+	if (argc == 2)
+		warnx("help: unknown command \"%s\"", argv[1]);
+	else
+		warnx("help: takes at most one command");
+	usage(stderr);
+	return EXIT_USAGE;
 }
 
 /* Remove --json and -j anywhere after the command; they set c->json. */
@@ -1264,6 +1335,8 @@ main(int argc, char **argv)
 	argv += first;
 	if (argc == 0)
 		goto usage;
+	if (strcmp(argv[0], "help") == 0)
+		return run_help(argc, argv);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			cmd = &commands[i];
@@ -1271,6 +1344,9 @@ main(int argc, char **argv)
 		warnx("unknown command \"%s\"", argv[0]);
 		goto usage;
 	}
+	if (wants_help(argc, argv))
+		return usage_command(stdout, cmd->name) == 0 ? EXIT_OK
+							     : EXIT_USAGE;
 	if ((req = build_request(cmd, argc, argv)) == NULL)
 		goto usage;
 	rc = cmd->print == NULL ? run_follow(&c, req) : run_once(&c, cmd, req);

@@ -56,8 +56,9 @@ static int check_socket(const char *, char *, size_t);
 static int check_name(const char *, char *, size_t);
 
 static const struct conf_key conf_keys[] = {
-    TXTV("interface", interface, "eth0", check_iface,
-	"network interface to capture on, at most 15 bytes (-i overrides)"),
+    TXTV("interface", interface, "", check_iface,
+	"network interface to capture on, at most 15 bytes (-i overrides); "
+	"empty: the default route's, else the first one up"),
     TXTV("filter", filter, "", check_filter,
 	"BPF filter expression, compiled when read; empty captures everything"),
     NUM("snaplen", CONF_UINT, snaplen, 65535, 96, 262144, "bytes",
@@ -202,15 +203,18 @@ static const struct conf_key conf_keys[] = {
 #undef TXT
 #undef TXTV
 
-/* An interface name: what the kernel takes (IFNAMSIZ, no '/' or space). */
+/*
+ * An interface name: what the kernel takes (IFNAMSIZ, no '/' or space), or
+ * empty for the default route's.
+ */
 static int
 check_iface(const char *v, char *why, size_t len)
 {
 	const char *p;
 
-	if (*v == '\0' || strlen(v) >= IFNAMSIZ) {
+	if (strlen(v) >= IFNAMSIZ) {
 		snprintf(
-		    why, len, "want a name of 1 to %d bytes", IFNAMSIZ - 1);
+		    why, len, "want a name of at most %d bytes", IFNAMSIZ - 1);
 		return -1;
 	}
 	for (p = v; *p; p++)
@@ -588,6 +592,7 @@ int
 conf_check(const struct anomd_conf *c,
     void (*cb)(int error, const char *msg, void *arg), void *arg)
 {
+	char name[IFNAMSIZ];
 	int nerr = 0;
 
 	/* user matters to a start as root only (priv_user). */
@@ -603,7 +608,13 @@ conf_check(const struct anomd_conf *c,
 		    c->socket_group);
 		nerr++;
 	}
-	if (strcmp(c->interface, "any") != 0 &&
+	if (c->interface[0] == '\0') {
+		if (iface_default(IFACE_ROUTE4, IFACE_ROUTE6, name,
+			sizeof(name), NULL) != 0)
+			check_say(cb, arg, 0,
+			    "interface not set and no default route or "
+			    "interface up now; anomd waits for one");
+	} else if (strcmp(c->interface, "any") != 0 &&
 	    if_nametoindex(c->interface) == 0)
 		check_say(cb, arg, 0,
 		    "interface %s does not exist now; anomd waits for it",

@@ -17,3 +17,6 @@ tests_check_control_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CJSON_CFLAGS) \
 tests_check_control_LDADD = $(DAEMON_LDADD) $(CHECK_LIBS)
 
 dist_man_MANS += man/anomctl.8
+
+# Its bash completion, named after the command as bash-completion wants.
+dist_bashcompletion_DATA = daemon/completion/anomctl

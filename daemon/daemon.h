@@ -28,6 +28,29 @@ void log_info(const char *fmt, ...) PRINTFLIKE(1, 2);
 void log_debug(const char *fmt, ...) PRINTFLIKE(1, 2);
 void fatal(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
 void fatalx(const char *fmt, ...) PRINTFLIKE(1, 2) __attribute__((noreturn));
+/*
+ * Whether env, a JOURNAL_STREAM value ("DEV:INODE"), names the file open on
+ * fd, as sd_journal_stream_fd(3) says to check; 1 or 0 (also for NULL or a
+ * malformed value).
+ */
+int log_journal_stream_match(const char *env, int fd);
+
+/* ---- iface.c ------------------------------------------------------------ */
+
+#define IFACE_ROUTE4 "/proc/net/route"
+#define IFACE_ROUTE6 "/proc/net/ipv6_route"
+
+/*
+ * Find the interface to capture on when none is configured: the IPv4
+ * default route's in route4_path (a /proc/net/route table), else the IPv6
+ * default route's in route6_path (/proc/net/ipv6_route), else the first
+ * interface that is up and not a loopback; either path may be NULL.  On
+ * success writes the name into buf (len bytes) and points *how (may be
+ * NULL) at a static phrase saying which rule chose it; returns 0, or
+ * -ENODEV when there is none.
+ */
+int iface_default(const char *route4_path, const char *route6_path, char *buf,
+    size_t len, const char **how);
 
 /* ---- util.c ------------------------------------------------------------- */
 
@@ -402,8 +425,13 @@ void detect_baseline(const struct detector *d, uint64_t *kept, uint64_t *seen,
 void detect_scores_header(FILE *fp);
 /* Close every open incident now (end of input, shutdown): written out. */
 void detect_flush(struct detector *d);
-/* Print the summary: incidents, then the top evidence, then totals. */
+/*
+ * Print the summary: incidents, then the top evidence, alike alerts (same
+ * hosts, protocol and strongest feature) as one line with their count.
+ */
 void detect_print_summary(const struct detector *d, FILE *fp);
+/* Print the totals of scoring: flows scored, alerts, findings, incidents. */
+void detect_print_totals(const struct detector *d, FILE *fp);
 
 /* ---- alert.c ------------------------------------------------------------ */
 
@@ -761,6 +789,7 @@ struct offline_opts {
 	uint64_t seed; /* flow hash seed, 0 = random */
 	int top; /* flows to show in the summary */
 	int baseline_given; /* --baseline was given: no fitting to the input */
+	int stats; /* --stats or -v: the flow counters on stderr */
 };
 
 /* Run the offline job; returns the process exit status. */

@@ -40,7 +40,8 @@
 #include "model/model.h"
 #include "store/store.h"
 
-#define DETECT_TOP_MAX 10 /* alerts shown in the summary */
+#define DETECT_TOP_MAX 10 /* groups of alike alerts shown in the summary */
+#define DETECT_TOP_KEY 1 /* strongest features that make alerts alike */
 #define DETECT_INCIDENTS_KEPT 32 /* closed incidents kept for the summary */
 #define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
 /*
@@ -84,6 +85,8 @@ struct detector {
 		float score;
 		struct model_expl ex[DETECT_EXPLAIN_MAX];
 		size_t nex;
+		uint64_t n; /* alike alerts: this one and its near-copies */
+		float score_min;
 	} top[DETECT_TOP_MAX];
 	size_t ntop;
 };
@@ -510,13 +513,62 @@ scores_row(struct detector *d, const struct detect_result *res)
 	    (double)mi->threshold_ctx, kind[res->decision], res->incident_id);
 }
 
-/* Remember an alert among the strongest for the summary. */
+/*
+ * Whether an alert looks like top entry i: the same initiator, responder
+ * and protocol, and the same DETECT_TOP_KEY strongest features in any
+ * order (the ports and the values may differ, as in a scan's flows).
+ */
+static int
+summary_alike(const struct detector *d, size_t i, const struct flow_record *r,
+    const struct model_expl *ex, size_t nex)
+{
+	size_t j, k, n = nex < DETECT_TOP_KEY ? nex : DETECT_TOP_KEY;
+
+	if (d->top[i].rec.proto != r->proto ||
+	    memcmp(d->top[i].rec.src, r->src, sizeof(r->src)) != 0 ||
+	    memcmp(d->top[i].rec.dst, r->dst, sizeof(r->dst)) != 0 ||
+	    (d->top[i].nex < DETECT_TOP_KEY ? d->top[i].nex : DETECT_TOP_KEY) !=
+		n)
+		return 0;
+	for (k = 0; k < n; k++) {
+		for (j = 0; j < n; j++)
+			if (d->top[i].ex[j].feature == ex[k].feature)
+				break;
+		if (j == n)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Remember an alert among the strongest for the summary; a near-copy of
+ * one kept is counted with it (the stronger one stays), so the summary
+ * shows different evidence rather than ten flows of one scan.
+ */
 static void
 summary_add(struct detector *d, const struct flow_record *r, float score,
     const struct model_expl *ex, size_t nex)
 {
+	uint64_t n = 1;
+	float smin = score;
 	size_t i;
 
+	for (i = 0; i < d->ntop; i++)
+		if (summary_alike(d, i, r, ex, nex))
+			break;
+	if (i < d->ntop) {
+		d->top[i].n++;
+		if (score < d->top[i].score_min)
+			d->top[i].score_min = score;
+		if (score <= d->top[i].score)
+			return;
+		/* the stronger one represents the group: take its place */
+		n = d->top[i].n;
+		smin = d->top[i].score_min;
+		memmove(&d->top[i], &d->top[i + 1],
+		    (d->ntop - i - 1) * sizeof(d->top[0]));
+		d->ntop--;
+	}
 	if (d->ntop == DETECT_TOP_MAX && score <= d->top[d->ntop - 1].score)
 		return;
 	if (d->ntop < DETECT_TOP_MAX)
@@ -525,6 +577,8 @@ summary_add(struct detector *d, const struct flow_record *r, float score,
 		d->top[i] = d->top[i - 1];
 	d->top[i].rec = *r;
 	d->top[i].score = score;
+	d->top[i].n = n;
+	d->top[i].score_min = smin;
 	d->top[i].nex = nex;
 	memcpy(d->top[i].ex, ex, nex * sizeof(*ex));
 }
@@ -867,7 +921,7 @@ print_incidents(const struct detector *d, FILE *fp)
 	}
 }
 
-/* Print the human summary: incidents, the top evidence, then totals. */
+/* Print the human summary: incidents, then the top evidence. */
 void
 detect_print_summary(const struct detector *d, FILE *fp)
 {
@@ -880,12 +934,25 @@ detect_print_summary(const struct detector *d, FILE *fp)
 		fprintf(fp, "top evidence:\n");
 	for (i = 0; i < d->ntop; i++) {
 		r = &d->top[i].rec;
-		fprintf(fp, "  %s %s %s:%u -> %s:%u score %.4g\n",
+		fprintf(fp, "  %s %s %s:%u -> %s:%u score %.4g",
 		    iso_time(r->ts_first_us, t), proto_name(r->proto, pb),
 		    addr_str(r->src, a), r->sport, addr_str(r->dst, b),
 		    r->dport, (double)d->top[i].score);
+		if (d->top[i].n > 1)
+			fprintf(fp,
+			    " \u00d7%" PRIu64 " alike (same hosts, protocol "
+			    "and strongest feature), scores %.4g to %.4g",
+			    d->top[i].n, (double)d->top[i].score_min,
+			    (double)d->top[i].score);
+		fputc('\n', fp);
 		print_expl(fp, d->top[i].ex, d->top[i].nex);
 	}
+}
+
+/* Print the totals of scoring, one line. */
+void
+detect_print_totals(const struct detector *d, FILE *fp)
+{
 	fprintf(fp,
 	    "scored %" PRIu64 " flow records: %" PRIu64 " flow alert%s, "
 	    "%" PRIu64 " responder finding%s (%" PRIu64 " client flow%s "

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -42,7 +43,8 @@
 #define LIVE_RETAIN_EVERY_S 60 /* retention pass interval */
 #define LIVE_STREAM_MAX 65536 /* committed-but-unstreamed alerts kept */
 #define LIVE_STOP_WAIT_MS 5000 /* wait for a running training at exit */
-#define LIVE_REOPEN_S 5 /* retry a failed capture this often */
+#define LIVE_REOPEN_MIN_S 1 /* first retry of a failed capture, */
+#define LIVE_REOPEN_MAX_S 60 /* doubling up to this */
 #define LIVE_TRAIN_NICE 10 /* nice value of the training thread */
 #define LIVE_ID_MAX INT64_C(9000000000000000) /* ids asked for, < 2^53 */
 #define MODEL_FILE "anomd.model"
@@ -60,12 +62,15 @@ struct live {
 	struct alert_out *out;
 	struct evout *evout; /* the live EVE output, or NULL */
 	struct control *ctl;
-	char model_path[PATH_MAX];
+	char model_path[PATH_MAX]; /* where trained models are saved */
+	char model_file[PATH_MAX]; /* where the model in use came from */
 	char sock_dir[PATH_MAX]; /* created here, or "" */
 	int drop; /* root switches to uid:gid after start-up */
 	uid_t uid;
 	gid_t gid;
 	char cap_error[256]; /* why the capture is down, or "" */
+	char iface[CONF_STR_MAX]; /* the interface captured on, or "" */
+	unsigned reopen_s; /* the wait before the next reopen */
 	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
 	int stopping;
 	/* training */
@@ -174,8 +179,11 @@ capture_read(struct live *L)
 		return;
 	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
 	    cause ? cause : "capture: read failed");
-	log_warnx("%s; capture closed, reopening every %d s", L->cap_error,
-	    LIVE_REOPEN_S);
+	log_warnx("%s; capture closed, reopening after %d s, then doubling "
+		  "to %d s",
+	    L->cap_error, LIVE_REOPEN_MIN_S, LIVE_REOPEN_MAX_S);
+	L->reopen_s = LIVE_REOPEN_MIN_S;
+	L->last_reopen_us = now_us();
 	free(cause);
 	L->capture_errors++;
 	if (L->cap_ev != NULL) {
@@ -264,6 +272,8 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 		    strerror(L->train_errno));
 	if (detect_job_finish(L->det, j) == 0) {
 		L->model_since_us = now_us();
+		snprintf(
+		    L->model_file, sizeof(L->model_file), "%s", L->model_path);
 		log_info("model %s installed: threshold %g, %" PRIu64
 			 " baseline flows, trained at nice %d",
 		    model_info(detect_model(L->det))->id,
@@ -276,25 +286,36 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 	notify_status("%s", detect_state(L->det));
 }
 
-/* Try to reopen a capture that failed, every LIVE_REOPEN_S seconds. */
+/*
+ * Try to reopen a capture that failed or never opened, after reopen_s
+ * seconds, doubling the wait from LIVE_REOPEN_MIN_S to LIVE_REOPEN_MAX_S.
+ */
 static void
 capture_reopen(struct live *L, uint64_t now)
 {
 	char *cause = NULL;
 
 	if (L->src != NULL || L->stopping ||
-	    now - L->last_reopen_us < LIVE_REOPEN_S * 1000000ull)
+	    now - L->last_reopen_us < L->reopen_s * 1000000ull)
 		return;
 	L->last_reopen_us = now;
 	if (open_capture(L, &cause) == 0) {
 		L->cap_error[0] = '\0';
+		L->reopen_s = LIVE_REOPEN_MIN_S;
 		watch_capture(L);
 		return;
 	}
 	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
 	    cause ? cause : "capture: open failed");
-	if (L->reopen_fails++ % 60 == 0)
-		log_warnx("%s (still retrying)", L->cap_error);
+	L->reopen_fails++;
+	if (L->reopen_s < LIVE_REOPEN_MAX_S) {
+		L->reopen_s = L->reopen_s * 2 > LIVE_REOPEN_MAX_S
+		    ? LIVE_REOPEN_MAX_S
+		    : L->reopen_s * 2;
+		log_warnx("%s; retrying in %u s", L->cap_error, L->reopen_s);
+	} else if (L->reopen_fails % 60 == 0)
+		log_warnx("%s (still retrying every %d s)", L->cap_error,
+		    LIVE_REOPEN_MAX_S);
 	free(cause);
 }
 
@@ -553,7 +574,7 @@ cmd_status(struct live *L)
 	cJSON_AddNumberToObject(o, "window_s", L->conf->baseline_seconds);
 	o = cJSON_AddObjectToObject(r, "capture");
 	cJSON_AddBoolToObject(o, "up", L->src != NULL);
-	cJSON_AddStringToObject(o, "interface", L->conf->interface);
+	cJSON_AddStringToObject(o, "interface", L->iface);
 	if (L->src == NULL && L->cap_error[0] != '\0')
 		cJSON_AddStringToObject(o, "error", L->cap_error);
 	else
@@ -671,7 +692,10 @@ cmd_model(struct live *L, const char **code, char **message)
 	cJSON_AddNumberToObject(r, "train_loss", mi->train_loss);
 	cJSON_AddNumberToObject(r, "holdout_loss", mi->holdout_loss);
 	cJSON_AddNumberToObject(r, "seed", (double)mi->seed);
-	cJSON_AddStringToObject(r, "file", L->model_path);
+	if (L->model_file[0] != '\0')
+		cJSON_AddStringToObject(r, "file", L->model_file);
+	else
+		cJSON_AddNullToObject(r, "file"); /* not saved yet */
 	return r;
 }
 
@@ -946,6 +970,33 @@ ensure_dir(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * The interface to open: the configured one, else the default route's (or
+ * the first one up), chosen again at each try and logged when it changes;
+ * 0, or -ENODEV with *cause.
+ */
+static int
+choose_iface(struct live *L, char **cause)
+{
+	char name[IFNAMSIZ];
+	const char *how;
+
+	if (L->conf->interface[0] != '\0') {
+		snprintf(L->iface, sizeof(L->iface), "%s", L->conf->interface);
+		return 0;
+	}
+	if (iface_default(
+		IFACE_ROUTE4, IFACE_ROUTE6, name, sizeof(name), &how) != 0) {
+		*cause = strdup("capture: interface not set, and there is no "
+				"default route and no interface up");
+		return -ENODEV;
+	}
+	if (strcmp(name, L->iface) != 0)
+		log_info("capture: interface not set; using %s, %s", name, how);
+	snprintf(L->iface, sizeof(L->iface), "%s", name);
+	return 0;
+}
+
 /* Open the live capture from the configuration; 0, or -errno with *cause. */
 static int
 open_capture(struct live *L, char **cause)
@@ -953,8 +1004,10 @@ open_capture(struct live *L, char **cause)
 	struct cap_source_opts so;
 	int rc;
 
+	if ((rc = choose_iface(L, cause)) != 0)
+		return rc;
 	memset(&so, 0, sizeof(so));
-	so.iface = L->conf->interface;
+	so.iface = L->iface;
 	so.snaplen = (int)L->conf->snaplen;
 	so.promisc = (int)L->conf->promisc;
 	so.buffer_bytes = (int)L->conf->buffer_size;
@@ -971,9 +1024,9 @@ open_capture(struct live *L, char **cause)
 static void
 watch_capture(struct live *L)
 {
-	int fd = cap_source_fd(L->src);
+	int fd;
 
-	if (fd < 0)
+	if (L->src == NULL || (fd = cap_source_fd(L->src)) < 0)
 		return;
 	L->cap_ev = event_new(L->base, fd, EV_READ | EV_PERSIST, capture_cb, L);
 	event_add(L->cap_ev, NULL);
@@ -992,6 +1045,7 @@ load_model(struct live *L)
 	if (rc == 0) {
 		log_info("model %s loaded from %s: detecting",
 		    model_info(m)->id, path);
+		snprintf(L->model_file, sizeof(L->model_file), "%s", path);
 		return m;
 	}
 	if (L->o->model_path != NULL)
@@ -1080,7 +1134,7 @@ open_pipeline(struct live *L)
 	ao.store = L->store;
 	ao.evout = L->evout;
 	ao.sensor = L->conf->sensor_name;
-	ao.iface = L->conf->interface;
+	ao.iface = L->iface; /* filled in when the capture opens */
 	ao.explain_features = L->conf->explain_features;
 	ao.stream_cb = stream_cb;
 	ao.stream_arg = L;
@@ -1298,8 +1352,17 @@ live_run(const struct live_opts *o)
 	if ((L->base = event_base_new()) == NULL)
 		fatalx("event: cannot create the loop");
 	ensure_dir(L->conf->state_dir, 0750);
-	if (open_capture(L, &cause) != 0)
-		fatalx("%s", cause ? cause : "capture: open failed");
+	if (open_capture(L, &cause) != 0) {
+		/* Not fatal: wait for the interface rather than restart. */
+		snprintf(L->cap_error, sizeof(L->cap_error), "%s",
+		    cause ? cause : "capture: open failed");
+		log_warnx("%s; retrying after %d s, then doubling to %d s",
+		    L->cap_error, LIVE_REOPEN_MIN_S, LIVE_REOPEN_MAX_S);
+		free(cause);
+		cause = NULL;
+		L->reopen_s = LIVE_REOPEN_MIN_S;
+		L->last_reopen_us = now_us();
+	}
 	hand_over_state(L);
 	open_control(L);
 	drop_privileges(L);

@@ -1,12 +1,18 @@
 /*
  * Logging for anomd and anomctl: stderr in the foreground, syslog
- * otherwise.  When stderr goes to the journal (systemd sets JOURNAL_STREAM
- * for a service), each line starts with its syslog priority, "<4>", which
- * the journal turns into the entry's priority; anywhere else, such as an
- * analyst's terminal or a file, warnings and errors say so in words.
+ * otherwise.  When stderr is the journal's stream (systemd sets
+ * JOURNAL_STREAM=DEV:INODE for a service, and stderr's device and inode
+ * must match it, as sd_journal_stream_fd(3) says: a child whose stderr was
+ * redirected inherits the variable but not the stream), each line starts
+ * with its syslog priority, "<4>", which the journal turns into the entry's
+ * priority; anywhere else, such as an analyst's terminal or a file,
+ * warnings and errors say so in words.
  * Every function keeps errno as it found it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,31 @@ static int log_journal;
 static int log_verbose;
 static const char *log_tag = "anomd";
 
+/*
+ * Whether the JOURNAL_STREAM value env ("DEV:INODE", decimal) names the file
+ * open on fd: 1 if it does, 0 if not, or if env is NULL or malformed.
+ */
+int
+log_journal_stream_match(const char *env, int fd)
+{
+	uintmax_t dev, ino;
+	struct stat st;
+	char *end;
+
+	if (env == NULL || *env < '0' || *env > '9')
+		return 0;
+	errno = 0;
+	dev = strtoumax(env, &end, 10);
+	if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+		return 0;
+	ino = strtoumax(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return 0;
+	if (fstat(fd, &st) == -1)
+		return 0;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
 /* Set up logging; verbose > 0 shows debug messages. */
 void
 log_init(const char *tag, int foreground, int verbose)
@@ -27,7 +58,7 @@ log_init(const char *tag, int foreground, int verbose)
 	log_tag = tag;
 	log_foreground = foreground;
 	log_verbose = verbose;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_journal_stream_match(getenv("JOURNAL_STREAM"), 2);
 	if (!foreground)
 		openlog(tag, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }

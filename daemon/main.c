@@ -32,6 +32,7 @@ enum {
 	OPT_EVE,
 	OPT_TRAIN_ONLY,
 	OPT_BASELINE,
+	OPT_STATS,
 };
 
 static const struct option longopts[] = {
@@ -51,6 +52,7 @@ static const struct option longopts[] = {
     {"dump-config", optional_argument, NULL, OPT_DUMP_CONFIG},
     {"seed", required_argument, NULL, OPT_SEED},
     {"top", required_argument, NULL, OPT_TOP},
+    {"stats", no_argument, NULL, OPT_STATS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -77,7 +79,8 @@ usage(FILE *fp)
 	    "MODEL]\n"
 	    "             [--baseline SECONDS] [--scores OUT.csv] [--eve "
 	    "OUT.json]\n"
-	    "             [--flows OUT.csv] [--seed N] [--top N] [-v]\n"
+	    "             [--flows OUT.csv] [--seed N] [--top N] [--stats] "
+	    "[-v]\n"
 	    "       anomd -r FILE [-r FILE ...] --train-only -m MODEL\n"
 	    "       anomd [-c CONF] -t\n"
 	    "       anomd --list-features | --dump-config | -h | -V\n"
@@ -106,7 +109,8 @@ usage(FILE *fp)
 	    "      --list-features  print the feature table (=man: as roff)\n"
 	    "      --dump-config    print the default configuration (=man: "
 	    "roff)\n"
-	    "  -v, --verbose        log more\n"
+	    "      --stats          print the flow counters on stderr\n"
+	    "  -v, --verbose        log more (and --stats)\n"
 	    "  -h, --help           show this help\n"
 	    "  -V, --version        show the version\n");
 }
@@ -213,6 +217,10 @@ parse_opt(struct args *a, int ch)
 		break;
 	case 'v':
 		a->verbose++;
+		a->oo.stats = 1;
+		break;
+	case OPT_STATS:
+		a->oo.stats = 1;
 		break;
 	case 'h':
 		usage(stdout);

@@ -266,22 +266,26 @@ open_detector(struct offline *off)
 	return detect_create(&dop);
 }
 
-/* Print what the model is. */
+/* Print what the model is and how it flags flows, as two sentences. */
 static void
 print_model(const struct model *m, const char *how)
 {
 	const struct model_info *mi = model_info(m);
 	char t0[64], t1[64];
 
-	printf("model %s (%s): %" PRIu64 " baseline flows from %s to %s "
-	       "(%" PRIu64 " dropped as outliers), epochs %u+%u, losses %.4g "
-	       "train / %.4g held out\n",
+	printf("The model %s %s: it learnt %" PRIu64 " baseline flows from %s "
+	       "to %s (%" PRIu64 " outlier%s left out) in %u + %u epochs, to "
+	       "a loss of %.4g on them and %.4g on held-out flows.\n",
 	    mi->id, how, mi->baseline_rows, iso_time(mi->first_us, t0),
-	    iso_time(mi->last_us, t1), mi->dropped_rows, mi->epochs_first,
+	    iso_time(mi->last_us, t1), mi->dropped_rows,
+	    mi->dropped_rows == 1 ? "" : "s", mi->epochs_first,
 	    mi->epochs_refit, (double)mi->train_loss, (double)mi->holdout_loss);
-	printf("threshold %.6g by rule %s at target rate %g%s%s\n",
+	printf("A flow alerts when its reconstruction error is above %.4g, "
+	       "set by the %s rule for a target rate of %g normal flows%s%s%s"
+	       "\n",
 	    (double)mi->threshold, mi->rule_name, mi->target_rate,
-	    mi->note[0] ? ": " : "", mi->note);
+	    mi->note[0] ? ": " : "", mi->note,
+	    mi->note[0] && mi->note[strlen(mi->note) - 1] == '.' ? "" : ".");
 }
 
 /* At the end: train when asked to, or say why nothing was scored. */
@@ -295,7 +299,7 @@ finish_detection(struct offline *off)
 	if (o->train_only) {
 		if (detect_train(off->det) != 0)
 			return -1;
-		print_model(detect_model(off->det), "trained");
+		print_model(detect_model(off->det), "was trained");
 		printf("saved to %s\n", o->model_path);
 		return 0;
 	}
@@ -317,9 +321,11 @@ finish_detection(struct offline *off)
 		return -1;
 	}
 	detect_flush(off->det); /* the input ended: so did its incidents */
-	print_model(detect_model(off->det),
-	    o->model_path ? "loaded" : "trained on the baseline window");
 	detect_print_summary(off->det, stdout);
+	print_model(detect_model(off->det),
+	    o->model_path ? "was loaded from the model file"
+			  : "was trained on the baseline window");
+	detect_print_totals(off->det, stdout);
 	return 0;
 }
 
@@ -501,7 +507,9 @@ offline_run(const struct offline_opts *o)
 	flowtab_flush(off.ft, FLOW_END_FLUSH);
 	failed |= off.write_err;
 	failed |= close_out("flows", o->flows_path, off.flows) != 0;
-	print_stats(off.ft);
+	if (o->stats || off.det == NULL)
+		print_stats(
+		    off.ft); /* the counters are a flows-only run's result */
 	if (off.det != NULL)
 		failed |= finish_detection(&off) != 0;
 	else if (off.flows != stdout)

@@ -4,10 +4,15 @@
  * detector.
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <net/if.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,8 +82,8 @@ static const struct {
     {"socket_path = " SUN_PATH_108, 0, "want a path of 1 to 107 bytes"},
     {"socket_path = \"\"", 0, "want a path of 1 to 107 bytes"},
     {"socket_path = /run/x/anomd.sock", 1, NULL},
-    {"interface = abcdefghijklmnop", 0, "want a name of 1 to 15 bytes"},
-    {"interface = \"\"", 0, "want a name of 1 to 15 bytes"},
+    {"interface = abcdefghijklmnop", 0, "want a name of at most 15 bytes"},
+    {"interface = \"\"", 1, NULL}, /* the default route's */
     {"interface = a/b", 0, "no '/' or space"},
     {"interface = abcdefghijklmno", 1, NULL},
     {"user = \"no body\"", 0, "not a user or group name"},
@@ -253,6 +258,152 @@ conf_suite(void)
 	tcase_add_test(tc, test_load_reports_all);
 	tcase_add_test(tc, test_defaults_round_trip);
 	tcase_add_test(tc, test_check_env);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Write text to a fresh temporary file; its path is in path. */
+static void
+write_tmp(char path[64], const char *text)
+{
+	FILE *fp;
+	int fd;
+
+	snprintf(path, 64, "/tmp/check_daemon.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	fp = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+#define ROUTE4_HEAD                                                            \
+	"Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t"     \
+	"\tMTU\tWindow\tIRTT\n"
+
+/* Route tables and the interface they choose ("" for none). */
+static const struct {
+	const char *v4, *v6, *want;
+} routes[] = {
+    /* a Debian 12 host: the default route leaves through enp1s0 */
+    {ROUTE4_HEAD "enp1s0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000"
+		 "\t0\t0\t0\n"
+		 "enp1s0\t0002A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF"
+		 "\t0\t0\t0\n",
+	NULL, "enp1s0"},
+    /* two defaults: the lower metric wins, whatever the order */
+    {ROUTE4_HEAD "wlan0\t00000000\t0102A8C0\t0003\t0\t0\t600\t00000000"
+		 "\t0\t0\t0\n"
+		 "eno1\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000"
+		 "\t0\t0\t0\n",
+	NULL, "eno1"},
+    /* a default route that is not up does not count; IPv6 decides */
+    {ROUTE4_HEAD "eth9\t00000000\t0102A8C0\t0002\t0\t0\t0\t00000000"
+		 "\t0\t0\t0\n",
+	"fe800000000000000000000000000000 40 00000000000000000000000000000000 "
+	"00 00000000000000000000000000000000 00000100 00000001 00000000 "
+	"00000001     ens3\n"
+	"00000000000000000000000000000000 00 00000000000000000000000000000000 "
+	"00 00000000000000000000000000000000 ffffffff 00000001 00000000 "
+	"00200200       lo\n"
+	"00000000000000000000000000000000 00 00000000000000000000000000000000 "
+	"00 fe800000000000000000000000000001 00000400 00000001 00000000 "
+	"00000003     ens3\n",
+	"ens3"},
+    /* garbage, a name too long, only loopback: nothing from the tables */
+    {ROUTE4_HEAD "garbage\n"
+		 "abcdefghijklmnopq\t00000000\t0\t0003\t0\t0\t0\t00000000"
+		 "\t0\t0\t0\n"
+		 "lo\t00000000\t0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n",
+	"", ""},
+};
+
+START_TEST(test_iface_default)
+{
+	char p4[64], p6[64], buf[IFNAMSIZ];
+	const char *how = NULL;
+	int rc;
+
+	write_tmp(p4, routes[_i].v4);
+	write_tmp(p6, routes[_i].v6 ? routes[_i].v6 : "");
+	memset(buf, 'x', sizeof(buf));
+	if (routes[_i].want[0] != '\0') {
+		rc = iface_default(p4, p6, buf, sizeof(buf), &how);
+		ck_assert_msg(rc == 0, "table %d should give an interface", _i);
+		ck_assert_str_eq(buf, routes[_i].want);
+		ck_assert_msg(strstr(how, "default route") != NULL,
+		    "the default route should have chosen %s, not %s", buf,
+		    how);
+	} else {
+		/* falls back to getifaddrs: whatever it gives is not lo */
+		rc = iface_default(p4, p6, buf, sizeof(buf), &how);
+		if (rc == 0) {
+			ck_assert_str_ne(buf, "lo");
+			ck_assert_str_eq(how, "the first interface up");
+		} else
+			ck_assert_int_eq(rc, -ENODEV);
+	}
+	unlink(p4);
+	unlink(p6);
+}
+END_TEST
+
+START_TEST(test_iface_missing_tables)
+{
+	char buf[IFNAMSIZ];
+	const char *how = NULL;
+	int rc;
+
+	rc = iface_default("/nonexistent/route", NULL, buf, sizeof(buf), &how);
+	ck_assert_msg(rc == 0 || rc == -ENODEV,
+	    "missing tables should fall back, not fail oddly");
+	ck_assert_ptr_nonnull(how);
+}
+END_TEST
+
+START_TEST(test_journal_stream)
+{
+	char path[64], env[96];
+	struct stat st;
+	int fd;
+
+	write_tmp(path, "x");
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino);
+	ck_assert_msg(log_journal_stream_match(env, fd) == 1,
+	    "JOURNAL_STREAM naming the fd's device and inode should match");
+	snprintf(env, sizeof(env), "%ju:%ju", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino + 1);
+	ck_assert_msg(log_journal_stream_match(env, fd) == 0,
+	    "another inode (stderr redirected) should not match");
+	ck_assert_int_eq(log_journal_stream_match(NULL, fd), 0);
+	ck_assert_int_eq(log_journal_stream_match("", fd), 0);
+	ck_assert_int_eq(log_journal_stream_match("12", fd), 0);
+	ck_assert_int_eq(log_journal_stream_match("12:", fd), 0);
+	ck_assert_int_eq(log_journal_stream_match(":12", fd), 0);
+	ck_assert_int_eq(log_journal_stream_match("-1:-1", fd), 0);
+	snprintf(env, sizeof(env), "%ju:%jux", (uintmax_t)st.st_dev,
+	    (uintmax_t)st.st_ino);
+	ck_assert_int_eq(log_journal_stream_match(env, fd), 0);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+static Suite *
+iface_suite(void)
+{
+	Suite *s = suite_create("iface");
+	TCase *tc = tcase_create("default");
+
+	tcase_add_loop_test(tc, test_iface_default, 0,
+	    (int)(sizeof(routes) / sizeof(routes[0])));
+	tcase_add_test(tc, test_iface_missing_tables);
+	tcase_add_test(tc, test_journal_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1417,6 +1568,7 @@ main(void)
 	SRunner *sr = srunner_create(conf_suite());
 	int failed;
 
+	srunner_add_suite(sr, iface_suite());
 	srunner_add_suite(sr, incident_suite());
 	srunner_add_suite(sr, detect_suite());
 	srunner_add_suite(sr, alert_suite());

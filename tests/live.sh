@@ -21,6 +21,12 @@ fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
 command -v tcpreplay >/dev/null 2>&1 || skip "tcpreplay not installed"
 command -v python3 >/dev/null 2>&1 || skip "python3 not installed"
 ip netns add anomd-probe-$$ 2>/dev/null || skip "cannot create network namespaces here"
+# ip netns exec remounts / as a slave and /sys: in a container whose / is
+# not a mount point that fails ("mount --make-rslave /" failed).
+if ! why=$(ip netns exec anomd-probe-$$ true 2>&1); then
+	ip netns del anomd-probe-$$
+	skip "ip netns exec cannot work here: $(echo "$why" | head -1)"
+fi
 ip netns del anomd-probe-$$
 
 ns=anomd-cap-$$

@@ -16,7 +16,7 @@ tests_evout_feed_LDADD = $(DAEMON_LDADD)
 EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
 	tests/live.sh tests/priv.sh tests/testconf.sh tests/evout.sh tests/abuse.py \
 	tests/quality.py tests/systemd.sh \
-	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \
+	tests/demo.sh tests/run-all.sh tests/summary.sh tests/make-sample.sh tests/docs.sh \
 	tests/make-lab.sh tests/lab/README.md tests/lab/outside.py \
 	tests/lab/labels.py \
 	tests/update-docs.sh \

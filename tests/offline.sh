@@ -86,11 +86,34 @@ head -c 100 "$tmp/m.model" >"$tmp/bad.model"
 "$anomd" -r "$top/tests/data/sample.pcap" -m "$tmp/bad.model" --db "$tmp/b.db" >/dev/null 2>"$tmp/bad.err"
 [ $? -eq 1 ] && grep -q "model file" "$tmp/bad.err" && ok || fail "a truncated model is refused"
 
+# The summary reads like a report: incidents first (the scan named as one),
+# then the top evidence with no two lines alike, the model and threshold as
+# sentences, the totals last; the counters only with --stats.
+out=$tmp/det1.out
+head -1 "$out" | grep -q '^incidents: [1-9]' && ok || fail "summary starts with: $(head -1 "$out")"
+grep -q '^  #1 10.20.30.66: port scan' "$out" && ok || fail "the scan is not incident #1 in words"
+# one line per initiator, responder, protocol and strongest feature
+awk '/^top evidence:/ { t = 1; next } /^The model/ { t = 0 }
+	t && /^  [0-9]/ { sub(/:[0-9]+$/, "", $3); sub(/:[0-9]+$/, "", $5); k = $2 " " $3 " " $5; f = 1; next }
+	t && f { print k, $1; f = 0 }' "$out" >"$tmp/top.txt"
+n=$(wc -l <"$tmp/top.txt")
+[ "$n" -ge 2 ] && [ -z "$(sort "$tmp/top.txt" | uniq -d)" ] && ok ||
+	fail "top evidence has $n lines, or near-copies: $(sort "$tmp/top.txt" | uniq -d | head -1)"
+grep -q '×[0-9]* alike' "$out" && ok || fail "near-copies are not folded into one line"
+grep -q '^The model [0-9a-f]* was trained on the baseline window: it learnt [0-9]* baseline flows .*\.$' "$out" &&
+	ok || fail "model line: $(grep '^The model' "$out")"
+grep -q '^A flow alerts when its reconstruction error is above .*\.$' "$out" && ok ||
+	fail "threshold line: $(grep -i 'threshold' "$out" | head -1)"
+awk '/^The model/ { m = NR } /^scored [0-9]* flow records/ { s = NR } /^top evidence/ { e = NR }
+	END { exit !(e && m > e && s > m) }' "$out" && ok || fail "summary order: evidence, model, totals"
+grep -qE '^(frames|malformed_[a-z0-9_]*) [0-9]+$' "$tmp/det1.err" &&
+	fail "counters on stderr without --stats" || ok
+
 # Every flow gets a score, the baseline's too, even when the baseline is
 # sampled down to baseline_max_flows to train.
 printf 'baseline_max_flows = 1000\n' >"$tmp/small.conf"
 "$anomd" -c "$tmp/small.conf" -r "$top/tests/data/sample.pcap" --db "$tmp/s.db" \
-    --scores "$tmp/all.csv" >/dev/null 2>"$tmp/all.err"
+    --scores "$tmp/all.csv" --stats >/dev/null 2>"$tmp/all.err"
 recs=0
 for r in idle fin rst halfopen active evict flush shutdown answered; do
 	recs=$((recs + $(stat "records_$r" "$tmp/all.err")))

@@ -37,7 +37,7 @@ refused 'model_layers = 48,,12' 'model_layers "48,,12"'
 refused 'model_layers = 99999999' 'model_layers "99999999"'
 refused 'filter = "tcp portt 80"' 'filter "tcp portt 80": not a BPF filter'
 refused "socket_path = /tmp/$long" 'want a path of 1 to 107 bytes'
-refused 'interface = abcdefghijklmnopq' 'want a name of 1 to 15 bytes'
+refused 'interface = abcdefghijklmnopq' 'want a name of at most 15 bytes'
 refused 'socket_group = nosuchgroup-anomd' 'socket_group "nosuchgroup-anomd" does not exist'
 if [ "$(id -u)" -eq 0 ]; then
 	refused 'user = nosuchuser' 'user "nosuchuser" does not exist'
