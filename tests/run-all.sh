@@ -14,7 +14,9 @@ rm -rf build-ci
 mkdir -p build-ci
 (cd build-ci && ../configure --quiet --enable-werror)
 make -s -C build-ci -j"$jobs"
-make -s -C build-ci -j"$jobs" check || { cat build-ci/test-suite.log; exit 1; }
+# Only this run builds, installs and purges the Debian package (tests/deb.sh).
+ANOMD_TEST_DEB=1 make -s -C build-ci -j"$jobs" check ||
+	{ cat build-ci/test-suite.log; exit 1; }
 
 echo "== sanitizer build: -fsanitize=address,undefined"
 rm -rf build-asan
