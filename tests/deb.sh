@@ -154,6 +154,21 @@ anomd:*:/var/lib/anomd:*nologin) ok "user anomd: $pw" ;;
 esac
 getent group anomd >/dev/null && ok "group anomd" || fail "no group anomd"
 
+# dh_installsystemd enabled the unit (deb-systemd-helper works without a
+# running systemd).
+wants=/etc/systemd/system/multi-user.target.wants/anomd.service
+[ -L "$wants" ] && ok "anomd.service enabled" || fail "no $wants"
+
+# Installed again (as an upgrade would), an edited conffile stays edited.
+echo "# local edit by deb.sh" >>/etc/anomd/anomd.conf
+if dpkg -i "$deb" >"$tmp/reinstall.log" 2>&1 &&
+    grep -qx '# local edit by deb.sh' /etc/anomd/anomd.conf; then
+	ok "reinstalled over itself, the edited conffile kept"
+else
+	cat "$tmp/reinstall.log"
+	fail "reinstall failed or lost the edit in /etc/anomd/anomd.conf"
+fi
+
 # What the daemon leaves behind, for purge to remove.
 mkdir -p /var/lib/anomd
 : >/var/lib/anomd/anomd.db
@@ -168,10 +183,10 @@ left=""
 while IFS= read -r f; do
 	[ -f "$f" ] && left="$left $f"
 done <"$tmp/files"
-for d in /etc/anomd /var/lib/anomd; do
-	[ -e "$d" ] && left="$left $d"
+for d in /etc/anomd /var/lib/anomd "$wants"; do
+	{ [ -e "$d" ] || [ -L "$d" ]; } && left="$left $d"
 done
-[ -z "$left" ] && ok "purge removed every file, /etc/anomd and /var/lib/anomd" ||
+[ -z "$left" ] && ok "purge removed every file, /etc/anomd, /var/lib/anomd and the enablement link" ||
 	fail "left after purge:$left"
 st=$(dpkg-query -W -f='${db:Status-Status}' anomd 2>/dev/null)
 [ -z "$st" ] || [ "$st" = not-installed ] && ok "dpkg forgot anomd" ||
