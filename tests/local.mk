@@ -2,6 +2,9 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/offline.sh tests/eve.sh tests/docs.sh tests/live.sh \
 	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh
+# The Debian package: skips unless ANOMD_TEST_DEB=1 (run-all.sh sets it once).
+TESTS += tests/deb.sh
+EXTRA_DIST += tests/deb.sh
 
 # The live EVE outputs: unit tests, and a feeder that tests/evout.sh runs
 # against a real redis-server.

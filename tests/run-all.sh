@@ -25,7 +25,8 @@ rm -rf build-ci
 mkdir -p build-ci
 (cd build-ci && ../configure --quiet --enable-werror)
 make -s -C build-ci -j"$jobs"
-make -s -C build-ci -j"$jobs" check ||
+# Only this run builds, installs and purges the Debian package (tests/deb.sh).
+ANOMD_TEST_DEB=1 make -s -C build-ci -j"$jobs" check ||
 	failed_steps="$failed_steps check"
 
 echo "== sanitizer build: -fsanitize=address,undefined"

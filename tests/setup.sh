@@ -13,6 +13,7 @@ PKGS="$PKGS systemd"
 PKGS="$PKGS man-db"
 PKGS="$PKGS prometheus"
 PKGS="$PKGS lintian"
+PKGS="$PKGS dpkg-dev debhelper"
 
 missing=""
 for p in $PKGS; do
