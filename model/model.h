@@ -86,6 +86,12 @@ struct model_params {
 	 * model; the pointer need not outlive model_train().
 	 */
 	const uint8_t *groups;
+	/*
+	 * Per row (n entries): non-zero keeps the row from the robust drop
+	 * (an operator said it is normal).  NULL: any row may be dropped.
+	 * Only read during model_train().
+	 */
+	const uint8_t *keep;
 };
 
 #define MODEL_GROUP_OWN 0
