@@ -50,8 +50,7 @@ _Static_assert(SUPPRESS_CIDR_LEN == STORE_CIDR_MAX, "one CIDR text size");
 #define US_PER_S 1000000ULL
 #define SUPPRESS_FOR_MAX_S (10ULL * 366 * 86400) /* "for" at most 10 y */
 
-static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-    0xff};
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 struct rule {
 	int64_t id;
@@ -379,8 +378,8 @@ suppress_proto_parse(const char *s)
 
 /* Parse one network argument of an allow into text; -1 with *message. */
 static int
-allow_net(const char *name, const char *v, struct suppress_net *n,
-    char *text, size_t len, const char **code, char **message)
+allow_net(const char *name, const char *v, struct suppress_net *n, char *text,
+    size_t len, const char **code, char **message)
 {
 	const char *why = "";
 
@@ -411,8 +410,8 @@ allow_tuple(const cJSON *args, struct store_suppress *row, const char **code,
 	}
 	if (allow_net("src", src, &s, row->src, sizeof(row->src), code,
 		message) != 0 ||
-	    allow_net("dst", dst, &d, row->dst, sizeof(row->dst), code,
-		message) != 0)
+	    allow_net(
+		"dst", dst, &d, row->dst, sizeof(row->dst), code, message) != 0)
 		return -1;
 	if (s.fam == 0 && d.fam == 0) {
 		fail(code, message, "bad_argument",
@@ -444,8 +443,8 @@ only_item(const char *list, uint64_t n, char *buf, size_t len)
 	if (cJSON_GetArraySize(a) == 1) {
 		v = cJSON_GetArrayItem(a, 0);
 		if (cJSON_IsString(v))
-			ok = snprintf(buf, len, "%s", v->valuestring) <
-			    (int)len;
+			ok =
+			    snprintf(buf, len, "%s", v->valuestring) < (int)len;
 		else if (cJSON_IsNumber(v) && v->valuedouble >= 1 &&
 		    v->valuedouble <= 65535)
 			ok = snprintf(buf, len, "%d", v->valueint) < (int)len;
@@ -493,8 +492,8 @@ row_json(const struct store_suppress *row, uint64_t pending, uint64_t now_us)
 		    o, "expires", iso_time(row->expires_us, t));
 	else
 		cJSON_AddNullToObject(o, "expires");
-	cJSON_AddBoolToObject(o, "active",
-	    row->expires_us == 0 || now_us < row->expires_us);
+	cJSON_AddBoolToObject(
+	    o, "active", row->expires_us == 0 || now_us < row->expires_us);
 	cJSON_AddStringToObject(o, "src", row->src[0] ? row->src : "any");
 	cJSON_AddStringToObject(o, "dst", row->dst[0] ? row->dst : "any");
 	cJSON_AddNumberToObject(o, "dst_port", row->dst_port);
@@ -519,8 +518,8 @@ allow_common(const cJSON *args, struct store_suppress *row, uint64_t now_us,
 	int64_t secs = 0;
 	size_t i;
 
-	if (control_arg_int(args, "for", 1, (int64_t)SUPPRESS_FOR_MAX_S,
-		&secs) < 0 ||
+	if (control_arg_int(
+		args, "for", 1, (int64_t)SUPPRESS_FOR_MAX_S, &secs) < 0 ||
 	    arg_str(args, "note", &note) < 0) {
 		fail(code, message, "bad_argument",
 		    "allow: for is a whole number of seconds, 1 to %llu; note "
@@ -530,8 +529,7 @@ allow_common(const cJSON *args, struct store_suppress *row, uint64_t now_us,
 	}
 	if (note != NULL && strlen(note) >= sizeof(row->note)) {
 		fail(code, message, "bad_argument",
-		    "allow: note longer than %zu bytes",
-		    sizeof(row->note) - 1);
+		    "allow: note longer than %zu bytes", sizeof(row->note) - 1);
 		return -1;
 	}
 	for (i = 0; note != NULL && note[i] != '\0'; i++)
@@ -571,8 +569,8 @@ suppress_cmd_allow(struct suppress *sp, struct store *st, const cJSON *args,
 
 	memset(&row, 0, sizeof(row));
 	row.created_by = peer != NULL ? (int64_t)peer->uid : -1;
-	if (control_arg_int(args, "incident", 1, INT64_C(9000000000000000),
-		&incident) < 0)
+	if (control_arg_int(
+		args, "incident", 1, INT64_C(9000000000000000), &incident) < 0)
 		return fail(code, message, "bad_argument",
 		    "allow: incident is a positive whole number");
 	if (incident != 0 &&
@@ -598,7 +596,7 @@ suppress_cmd_allow(struct suppress *sp, struct store *st, const cJSON *args,
 	} else if (allow_tuple(args, &row, code, message) != 0)
 		return NULL;
 	if ((rc = store_suppress_add(st, &row, &row.id, &cause)) != 0) {
-		fail(code, message, rc == -ENOSPC ? "busy" : "internal", "%s",
+		fail(code, message, rc == -ENOSPC ? "full" : "internal", "%s",
 		    cause ? cause : "suppress: add failed");
 		free(cause);
 		return NULL;
@@ -673,8 +671,8 @@ suppress_cmd_unallow(struct suppress *sp, struct store *st, const cJSON *args,
 	suppress_sync(sp, st, NULL);
 	rc = store_suppress_del(st, id, &cause);
 	if (rc == -ENOENT)
-		return fail(code, message, "not_found",
-		    "no suppression %" PRId64, id);
+		return fail(
+		    code, message, "not_found", "no suppression %" PRId64, id);
 	if (rc != 0) {
 		fail(code, message, "internal", "%s",
 		    cause ? cause : "suppress: remove failed");

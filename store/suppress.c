@@ -57,8 +57,9 @@ store_suppress_add(struct store *st, const struct store_suppress *sp,
 	if (!store_terminated(sp->src, sizeof(sp->src)) ||
 	    !store_terminated(sp->dst, sizeof(sp->dst)) ||
 	    !store_terminated(sp->note, sizeof(sp->note))) {
-		store_set_cause(cause, "store: suppression string not "
-				       "terminated");
+		store_set_cause(cause,
+		    "store: suppression string not "
+		    "terminated");
 		return -EINVAL;
 	}
 	if ((n = count_rows(st, cause)) < 0)
@@ -126,8 +127,7 @@ store_suppress_hit(struct store *st, const struct store_suppress_hits *h,
 
 	if (n == 0)
 		return 0;
-	if ((rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL)) !=
-	    SQLITE_OK)
+	if ((rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
 	if ((rc = prepare(st,
 		 "UPDATE suppressions SET hits = hits + ?,"
