@@ -851,7 +851,10 @@ print_status(const cJSON *r)
 	    F(c, "bytes", s3), F(c, "flows_active", s4));
 	printf("drops:     %s by the kernel, %s by the interface\n",
 	    F(c, "kernel_drops", s1), F(c, "if_drops", s2));
-	printf("alerts:    %s\n", F(r, "alerts", s1));
+	printf("alerts:    %s (%s suppressed by the operator)\n",
+	    F(r, "alerts", s1),
+	    F(cJSON_GetObjectItemCaseSensitive(r, "alert_counts"), "suppressed",
+		s2));
 #undef F
 }
 
