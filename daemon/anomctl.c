@@ -41,6 +41,7 @@
 #define ANOMCTL_INCIDENT_ALERTS 100 /* alerts "incident" returns at most */
 #define ANOMCTL_ID_MAX 9007199254740992.0 /* 2^53: exact in JSON */
 #define ANOMCTL_EPOCH_MAX 1e11 /* seconds; the daemon's bound too */
+#define ANOMCTL_FOR_MAX_S (10.0 * 366 * 86400) /* allow --for, the daemon's */
 
 enum {
 	EXIT_OK = 0,
@@ -850,7 +851,10 @@ print_status(const cJSON *r)
 	    F(c, "bytes", s3), F(c, "flows_active", s4));
 	printf("drops:     %s by the kernel, %s by the interface\n",
 	    F(c, "kernel_drops", s1), F(c, "if_drops", s2));
-	printf("alerts:    %s\n", F(r, "alerts", s1));
+	printf("alerts:    %s (%s suppressed by the operator)\n",
+	    F(r, "alerts", s1),
+	    F(cJSON_GetObjectItemCaseSensitive(r, "alert_counts"), "suppressed",
+		s2));
 #undef F
 }
 
@@ -1059,6 +1063,158 @@ build_none(int argc, char **argv, cJSON *args)
 	return -1;
 }
 
+/* Parse a duration (N, Ns, Nm, Nh, Nd, Nw) into seconds; 0 or -1. */
+static int
+parse_for(const char *s, double *out)
+{
+	static const double mult[] = {1, 60, 3600, 86400, 604800};
+	const char *units = "smhdw", *u;
+	size_t len = strlen(s);
+	char num[32];
+
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memcpy(num, s, len + 1);
+	if ((u = strchr(units, s[len - 1])) != NULL && len > 1)
+		num[len - 1] = '\0';
+	else
+		u = units;
+	if (parse_whole(num, 1, ANOMCTL_FOR_MAX_S, out) != 0)
+		return -1;
+	*out *= mult[u - units];
+	return *out <= ANOMCTL_FOR_MAX_S ? 0 : -1;
+}
+
+/* Add one allow option and its value to args; 0, or -1 if invalid. */
+static int
+allow_opt(const char *opt, const char *val, cJSON *args)
+{
+	double v;
+
+	if (cJSON_GetObjectItemCaseSensitive(args, opt) != NULL)
+		return -1; /* given twice */
+	if (strcmp(opt, "src") == 0 || strcmp(opt, "dst") == 0 ||
+	    strcmp(opt, "proto") == 0 || strcmp(opt, "note") == 0)
+		return cJSON_AddStringToObject(args, opt, val) ? 0 : -1;
+	if (strcmp(opt, "dst-port") == 0) {
+		if (parse_whole(val, 1, 65535, &v) != 0)
+			return -1;
+		return cJSON_AddNumberToObject(args, "dst_port", v) ? 0 : -1;
+	}
+	if (strcmp(opt, "for") == 0) {
+		if (parse_for(val, &v) != 0)
+			return -1;
+		return cJSON_AddNumberToObject(args, "for", v) ? 0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * "allow INCIDENT [--for D] [--note T]" or "allow --src CIDR --dst CIDR
+ * --dst-port N [--proto P] [--for D] [--note T]".
+ */
+static int
+build_allow(int argc, char **argv, cJSON *args)
+{
+	static const char *const opts[] = {
+	    "src", "dst", "dst-port", "proto", "for", "note", NULL};
+	const char *opt, *val, *eq;
+	char name[16];
+	double id;
+	int i = 1, k;
+
+	if (argc > 1 && strncmp(argv[1], "--", 2) != 0) {
+		if (parse_whole(argv[1], 1, ANOMCTL_ID_MAX, &id) != 0) {
+			warnx("%s: incident id \"%s\" is not a positive whole "
+			      "number",
+			    argv[0], argv[1]);
+			return -1;
+		}
+		cJSON_AddNumberToObject(args, "incident", id);
+		i = 2;
+	}
+	for (; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) != 0)
+			goto bad;
+		opt = argv[i] + 2;
+		eq = strchr(opt, '=');
+		snprintf(name, sizeof(name), "%.*s",
+		    (int)(eq ? (size_t)(eq - opt) : strlen(opt)), opt);
+		for (k = 0; opts[k] != NULL && strcmp(opts[k], name); k++)
+			;
+		if (opts[k] == NULL || (!eq && i + 1 == argc))
+			goto bad;
+		val = eq ? eq + 1 : argv[++i];
+		if (allow_opt(name, val, args) != 0) {
+			warnx("%s: --%s: invalid or repeated value \"%s\"",
+			    argv[0], name, val);
+			return -1;
+		}
+	}
+	if (cJSON_GetArraySize(args) == 0) {
+		warnx("%s: want an incident id or --src/--dst", argv[0]);
+		return -1;
+	}
+	return 0;
+bad:
+	warnx("%s: unknown option or missing value: %s", argv[0], argv[i]);
+	return -1;
+}
+
+/* Print one suppression on one line. */
+static void
+print_suppression(const cJSON *o)
+{
+	char id[32], src[64], dst[64], port[32], proto[32], exp[64], hits[32],
+	    last[64], note[300];
+
+	field(o, "id", id, sizeof(id));
+	field(o, "src", src, sizeof(src));
+	field(o, "dst", dst, sizeof(dst));
+	field(o, "dst_port", port, sizeof(port));
+	field(o, "proto", proto, sizeof(proto));
+	field(o, "expires", exp, sizeof(exp));
+	field(o, "hits", hits, sizeof(hits));
+	field(o, "last_hit", last, sizeof(last));
+	field(o, "note", note, sizeof(note));
+	printf("%6s  %-20s %-20s %5s %5s  %-25s %8s  %-25s %s%s\n", id, src,
+	    dst, strcmp(port, "0") ? port : "any",
+	    strcmp(proto, "0") ? proto : "any",
+	    strcmp(exp, "-") ? exp : "never", hits, last,
+	    cJSON_IsTrue(cJSON_GetObjectItem(o, "active")) ? "" : "(expired) ",
+	    note);
+}
+
+/* Print the header of the suppressions table. */
+static void
+print_suppression_header(void)
+{
+	printf("%6s  %-20s %-20s %5s %5s  %-25s %8s  %-25s %s\n", "ID", "SRC",
+	    "DST", "PORT", "PROTO", "EXPIRES", "HITS", "LAST HIT", "NOTE");
+}
+
+/* Print the suppression "allow" made. */
+static void
+print_allow(const cJSON *result)
+{
+	print_suppression_header();
+	print_suppression(result);
+}
+
+/* Print the "allows" list. */
+static void
+print_allows(const cJSON *result)
+{
+	const cJSON *a = cJSON_GetObjectItem(result, "suppressions"), *o;
+
+	if (cJSON_GetArraySize(a) == 0) {
+		printf("no suppressions\n");
+		return;
+	}
+	print_suppression_header();
+	cJSON_ArrayForEach(o, a) print_suppression(o);
+}
+
 static const struct command commands[] = {
     {"version", build_none, print_version, NULL},
     {"status", build_none, print_status, NULL},
@@ -1070,6 +1226,9 @@ static const struct command commands[] = {
     {"follow", build_none, NULL, "subscribe"},
     {"retrain", build_none, print_generic, NULL},
     {"model", build_none, print_generic, NULL},
+    {"allow", build_allow, print_allow, NULL},
+    {"allows", build_none, print_allows, NULL},
+    {"unallow", build_alert, print_generic, NULL},
 };
 
 /* The request for cmd with its arguments, or NULL (usage error). */
@@ -1192,6 +1351,14 @@ usage(FILE *fp)
 	    "  follow        print alerts as they come, until interrupted\n"
 	    "  retrain       learn a new baseline and model\n"
 	    "  model         the current model\n"
+	    "  allow incident [--for dur] [--note text]\n"
+	    "  allow --src cidr --dst cidr --dst-port n [--proto p] [--for "
+	    "dur]\n"
+	    "        [--note text]\n"
+	    "                suppress alerts judged benign (dur: 30m, 12h, "
+	    "7d, 2w)\n"
+	    "  allows        the suppressions, with their hits\n"
+	    "  unallow id    remove a suppression\n"
 	    "  help [command]\n"
 	    "                this summary, or one command's part of it\n"
 	    "socket: -s, else $ANOMD_SOCKET, else " ANOMCTL_SOCKET "\n");

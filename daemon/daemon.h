@@ -314,6 +314,74 @@ void incident_summary(const struct incident *inc, char *buf, size_t len);
 /* Format n with a space every three digits ("19 876") into buf. */
 const char *incident_count_str(uint64_t n, char buf[32]);
 
+/* ---- suppress.c --------------------------------------------------------- */
+
+/*
+ * Suppressions (see suppress.c): an operator's allow list, matched before
+ * alerting and respected by the next baseline's robust drop.
+ */
+struct store;
+struct store_suppress;
+struct suppress;
+struct control_peer;
+struct cJSON;
+
+#define SUPPRESS_MAX 256 /* suppressions kept (store/ refuses more) */
+#define SUPPRESS_CIDR_LEN 50 /* bytes of a canonical CIDR text, NUL incl. */
+
+/* A parsed network: fam 0 = any, 4 (IPv4-mapped in addr) or 6. */
+struct suppress_net {
+	uint8_t addr[CAP_ADDR_LEN];
+	uint8_t len; /* prefix bits of addr (96 + n for IPv4 /n) */
+	uint8_t fam;
+};
+
+/*
+ * Parse CIDR s ("", "any", an address, or address/prefix) into *n (may be
+ * NULL) and its canonical text into text[len] (may be NULL; "" for any).
+ * Returns 0, or -EINVAL with *why (a static message) set and the outputs
+ * untouched.
+ */
+int suppress_cidr_parse(const char *s, struct suppress_net *n, char *text,
+    size_t len, const char **why);
+/* Whether a 16-byte address (IPv4-mapped for IPv4) lies in network n. */
+int suppress_net_match(const struct suppress_net *n, const uint8_t *addr);
+/* A protocol name (any, tcp, udp, icmp, icmp6) or number; 0 = any, -1. */
+int suppress_proto_parse(const char *s);
+/* Create an empty list (exits on OOM); free it with suppress_free(). */
+struct suppress *suppress_create(void);
+/* Free a list; NULL does nothing. */
+void suppress_free(struct suppress *sp);
+/* Add one row (copied); 0, -EINVAL (a CIDR that does not parse), -ENOSPC. */
+int suppress_add(struct suppress *sp, const struct store_suppress *row);
+/*
+ * The id of the first suppression matching flow fr at alert time ts_us,
+ * or 0 (also for sp NULL).  count: count a hit (an alert suppressed).
+ */
+int64_t suppress_match(struct suppress *sp, const struct flow_record *fr,
+    uint64_t ts_us, int count);
+/* Suppressions in the list. */
+size_t suppress_count(const struct suppress *sp);
+/* Alerts and findings suppressed so far (0 for NULL). */
+uint64_t suppress_suppressed(const struct suppress *sp);
+/* Add the hits counted in memory to the rows of st; 0 or -errno. */
+int suppress_sync(struct suppress *sp, struct store *st, char **cause);
+/* Sync hits, then reload the list from st; the count, or -errno. */
+int suppress_load(struct suppress *sp, struct store *st, char **cause);
+/*
+ * The control commands "allow", "allows" and "unallow" (see anomd(8)); a
+ * control_handler_cb result (caller frees) or NULL with *code and *message
+ * set.  The caller checks that the peer of allow and unallow is an admin;
+ * now_us is the wall clock (created, expires, and "active" in a listing).
+ */
+struct cJSON *suppress_cmd_allow(struct suppress *sp, struct store *st,
+    const struct cJSON *args, const struct control_peer *peer, uint64_t now_us,
+    const char **code, char **message);
+struct cJSON *suppress_cmd_allows(struct suppress *sp, struct store *st,
+    uint64_t now_us, const char **code, char **message);
+struct cJSON *suppress_cmd_unallow(struct suppress *sp, struct store *st,
+    const struct cJSON *args, const char **code, char **message);
+
 /* ---- detect.c ----------------------------------------------------------- */
 
 struct model;
@@ -339,6 +407,7 @@ struct detect_opts {
 	struct alert_out *out;
 	int async; /* the caller trains (detect_job_*) */
 	int score_baseline; /* score the baseline's flows once trained */
+	struct suppress *supp; /* operator suppressions (not owned), or NULL */
 };
 
 /* What the detector decided about one record. */
@@ -348,6 +417,7 @@ enum detect_decision {
 	DETECT_FLOW_ALERT, /* own evidence past threshold_own: an alert */
 	DETECT_RESPONDER_FINDING, /* ctx past threshold_ctx: a new finding */
 	DETECT_RESPONDER_EPISODE, /* ctx past it, joined an open episode */
+	DETECT_SUPPRESSED, /* past a threshold, but an operator allowed it */
 };
 
 /*

@@ -67,6 +67,7 @@ struct detector {
 	/* baseline */
 	int learning, training;
 	float *rows;
+	uint8_t *keep; /* per row: an operator suppression matched it */
 	FILE *spill; /* every baseline record, to score once trained */
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
@@ -243,6 +244,7 @@ detect_free(struct detector *d)
 	incidents_free(d->inc);
 	model_free(d->model);
 	free(d->rows);
+	free(d->keep);
 	if (d->spill != NULL)
 		fclose(d->spill);
 	free(d);
@@ -270,6 +272,7 @@ baseline_add(struct detector *d, const struct flow_record *r)
 	else if ((j = rng_next(&d->rng) % d->seen) >= d->caprows)
 		return;
 	memcpy(d->rows + j * FEAT_COUNT, r->feat, sizeof(r->feat));
+	d->keep[j] = suppress_match(d->o.supp, r, r->ts_last_us, 0) != 0;
 }
 
 /* Record a new model in the store. */
@@ -311,6 +314,7 @@ store_model(struct detector *d)
  */
 struct detect_job {
 	float *rows;
+	uint8_t *keep;
 	FILE *spill;
 	size_t n;
 	struct model_params p;
@@ -336,9 +340,12 @@ detect_job_take(struct detector *d)
 	j->meta.last_us = d->last_us;
 	memcpy(j->xform, d->xform, sizeof(j->xform));
 	j->rows = d->rows;
+	j->keep = d->keep;
+	j->p.keep = j->keep;
 	j->spill = d->spill;
 	j->n = d->nrows;
 	d->rows = NULL;
+	d->keep = NULL;
 	d->spill = NULL;
 	d->nrows = 0;
 	d->learning = 0;
@@ -354,7 +361,10 @@ detect_job_run(struct detect_job *j)
 		j->rc = model_train(&j->model, j->rows, j->n, FEAT_COUNT,
 		    j->xform, feat_table_hash(), &j->p, &j->meta, &j->cause);
 	free(j->rows);
+	free(j->keep);
 	j->rows = NULL;
+	j->keep = NULL;
+	j->p.keep = NULL;
 }
 
 /*
@@ -430,9 +440,13 @@ detect_retrain(struct detector *d)
 
 	if (d->training)
 		return 0;
-	if (d->rows == NULL &&
-	    (d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) ==
-		NULL) {
+	/* rows and keep are allocated, moved and freed together. */
+	if ((d->rows == NULL &&
+		(d->rows = calloc(d->caprows, FEAT_COUNT * sizeof(float))) ==
+		    NULL) ||
+	    (d->keep == NULL && (d->keep = calloc(d->caprows, 1)) == NULL)) {
+		free(d->rows);
+		d->rows = NULL;
 		log_warnx("detect: cannot allocate a baseline of %zu flows "
 			  "(%zu MB): retrain refused, %s",
 		    d->caprows, d->caprows * FEAT_COUNT * sizeof(float) >> 20,
@@ -446,7 +460,9 @@ detect_retrain(struct detector *d)
 		log_warn("detect: temporary file for the baseline's records: "
 			 "retrain refused");
 		free(d->rows);
+		free(d->keep);
 		d->rows = NULL;
+		d->keep = NULL;
 		return -err;
 	}
 	d->nrows = 0;
@@ -496,7 +512,7 @@ static void
 scores_row(struct detector *d, const struct detect_result *res)
 {
 	static const char *const kind[] = {
-	    "none", "none", "flow", "responder", "responder"};
+	    "none", "none", "flow", "responder", "responder", "suppressed"};
 	const struct flow_record *r = res->r;
 	const struct model_split *sp = &res->split;
 	const struct model_info *mi = model_info(d->model);
@@ -771,7 +787,11 @@ score(
 	model_score_split(d->model, r->feat, &res->split);
 	d->st.scored++;
 	expire(d, r->ts_last_us);
-	if (res->split.own > mi->threshold_own) {
+	if ((res->split.own > mi->threshold_own ||
+		res->split.ctx > mi->threshold_ctx) &&
+	    suppress_match(d->o.supp, r, r->ts_last_us, 1) != 0)
+		res->decision = DETECT_SUPPRESSED;
+	else if (res->split.own > mi->threshold_own) {
 		res->decision = DETECT_FLOW_ALERT;
 		res->score = res->split.own;
 		res->threshold = mi->threshold_own;

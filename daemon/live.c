@@ -60,6 +60,7 @@ struct live {
 	struct detector *det;
 	struct store *store;
 	struct alert_out *out;
+	struct suppress *supp; /* operator suppressions */
 	struct evout *evout; /* the live EVE output, or NULL */
 	struct control *ctl;
 	char model_path[PATH_MAX]; /* where trained models are saved */
@@ -136,6 +137,7 @@ flush_store(struct live *L)
 		free(cause);
 		return;
 	}
+	suppress_sync(L->supp, L->store, NULL); /* retried next tick */
 	for (i = 0; i < L->nstream; i++) {
 		control_broadcast(L->ctl, L->stream[i]);
 		free(L->stream[i]);
@@ -526,6 +528,8 @@ add_alert_counts(struct live *L, cJSON *r)
 	cJSON_AddNumberToObject(o, "dropped", (double)as->dropped);
 	cJSON_AddNumberToObject(o, "rejected", (double)as->rejected);
 	cJSON_AddNumberToObject(o, "stream_dropped", (double)L->stream_dropped);
+	cJSON_AddNumberToObject(
+	    o, "suppressed", (double)suppress_suppressed(L->supp));
 }
 
 /* The EVE output's counters under "eve". */
@@ -635,6 +639,8 @@ cmd_stats(struct live *L)
 	NUM(o, alert_out_stats(L->out), rejected);
 	NUM(o, alert_out_stats(L->out), eve_lines);
 	NUM(o, alert_out_stats(L->out), eve_errors);
+	cJSON_AddNumberToObject(
+	    o, "suppressed", (double)suppress_suppressed(L->supp));
 	store_stats(L->store, &ss);
 	o = cJSON_AddObjectToObject(r, "store");
 	NUM(o, &ss, queued), NUM(o, &ss, folded), NUM(o, &ss, rate_dropped);
@@ -899,6 +905,19 @@ peer_is_admin(const struct control_peer *peer)
 	return peer->uid == 0 || peer->uid == geteuid();
 }
 
+/* Whether peer may run command; else NULL with "forbidden" set. */
+static int
+admin_only(const struct control_peer *peer, const char *command,
+    const char **code, char **message)
+{
+	if (peer_is_admin(peer))
+		return 1;
+	fail(code, message, "forbidden",
+	    "%s is for root and the daemon's user (uid %u)", command,
+	    (unsigned)geteuid());
+	return 0;
+}
+
 /* Run one control command. */
 static cJSON *
 control_cb(struct control_client *cl, const char *command, const cJSON *args,
@@ -927,6 +946,19 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 		return live_cmd_incident(L->store, args, code, message);
 	if (strcmp(command, "model") == 0)
 		return cmd_model(L, code, message);
+	if (strcmp(command, "allows") == 0)
+		return suppress_cmd_allows(
+		    L->supp, L->store, now_us(), code, message);
+	if (strcmp(command, "allow") == 0)
+		return admin_only(peer, command, code, message)
+		    ? suppress_cmd_allow(L->supp, L->store, args, peer,
+			  now_us(), code, message)
+		    : NULL;
+	if (strcmp(command, "unallow") == 0)
+		return admin_only(peer, command, code, message)
+		    ? suppress_cmd_unallow(
+			  L->supp, L->store, args, code, message)
+		    : NULL;
 	if (strcmp(command, "subscribe") == 0) {
 		control_subscribe(cl);
 		r = cJSON_CreateObject();
@@ -955,7 +987,8 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 	}
 	return fail(code, message, "unknown_command",
 	    "unknown command \"%s\"; try version, status, stats, alerts, "
-	    "alert, incidents, incident, model, retrain, subscribe",
+	    "alert, incidents, incident, model, retrain, subscribe, allow, "
+	    "allows, unallow",
 	    command);
 }
 
@@ -1122,6 +1155,22 @@ open_control(struct live *L)
 		fatalx("%s", cause ? cause : "control: open failed");
 }
 
+/* Load the operator's suppressions; the daemon runs on without them. */
+static void
+load_suppressions(struct live *L)
+{
+	char *cause = NULL;
+	int n;
+
+	if ((n = suppress_load(L->supp, L->store, &cause)) < 0)
+		log_warnx("%s; no suppressions applied",
+		    cause ? cause : "suppress: load failed");
+	else if (n > 0)
+		log_info("suppress: %d operator suppression%s loaded", n,
+		    n == 1 ? "" : "s");
+	free(cause);
+}
+
 /* Create the detector and the flow table. */
 static void
 open_pipeline(struct live *L)
@@ -1139,6 +1188,8 @@ open_pipeline(struct live *L)
 	ao.stream_cb = stream_cb;
 	ao.stream_arg = L;
 	L->out = alert_out_create(&ao);
+	L->supp = suppress_create();
+	load_suppressions(L);
 	memset(&dop, 0, sizeof(dop));
 	dop.conf = L->conf;
 	dop.model = load_model(L);
@@ -1146,6 +1197,7 @@ open_pipeline(struct live *L)
 	dop.store = L->store;
 	dop.out = L->out;
 	dop.async = 1;
+	dop.supp = L->supp;
 	L->det = detect_create(&dop);
 	if (dop.model != NULL)
 		L->model_since_us = now_us();
@@ -1224,9 +1276,10 @@ log_alert_counts(struct live *L)
 	log_info("alerts: %" PRIu64 " raised: %" PRIu64 " stored, %" PRIu64
 		 " folded into earlier rows, %" PRIu64 " capped by "
 		 "alert_rate_max, %" PRIu64 " dropped (store queue full), "
-		 "%" PRIu64 " rejected; %" PRIu64 " stream lines dropped",
+		 "%" PRIu64 " rejected; %" PRIu64 " stream lines dropped; "
+		 "%" PRIu64 " suppressed by the operator",
 	    s->raised, s->stored, s->folded, s->capped, s->dropped, s->rejected,
-	    L->stream_dropped);
+	    L->stream_dropped, suppress_suppressed(L->supp));
 }
 
 /* Stop capture, score the open flows, commit, close: reverse start-up. */
@@ -1248,6 +1301,8 @@ shutdown_all(struct live *L)
 	flowtab_flush(L->ft, FLOW_END_SHUTDOWN);
 	detect_flush(L->det); /* write the open incidents */
 	flush_store(L);
+	if (suppress_sync(L->supp, L->store, NULL) != 0)
+		log_warnx("suppress: hits could not be counted in the store");
 	for (i = 0; i < 4; i++)
 		event_free(L->sig_ev[i]);
 	if (L->cap_ev)
@@ -1267,8 +1322,10 @@ shutdown_all(struct live *L)
 	alert_out_set_evout(L->out, NULL);
 	evout_close(L->evout);
 	L->evout = NULL;
-	if (!L->worker_running)
+	if (!L->worker_running) {
 		alert_out_free(L->out);
+		suppress_free(L->supp);
+	}
 	for (i = 0; i < (int)L->nstream; i++)
 		free(L->stream[i]);
 	free(L->stream);

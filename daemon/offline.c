@@ -29,6 +29,7 @@ struct offline {
 	struct detector *det;
 	struct store *store;
 	struct alert_out *out;
+	struct suppress *supp; /* the database's suppressions, or NULL */
 	int dlt, write_err;
 	uint64_t flush_errors;
 	uint64_t since_flush;
@@ -242,6 +243,44 @@ open_store(const struct offline_opts *o)
 	return st;
 }
 
+/*
+ * The operator's suppressions in the database, applied by alert time so
+ * that a run says the same thing whenever it runs; NULL when there are
+ * none.
+ */
+static struct suppress *
+open_suppressions(struct store *st)
+{
+	struct suppress *sp = suppress_create();
+	char *cause = NULL;
+	int n;
+
+	if ((n = suppress_load(sp, st, &cause)) < 0)
+		fatalx("%s", cause ? cause : "suppress: load failed");
+	if (n == 0) {
+		suppress_free(sp);
+		return NULL;
+	}
+	printf("applying %d operator suppression%s from the database\n", n,
+	    n == 1 ? "" : "s");
+	return sp;
+}
+
+/* Count the suppressions' hits in the store and say how many there were. */
+static void
+close_suppressions(struct offline *off)
+{
+	char *cause = NULL;
+
+	if (off->supp == NULL)
+		return;
+	printf("suppressed by the operator: %" PRIu64 " alerts and findings\n",
+	    suppress_suppressed(off->supp));
+	if (suppress_sync(off->supp, off->store, &cause) != 0)
+		log_warnx("%s", cause ? cause : "suppress: hits not counted");
+	free(cause);
+}
+
 /* Set up the detector: load a model, or prepare to learn one. */
 static struct detector *
 open_detector(struct offline *off)
@@ -257,6 +296,7 @@ open_detector(struct offline *off)
 	dop.scores = off->scores;
 	dop.store = off->store;
 	dop.out = off->out;
+	dop.supp = off->supp;
 	if (o->train_only)
 		dop.model_out = o->model_path;
 	else if (o->model_path != NULL &&
@@ -429,6 +469,7 @@ close_store(struct offline *off)
 		alert_out_print(off->out, stdout);
 	if (off->store == NULL)
 		return 0;
+	close_suppressions(off);
 	flush_store(off);
 	store_stats(off->store, &ss);
 	rc = store_close(off->store, &cause);
@@ -489,8 +530,10 @@ offline_run(const struct offline_opts *o)
 		if ((off.scores = open_out("scores", o->scores_path)) != NULL)
 			detect_scores_header(off.scores);
 		off.eve = open_out("eve", o->eve_path);
-		if (o->db_path != NULL && !o->train_only)
+		if (o->db_path != NULL && !o->train_only) {
 			off.store = open_store(o);
+			off.supp = open_suppressions(off.store);
+		}
 		if (!o->train_only) {
 			memset(&ao, 0, sizeof(ao));
 			ao.store = off.store;
@@ -521,6 +564,7 @@ offline_run(const struct offline_opts *o)
 	else if (off.store != NULL && store_close(off.store, NULL) != 0)
 		failed = 1;
 	detect_free(off.det);
+	suppress_free(off.supp);
 	alert_out_free(off.out);
 	flowtab_free(off.ft);
 	return failed ? 1 : 0;

@@ -101,6 +101,12 @@ struct model_params {
 	 * grown (the responder sent payload), or -1 for every row.
 	 */
 	int32_t transfer_gate;
+	/*
+	 * Per row (n entries): non-zero keeps the row from the robust drop
+	 * (an operator said it is normal).  NULL: any row may be dropped.
+	 * Only read during model_train().
+	 */
+	const uint8_t *keep;
 };
 
 #define MODEL_GROUP_OWN 0
@@ -205,8 +211,9 @@ enum model_isa model_isa_best(void);
  * baseline is dealt by the seed into p->folds folds; the network is fitted
  * on all folds but fold 0 with early stopping on fold 0, up to the share
  * robust_drop of highest-error rows is removed (only rows beyond the error
- * tail the other rows predict, so a clean baseline loses next to none),
- * and the network is fitted again to the rest.  Then every kept row gets
+ * tail the other rows predict, so a clean baseline loses next to none;
+ * rows p->keep marks are never removed), and the network is fitted again
+ * to the rest.  Then every kept row gets
  * an out-of-sample error (k-fold cross-fitting): fold 0 from the final
  * network, every other fold from a network fitted without that fold for as
  * many epochs as the first fit took to its best.  The thresholds (total,

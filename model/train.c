@@ -930,9 +930,13 @@ drop_worst(
 	/* tr->hold is free until the refit gathers it again. */
 	cut = drop_cut(tr->err, tr->n, tr->p->robust_drop, tr->hold);
 	qsort(rk, tr->n, sizeof(*rk), ranked_cmp);
-	for (i = 0; i < ndrop && rk[i].err > cut; i++)
-		gone[rk[i].row] = 1;
-	*dropped = i;
+	/* Rows the caller keeps are skipped; the next worst ones may go. */
+	for (i = 0, k = 0; i < tr->n && k < ndrop && rk[i].err > cut; i++)
+		if (tr->p->keep == NULL || !tr->p->keep[rk[i].row]) {
+			gone[rk[i].row] = 1;
+			k++;
+		}
+	*dropped = k;
 	for (i = 0, k = 0; i < tr->nkept; i++)
 		if (!gone[tr->perm[i]])
 			tr->perm[k++] = tr->perm[i];

@@ -4,7 +4,7 @@ store_libstore_a_SOURCES = \
 	store/store.h store/store-int.h \
 	store/store.c store/schema.c store/fold.c store/alert.c \
 	store/query.c store/retain.c store/model.c \
-	store/incident.c
+	store/incident.c store/suppress.c
 store_libstore_a_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CJSON_CFLAGS)
 
 check_PROGRAMS += tests/check_store

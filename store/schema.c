@@ -75,6 +75,23 @@ static const char *const steps[] = {
     " model_id TEXT NOT NULL);"
     "CREATE INDEX incidents_last ON incidents (last);"
     "CREATE INDEX incidents_host ON incidents (host);",
+    /*
+     * 2 -> 3: suppressions, an operator's allow list.  src and dst are
+     * CIDR texts ("" = any), expires 0 = never, dst_port and proto 0 =
+     * any; created_by is the operator's uid.
+     */
+    "CREATE TABLE suppressions ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL DEFAULT 0,"
+    " src TEXT NOT NULL,"
+    " dst TEXT NOT NULL,"
+    " dst_port INTEGER NOT NULL DEFAULT 0,"
+    " proto INTEGER NOT NULL DEFAULT 0,"
+    " note TEXT NOT NULL DEFAULT '',"
+    " created_by INTEGER NOT NULL,"
+    " hits INTEGER NOT NULL DEFAULT 0,"
+    " last_hit INTEGER NOT NULL DEFAULT 0);",
 };
 
 _Static_assert(sizeof(steps) / sizeof(steps[0]) == STORE_SCHEMA_VERSION,

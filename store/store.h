@@ -64,7 +64,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2 /* PRAGMA user_version this code writes */
+#define STORE_SCHEMA_VERSION 3 /* PRAGMA user_version this code writes */
 
 /* Bytes of an address text, NUL included. */
 #define STORE_IP_MAX INET6_ADDRSTRLEN
@@ -348,5 +348,61 @@ int store_model_get(
  */
 int store_models_query(struct store *st, unsigned int limit, store_model_cb cb,
     void *arg, char **cause);
+
+/*
+ * Suppressions: an operator's word that some traffic is benign.  The store
+ * keeps the rows and checks only that the strings fit; the daemon parses
+ * and matches the CIDRs (daemon/suppress.c).  Writes go to the disk at
+ * once, as models do: they are rare and come from a person.
+ */
+#define STORE_CIDR_MAX 50 /* bytes of a CIDR text ("" = any), NUL incl. */
+#define STORE_NOTE_MAX 256 /* bytes of a suppression's note, NUL incl. */
+#define STORE_SUPPRESS_MAX 256 /* rows the table may hold */
+
+struct store_suppress {
+	int64_t id; /* row id; ignored by add */
+	uint64_t created_us; /* wall clock of the allow */
+	uint64_t expires_us; /* 0 = never */
+	char src[STORE_CIDR_MAX]; /* initiator network; "" = any */
+	char dst[STORE_CIDR_MAX]; /* responder network; "" = any */
+	uint16_t dst_port; /* 0 = any */
+	uint8_t proto; /* IP protocol number, 0 = any */
+	char note[STORE_NOTE_MAX];
+	int64_t created_by; /* uid of the operator, -1 = unknown */
+	uint64_t hits; /* alerts suppressed so far */
+	uint64_t last_hit_us; /* alert time of the latest, 0 = none */
+};
+
+typedef int (*store_suppress_cb)(const struct store_suppress *s, void *arg);
+
+/*
+ * Insert suppression s at once; *idp (if not NULL) gets its id.  Returns
+ * 0, -EINVAL (a string not terminated), -ENOSPC when the table holds
+ * STORE_SUPPRESS_MAX rows already, or -errno with *cause set.
+ */
+int store_suppress_add(struct store *st, const struct store_suppress *s,
+    int64_t *idp, char **cause);
+/* Delete suppression id.  Returns 0, -ENOENT, or -errno with *cause. */
+int store_suppress_del(struct store *st, int64_t id, char **cause);
+/* Hits counted in memory for one suppression. */
+struct store_suppress_hits {
+	int64_t id;
+	uint64_t hits; /* to add */
+	uint64_t last_hit_us; /* kept when later than the row's */
+};
+
+/*
+ * Add the hits of n suppressions in one transaction (one fsync).  A row
+ * deleted meanwhile is not an error.  Returns 0, or -errno with *cause
+ * set and nothing changed.
+ */
+int store_suppress_hit(struct store *st, const struct store_suppress_hits *h,
+    size_t n, char **cause);
+/*
+ * Call cb for every suppression, oldest (lowest id) first: at most
+ * STORE_SUPPRESS_MAX.  Returns the number passed to cb, or -errno.
+ */
+int store_suppress_query(
+    struct store *st, store_suppress_cb cb, void *arg, char **cause);
 
 #endif

@@ -1639,6 +1639,287 @@ store_cmd_suite(void)
 	return s;
 }
 
+/* ---- The suppression commands: allow, allows, unallow ------------------- */
+
+static struct suppress *SP; /* the list the suppression commands change */
+
+/* The handler of the suppression tests (live.c checks the peer first). */
+static cJSON *
+supp_handler(struct control_client *cl, const char *command, const cJSON *args,
+    const struct control_peer *peer, const char **code, char **message,
+    void *arg)
+{
+	(void)cl, (void)arg;
+	if (strcmp(command, "allow") == 0)
+		return suppress_cmd_allow(SP, ST, args, peer,
+		    (uint64_t)T0_S * 1000000, code, message);
+	if (strcmp(command, "allows") == 0)
+		return suppress_cmd_allows(
+		    SP, ST, (uint64_t)(T0_S + 3600) * 1000000, code, message);
+	if (strcmp(command, "unallow") == 0)
+		return suppress_cmd_unallow(SP, ST, args, code, message);
+	*code = "unknown_command";
+	*message = strdup("unknown command");
+	return NULL;
+}
+
+/*
+ * store_start()'s store, plus incident 6: initiator 10.3.0.7 with one peer
+ * (10.9.0.1) and one port (22); then the server with supp_handler.
+ */
+static void
+supp_start(void)
+{
+	struct control_opts o = opts();
+	struct store_incident inc;
+	char *cause = NULL;
+	int64_t id;
+
+	store_start();
+	control_close(F.ctl);
+	F.ctl = NULL;
+	memset(&inc, 0, sizeof(inc));
+	inc.first_us = (uint64_t)T0_S * 1000000;
+	inc.last_us = inc.first_us + 1000000;
+	inc.about = STORE_ABOUT_INITIATOR;
+	snprintf(inc.host, sizeof(inc.host), "10.3.0.7");
+	inc.alerts = inc.flows = 40;
+	inc.peers_n = inc.ports_n = 1;
+	snprintf(inc.peers, sizeof(inc.peers), "[\"10.9.0.1\"]");
+	snprintf(inc.ports, sizeof(inc.ports), "[22]");
+	ck_assert_int_eq(store_incident_put(ST, &inc, &id), 0);
+	ck_assert_int_eq(id, 6);
+	ck_assert_int_eq(store_flush(ST, NULL), 0);
+	SP = suppress_create();
+	ck_assert_int_eq(suppress_load(SP, ST, NULL), 0);
+	o.output_max = 1024 * 1024;
+	ck_assert_msg(
+	    control_open(&F.ctl, F.base, &o, supp_handler, &F, &cause) == 0,
+	    "control_open should succeed: %s", cause ? cause : "");
+}
+
+/* Free the list and close the store. */
+static void
+supp_stop(void)
+{
+	suppress_free(SP);
+	SP = NULL;
+	store_stop();
+}
+
+/* The string field name of o. */
+static const char *
+sfield(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, name);
+
+	ck_assert_msg(cJSON_IsString(v), "%s should be a string", name);
+	return v->valuestring;
+}
+
+START_TEST(test_allow_list_unallow)
+{
+	const cJSON *res, *a;
+	struct flow_record r;
+	cJSON *resp;
+	int fd;
+
+	supp_start();
+	fd = cli_connect();
+	resp = store_ask(fd,
+	    "{\"command\":\"allow\",\"arguments\":{\"src\":\"10.1.0.0/16\","
+	    "\"dst\":\"192.168.1.5\",\"dst_port\":873,\"proto\":\"tcp\","
+	    "\"for\":604800,\"note\":\"nightly rsync\"}}\n",
+	    &res);
+	ck_assert_int_eq(cJSON_GetObjectItem(res, "id")->valueint, 1);
+	ck_assert_str_eq(sfield(res, "src"), "10.1.0.0/16");
+	ck_assert_str_eq(sfield(res, "dst"), "192.168.1.5/32");
+	ck_assert_int_eq(cJSON_GetObjectItem(res, "dst_port")->valueint, 873);
+	ck_assert_int_eq(cJSON_GetObjectItem(res, "proto")->valueint, 6);
+	ck_assert_str_eq(
+	    sfield(res, "expires"), "2023-11-21T22:13:20.000000+0000");
+	ck_assert_str_eq(sfield(res, "note"), "nightly rsync");
+	ck_assert_int_eq(
+	    cJSON_GetObjectItem(res, "created_by")->valueint, (int)getuid());
+	cJSON_Delete(resp);
+	ck_assert_msg(suppress_count(SP) == 1,
+	    "the daemon's list should be reloaded after an allow");
+	/* One alert suppressed: allows shows the hit before it is synced. */
+	memset(&r, 0, sizeof(r));
+	r.src[10] = r.src[11] = r.dst[10] = r.dst[11] = 0xff;
+	r.src[12] = 10, r.src[13] = 1, r.src[15] = 9;
+	r.dst[12] = 192, r.dst[13] = 168, r.dst[14] = 1, r.dst[15] = 5;
+	r.proto = 6;
+	r.dport = 873;
+	ck_assert_int_eq(
+	    suppress_match(SP, &r, (uint64_t)T0_S * 1000000, 1), 1);
+	resp = store_ask(fd, "{\"command\":\"allows\"}\n", &res);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "suppressions"), 0);
+	ck_assert_int_eq(cJSON_GetObjectItem(a, "hits")->valueint, 1);
+	ck_assert_msg(cJSON_IsTrue(cJSON_GetObjectItem(a, "active")),
+	    "a suppression within its week should be active");
+	ck_assert_int_eq(cJSON_GetObjectItem(res, "suppressed")->valueint, 1);
+	ck_assert_int_eq(
+	    cJSON_GetObjectItem(res, "max")->valueint, SUPPRESS_MAX);
+	cJSON_Delete(resp);
+	resp = store_ask(
+	    fd, "{\"command\":\"unallow\",\"arguments\":{\"id\":1}}\n", &res);
+	ck_assert_int_eq(cJSON_GetObjectItem(res, "removed")->valueint, 1);
+	cJSON_Delete(resp);
+	ck_assert_int_eq(suppress_count(SP), 0);
+	cli_send(fd, "{\"command\":\"unallow\",\"arguments\":{\"id\":1}}\n");
+	cli_expect_code(fd, "not_found");
+	resp = store_ask(fd, "{\"command\":\"allows\"}\n", &res);
+	ck_assert_int_eq(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(res, "suppressions")), 0);
+	cJSON_Delete(resp);
+	close(fd);
+	supp_stop();
+}
+END_TEST
+
+/* Incidents and the suppression derived from each. */
+static const struct {
+	int id;
+	const char *src, *dst;
+	int port;
+} allow_inc[] = {
+    {6, "10.3.0.7/32", "10.9.0.1/32", 22}, /* one peer, one port */
+    {4, "10.3.0.1/32", "any", 0}, /* initiator, no single peer or port */
+    {1, "any", "10.3.0.1/32", 0}, /* about a responder */
+    {5, "any", "2001:db8::1/128", 0}, /* IPv6, about a responder */
+};
+
+START_TEST(test_allow_incident)
+{
+	const cJSON *res;
+	char req[160];
+	cJSON *resp;
+	int fd;
+
+	supp_start();
+	fd = cli_connect();
+	snprintf(req, sizeof(req),
+	    "{\"command\":\"allow\",\"arguments\":{\"incident\":%d,"
+	    "\"note\":\"lab\"}}\n",
+	    allow_inc[_i].id);
+	resp = store_ask(fd, req, &res);
+	ck_assert_str_eq(sfield(res, "src"), allow_inc[_i].src);
+	ck_assert_str_eq(sfield(res, "dst"), allow_inc[_i].dst);
+	ck_assert_int_eq(
+	    cJSON_GetObjectItem(res, "dst_port")->valueint, allow_inc[_i].port);
+	ck_assert_int_eq(cJSON_GetObjectItem(res, "proto")->valueint, 0);
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(res, "expires")),
+	    "without for, a suppression should never expire");
+	cJSON_Delete(resp);
+	cli_send(
+	    fd, "{\"command\":\"allow\",\"arguments\":{\"incident\":99}}\n");
+	cli_expect_code(fd, "not_found");
+	close(fd);
+	supp_stop();
+}
+END_TEST
+
+static const char *const allow_bad[] = {
+    "{}",
+    "{\"dst_port\":22}",
+    "{\"src\":\"any\",\"dst\":\"any\"}",
+    "{\"src\":\"10.0.0.1/24\"}",
+    "{\"src\":\"10.0.0.0/33\"}",
+    "{\"dst\":\"garbage\"}",
+    "{\"dst\":\"::1/129\"}",
+    "{\"src\":10}",
+    "{\"src\":\"10.0.0.1\",\"dst_port\":65536}",
+    "{\"src\":\"10.0.0.1\",\"dst_port\":-1}",
+    "{\"src\":\"10.0.0.1\",\"dst_port\":1.5}",
+    "{\"src\":\"10.0.0.1\",\"proto\":\"xyz\"}",
+    "{\"src\":\"10.0.0.1\",\"proto\":\"256\"}",
+    "{\"src\":\"10.0.0.1\",\"proto\":6}",
+    "{\"src\":\"10.0.0.1\",\"for\":0}",
+    "{\"src\":\"10.0.0.1\",\"for\":1e12}",
+    "{\"src\":\"10.0.0.1\",\"note\":\"a\\u0001b\"}",
+    "{\"src\":\"10.0.0.1\",\"note\":\"a\\nb\"}",
+    "{\"src\":\"10.0.0.1\",\"note\":5}",
+    "{\"incident\":0}",
+    "{\"incident\":\"6\"}",
+    "{\"incident\":6,\"src\":\"10.0.0.1\"}",
+    "{\"incident\":6,\"dst_port\":22}",
+};
+
+START_TEST(test_allow_bad_args)
+{
+	const cJSON *res;
+	char req[512];
+	cJSON *resp;
+	int fd;
+
+	supp_start();
+	fd = cli_connect();
+	snprintf(req, sizeof(req), "{\"command\":\"allow\",\"arguments\":%s}\n",
+	    allow_bad[_i]);
+	cli_send(fd, req);
+	cli_expect_code(fd, "bad_argument");
+	ck_assert_msg(
+	    suppress_count(SP) == 0, "a refused allow should change nothing");
+	resp = store_ask(fd, "{\"command\":\"allows\"}\n", &res);
+	ck_assert_int_eq(
+	    cJSON_GetArraySize(cJSON_GetObjectItem(res, "suppressions")), 0);
+	cJSON_Delete(resp);
+	close(fd);
+	supp_stop();
+}
+END_TEST
+
+START_TEST(test_allow_note_and_cap)
+{
+	char req[1024], note[300];
+	int fd, i;
+
+	supp_start();
+	fd = cli_connect();
+	memset(note, 'n', 256);
+	note[256] = '\0';
+	snprintf(req, sizeof(req),
+	    "{\"command\":\"allow\",\"arguments\":{\"src\":\"10.0.0.1\","
+	    "\"note\":\"%s\"}}\n",
+	    note);
+	cli_send(fd, req);
+	cli_expect_code(fd, "bad_argument");
+	note[255] = '\0';
+	snprintf(req, sizeof(req),
+	    "{\"command\":\"allow\",\"arguments\":{\"src\":\"10.0.0.1\","
+	    "\"note\":\"%s\"}}\n",
+	    note);
+	for (i = 0; i < SUPPRESS_MAX; i++)
+		cJSON_Delete(store_ask(fd, req, &(const cJSON *){NULL}));
+	ck_assert_int_eq(suppress_count(SP), SUPPRESS_MAX);
+	cli_send(fd, req);
+	cli_expect_code(fd, "full");
+	ck_assert_int_eq(suppress_count(SP), SUPPRESS_MAX);
+	close(fd);
+	supp_stop();
+}
+END_TEST
+
+/* The suite of the suppression commands. */
+static Suite *
+supp_cmd_suite(void)
+{
+	Suite *s = suite_create("suppression commands");
+	TCase *tc = tcase_create("allow");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_allow_list_unallow);
+	tcase_add_loop_test(tc, test_allow_incident, 0,
+	    sizeof(allow_inc) / sizeof(allow_inc[0]));
+	tcase_add_loop_test(tc, test_allow_bad_args, 0,
+	    sizeof(allow_bad) / sizeof(allow_bad[0]));
+	tcase_add_test(tc, test_allow_note_and_cap);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 /* Run the control suite. */
 int
 main(void)
@@ -1647,6 +1928,7 @@ main(void)
 	int failed;
 
 	srunner_add_suite(sr, store_cmd_suite());
+	srunner_add_suite(sr, supp_cmd_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
 #include <net/if.h>
 
 #include <errno.h>
@@ -1562,6 +1563,288 @@ alert_suite(void)
 	return s;
 }
 
+/* ---- Suite suppress ----------------------------------------------------- */
+
+/* CIDR texts and what the parser must make of them. */
+static const struct {
+	const char *in;
+	int ok;
+	const char *text; /* canonical text when ok, part of why when not */
+	int fam, len; /* fam and prefix bits (of 128) when ok */
+} cidrs[] = {
+    {"", 1, "", 0, 0},
+    {"any", 1, "", 0, 0},
+    {"0.0.0.0/0", 1, "0.0.0.0/0", 4, 96},
+    {"10.0.0.0/8", 1, "10.0.0.0/8", 4, 104},
+    {"10.1.2.3", 1, "10.1.2.3/32", 4, 128},
+    {"10.1.2.3/32", 1, "10.1.2.3/32", 4, 128},
+    {"255.255.255.255/32", 1, "255.255.255.255/32", 4, 128},
+    {"192.168.1.128/25", 1, "192.168.1.128/25", 4, 121},
+    {"::/0", 1, "::/0", 6, 0},
+    {"2001:DB8::/32", 1, "2001:db8::/32", 6, 32},
+    {"2001:db8::1", 1, "2001:db8::1/128", 6, 128},
+    {"2001:db8::1/128", 1, "2001:db8::1/128", 6, 128},
+    {"::ffff:10.0.0.0/104", 1, "10.0.0.0/8", 4, 104},
+    {"::ffff:10.0.0.1", 1, "10.0.0.1/32", 4, 128},
+    {"10.0.0.1/24", 0, "host bits", 0, 0},
+    {"2001:db8::1/64", 0, "host bits", 0, 0},
+    {"10.0.0.0/33", 0, "0 to 32", 0, 0},
+    {"::/129", 0, "0 to 128", 0, 0},
+    {"10.0.0.0/", 0, "prefix length", 0, 0},
+    {"10.0.0.0/-1", 0, "prefix length", 0, 0},
+    {"10.0.0.0/+8", 0, "prefix length", 0, 0},
+    {"10.0.0.0/08", 0, "prefix length", 0, 0},
+    {"10.0.0.0/8/8", 0, "prefix length", 0, 0},
+    {"10.0.0.0/ 8", 0, "prefix length", 0, 0},
+    {"10.0.0.0/0008", 0, "prefix length", 0, 0},
+    {"10.0.0.0/4294967304", 0, "prefix length", 0, 0},
+    {"10.0.0", 0, "not an IPv4", 0, 0},
+    {"10.0.0.256", 0, "not an IPv4", 0, 0},
+    {"010.0.0.1", 0, "not an IPv4", 0, 0},
+    {" 10.0.0.1", 0, "not an IPv4", 0, 0},
+    {"10.0.0.1 ", 0, "not an IPv4", 0, 0},
+    {"/8", 0, "not an IPv4", 0, 0},
+    {"fe80::1%eth0", 0, "not an IPv4", 0, 0},
+    {"2001:db8:::1", 0, "not an IPv4", 0, 0},
+    {"example.com", 0, "not an IPv4", 0, 0},
+    {"ANY", 0, "not an IPv4", 0, 0},
+    {"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa/128", 0, "too long", 0,
+	0},
+};
+
+START_TEST(test_cidr_parse)
+{
+	struct suppress_net n;
+	char text[SUPPRESS_CIDR_LEN];
+	const char *why = NULL;
+	int rc;
+
+	memset(&n, 0xa5, sizeof(n));
+	memset(text, '#', sizeof(text));
+	rc = suppress_cidr_parse(cidrs[_i].in, &n, text, sizeof(text), &why);
+	if (!cidrs[_i].ok) {
+		ck_assert_msg(
+		    rc == -EINVAL, "\"%s\" should be refused", cidrs[_i].in);
+		ck_assert_msg(why != NULL && strstr(why, cidrs[_i].text),
+		    "\"%s\": why should say %s: %s", cidrs[_i].in,
+		    cidrs[_i].text, why ? why : "(null)");
+		ck_assert_msg(n.fam == 0xa5 && text[0] == '#',
+		    "a refused CIDR should leave the outputs alone");
+		return;
+	}
+	ck_assert_msg(
+	    rc == 0, "\"%s\" should parse: %s", cidrs[_i].in, why ? why : "");
+	ck_assert_str_eq(text, cidrs[_i].text);
+	ck_assert_int_eq(n.fam, cidrs[_i].fam);
+	ck_assert_int_eq(n.len, cidrs[_i].len);
+	/* The canonical text parses to the same network. */
+	{
+		struct suppress_net m;
+		char again[SUPPRESS_CIDR_LEN];
+
+		ck_assert_int_eq(
+		    suppress_cidr_parse(text, &m, again, sizeof(again), &why),
+		    0);
+		ck_assert_str_eq(again, text);
+		ck_assert_mem_eq(&m, &n, sizeof(m));
+	}
+}
+END_TEST
+
+/* A 16-byte IPv6 address from text. */
+static void
+v6(uint8_t out[CAP_ADDR_LEN], const char *s)
+{
+	ck_assert_int_eq(inet_pton(AF_INET6, s, out), 1);
+}
+
+START_TEST(test_net_match)
+{
+	struct suppress_net n;
+	uint8_t a[CAP_ADDR_LEN];
+	const char *why;
+
+	ck_assert_int_eq(
+	    suppress_cidr_parse("192.168.1.128/25", &n, NULL, 0, &why), 0);
+	v4(a, IP(192, 168, 1, 128));
+	ck_assert_msg(suppress_net_match(&n, a), "first address of /25");
+	v4(a, IP(192, 168, 1, 255));
+	ck_assert_msg(suppress_net_match(&n, a), "last address of /25");
+	v4(a, IP(192, 168, 1, 127));
+	ck_assert_msg(!suppress_net_match(&n, a), "one below the /25");
+	v4(a, IP(192, 168, 2, 128));
+	ck_assert_msg(!suppress_net_match(&n, a), "another /24");
+	ck_assert_int_eq(
+	    suppress_cidr_parse("0.0.0.0/0", &n, NULL, 0, &why), 0);
+	ck_assert_msg(suppress_net_match(&n, a), "0.0.0.0/0 is every IPv4");
+	v6(a, "2001:db8::1");
+	ck_assert_msg(!suppress_net_match(&n, a),
+	    "an IPv4 network should not match IPv6");
+	ck_assert_int_eq(suppress_cidr_parse("::/0", &n, NULL, 0, &why), 0);
+	ck_assert_msg(suppress_net_match(&n, a), "::/0 is every IPv6");
+	v4(a, IP(10, 0, 0, 1));
+	ck_assert_msg(
+	    !suppress_net_match(&n, a), "::/0 should not match an IPv4 flow");
+	ck_assert_int_eq(suppress_cidr_parse("", &n, NULL, 0, &why), 0);
+	ck_assert_msg(suppress_net_match(&n, a), "any is IPv4 too");
+	ck_assert_int_eq(
+	    suppress_cidr_parse("2001:db8::/33", &n, NULL, 0, &why), 0);
+	v6(a, "2001:db8:7fff::1");
+	ck_assert_msg(suppress_net_match(&n, a), "inside the /33");
+	v6(a, "2001:db8:8000::");
+	ck_assert_msg(!suppress_net_match(&n, a), "just past the /33");
+	ck_assert_int_eq(
+	    suppress_cidr_parse("2001:db8::1", &n, NULL, 0, &why), 0);
+	v6(a, "2001:db8::1");
+	ck_assert_msg(suppress_net_match(&n, a), "a /128 matches itself");
+	a[15] ^= 1;
+	ck_assert_msg(!suppress_net_match(&n, a), "and only itself");
+}
+END_TEST
+
+/* A suppression row for tests. */
+static void
+mk_row(struct store_suppress *row, int64_t id, const char *src, const char *dst,
+    uint16_t port, uint8_t proto, uint64_t expires_us)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = id;
+	snprintf(row->src, sizeof(row->src), "%s", src);
+	snprintf(row->dst, sizeof(row->dst), "%s", dst);
+	row->dst_port = port;
+	row->proto = proto;
+	row->expires_us = expires_us;
+}
+
+/* A flow src -> dst:dport over proto at t_us. */
+static void
+mk_flow(struct flow_record *r, uint32_t src, uint32_t dst, uint16_t dport,
+    uint8_t proto, uint64_t t_us)
+{
+	memset(r, 0, sizeof(*r));
+	v4(r->src, src);
+	v4(r->dst, dst);
+	r->dport = dport;
+	r->proto = proto;
+	r->ts_first_us = r->ts_last_us = t_us;
+}
+
+START_TEST(test_suppress_match)
+{
+	struct suppress *sp = suppress_create();
+	struct store_suppress row;
+	struct flow_record r;
+	int i;
+
+	ck_assert_int_eq(suppress_match(NULL, &r, 0, 1), 0);
+	mk_row(&row, 3, "10.0.0.0/8", "192.168.1.5", 873, 6, T0_US + SEC(10));
+	ck_assert_int_eq(suppress_add(sp, &row), 0);
+	mk_row(&row, 5, "", "192.168.1.0/24", 0, 0, 0);
+	ck_assert_int_eq(suppress_add(sp, &row), 0);
+	mk_row(&row, 6, "10.0.0.1/24", "", 0, 0, 0);
+	ck_assert_msg(suppress_add(sp, &row) == -EINVAL,
+	    "a row that does not parse should be refused");
+	ck_assert_int_eq(suppress_count(sp), 2);
+
+	mk_flow(&r, IP(10, 9, 9, 9), IP(192, 168, 1, 5), 873, 6, T0_US);
+	ck_assert_msg(suppress_match(sp, &r, T0_US, 1) == 3,
+	    "the first matching rule (lowest id) should win");
+	ck_assert_msg(suppress_match(sp, &r, T0_US + SEC(10), 1) == 5,
+	    "at its expiry time rule 3 is over; rule 5 still matches");
+	mk_flow(&r, IP(10, 9, 9, 9), IP(192, 168, 2, 5), 873, 6, T0_US);
+	ck_assert_int_eq(suppress_match(sp, &r, T0_US, 1), 0);
+	mk_flow(&r, IP(10, 9, 9, 9), IP(192, 168, 1, 6), 873, 17, T0_US);
+	ck_assert_msg(
+	    suppress_match(sp, &r, T0_US, 0) == 5, "proto and port 0 are any");
+	ck_assert_msg(suppress_suppressed(sp) == 2,
+	    "count 0 should not be counted as suppressed");
+	mk_flow(&r, IP(11, 9, 9, 9), IP(192, 168, 1, 5), 873, 6, T0_US);
+	mk_row(&row, 9, "11.0.0.0/8", "", 22, 6, 0);
+	ck_assert_int_eq(suppress_add(sp, &row), 0);
+	ck_assert_msg(
+	    suppress_match(sp, &r, T0_US, 1) == 5, "rule 9 wants port 22");
+	for (i = (int)suppress_count(sp); i < SUPPRESS_MAX; i++)
+		ck_assert_int_eq(suppress_add(sp, &row), 0);
+	ck_assert_msg(suppress_add(sp, &row) == -ENOSPC,
+	    "the list should stop at SUPPRESS_MAX");
+	suppress_free(sp);
+	suppress_free(NULL);
+}
+END_TEST
+
+/* A detector with a suppression: a matching alert is counted, not raised. */
+START_TEST(test_detect_suppressed)
+{
+	struct anomd_conf c;
+	struct alert_out_opts ao;
+	struct alert_out *out;
+	struct detect_opts o;
+	struct detect_result res;
+	struct store_suppress row;
+	struct suppress *sp = suppress_create();
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 42, i;
+
+	conf_defaults(&c);
+	c.baseline_seconds = 100;
+	c.baseline_min_flows = 200;
+	c.model_epochs = 5;
+	c.model_threads = 1;
+	memset(&ao, 0, sizeof(ao));
+	out = alert_out_create(&ao);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.out = out;
+	o.supp = sp;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, NULL);
+	}
+	ck_assert_ptr_nonnull(detect_model(d));
+	/* mk_record's flows go to 10.1.0.1:443. */
+	mk_row(&row, 1, "", "10.1.0.1", 443, 6, 0);
+	ck_assert_int_eq(suppress_add(sp, &row), 0);
+	mk_record(&r, 401, &rng, 1000.0f);
+	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_SUPPRESSED);
+	ck_assert_uint_eq(detect_stats(d)->alerts, 0);
+	ck_assert_uint_eq(detect_stats(d)->incidents, 0);
+	ck_assert_msg(alert_out_stats(out)->raised == 0,
+	    "a suppressed alert should not reach the alert writer");
+	ck_assert_uint_eq(suppress_suppressed(sp), 1);
+	v4(r.dst, IP(10, 1, 0, 2));
+	ck_assert_msg(detect_record(d, &r, &res) == DETECT_FLOW_ALERT,
+	    "another responder is not suppressed");
+	ck_assert_uint_eq(alert_out_stats(out)->raised, 1);
+	mk_record(&r, 402, &rng, 1.0f);
+	ck_assert_msg(detect_record(d, &r, &res) == DETECT_NONE,
+	    "a normal flow is not counted as suppressed");
+	ck_assert_uint_eq(suppress_suppressed(sp), 1);
+	detect_free(d);
+	alert_out_free(out);
+	suppress_free(sp);
+}
+END_TEST
+
+static Suite *
+suppress_suite(void)
+{
+	Suite *s = suite_create("suppress");
+	TCase *tc = tcase_create("cidr");
+
+	tcase_add_loop_test(
+	    tc, test_cidr_parse, 0, sizeof(cidrs) / sizeof(cidrs[0]));
+	tcase_add_test(tc, test_net_match);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("match");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_suppress_match);
+	tcase_add_test(tc, test_detect_suppressed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -1572,6 +1855,7 @@ main(void)
 	srunner_add_suite(sr, incident_suite());
 	srunner_add_suite(sr, detect_suite());
 	srunner_add_suite(sr, alert_suite());
+	srunner_add_suite(sr, suppress_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

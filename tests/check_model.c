@@ -2348,6 +2348,88 @@ file_suite(void)
 	return s;
 }
 
+/* ---- Suite keep: the robust drop spares the rows the caller keeps ------- */
+
+/*
+ * The planted outliers of outliers_caught(), every step-th of them kept
+ * (step 0: none): dropped rows, and outliers scoring above the threshold.
+ */
+static size_t
+kept_outliers_caught(size_t step, size_t *dropped)
+{
+	const size_t dim = 32, n = 5000;
+	struct model_params p;
+	struct synth s;
+	struct model *m;
+	uint8_t xform[32] = {0}, *keep = calloc(n, 1);
+	float *x = xalloc_rows(n, dim), *o = xalloc_rows(n / 100, dim), sc;
+	size_t i, caught = 0;
+
+	ck_assert_ptr_nonnull(keep);
+	synth_init(&s, 400, dim, 4, 0.1);
+	synth_rows(&s, x, n);
+	synth_ood(&s, o, n / 100);
+	for (i = 0; i < n / 100; i++) {
+		memcpy(x + (i * 100 + 37) * dim, o + i * dim, dim * 4);
+		keep[i * 100 + 37] = step != 0 && i % step == 0;
+	}
+	small_params(&p, dim);
+	p.robust_drop = 0.01;
+	p.keep = keep;
+	m = train_ok(x, n, dim, xform, &p);
+	for (i = 0; i < n / 100; i++) {
+		sc = model_score(m, x + (i * 100 + 37) * dim);
+		caught += sc > model_threshold(m);
+	}
+	*dropped = model_info(m)->dropped_rows;
+	model_free(m);
+	free(keep);
+	free(x);
+	free(o);
+	return caught;
+}
+
+START_TEST(test_keep_spares_rows)
+{
+	size_t caught, dropped, caught_half, dropped_half;
+
+	caught = kept_outliers_caught(1, &dropped);
+	caught_half = kept_outliers_caught(2, &dropped_half);
+	fprintf(stderr,
+	    "keep: all 50 kept: %zu dropped, %zu caught; 25 kept: %zu "
+	    "dropped, %zu caught\n",
+	    dropped, caught, dropped_half, caught_half);
+	ck_assert_msg(dropped <= 5,
+	    "with every outlier kept the drop should find next to nothing "
+	    "else to remove, not %zu rows",
+	    dropped);
+	ck_assert_msg(dropped_half >= 20 && dropped_half <= 35,
+	    "with half the outliers kept about the other 25 should go, not "
+	    "%zu",
+	    dropped_half);
+	ck_assert_msg(caught < 45,
+	    "kept outliers stay in the baseline and the threshold, so fewer "
+	    "of them should score above it (%zu of 50)",
+	    caught);
+	caught = kept_outliers_caught(0, &dropped);
+	ck_assert_msg(dropped >= 45,
+	    "a mask keeping nothing should drop as NULL does, not %zu rows",
+	    dropped);
+}
+END_TEST
+
+static Suite *
+keep_suite(void)
+{
+	Suite *s = suite_create("model keep");
+	TCase *tc = tcase_create("robust drop mask");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_keep_spares_rows);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -2362,6 +2444,7 @@ main(void)
 	srunner_add_suite(sr, model_suite());
 	srunner_add_suite(sr, split_suite());
 	srunner_add_suite(sr, file_suite());
+	srunner_add_suite(sr, keep_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

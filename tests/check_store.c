@@ -2485,6 +2485,185 @@ incident_suite(void)
 	return s;
 }
 
+/* ---- Suite suppress: the operator's allow list -------------------------- */
+
+/* The 1 -> 2 step, written out by hand, to build a version-2 file. */
+static const char v2_step[] =
+    "ALTER TABLE alerts ADD COLUMN finding INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE alerts ADD COLUMN incident_id INTEGER;"
+    "CREATE INDEX alerts_incident_id ON alerts (incident_id);"
+    "CREATE TABLE incidents (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " first INTEGER NOT NULL, last INTEGER NOT NULL, about INTEGER NOT NULL,"
+    " host TEXT NOT NULL, alerts INTEGER NOT NULL, flows INTEGER NOT NULL,"
+    " peers_n INTEGER NOT NULL, ports_n INTEGER NOT NULL,"
+    " peers TEXT NOT NULL, ports TEXT NOT NULL, score_max REAL NOT NULL,"
+    " summary TEXT NOT NULL, evidence TEXT NOT NULL,"
+    " model_id TEXT NOT NULL);"
+    "CREATE INDEX incidents_last ON incidents (last);"
+    "CREATE INDEX incidents_host ON incidents (host);"
+    "INSERT INTO incidents VALUES (7, 1, 2, 0, '10.0.0.9', 3, 3, 1, 2,"
+    " '[\"10.0.0.1\"]', '[22,23]', 5.5, 'scan', '[]', 'mv1');"
+    "PRAGMA user_version = 2;";
+
+/* A suppression of src to dst:port. */
+static void
+mk_supp(
+    struct store_suppress *s, const char *src, const char *dst, uint16_t port)
+{
+	memset(s, 0, sizeof(*s));
+	s->created_us = T0_US;
+	snprintf(s->src, sizeof(s->src), "%s", src);
+	snprintf(s->dst, sizeof(s->dst), "%s", dst);
+	s->dst_port = port;
+	s->proto = 6;
+	snprintf(s->note, sizeof(s->note), "backup job");
+	s->created_by = 1000;
+}
+
+/* Copy every suppression into an array of 4 (and count them). */
+struct supp_list {
+	struct store_suppress s[4];
+	int n;
+};
+
+static int
+supp_cb(const struct store_suppress *s, void *arg)
+{
+	struct supp_list *l = arg;
+
+	if (l->n < 4)
+		l->s[l->n] = *s;
+	l->n++;
+	return 0;
+}
+
+START_TEST(test_migrate_from_v2)
+{
+	struct store_incident inc;
+	struct store_suppress s;
+	struct supp_list l = {0};
+	struct store *st;
+	int64_t id = 0;
+
+	raw_exec(dbpath, v1_schema);
+	raw_exec(dbpath, v2_step);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 2);
+	st = open_default();
+	ck_assert_msg(store_incident_get(st, 7, &inc, NULL) == 0,
+	    "a v2 incident should survive the migration");
+	ck_assert_str_eq(inc.host, "10.0.0.9");
+	ck_assert_int_eq(store_suppress_query(st, supp_cb, &l, NULL), 0);
+	mk_supp(&s, "10.0.0.9/32", "", 0);
+	ck_assert_int_eq(store_suppress_add(st, &s, &id, NULL), 0);
+	ck_assert_msg(id == 1, "the first suppression should get id 1");
+	close_ok(st);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 3);
+	ck_assert_msg(raw_int("SELECT count(*) FROM suppressions WHERE"
+			      " src = '10.0.0.9/32' AND dst = '' AND"
+			      " expires = 0 AND hits = 0") == 1,
+	    "the new table should hold the row as written");
+}
+END_TEST
+
+START_TEST(test_suppress_crud)
+{
+	struct store_suppress s;
+	struct supp_list l = {0};
+	struct store_suppress_hits h[2];
+	struct store *st;
+	int64_t a = 0, b = 0;
+
+	st = open_default();
+	mk_supp(&s, "10.1.0.0/16", "192.168.1.5/32", 873);
+	s.expires_us = T0_US + 7 * 86400 * US_PER_S;
+	ck_assert_int_eq(store_suppress_add(st, &s, &a, NULL), 0);
+	mk_supp(&s, "", "2001:db8::/32", 0);
+	s.proto = 0;
+	ck_assert_int_eq(store_suppress_add(st, &s, &b, NULL), 0);
+	ck_assert_msg(a > 0 && b > a, "ids should grow: %lld %lld",
+	    (long long)a, (long long)b);
+	h[0] = (struct store_suppress_hits){a, 5, T0_US + 10};
+	h[1] = (struct store_suppress_hits){b, 1, T0_US + 3};
+	ck_assert_int_eq(store_suppress_hit(st, h, 2, NULL), 0);
+	h[0] = (struct store_suppress_hits){a, 2, T0_US + 4};
+	ck_assert_int_eq(store_suppress_hit(st, h, 1, NULL), 0);
+	ck_assert_int_eq(store_suppress_query(st, supp_cb, &l, NULL), 2);
+	ck_assert_msg(l.s[0].id == a && l.s[1].id == b, "oldest first");
+	ck_assert_str_eq(l.s[0].src, "10.1.0.0/16");
+	ck_assert_str_eq(l.s[0].dst, "192.168.1.5/32");
+	ck_assert_int_eq(l.s[0].dst_port, 873);
+	ck_assert_int_eq(l.s[0].proto, 6);
+	ck_assert_str_eq(l.s[0].note, "backup job");
+	ck_assert_int_eq(l.s[0].created_by, 1000);
+	ck_assert_msg(l.s[0].expires_us == T0_US + 7 * 86400 * US_PER_S,
+	    "expires should be kept");
+	ck_assert_msg(l.s[0].hits == 7 && l.s[0].last_hit_us == T0_US + 10,
+	    "hits should add up and last_hit keep the latest: %llu %llu",
+	    (unsigned long long)l.s[0].hits,
+	    (unsigned long long)l.s[0].last_hit_us);
+	ck_assert_str_eq(l.s[1].src, "");
+	ck_assert_int_eq(store_suppress_del(st, a, NULL), 0);
+	ck_assert_msg(store_suppress_del(st, a, NULL) == -ENOENT,
+	    "a second delete should be -ENOENT");
+	h[0] = (struct store_suppress_hits){a, 1, T0_US};
+	ck_assert_msg(store_suppress_hit(st, h, 1, NULL) == 0,
+	    "hits of a deleted row are not an error");
+	close_ok(st);
+	st = open_default();
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_suppress_query(st, supp_cb, &l, NULL), 1);
+	ck_assert_msg(l.s[0].id == b && l.s[0].hits == 1,
+	    "what was committed should survive a reopen");
+	close_ok(st);
+}
+END_TEST
+
+START_TEST(test_suppress_rejects)
+{
+	struct store_suppress s;
+	struct supp_list l = {0};
+	struct store *st;
+	char *cause = NULL;
+	int64_t id = 99;
+	int i;
+
+	st = open_default();
+	mk_supp(&s, "10.0.0.1/32", "", 0);
+	memset(s.note, 'n', sizeof(s.note));
+	ck_assert_msg(store_suppress_add(st, &s, &id, NULL) == -EINVAL,
+	    "an unterminated note should be -EINVAL");
+	ck_assert_msg(id == 0, "a refused row should get id 0");
+	mk_supp(&s, "10.0.0.1/32", "", 0);
+	memset(s.dst, '1', sizeof(s.dst));
+	ck_assert_int_eq(store_suppress_add(st, &s, NULL, NULL), -EINVAL);
+	mk_supp(&s, "10.0.0.1/32", "", 0);
+	for (i = 0; i < STORE_SUPPRESS_MAX; i++)
+		ck_assert_int_eq(store_suppress_add(st, &s, NULL, NULL), 0);
+	ck_assert_msg(store_suppress_add(st, &s, &id, &cause) == -ENOSPC,
+	    "row %d should be refused", STORE_SUPPRESS_MAX + 1);
+	ck_assert_msg(has_substr(cause, "remove some"),
+	    "cause should say what to do: %s", cause);
+	free(cause);
+	ck_assert_int_eq(
+	    store_suppress_query(st, supp_cb, &l, NULL), STORE_SUPPRESS_MAX);
+	close_ok(st);
+}
+END_TEST
+
+static Suite *
+suppress_suite(void)
+{
+	Suite *s = suite_create("suppress");
+	TCase *tc = tcase_create("crud");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_migrate_from_v2);
+	tcase_add_test(tc, test_suppress_crud);
+	tcase_add_test(tc, test_suppress_rejects);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -2498,6 +2677,7 @@ main(void)
 	srunner_add_suite(sr, retain_suite());
 	srunner_add_suite(sr, model_suite());
 	srunner_add_suite(sr, incident_suite());
+	srunner_add_suite(sr, suppress_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

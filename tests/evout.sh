@@ -106,10 +106,14 @@ recon=$(echo "$stats" | sed -n 's/.*reconnects=\([0-9]*\).*/\1/p')
 	fail "stream, restart: no reconnect counted"
 grep -q "back" "$tmp/feed1.err" && ok "stream, restart: the log says it is back" ||
 	fail "stream, restart: no log line for the reconnect"
+# Delivery is at least once: a line Redis stored just before the restart
+# may be sent again, so the group may hold a few more entries than distinct
+# lines, never fewer.
 pending=$(cli XPENDING anomd g | head -1)
-[ "$pending" -eq "$got" ] 2>/dev/null &&
-	ok "stream: the consumer group holds what was read ($pending pending)" ||
-	fail "stream: XPENDING says $pending, read $got"
+[ "$pending" -ge "$got" ] 2>/dev/null &&
+	[ "$pending" -le $((got + 256)) ] &&
+	ok "stream: the consumer group holds what was read ($pending entries, $got distinct)" ||
+	fail "stream: XPENDING says $pending, read $got distinct"
 
 # 2. A small queue and Redis down for a while: lines are dropped, and
 # every one of them is counted.
