@@ -69,6 +69,15 @@ struct detector {
 	uint64_t now_us, expired_us; /* latest record time, last expiry */
 	struct detect_incident closed[DETECT_INCIDENTS_KEPT];
 	size_t nclosed;
+	/* the explanation of the record being scored, made when needed */
+	struct {
+		const struct flow_record *r;
+		int group, done;
+		struct model_expl ex[FEAT_COUNT];
+		size_t n;
+	} cur;
+	const struct model *p99_model; /* the model p99 was read from */
+	float p99[2][FEAT_COUNT]; /* per MODEL_GROUP_*: p99, -1 elsewhere */
 	/* summary */
 	struct detect_stats st;
 	struct {
@@ -334,6 +343,7 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 	}
 	model_free(d->model);
 	d->model = j->model;
+	d->p99_model = NULL;
 	j->model = NULL;
 	d->st.trained++;
 	if (d->o.model_out != NULL &&
@@ -459,6 +469,13 @@ scores_row(struct detector *d, const struct detect_result *res)
 	    (double)mi->threshold_ctx, kind[res->decision], res->incident_id);
 }
 
+/* Whether an alert of this score is among the strongest so far. */
+static int
+summary_wants(const struct detector *d, float score)
+{
+	return d->ntop < DETECT_TOP_MAX || score > d->top[d->ntop - 1].score;
+}
+
 /* Remember an alert among the strongest for the summary. */
 static void
 summary_add(struct detector *d, const struct flow_record *r, float score,
@@ -466,7 +483,7 @@ summary_add(struct detector *d, const struct flow_record *r, float score,
 {
 	size_t i;
 
-	if (d->ntop == DETECT_TOP_MAX && score <= d->top[d->ntop - 1].score)
+	if (!summary_wants(d, score))
 		return;
 	if (d->ntop < DETECT_TOP_MAX)
 		d->ntop++;
@@ -541,10 +558,81 @@ explain_group(struct detector *d, const struct flow_record *r, int group,
 	return k;
 }
 
+/* The record being scored's explanation, made once. */
+static void
+cur_explain(struct detector *d)
+{
+	if (!d->cur.done) {
+		d->cur.n = explain_group(d, d->cur.r, d->cur.group, d->cur.ex);
+		d->cur.done = 1;
+	}
+}
+
+/* The incident engine asks for a record's evidence (explain callback). */
+static size_t
+incident_explain_cb(void *arg, struct model_expl *out, size_t max)
+{
+	struct detector *d = arg;
+	size_t n;
+
+	cur_explain(d);
+	n = d->cur.n < max ? d->cur.n : max;
+	memcpy(out, d->cur.ex, n * sizeof(*out));
+	return n;
+}
+
+/*
+ * The baseline p99 of each feature of group, -1 for the other group's:
+ * read once per model, so the incident engine needs no explanation for it.
+ */
+static const float *
+group_p99(struct detector *d, int group)
+{
+	struct model_expl ex[FEAT_COUNT];
+	float zero[FEAT_COUNT];
+	size_t n, i, g;
+
+	if (d->p99_model != d->model) {
+		for (g = 0; g < 2; g++)
+			for (i = 0; i < FEAT_COUNT; i++)
+				d->p99[g][i] = -1;
+		memset(zero, 0, sizeof(zero));
+		n = model_explain(d->model, zero, FEAT_COUNT, ex);
+		for (i = 0; i < n; i++)
+			if (ex[i].feature < FEAT_COUNT)
+				d->p99[d->groups[ex[i].feature] ==
+				    MODEL_GROUP_CTX][ex[i].feature] = ex[i].p99;
+		d->p99_model = d->model;
+	}
+	return d->p99[group == MODEL_GROUP_CTX];
+}
+
+/* Make a raised result's explanation; see daemon.h. */
+void
+detect_explain(struct detect_result *res)
+{
+	struct detector *d = res->det;
+	size_t k;
+
+	if (res->explained || d == NULL || d->cur.r != res->r ||
+	    (res->decision != DETECT_FLOW_ALERT &&
+		res->decision != DETECT_RESPONDER_FINDING &&
+		res->decision != DETECT_RESPONDER_EPISODE))
+		return;
+	cur_explain(d);
+	k = d->o.conf->explain_features;
+	if (k > DETECT_EXPLAIN_MAX)
+		k = DETECT_EXPLAIN_MAX;
+	if (k > d->cur.n)
+		k = d->cur.n;
+	memcpy(res->ex, d->cur.ex, k * sizeof(res->ex[0]));
+	res->nex = k;
+	res->explained = 1;
+}
+
 /* Hand a raised record to the incident engine; returns the incident id. */
 static int64_t
-join_incident(struct detector *d, const struct detect_result *res, int counted,
-    const struct model_expl *ex, size_t nex)
+join_incident(struct detector *d, const struct detect_result *res, int counted)
 {
 	const struct flow_record *r = res->r;
 	struct incident_alert ia;
@@ -563,26 +651,24 @@ join_incident(struct detector *d, const struct detect_result *res, int counted,
 	ia.bytes = r->bytes;
 	ia.score = res->score;
 	ia.feat = r->feat;
-	ia.ex = ex;
-	ia.nex = nex;
+	ia.explain = incident_explain_cb;
+	ia.explain_arg = d;
+	ia.p99 = group_p99(d, d->cur.group);
 	return incidents_add(d->inc, &ia)->id;
 }
 
-/* Raise a flow alert or a responder finding: incident, summary, writer. */
+/*
+ * Raise a flow alert or a responder finding: incident, summary, writer.
+ * Each asks for the explanation only when it keeps or writes it.
+ */
 static void
-raise_alert(struct detector *d, struct detect_result *res,
-    const struct model_expl *ex, size_t nex)
+raise_alert(struct detector *d, struct detect_result *res)
 {
-	size_t k = d->o.conf->explain_features;
-
-	if (k > DETECT_EXPLAIN_MAX)
-		k = DETECT_EXPLAIN_MAX;
-	if (k > nex)
-		k = nex;
-	res->incident_id = join_incident(d, res, 1, ex, nex);
-	memcpy(res->ex, ex, k * sizeof(*ex));
-	res->nex = k;
-	summary_add(d, res->r, res->score, ex, k);
+	res->incident_id = join_incident(d, res, 1);
+	if (summary_wants(d, res->score)) {
+		detect_explain(res);
+		summary_add(d, res->r, res->score, res->ex, res->nex);
+	}
 	if (d->o.out != NULL)
 		alert_out_alert(d->o.out, res);
 }
@@ -605,11 +691,13 @@ score(
     struct detector *d, const struct flow_record *r, struct detect_result *res)
 {
 	const struct model_info *mi = model_info(d->model);
-	struct model_expl ex[FEAT_COUNT];
-	size_t nex;
 
 	res->decision = DETECT_NONE;
 	res->r = r;
+	res->det = d;
+	res->explained = 0;
+	d->cur.r = r;
+	d->cur.done = 0;
 	res->finding = STORE_FINDING_FLOW;
 	res->incident_id = 0;
 	res->score = res->threshold = 0;
@@ -622,22 +710,22 @@ score(
 		res->decision = DETECT_FLOW_ALERT;
 		res->score = res->split.own;
 		res->threshold = mi->threshold_own;
-		nex = explain_group(d, r, MODEL_GROUP_OWN, ex);
+		d->cur.group = MODEL_GROUP_OWN;
 		d->st.alerts++;
-		raise_alert(d, res, ex, nex);
+		raise_alert(d, res);
 	} else if (res->split.ctx > mi->threshold_ctx) {
 		res->finding = STORE_FINDING_RESPONDER;
 		res->score = res->split.ctx;
 		res->threshold = mi->threshold_ctx;
-		nex = explain_group(d, r, MODEL_GROUP_CTX, ex);
+		d->cur.group = MODEL_GROUP_CTX;
 		d->st.suppressed++;
 		if (incidents_episode(d->inc, r->dst, r->ts_last_us)) {
 			res->decision = DETECT_RESPONDER_EPISODE;
-			res->incident_id = join_incident(d, res, 0, ex, nex);
+			res->incident_id = join_incident(d, res, 0);
 		} else {
 			res->decision = DETECT_RESPONDER_FINDING;
 			d->st.findings++;
-			raise_alert(d, res, ex, nex);
+			raise_alert(d, res);
 		}
 	}
 	d->st.incidents = incidents_count(d->inc);
@@ -657,6 +745,8 @@ detect_record(
 	res->decision = DETECT_LEARNING;
 	res->r = r;
 	res->nex = 0;
+	res->det = NULL;
+	res->explained = 0;
 	res->incident_id = 0;
 	res->model_id = d->model != NULL ? model_info(d->model)->id : "";
 	if (d->learning) {
