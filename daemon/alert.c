@@ -10,9 +10,11 @@
  *
  * Every alert gets a counter: stored (a new row), folded into an earlier
  * row, capped (alert_rate_max), dropped (store queue full) or rejected.
- * Only a stored alert (or, with no store, every alert) costs JSON: its EVE
- * line and its stream line.  A cap or drop logs a warning at most once a
- * minute, with counts.
+ * The store is asked first what it would do (store_alert_fate()); only an
+ * alert that makes a new row (or, with no store, every alert written to
+ * EVE) costs its explanation, a second pass through the model, and JSON:
+ * its explanation, EVE line and stream line.  A cap or drop logs a warning at
+ * most once a minute, with counts.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -940,64 +942,97 @@ stream_row(struct alert_out *ao, const struct store_alert *a)
 		ao->o.stream_cb(w->buf, w->len, ao->o.stream_arg);
 }
 
-/* Take a raised flow alert or responder finding: store, EVE, stream. */
-void
-alert_out_alert(struct alert_out *ao, const struct detect_result *res)
+/* The store's row of a raised alert, without its explanation. */
+static void
+alert_row(const struct detect_result *res, struct store_alert *a)
 {
 	const struct flow_record *r = res->r;
-	struct store_alert a;
-	int64_t id = 0;
-	int rc = STORE_PUT_NEW;
+	size_t n;
 
-	ao->st.raised++;
-	jw_init(&ao->expl);
-	alert_expl_write(&ao->expl, NULL, res->ex, res->nex);
-	if (ao->o.store != NULL) {
-		memset(&a, 0, offsetof(struct store_alert, explanation));
-		a.ts_us = r->ts_last_us;
-		a.ts_first_us = r->ts_first_us;
-		a.ts_last_us = r->ts_last_us;
-		a.proto = r->proto;
-		addr_str(r->src, a.src_ip);
-		addr_str(r->dst, a.dst_ip);
-		a.src_port = r->sport;
-		a.dst_port = r->dport;
-		a.packets = r->packets;
-		a.bytes = r->bytes;
-		a.score = res->score;
-		a.threshold = res->threshold;
-		a.finding = res->finding;
-		a.incident_id = res->incident_id;
-		snprintf(a.model_id, sizeof(a.model_id), "%s", res->model_id);
-		if (ao->expl.err || ao->expl.len >= sizeof(a.explanation))
-			a.explanation[0] = '\0';
-		else
-			memcpy(a.explanation, ao->expl.buf, ao->expl.len + 1);
-		a.count = 1;
-		a.last_us = 0;
-		a.id = 0;
-		rc = store_alert_put(ao->o.store, &a, &id);
-	}
+	memset(a, 0, offsetof(struct store_alert, explanation));
+	a->ts_us = r->ts_last_us;
+	a->ts_first_us = r->ts_first_us;
+	a->ts_last_us = r->ts_last_us;
+	a->proto = r->proto;
+	addr_str(r->src, a->src_ip);
+	addr_str(r->dst, a->dst_ip);
+	a->src_port = r->sport;
+	a->dst_port = r->dport;
+	a->packets = r->packets;
+	a->bytes = r->bytes;
+	a->score = res->score;
+	a->threshold = res->threshold;
+	a->finding = res->finding;
+	a->incident_id = res->incident_id;
+	n = strnlen(res->model_id, sizeof(a->model_id) - 1);
+	memcpy(a->model_id, res->model_id, n);
+	a->model_id[n] = '\0';
+	a->explanation[0] = '\0';
+	a->count = 1;
+	a->last_us = 0;
+	a->id = 0;
+}
+
+/* Count what the store did with an alert; 1 when it made a new row. */
+static int
+count_put(struct alert_out *ao, int rc)
+{
 	switch (rc) {
 	case STORE_PUT_NEW:
 		ao->st.stored++;
-		break;
+		return 1;
 	case STORE_PUT_FOLDED:
 		ao->st.folded++;
-		return;
+		return 0;
 	case STORE_PUT_RATE_DROPPED:
 		ao->st.capped++;
-		warn_drops(ao);
-		return;
+		break;
 	case STORE_PUT_QUEUE_DROPPED:
 		ao->st.dropped++;
-		warn_drops(ao);
-		return;
+		break;
 	default:
 		ao->st.rejected++;
-		warn_drops(ao);
+		break;
+	}
+	warn_drops(ao);
+	return 0;
+}
+
+/*
+ * Take a raised flow alert or responder finding: store, EVE, stream.  The
+ * store decides first; only an alert that makes a new row (or, with no
+ * store, one that is written) is explained and turned into JSON, so a
+ * folded, capped or dropped alert costs a counter.
+ */
+void
+alert_out_alert(struct alert_out *ao, struct detect_result *res)
+{
+	struct store_alert a;
+	int64_t id = 0;
+	int rc;
+
+	ao->st.raised++;
+	if (ao->o.store != NULL) {
+		alert_row(res, &a);
+		rc = store_alert_fate(ao->o.store, &a);
+		if (rc != STORE_PUT_NEW) {
+			count_put(ao, store_alert_put(ao->o.store, &a, &id));
+			return;
+		}
+	} else if (ao->o.eve == NULL && ao->o.evout == NULL) {
+		ao->st.stored++;
 		return;
 	}
+	detect_explain(res);
+	jw_init(&ao->expl);
+	alert_expl_write(&ao->expl, NULL, res->ex, res->nex);
+	if (ao->o.store != NULL) {
+		if (!ao->expl.err && ao->expl.len < sizeof(a.explanation))
+			memcpy(a.explanation, ao->expl.buf, ao->expl.len + 1);
+		if (!count_put(ao, store_alert_put(ao->o.store, &a, &id)))
+			return;
+	} else
+		ao->st.stored++;
 	if (ao->o.eve != NULL || ao->o.evout != NULL)
 		eve_alert(ao, res, id);
 	if (ao->o.store != NULL && ao->o.stream_cb != NULL) {

@@ -819,6 +819,32 @@ print_version(const cJSON *result)
 	printf("anomd %s\n", field(result, "version", buf, sizeof(buf)));
 }
 
+/* Print what became of the raised alerts and the EVE output's counters. */
+static void
+print_status_outputs(const cJSON *r)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "alert_counts");
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "eve");
+	char s1[64], s2[64], s3[64], s4[64], s5[64], s6[64];
+
+#define F(o, name, buf) field(o, name, buf, sizeof(buf))
+	if (cJSON_IsObject(a))
+		printf("           of %s raised: %s folded into earlier rows, "
+		       "%s capped (alert_rate_max), %s dropped (store queue "
+		       "full), %s rejected; %s stream lines dropped\n",
+		    F(a, "raised", s1), F(a, "folded", s2), F(a, "capped", s3),
+		    F(a, "dropped", s4), F(a, "rejected", s5),
+		    F(a, "stream_dropped", s6));
+	if (cJSON_IsObject(e))
+		printf(
+		    "eve:       %s: %s lines written, %s dropped, %s errors, "
+		    "%s reconnects, %s queued\n",
+		    F(e, "output", s1), F(e, "written", s2),
+		    F(e, "dropped", s3), F(e, "errors", s4),
+		    F(e, "reconnects", s5), F(e, "queued", s6));
+#undef F
+}
+
 /* Print the "status" result. */
 static void
 print_status(const cJSON *r)
@@ -851,10 +877,11 @@ print_status(const cJSON *r)
 	    F(c, "bytes", s3), F(c, "flows_active", s4));
 	printf("drops:     %s by the kernel, %s by the interface\n",
 	    F(c, "kernel_drops", s1), F(c, "if_drops", s2));
-	printf("alerts:    %s (%s suppressed by the operator)\n",
+	printf("alerts:    %s stored (%s suppressed by the operator)\n",
 	    F(r, "alerts", s1),
 	    F(cJSON_GetObjectItemCaseSensitive(r, "alert_counts"), "suppressed",
 		s2));
+	print_status_outputs(r);
 #undef F
 }
 

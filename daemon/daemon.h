@@ -221,6 +221,15 @@ struct incident_alert {
 	const float *feat; /* FEAT_COUNT raw values, or NULL */
 	const struct model_expl *ex; /* its evidence, strongest first */
 	size_t nex;
+	/*
+	 * When ex is NULL: explain(explain_arg, out, max) makes the evidence
+	 * (at most max features into out, returning how many) only if the
+	 * engine needs it, when the alert becomes its incident's strongest.
+	 */
+	size_t (*explain)(void *arg, struct model_expl *out, size_t max);
+	void *explain_arg;
+	/* FEAT_COUNT baseline p99s (-1: not in the alert's group), or NULL */
+	const float *p99;
 };
 
 /* A host seen in an incident and how many of its flows it took part in. */
@@ -421,8 +430,11 @@ enum detect_decision {
 };
 
 /*
- * The result of one record.  r points to the caller's record; the
- * explanation is filled only for the two raised kinds.
+ * The result of one record.  r points to the caller's record.  The
+ * explanation costs a second pass through the model, so it is made only
+ * when it is needed: for a raised alert that is stored as a new row or
+ * written (EVE, stream), or that becomes its incident's strongest
+ * evidence.  Otherwise nex is 0 and detect_explain() makes it.
  */
 struct detect_result {
 	enum detect_decision decision;
@@ -434,6 +446,8 @@ struct detect_result {
 	const char *model_id; /* the scoring model's id, or "" */
 	struct model_expl ex[DETECT_EXPLAIN_MAX]; /* strongest first */
 	size_t nex;
+	struct detector *det; /* for detect_explain(); until the next record */
+	int explained; /* ex and nex are made */
 };
 
 struct detect_stats {
@@ -464,6 +478,12 @@ void detect_free(struct detector *d);
  */
 enum detect_decision detect_record(
     struct detector *d, const struct flow_record *r, struct detect_result *res);
+/*
+ * Make res's explanation (ex, nex) if it is not made yet: the features of
+ * the raised group carrying most of the error.  Valid for the result of
+ * the latest detect_record() only; does nothing for a result not raised.
+ */
+void detect_explain(struct detect_result *res);
 /* Train on the baseline now; 0, or -errno (reason logged). */
 int detect_train(struct detector *d);
 /* Whether the baseline window is complete and waits to be trained. */
@@ -622,8 +642,11 @@ struct alert_out *alert_out_create(const struct alert_out_opts *o);
 void alert_out_free(struct alert_out *ao);
 /* Set the live EVE output (NULL: none). */
 void alert_out_set_evout(struct alert_out *ao, struct evout *ev);
-/* Take a raised flow alert or responder finding. */
-void alert_out_alert(struct alert_out *ao, const struct detect_result *res);
+/*
+ * Take a raised flow alert or responder finding; explains res (see
+ * detect_explain()) only when it is stored as a new row or written.
+ */
+void alert_out_alert(struct alert_out *ao, struct detect_result *res);
 /*
  * Write an incident: its store row (setting inc->id and store_id when the
  * store gives one), and when it closes its EVE line, with severity from

@@ -74,11 +74,21 @@ struct detector {
 	uint8_t groups[FEAT_COUNT]; /* MODEL_GROUP_* of each feature */
 	uint64_t warm_from_us; /* first record's start: host context's age */
 	int warm_done; /* every context window has been observed */
+	struct flow_record warm; /* the record being scored, counts raised */
 	/* incidents */
 	struct incidents *inc;
 	uint64_t now_us, expired_us; /* latest record time, last expiry */
 	struct detect_incident closed[DETECT_INCIDENTS_KEPT];
 	size_t nclosed;
+	/* the explanation of the record being scored, made when needed */
+	struct {
+		const struct flow_record *r;
+		int group, done;
+		struct model_expl ex[FEAT_COUNT];
+		size_t n;
+	} cur;
+	const struct model *p99_model; /* the model p99 was read from */
+	float p99[2][FEAT_COUNT]; /* per MODEL_GROUP_*: p99, -1 elsewhere */
 	/* summary */
 	struct detect_stats st;
 	struct {
@@ -398,6 +408,7 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 	}
 	model_free(d->model);
 	d->model = j->model;
+	d->p99_model = NULL;
 	j->model = NULL;
 	d->st.trained++;
 	if (d->o.model_out != NULL &&
@@ -556,6 +567,52 @@ summary_alike(const struct detector *d, size_t i, const struct flow_record *r,
 	return 1;
 }
 
+/* Whether top entry i has r's initiator, responder and protocol. */
+static int
+summary_same_hosts(
+    const struct detector *d, size_t i, const struct flow_record *r)
+{
+	return d->top[i].rec.proto == r->proto &&
+	    memcmp(d->top[i].rec.src, r->src, sizeof(r->src)) == 0 &&
+	    memcmp(d->top[i].rec.dst, r->dst, sizeof(r->dst)) == 0;
+}
+
+/*
+ * Whether the summary wants an alert (and so its explanation): it would be
+ * the strongest of its hosts' entry, or among the strongest so far.  A
+ * weaker repeat of a kept pair of hosts is only counted.
+ */
+static int
+summary_wants(
+    const struct detector *d, const struct flow_record *r, float score)
+{
+	size_t i;
+
+	for (i = 0; i < d->ntop; i++)
+		if (summary_same_hosts(d, i, r))
+			return score > d->top[i].score;
+	return d->ntop < DETECT_TOP_MAX || score > d->top[d->ntop - 1].score;
+}
+
+/*
+ * Count an alert too weak to be kept (and so never explained) with a kept
+ * entry of the same initiator, responder and protocol, if there is one:
+ * the groups' counts stay close without an explanation per alert.
+ */
+static void
+summary_count(struct detector *d, const struct flow_record *r, float score)
+{
+	size_t i;
+
+	for (i = 0; i < d->ntop; i++)
+		if (summary_same_hosts(d, i, r)) {
+			d->top[i].n++;
+			if (score < d->top[i].score_min)
+				d->top[i].score_min = score;
+			return;
+		}
+}
+
 /*
  * Remember an alert among the strongest for the summary; a near-copy of
  * one kept is counted with it (the stronger one stays), so the summary
@@ -662,10 +719,81 @@ explain_group(struct detector *d, const struct flow_record *r, int group,
 	return k;
 }
 
+/* The record being scored's explanation, made once. */
+static void
+cur_explain(struct detector *d)
+{
+	if (!d->cur.done) {
+		d->cur.n = explain_group(d, d->cur.r, d->cur.group, d->cur.ex);
+		d->cur.done = 1;
+	}
+}
+
+/* The incident engine asks for a record's evidence (explain callback). */
+static size_t
+incident_explain_cb(void *arg, struct model_expl *out, size_t max)
+{
+	struct detector *d = arg;
+	size_t n;
+
+	cur_explain(d);
+	n = d->cur.n < max ? d->cur.n : max;
+	memcpy(out, d->cur.ex, n * sizeof(*out));
+	return n;
+}
+
+/*
+ * The baseline p99 of each feature of group, -1 for the other group's:
+ * read once per model, so the incident engine needs no explanation for it.
+ */
+static const float *
+group_p99(struct detector *d, int group)
+{
+	struct model_expl ex[FEAT_COUNT];
+	float zero[FEAT_COUNT];
+	size_t n, i, g;
+
+	if (d->p99_model != d->model) {
+		for (g = 0; g < 2; g++)
+			for (i = 0; i < FEAT_COUNT; i++)
+				d->p99[g][i] = -1;
+		memset(zero, 0, sizeof(zero));
+		n = model_explain(d->model, zero, FEAT_COUNT, ex);
+		for (i = 0; i < n; i++)
+			if (ex[i].feature < FEAT_COUNT)
+				d->p99[d->groups[ex[i].feature] ==
+				    MODEL_GROUP_CTX][ex[i].feature] = ex[i].p99;
+		d->p99_model = d->model;
+	}
+	return d->p99[group == MODEL_GROUP_CTX];
+}
+
+/* Make a raised result's explanation; see daemon.h. */
+void
+detect_explain(struct detect_result *res)
+{
+	struct detector *d = res->det;
+	size_t k;
+
+	if (res->explained || d == NULL || d->cur.r != res->r ||
+	    (res->decision != DETECT_FLOW_ALERT &&
+		res->decision != DETECT_RESPONDER_FINDING &&
+		res->decision != DETECT_RESPONDER_EPISODE))
+		return;
+	cur_explain(d);
+	k = d->o.conf->explain_features;
+	if (k > DETECT_EXPLAIN_MAX)
+		k = DETECT_EXPLAIN_MAX;
+	if (k > d->cur.n)
+		k = d->cur.n;
+	memcpy(res->ex, d->cur.ex, k * sizeof(res->ex[0]));
+	res->nex = k;
+	res->explained = 1;
+}
+
 /* Hand a raised record to the incident engine; returns the incident id. */
 static int64_t
-join_incident(struct detector *d, const struct detect_result *res, int counted,
-    const struct model_expl *ex, size_t nex)
+join_incident(struct detector *d, const struct detect_result *res, int counted)
 {
 	const struct flow_record *r = res->r;
 	struct incident_alert ia;
@@ -685,26 +813,25 @@ join_incident(struct detector *d, const struct detect_result *res, int counted,
 	ia.score = res->score;
 	ia.thr = res->threshold;
 	ia.feat = r->feat;
-	ia.ex = ex;
-	ia.nex = nex;
+	ia.explain = incident_explain_cb;
+	ia.explain_arg = d;
+	ia.p99 = group_p99(d, d->cur.group);
 	return incidents_add(d->inc, &ia)->id;
 }
 
-/* Raise a flow alert or a responder finding: incident, summary, writer. */
+/*
+ * Raise a flow alert or a responder finding: incident, summary, writer.
+ * Each asks for the explanation only when it keeps or writes it.
+ */
 static void
-raise_alert(struct detector *d, struct detect_result *res,
-    const struct model_expl *ex, size_t nex)
+raise_alert(struct detector *d, struct detect_result *res)
 {
-	size_t k = d->o.conf->explain_features;
-
-	if (k > DETECT_EXPLAIN_MAX)
-		k = DETECT_EXPLAIN_MAX;
-	if (k > nex)
-		k = nex;
-	res->incident_id = join_incident(d, res, 1, ex, nex);
-	memcpy(res->ex, ex, k * sizeof(*ex));
-	res->nex = k;
-	summary_add(d, res->r, res->score, ex, k);
+	res->incident_id = join_incident(d, res, 1);
+	if (summary_wants(d, res->r, res->score)) {
+		detect_explain(res);
+		summary_add(d, res->r, res->score, res->ex, res->nex);
+	} else
+		summary_count(d, res->r, res->score);
 	if (d->o.out != NULL)
 		alert_out_alert(d->o.out, res);
 }
@@ -772,18 +899,19 @@ score(
     struct detector *d, const struct flow_record *r, struct detect_result *res)
 {
 	const struct model_info *mi = model_info(d->model);
-	struct model_expl ex[FEAT_COUNT];
-	size_t nex;
-	struct flow_record warm;
 
 	res->decision = DETECT_NONE;
 	res->r = r;
+	res->det = d;
+	res->explained = 0;
+	r = warm_up(d, r, &d->warm);
+	d->cur.r = r; /* what an explanation asked for later reads */
+	d->cur.done = 0;
 	res->finding = STORE_FINDING_FLOW;
 	res->incident_id = 0;
 	res->score = res->threshold = 0;
 	res->model_id = mi->id;
 	res->nex = 0;
-	r = warm_up(d, r, &warm);
 	model_score_split(d->model, r->feat, &res->split);
 	d->st.scored++;
 	expire(d, r->ts_last_us);
@@ -795,22 +923,22 @@ score(
 		res->decision = DETECT_FLOW_ALERT;
 		res->score = res->split.own;
 		res->threshold = mi->threshold_own;
-		nex = explain_group(d, r, MODEL_GROUP_OWN, ex);
+		d->cur.group = MODEL_GROUP_OWN;
 		d->st.alerts++;
-		raise_alert(d, res, ex, nex);
+		raise_alert(d, res);
 	} else if (res->split.ctx > mi->threshold_ctx) {
 		res->finding = STORE_FINDING_RESPONDER;
 		res->score = res->split.ctx;
 		res->threshold = mi->threshold_ctx;
-		nex = explain_group(d, r, MODEL_GROUP_CTX, ex);
+		d->cur.group = MODEL_GROUP_CTX;
 		d->st.suppressed++;
 		if (incidents_episode(d->inc, r->dst, r->ts_last_us)) {
 			res->decision = DETECT_RESPONDER_EPISODE;
-			res->incident_id = join_incident(d, res, 0, ex, nex);
+			res->incident_id = join_incident(d, res, 0);
 		} else {
 			res->decision = DETECT_RESPONDER_FINDING;
 			d->st.findings++;
-			raise_alert(d, res, ex, nex);
+			raise_alert(d, res);
 		}
 	}
 	d->st.incidents = incidents_count(d->inc);
@@ -830,6 +958,8 @@ detect_record(
 	res->decision = DETECT_LEARNING;
 	res->r = r;
 	res->nex = 0;
+	res->det = NULL;
+	res->explained = 0;
 	res->incident_id = 0;
 	res->model_id = d->model != NULL ? model_info(d->model)->id : "";
 	if (d->warm_from_us == 0)

@@ -225,10 +225,25 @@ ex_p99(const struct incident_alert *a, int fi)
 {
 	size_t i;
 
+	if (a->p99 != NULL)
+		return a->p99[fi];
 	for (i = 0; i < a->nex; i++)
 		if ((int)a->ex[i].feature == fi)
 			return a->ex[i].p99;
 	return -1;
+}
+
+/* The alert's evidence, at most max features, into ex: given or made. */
+static size_t
+evidence(const struct incident_alert *a, struct model_expl *ex, size_t max)
+{
+	size_t n = a->nex < max ? a->nex : max;
+
+	if (a->ex == NULL)
+		return a->explain != NULL ? a->explain(a->explain_arg, ex, max)
+					  : 0;
+	memcpy(ex, a->ex, n * sizeof(*ex));
+	return n;
 }
 
 /* Tally what an alert's flow shows. */
@@ -286,9 +301,7 @@ tally(const struct incidents *e, struct incident *inc,
 		inc->top_bwd = (uint64_t)feat(e, a, F_BWD_BYTES);
 		memcpy(inc->top_dst, a->dst, CAP_ADDR_LEN);
 		inc->top_dport = a->dport;
-		inc->nex =
-		    a->nex < INCIDENT_EXPL_MAX ? a->nex : INCIDENT_EXPL_MAX;
-		memcpy(inc->ex, a->ex, inc->nex * sizeof(inc->ex[0]));
+		inc->nex = evidence(a, inc->ex, INCIDENT_EXPL_MAX);
 	}
 	inc->alerts += a->counted != 0;
 }

@@ -44,6 +44,17 @@ in_window(const struct store *st, const struct fold *f, uint64_t ts_us)
 	return d < w;
 }
 
+/* Whether the rate cap would let one more new row through at ts_us. */
+static int
+rate_would_allow(const struct store *st, uint64_t ts_us)
+{
+	uint64_t sec = ts_us / US_PER_S;
+
+	if (st->o.rate_max_per_s == 0 || sec > st->rate_sec)
+		return 1;
+	return st->rate_n < st->o.rate_max_per_s;
+}
+
 /* Whether the rate cap lets one more new row through at ts_us. */
 static int
 rate_allows(struct store *st, uint64_t ts_us)
@@ -209,4 +220,25 @@ out:
 	if (idp != NULL)
 		*idp = id;
 	return rc;
+}
+
+/* What store_alert_put() would do with a, deciding only; see store.h. */
+int
+store_alert_fate(const struct store *st, const struct store_alert *a)
+{
+	const struct fold *f;
+
+	if (st->o.fold_window_s > 0) {
+		/* An expired key is no longer in its window: same answer. */
+		f = fold_find(&st->fold, a, fold_hash(a));
+		if (f != NULL && in_window(st, f, a->ts_us))
+			return f->qgen == st->qgen || st->nq < st->o.max_pending
+			    ? STORE_PUT_FOLDED
+			    : STORE_PUT_QUEUE_DROPPED;
+	}
+	if (st->nq == st->o.max_pending)
+		return STORE_PUT_QUEUE_DROPPED;
+	if (!rate_would_allow(st, a->ts_us))
+		return STORE_PUT_RATE_DROPPED;
+	return STORE_PUT_NEW;
 }

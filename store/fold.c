@@ -85,7 +85,7 @@ fold_hash(const struct store_alert *a)
 
 /* The entry for a's key (hash h), or NULL. */
 struct fold *
-fold_find(struct foldtab *ft, const struct store_alert *a, uint32_t h)
+fold_find(const struct foldtab *ft, const struct store_alert *a, uint32_t h)
 {
 	struct fold *f;
 

@@ -136,7 +136,7 @@ int fold_init(struct foldtab *ft, size_t cap);
 void fold_free(struct foldtab *ft);
 uint32_t fold_hash(const struct store_alert *a);
 struct fold *fold_find(
-    struct foldtab *ft, const struct store_alert *a, uint32_t h);
+    const struct foldtab *ft, const struct store_alert *a, uint32_t h);
 struct fold *fold_add(
     struct foldtab *ft, const struct store_alert *a, uint32_t h, int *evicted);
 void fold_remove(struct foldtab *ft, struct fold *f);

@@ -260,6 +260,17 @@ int store_alert_put(
     struct store *st, const struct store_alert *a, int64_t *idp);
 
 /*
+ * What store_alert_put() would do with a now, without changing anything:
+ * STORE_PUT_NEW, STORE_PUT_FOLDED, STORE_PUT_RATE_DROPPED or
+ * STORE_PUT_QUEUE_DROPPED.  Only a's fold key (src_ip, dst_ip, dst_port,
+ * proto, finding, incident_id) and ts_us are read, so a caller can ask
+ * before it makes the expensive parts (the explanation) of a row that
+ * would never be written.  A put of the same alert right after gives the
+ * same answer, unless the put refuses the alert (-EINVAL, -ENOMEM).
+ */
+int store_alert_fate(const struct store *st, const struct store_alert *a);
+
+/*
  * Write every queued alert and fold update in one transaction.  Returns 0,
  * or -ENOSPC (disk full), -EIO (I/O error), -EBUSY (locked longer than
  * busy_timeout_ms) or another -errno with *cause set; on error the

@@ -1538,6 +1538,84 @@ START_TEST(test_alert_out_counts)
 }
 END_TEST
 
+/*
+ * Only an alert that makes a new row is explained: repeats folded into it
+ * cost no explanation (res.nex stays 0) until detect_explain() asks, once
+ * the summary's ten strongest are kept and none is its incident's
+ * strongest evidence.
+ */
+#define DETECT_TOP_MAX_FOR_TEST 10
+START_TEST(test_detect_explains_new_rows_only)
+{
+	char path[] = "/tmp/check_daemon_XXXXXX";
+	char db[64];
+	struct anomd_conf c;
+	struct store_opts so;
+	struct store *st;
+	struct alert_out_opts ao;
+	struct alert_out *out;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 7, i;
+	int fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, sizeof(db), "%s.db", path);
+	store_opts_default(&so);
+	so.path = db;
+	so.rate_max_per_s = 0;
+	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
+	conf_defaults(&c);
+	c.baseline_seconds = 100;
+	c.baseline_min_flows = 200;
+	c.model_epochs = 5;
+	c.model_threads = 1;
+	memset(&ao, 0, sizeof(ao));
+	ao.store = st;
+	ao.explain_features = 3;
+	out = alert_out_create(&ao);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.out = out;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+	}
+	ck_assert_ptr_nonnull(detect_model(d));
+	for (i = 0; i < 20; i++) {
+		rng = 99; /* the same features: no new strongest evidence */
+		mk_record(&r, 400, &rng, 1000.0f);
+		r.ts_first_us += i * 1000;
+		r.ts_last_us += i * 1000;
+		ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+		if (i < 2) { /* the first joins a provisional incident (0) */
+			ck_assert_uint_eq(alert_out_stats(out)->stored, i + 1);
+			ck_assert_msg(res.explained && res.nex > 0,
+			    "a new row should be explained");
+			continue;
+		}
+		ck_assert_uint_eq(alert_out_stats(out)->folded, i - 1);
+		if (i < DETECT_TOP_MAX_FOR_TEST) /* the summary's top 10 */
+			continue;
+		ck_assert_msg(!res.explained && res.nex == 0,
+		    "a folded repeat should not be explained");
+		detect_explain(&res);
+		ck_assert_msg(res.explained && res.nex > 0 && res.nex <= 3,
+		    "detect_explain() should explain on demand");
+	}
+	ck_assert_uint_eq(alert_out_stats(out)->stored, 2);
+	detect_free(d);
+	alert_out_free(out);
+	ck_assert_int_eq(store_close(st, NULL), 0);
+	unlink(db);
+}
+END_TEST
+
 static Suite *
 alert_suite(void)
 {
@@ -1559,6 +1637,7 @@ alert_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_detect_states);
 	tcase_add_test(tc, test_alert_out_counts);
+	tcase_add_test(tc, test_detect_explains_new_rows_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

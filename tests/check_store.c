@@ -468,6 +468,50 @@ START_TEST(test_stats_balance)
 END_TEST
 
 /*
+ * store_alert_fate() answers what the next put does (new row, fold, rate
+ * cap, queue full) and changes nothing: across repeats, new keys, a rate
+ * cap, a full queue, flushes and a window that passes.
+ */
+START_TEST(test_fate_predicts_put)
+{
+	struct store_opts o;
+	struct store_stats s0, s1;
+	struct store_alert a;
+	struct store *st;
+	int i, fate, rc, seen[4] = {0, 0, 0, 0};
+
+	opts_for_test(&o);
+	o.max_pending = 8;
+	o.rate_max_per_s = 5;
+	o.fold_window_s = 10;
+	st = open_ok(&o);
+	for (i = 0; i < 200; i++) {
+		mk_alert(
+		    &a, i % 3 == 0 ? i : i % 4, T0_US + (uint64_t)i * 50000);
+		store_stats(st, &s0);
+		fate = store_alert_fate(st, &a);
+		store_stats(st, &s1);
+		ck_assert_msg(memcmp(&s0, &s1, sizeof(s0)) == 0,
+		    "asking the fate should change no counter");
+		ck_assert_int_eq(store_alert_fate(st, &a), fate);
+		rc = store_alert_put(st, &a, NULL);
+		ck_assert_msg(rc == fate,
+		    "put %d should do what the fate said (%d), did %d", i, fate,
+		    rc);
+		seen[rc]++;
+		if (i % 40 == 39)
+			flush_ok(st);
+	}
+	ck_assert_msg(seen[STORE_PUT_NEW] > 0 && seen[STORE_PUT_FOLDED] > 0 &&
+		seen[STORE_PUT_RATE_DROPPED] > 0 &&
+		seen[STORE_PUT_QUEUE_DROPPED] > 0,
+	    "the sweep should see every fate (%d %d %d %d)", seen[0], seen[1],
+	    seen[2], seen[3]);
+	close_ok(st);
+}
+END_TEST
+
+/*
  * Fill the disk (max_page_count) so the flush after about N extra pages
  * fails; prove that committed alerts are intact after each failure and
  * that the queued ones land once there is room again.  Each batch also
@@ -1031,6 +1075,7 @@ store_suite(void)
 	tcase_add_test(tc, test_close_flushes);
 	tcase_add_test(tc, test_ids_continue);
 	tcase_add_test(tc, test_stats_balance);
+	tcase_add_test(tc, test_fate_predicts_put);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durability");

@@ -3,7 +3,8 @@
 # bundled sample validates against Suricata's EVE schema
 # (../shared/data/suricata/eve-schema.json, with python3-jsonschema), has
 # no -0, no exponent and no fraction in a count; and nothing is dropped
-# silently: the summary's stored count is the database's row count.
+# silently: the summary's stored count is the database's row count, and a
+# store that cannot be written fails the run (as root, on a tiny tmpfs).
 set -u
 top=${ANOMD_TOP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${ANOMD_TOP_BUILDDIR:-$top}
@@ -46,6 +47,35 @@ if command -v sqlite3 >/dev/null 2>&1; then
 	[ "$rows" = "$stored" ] && ok || fail "summary stored $stored, database has $rows"
 	flows=$(grep -c '"signature_id":990000[12]' "$tmp/eve.json")
 	[ "$flows" = "$stored" ] && ok || fail "EVE has $flows alert lines, $stored stored"
+fi
+
+# A store that cannot be written (its database on a 128 KiB tmpfs): the run
+# exits non-zero and its last line says FAILED, with what was committed.
+if [ "$(id -u)" -ne 0 ]; then
+	echo "eve: not root; skipping the full-disk run"
+elif ! mkdir "$tmp/full" || ! mount -t tmpfs -o size=128k anomd-test "$tmp/full" 2>/dev/null; then
+	echo "eve: cannot mount a tmpfs; skipping the full-disk run"
+else
+	trap 'umount "$tmp/full" 2>/dev/null; rm -rf "$tmp"' EXIT
+	if "$anomd" -r "$top/tests/data/sample.pcap" --baseline 200 --seed 1 \
+	    --db "$tmp/full/a.db" >"$tmp/full.out" 2>"$tmp/full.err"; then
+		fail "a run whose store failed exited 0"
+	else ok; fi
+	last=$(tail -1 "$tmp/full.out")
+	case $last in
+	"FAILED: store $tmp/full/a.db: "*" alert rows committed; "*"disk is full"*) ok ;;
+	*) fail "last line of a failed store: $last" ;;
+	esac
+	grep -q '^stored in' "$tmp/full.out" && fail "a failed store says stored in" || ok
+	grep -q 'warning: store: .*disk is full' "$tmp/full.err" && ok ||
+		fail "no warning for the failed store: $(tail -1 "$tmp/full.err")"
+	if command -v sqlite3 >/dev/null 2>&1; then
+		said=$(echo "$last" | sed -n 's/.*: \([0-9]*\) alert rows committed.*/\1/p')
+		rows=$(sqlite3 "$tmp/full/a.db" 'select count(*) from alerts' 2>/dev/null)
+		[ "$rows" = "$said" ] && ok ||
+			fail "FAILED line says $said committed, database has $rows"
+	fi
+	umount "$tmp/full"
 fi
 
 if [ ! -f "$schema" ]; then

@@ -1,7 +1,8 @@
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/offline.sh tests/eve.sh tests/docs.sh tests/live.sh \
-	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh
+	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh \
+	tests/live-eve.sh
 # The Debian package: skips unless ANOMD_TEST_DEB=1 (run-all.sh sets it once).
 TESTS += tests/deb.sh
 EXTRA_DIST += tests/deb.sh
@@ -17,7 +18,8 @@ tests_evout_feed_SOURCES = tests/evout_feed.c
 tests_evout_feed_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS)
 tests_evout_feed_LDADD = $(DAEMON_LDADD)
 EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
-	tests/live.sh tests/priv.sh tests/testconf.sh tests/evout.sh tests/abuse.py \
+	tests/live.sh tests/live-eve.sh tests/priv.sh tests/testconf.sh tests/evout.sh \
+	tests/abuse.py \
 	tests/quality.py tests/systemd.sh \
 	tests/demo.sh tests/run-all.sh tests/summary.sh tests/make-sample.sh tests/docs.sh \
 	tests/make-lab.sh tests/lab/README.md tests/lab/outside.py \
