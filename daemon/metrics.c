@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
@@ -144,15 +147,14 @@ metrics_put(struct metrics_out *mo, enum metrics_kind k, const char *name,
 		prom_value(mo->buf, v);
 	}
 	if (mo->json != NULL)
-		cJSON_AddNumberToObject(json_group(mo, k),
-		    json_key(k, name, key, sizeof(key)), v);
+		cJSON_AddNumberToObject(
+		    json_group(mo, k), json_key(k, name, key, sizeof(key)), v);
 }
 
 /* Add one number of a labelled family; see daemon.h. */
 void
-metrics_put_label(struct metrics_out *mo, enum metrics_kind k,
-    const char *name, const char *help, const char *label, const char *value,
-    double v)
+metrics_put_label(struct metrics_out *mo, enum metrics_kind k, const char *name,
+    const char *help, const char *label, const char *value, double v)
 {
 	char key[METRICS_NAME_MAX + 8];
 	cJSON *g, *o;
@@ -231,8 +233,8 @@ metrics_put_hist(struct metrics_out *mo, const char *name, const char *help,
 
 /* Parse "host:port" or "[v6]:port"; see daemon.h. */
 int
-metrics_addr_parse(const char *addr, char *host, size_t hostlen,
-    uint16_t *port, char *why, size_t whylen)
+metrics_addr_parse(const char *addr, char *host, size_t hostlen, uint16_t *port,
+    char *why, size_t whylen)
 {
 	struct in6_addr a6;
 	const char *colon, *h = addr, *p;
@@ -258,8 +260,11 @@ metrics_addr_parse(const char *addr, char *host, size_t hostlen,
 	if (parse_u64(colon + 1, 1, 65535, &v) != 0)
 		goto bad;
 	*port = (uint16_t)v;
-	if (*addr == '[')
-		return inet_pton(AF_INET6, host, &a6) == 1 ? 0 : -1;
+	if (*addr == '[') {
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			goto bad;
+		return 0;
+	}
 	for (p = host; *p; p++) /* an IPv4 address or a host name */
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
 			goto bad;
@@ -363,6 +368,47 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 		evconnlistener_enable(lev);
 }
 
+/*
+ * A listening TCP socket on host:port, or -errno with why set.  Bound here
+ * rather than by evhttp_bind_socket(), whose lookup uses AI_ADDRCONFIG: on
+ * a host with IPv6 but no IPv4 address beyond the loopback, that refuses
+ * 127.0.0.1 itself.
+ */
+static int
+listen_on(const char *host, uint16_t port, const char **why)
+{
+	struct addrinfo hints, *ai = NULL;
+	char serv[8];
+	int fd = -1, one = 1, e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(serv, sizeof(serv), "%u", port);
+	if ((e = getaddrinfo(host, serv, &hints, &ai)) != 0) {
+		*why = gai_strerror(e);
+		return -EADDRNOTAVAIL;
+	}
+	if ((fd = socket(ai->ai_family,
+		 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (ai->ai_family == AF_INET6 &&
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ==
+		    -1) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, 16) == -1) {
+		e = errno;
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(ai);
+		*why = strerror(e);
+		return -e;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
 /* Serve /metrics on addr; see daemon.h. */
 int
 metrics_open(struct metrics **mp, struct event_base *base, const char *addr,
@@ -370,16 +416,17 @@ metrics_open(struct metrics **mp, struct event_base *base, const char *addr,
 {
 	struct metrics *m;
 	char host[INET6_ADDRSTRLEN], why[160];
+	const char *err = NULL;
 	uint16_t port;
-	int e;
+	int fd;
 
 	*mp = NULL;
 	if (*addr == '\0')
 		return 0;
-	if (metrics_addr_parse(addr, host, sizeof(host), &port, why,
-		sizeof(why)) != 0) {
-		if (cause != NULL && asprintf(cause, "metrics: %s: %s", addr,
-					 why) < 0)
+	if (metrics_addr_parse(
+		addr, host, sizeof(host), &port, why, sizeof(why)) != 0) {
+		if (cause != NULL &&
+		    asprintf(cause, "metrics: %s: %s", addr, why) < 0)
 			*cause = NULL;
 		return -EINVAL;
 	}
@@ -397,15 +444,19 @@ metrics_open(struct metrics **mp, struct event_base *base, const char *addr,
 	evhttp_set_max_body_size(m->http, 0);
 	evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
 	evhttp_set_gencb(m->http, request_cb, m);
-	errno = 0;
-	if ((m->bound = evhttp_bind_socket_with_handle(m->http, host, port)) ==
-	    NULL) {
-		e = errno != 0 ? errno : EADDRNOTAVAIL;
-		if (cause != NULL && asprintf(cause, "metrics: listen %s: %s",
-					 addr, strerror(e)) < 0)
+	if ((fd = listen_on(host, port, &err)) < 0 ||
+	    (m->bound = evhttp_accept_socket_with_handle(m->http, fd)) ==
+		NULL) {
+		if (fd >= 0) {
+			close(fd);
+			fd = -ENOMEM;
+			err = strerror(ENOMEM);
+		}
+		if (cause != NULL &&
+		    asprintf(cause, "metrics: listen %s: %s", addr, err) < 0)
 			*cause = NULL;
 		metrics_close(m);
-		return -e;
+		return fd;
 	}
 	evconnlistener_set_error_cb(
 	    evhttp_bound_socket_get_listener(m->bound), accept_error_cb);

@@ -1,12 +1,13 @@
 #!/bin/sh
 # Install the Debian packages anomd needs to build and test, when missing.
-# Run as root (or with sudo) on Debian 12 or later.
+# Run as root (or with sudo) on Debian 12 or later.  prometheus brings
+# promtool, which tests/live.sh uses to lint /metrics.
 set -eu
 
 PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
 libsqlite3-dev libcjson-dev check libsystemd-dev libcap-ng-dev libhiredis-dev
 clang-format sqlite3 mandoc tcpreplay iproute2 python3 python3-jsonschema procps
-redis-server redis-tools"
+redis-server redis-tools prometheus"
 
 missing=""
 for p in $PKGS; do
