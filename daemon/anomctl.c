@@ -857,8 +857,8 @@ print_status(const cJSON *r)
 /*
  * Print the "stats" result: its groups (counters, gauges, limits) as
  * "name  value" lines under a heading.  A labelled family (an object)
- * prints its sum, then its parts that are not zero as name.label; --json
- * shows every part.
+ * prints its parts that are not zero as name.label, after their sum when
+ * they are counters; --json shows every part.
  */
 static void
 print_stats(const cJSON *result)
@@ -881,7 +881,9 @@ print_stats(const cJSON *result)
 			}
 			sum = 0;
 			cJSON_ArrayForEach(part, e) sum += part->valuedouble;
-			kv_add(&kv, key, fmt_num(sum, buf, sizeof(buf)));
+			if (strcmp(g->string, "counters") == 0)
+				kv_add(
+				    &kv, key, fmt_num(sum, buf, sizeof(buf)));
 			cJSON_ArrayForEach(part, e)
 			{
 				if (part->valuedouble == 0)
