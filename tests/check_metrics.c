@@ -123,25 +123,30 @@ START_TEST(text_format)
 	mo.buf = evbuffer_new();
 	fill(&mo, NULL);
 	s = text(mo.buf);
-	ck_assert_msg(strstr(s, "# HELP anomd_packets_total packets seen\n"
-				"# TYPE anomd_packets_total counter\n"
-				"anomd_packets_total 42\n") == s,
+	ck_assert_msg(strstr(s,
+			  "# HELP anomd_packets_total packets seen\n"
+			  "# TYPE anomd_packets_total counter\n"
+			  "anomd_packets_total 42\n") == s,
 	    "a counter gets _total, HELP and TYPE: %s", s);
-	ck_assert_msg(strstr(s, "# HELP anomd_state the state\\\\now\n"
-				"# TYPE anomd_state gauge\n"
-				"anomd_state{state=\"a\\\"b\\\\c\\nd\"} 1\n"
-				"anomd_state{state=\"x\"} 0.5\n") != NULL,
+	ck_assert_msg(strstr(s,
+			  "# HELP anomd_state the state\\\\now\n"
+			  "# TYPE anomd_state gauge\n"
+			  "anomd_state{state=\"a\\\"b\\\\c\\nd\"} 1\n"
+			  "anomd_state{state=\"x\"} 0.5\n") != NULL,
 	    "one family, escaped label value and HELP: %s", s);
-	ck_assert_msg(strstr(s, "# TYPE anomd_flows_max gauge\n"
-				"anomd_flows_max 1000000\n") != NULL,
+	ck_assert_msg(strstr(s,
+			  "# TYPE anomd_flows_max gauge\n"
+			  "anomd_flows_max 1000000\n") != NULL,
 	    "a limit is a gauge: %s", s);
 	ck_assert_msg(
-	    strstr(s, "anomd_flush_seconds_bucket{le=\"0.001\"} 0\n"
-		      "anomd_flush_seconds_bucket{le=\"0.005\"} 1\n") != NULL &&
-		strstr(s, "anomd_flush_seconds_bucket{le=\"5\"} 1\n"
-			  "anomd_flush_seconds_bucket{le=\"+Inf\"} 2\n"
-			  "anomd_flush_seconds_sum 7.002\n"
-			  "anomd_flush_seconds_count 2\n") != NULL,
+	    strstr(s,
+		"anomd_flush_seconds_bucket{le=\"0.001\"} 0\n"
+		"anomd_flush_seconds_bucket{le=\"0.005\"} 1\n") != NULL &&
+		strstr(s,
+		    "anomd_flush_seconds_bucket{le=\"5\"} 1\n"
+		    "anomd_flush_seconds_bucket{le=\"+Inf\"} 2\n"
+		    "anomd_flush_seconds_sum 7.002\n"
+		    "anomd_flush_seconds_count 2\n") != NULL,
 	    "cumulative buckets, sum and count: %s", s);
 	evbuffer_free(mo.buf);
 }
@@ -219,8 +224,7 @@ START_TEST(server)
 	const char *r;
 	int i, rc = -1;
 
-	ck_assert_int_eq(
-	    metrics_open(&m, base, "", fill, NULL, &cause), 0);
+	ck_assert_int_eq(metrics_open(&m, base, "", fill, NULL, &cause), 0);
 	ck_assert_ptr_null(m); /* empty: off */
 	for (i = 0; i < 20 && rc != 0; i++) { /* a free port */
 		port = (uint16_t)(20000 + (getpid() * 7 + i * 131) % 40000);
