@@ -885,14 +885,48 @@ print_status(const cJSON *r)
 #undef F
 }
 
-/* Print the "stats" result: "section.name  value" lines. */
+/*
+ * Print the "stats" result: its groups (counters, gauges, limits) as
+ * "name  value" lines under a heading.  A labelled family (an object)
+ * prints its parts that are not zero as name.label, after their sum when
+ * they are counters; --json shows every part.
+ */
 static void
 print_stats(const cJSON *result)
 {
 	struct kv kv = {0};
+	const cJSON *g, *e, *part;
+	char key[256], buf[64];
+	double sum;
 
-	kv_flatten(&kv, "", result);
-	kv_print(&kv, 0);
+	cJSON_ArrayForEach(g, result)
+	{
+		if (!cJSON_IsObject(g))
+			continue;
+		cJSON_ArrayForEach(e, g)
+		{
+			snprintf(key, sizeof(key), "  %s", e->string);
+			if (!cJSON_IsObject(e)) {
+				kv_flatten(&kv, key, e);
+				continue;
+			}
+			sum = 0;
+			cJSON_ArrayForEach(part, e) sum += part->valuedouble;
+			if (strcmp(g->string, "counters") == 0)
+				kv_add(
+				    &kv, key, fmt_num(sum, buf, sizeof(buf)));
+			cJSON_ArrayForEach(part, e)
+			{
+				if (part->valuedouble == 0)
+					continue;
+				snprintf(key, sizeof(key), "  %s.%s", e->string,
+				    part->string);
+				kv_flatten(&kv, key, part);
+			}
+		}
+		printf("%s%s:\n", g == result->child ? "" : "\n", g->string);
+		kv_print(&kv, 0);
+	}
 }
 
 /* Print any result as "key: value" lines. */
@@ -1362,7 +1396,7 @@ usage(FILE *fp)
 	    "commands:\n"
 	    "  version       the daemon's version\n"
 	    "  status        state, model, baseline and capture\n"
-	    "  stats         every counter\n"
+	    "  stats         counters, gauges and limits\n"
 	    "  alerts [--since when] [--until when] [--limit n]\n"
 	    "         [--min-score x] [--src ip] [--dst ip] [--before-id n]\n"
 	    "                recent alerts, newest first (when: 30s, 10m, "

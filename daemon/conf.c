@@ -54,6 +54,7 @@ static int check_layers(const char *, char *, size_t);
 static int check_path(const char *, char *, size_t);
 static int check_socket(const char *, char *, size_t);
 static int check_name(const char *, char *, size_t);
+static int check_listen(const char *, char *, size_t);
 
 static const struct conf_key conf_keys[] = {
     TXTV("interface", interface, "", check_iface,
@@ -196,6 +197,9 @@ static const struct conf_key conf_keys[] = {
     NUM("eve_queue_max", CONF_UINT, eve_queue_max, 10000, 1, 10000000, "lines",
 	"lines kept while the output is slow or down; past it new lines are "
 	"dropped and counted"),
+    TXTV("metrics_listen", metrics_listen, "127.0.0.1:9469", check_listen,
+	"address of the Prometheus /metrics endpoint, host:port or "
+	"[IPv6]:port; empty = no endpoint"),
 };
 
 #undef F
@@ -316,6 +320,18 @@ check_name(const char *v, char *why, size_t len)
 		return 0;
 	snprintf(why, len, "not a user or group name");
 	return -1;
+}
+
+/* Where /metrics listens: empty, host:port or [IPv6]:port. */
+static int
+check_listen(const char *v, char *why, size_t len)
+{
+	char host[CONF_STR_MAX];
+	uint16_t port;
+
+	if (*v == '\0')
+		return 0;
+	return metrics_addr_parse(v, host, sizeof(host), &port, why, len);
 }
 
 /* The key table. */

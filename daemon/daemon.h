@@ -131,6 +131,7 @@ struct anomd_conf {
 	char eve_redis_key[CONF_STR_MAX];
 	uint64_t eve_redis_stream_maxlen;
 	uint32_t eve_queue_max;
+	char metrics_listen[CONF_STR_MAX]; /* host:port, or "" = off */
 };
 
 struct conf_key {
@@ -803,6 +804,90 @@ void evout_reopen(struct evout *o);
 void evout_get_stats(const struct evout *o, struct evout_stats *st);
 /* Flush what can be flushed without blocking long, close, free. */
 void evout_close(struct evout *o);
+
+/* ---- metrics.c ---------------------------------------------------------- */
+
+/*
+ * The daemon's numbers as Prometheus text on GET /metrics (evhttp on the
+ * daemon's loop) and as the grouped JSON of the "stats" command, both
+ * written by one fill callback through metrics_put() and friends.
+ */
+struct event_base;
+struct evbuffer;
+struct metrics;
+
+#define METRICS_NAME_MAX 64 /* bytes of a name, without "anomd_" */
+#ifndef METRICS_RESPONSE_MAX
+#define METRICS_RESPONSE_MAX (256 * 1024) /* bytes of one response */
+#endif
+#define METRICS_CLIENTS_MAX 16 /* responses in flight; more get a 503 */
+#define METRICS_HIST_BUCKETS 11
+
+enum metrics_kind {
+	METRICS_COUNTER, /* only goes up; "_total" is added to the name */
+	METRICS_GAUGE, /* goes up and down */
+	METRICS_LIMIT, /* a configured bound: a gauge, grouped apart */
+};
+
+/*
+ * Where metrics_put() writes: Prometheus text into buf and/or the groups
+ * "counters", "gauges" and "limits" of the cJSON object json (either may
+ * be NULL).  Zero it, then set one or both.
+ */
+struct metrics_out {
+	struct evbuffer *buf;
+	struct cJSON *json;
+	char family[METRICS_NAME_MAX]; /* the last family given HELP */
+};
+
+/* A histogram of durations in seconds, bounds metrics_hist_bounds. */
+struct metrics_hist {
+	uint64_t bucket[METRICS_HIST_BUCKETS]; /* cumulative: v <= bound */
+	uint64_t count;
+	double sum;
+};
+
+extern const double metrics_hist_bounds[METRICS_HIST_BUCKETS];
+
+/* Fill mo with every number (the daemon's callback). */
+typedef void (*metrics_fill_cb)(struct metrics_out *mo, void *arg);
+
+struct metrics_stats {
+	uint64_t requests, scrapes, not_found, busy, errors;
+};
+
+/*
+ * Write one number: name (lower_snake_case, no "anomd_" prefix, no
+ * "_total") of kind k with its one-line help.  Successive calls with the
+ * same name form one family: metrics_put_label() adds label="value".
+ */
+void metrics_put(struct metrics_out *mo, enum metrics_kind k, const char *name,
+    const char *help, double v);
+void metrics_put_label(struct metrics_out *mo, enum metrics_kind k,
+    const char *name, const char *help, const char *label, const char *value,
+    double v);
+/* Write histogram h (Prometheus) or its count and sum (JSON counters). */
+void metrics_put_hist(struct metrics_out *mo, const char *name,
+    const char *help, const struct metrics_hist *h);
+/* Count one observation v into h. */
+void metrics_hist_observe(struct metrics_hist *h, double v);
+/*
+ * Parse addr, "host:port" (an IPv4 address or a name) or "[v6]:port", into
+ * host[hostlen] and *port.  Returns 0, or -1 with why[whylen] filled.
+ */
+int metrics_addr_parse(const char *addr, char *host, size_t hostlen,
+    uint16_t *port, char *why, size_t whylen);
+/*
+ * Serve GET /metrics on addr (metrics_listen) on base, asking fill(mo, arg)
+ * for the numbers at each scrape.  An empty addr serves nothing: *mp is
+ * NULL.  Returns 0, or -errno with *cause (malloc'd; may be NULL).
+ */
+int metrics_open(struct metrics **mp, struct event_base *base, const char *addr,
+    metrics_fill_cb fill, void *arg, char **cause);
+/* Copy the server's own counters; zeros for NULL. */
+void metrics_get_stats(const struct metrics *m, struct metrics_stats *st);
+/* Stop serving and free; NULL does nothing. */
+void metrics_close(struct metrics *m);
 
 /* ---- notify.c ----------------------------------------------------------- */
 

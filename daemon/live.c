@@ -47,6 +47,8 @@
 #define LIVE_REOPEN_MAX_S 60 /* doubling up to this */
 #define LIVE_TRAIN_NICE 10 /* nice value of the training thread */
 #define LIVE_ID_MAX INT64_C(9000000000000000) /* ids asked for, < 2^53 */
+#define LIVE_DROP_WARN_S                                                       \
+	60 /* warn of rising capture drops at most this often */
 #define MODEL_FILE "anomd.model"
 
 struct live {
@@ -63,6 +65,9 @@ struct live {
 	struct suppress *supp; /* operator suppressions */
 	struct evout *evout; /* the live EVE output, or NULL */
 	struct control *ctl;
+	struct metrics *metrics; /* the /metrics endpoint, or NULL */
+	struct metrics_hist flush_hist; /* commit latency of store flushes */
+	uint64_t drop_warn_us, drop_warned, ifdrop_warned; /* drop warnings */
 	char model_path[PATH_MAX]; /* where trained models are saved */
 	char model_file[PATH_MAX]; /* where the model in use came from */
 	char sock_dir[PATH_MAX]; /* created here, or "" */
@@ -85,12 +90,14 @@ struct live {
 	char **stream;
 	size_t nstream;
 	uint64_t stream_dropped, streamed;
-	uint64_t kern_recv, kern_drop, kern_ifdrop;
+	uint64_t kern_recv, kern_drop, kern_ifdrop; /* over every capture */
+	uint64_t kbase_recv, kbase_drop, kbase_ifdrop; /* of closed ones */
 	uint64_t flush_errors, capture_errors, reopen_fails, last_reopen_us;
 };
 
 static int open_capture(struct live *, char **);
 static void watch_capture(struct live *);
+static void update_kstats(struct live *, uint64_t);
 
 /* Kept in static storage so that a training abandoned at exit stays
  * reachable rather than leaked. */
@@ -127,10 +134,19 @@ stream_cb(const char *line, size_t len, void *arg)
 static void
 flush_store(struct live *L)
 {
+	struct store_stats ss;
 	char *cause = NULL;
+	uint64_t t0;
 	size_t i;
+	int rc;
 
-	if (store_flush(L->store, &cause) != 0) {
+	store_stats(L->store, &ss);
+	t0 = now_us();
+	rc = store_flush(L->store, &cause);
+	if (ss.pending > 0) /* commit latency: flushes with work only */
+		metrics_hist_observe(
+		    &L->flush_hist, (double)(now_us() - t0) / 1e6);
+	if (rc != 0) {
 		if (L->flush_errors++ % 60 == 0)
 			log_warnx("%s (alerts stay queued; retrying)",
 			    cause ? cause : "store: flush failed");
@@ -188,6 +204,10 @@ capture_read(struct live *L)
 	L->last_reopen_us = now_us();
 	free(cause);
 	L->capture_errors++;
+	update_kstats(L, now_us()); /* the last counts of this capture */
+	L->kbase_recv = L->kern_recv;
+	L->kbase_drop = L->kern_drop;
+	L->kbase_ifdrop = L->kern_ifdrop;
 	if (L->cap_ev != NULL) {
 		event_free(L->cap_ev);
 		L->cap_ev = NULL;
@@ -321,20 +341,51 @@ capture_reopen(struct live *L, uint64_t now)
 	free(cause);
 }
 
-/* Kernel counters of the capture. */
+/*
+ * Warn when kernel or interface drops rose since the last warning, at most
+ * once every LIVE_DROP_WARN_S seconds, with the counts.
+ */
 static void
-update_kstats(struct live *L)
+warn_drops(struct live *L, uint64_t now)
+{
+	if (L->kern_drop <= L->drop_warned &&
+	    L->kern_ifdrop <= L->ifdrop_warned)
+		return;
+	if (L->drop_warn_us != 0 &&
+	    now - L->drop_warn_us < LIVE_DROP_WARN_S * 1000000ull)
+		return;
+	log_warnx("capture: %s dropped %" PRIu64 " packets in the kernel and "
+		  "%" PRIu64
+		  " at the interface since the last warning (%" PRIu64
+		  " and %" PRIu64 " in all, %" PRIu64 " received); raise "
+		  "buffer_size or narrow filter",
+	    L->conf->interface, L->kern_drop - L->drop_warned,
+	    L->kern_ifdrop - L->ifdrop_warned, L->kern_drop, L->kern_ifdrop,
+	    L->kern_recv);
+	L->drop_warn_us = now;
+	L->drop_warned = L->kern_drop;
+	L->ifdrop_warned = L->kern_ifdrop;
+}
+
+/*
+ * Kernel counters of the capture.  libpcap's count from one open capture;
+ * a reopened capture starts again from zero, so the totals kept here add
+ * what each capture counted.
+ */
+static void
+update_kstats(struct live *L, uint64_t now)
 {
 	uint64_t r, d, i;
 
 	if (L->src != NULL && cap_source_kstats(L->src, &r, &d, &i) == 0) {
-		if (d > L->kern_drop)
+		if (L->kbase_drop + d > L->kern_drop)
 			log_debug("capture: kernel dropped %" PRIu64 " packets",
-			    d - L->kern_drop);
-		L->kern_recv = r;
-		L->kern_drop = d;
-		L->kern_ifdrop = i;
+			    L->kbase_drop + d - L->kern_drop);
+		L->kern_recv = L->kbase_recv + r;
+		L->kern_drop = L->kbase_drop + d;
+		L->kern_ifdrop = L->kbase_ifdrop + i;
 	}
+	warn_drops(L, now);
 }
 
 /* Delete alerts past retention, one bounded chunk per tick. */
@@ -371,7 +422,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	maybe_train(L);
 	flush_store(L);
 	retain(L, now);
-	update_kstats(L);
+	update_kstats(L, now);
 	if (L->wd_usec && now - L->last_wd_us >= L->wd_usec / 2) {
 		notify_watchdog();
 		L->last_wd_us = now;
@@ -593,74 +644,240 @@ cmd_status(struct live *L)
 	return r;
 }
 
-#define NUM(o, s, f) cJSON_AddNumberToObject(o, #f, (double)(s)->f)
+#define C METRICS_COUNTER
+#define G METRICS_GAUGE
 
-/* The "stats" result: every counter, by subsystem. */
+/* Capture and flow numbers. */
+static void
+fill_capture(struct live *L, struct metrics_out *mo)
+{
+	const struct cap_stats *cs = flowtab_stats(L->ft);
+	int i;
+
+	metrics_put(
+	    mo, G, "capture_up", "1 while the capture is open", L->src != NULL);
+	metrics_put(mo, C, "capture_packets", "packets captured", cs->frames);
+	metrics_put(mo, C, "capture_bytes", "bytes captured", cs->bytes);
+	metrics_put(mo, C, "capture_kernel_packets",
+	    "packets the kernel passed to the capture (libpcap ps_recv)",
+	    L->kern_recv);
+	metrics_put(mo, C, "capture_kernel_drops",
+	    "packets dropped by the kernel: buffer full (ps_drop)",
+	    L->kern_drop);
+	metrics_put(mo, C, "capture_interface_drops",
+	    "packets dropped by the interface or driver (ps_ifdrop)",
+	    L->kern_ifdrop);
+	metrics_put(mo, C, "capture_errors", "capture read failures",
+	    L->capture_errors);
+	metrics_put(mo, C, "capture_fragments_later",
+	    "non-first IP fragments (counted, no flow)", cs->fragments_later);
+	for (i = 0; i < MAL_COUNT; i++)
+		metrics_put_label(mo, C, "capture_malformed",
+		    "frames not decoded, by reason", "reason",
+		    cap_malformed_name((enum cap_malformed)i),
+		    cs->malformed[i]);
+	metrics_put(
+	    mo, G, "flows_active", "flows in the flow table", cs->flows_active);
+	metrics_put(mo, C, "flows_created", "flows created", cs->flows_created);
+	metrics_put(mo, C, "flows_evicted",
+	    "flows evicted at flow_memcap before they ended",
+	    cs->flows_evicted);
+	for (i = 0; i < FLOW_END_COUNT; i++)
+		metrics_put_label(mo, C, "flow_records",
+		    "flow records emitted, by why they ended", "end",
+		    flow_end_name((enum flow_end)i), cs->flows_ended[i]);
+	metrics_put(
+	    mo, G, "hosts_active", "hosts with context kept", cs->hosts_active);
+	metrics_put(mo, C, "hosts_evicted", "hosts evicted at host_memcap",
+	    cs->hosts_evicted);
+	metrics_put(mo, METRICS_LIMIT, "flows_max",
+	    "flows the flow_memcap holds", cs->flows_max);
+	metrics_put(mo, METRICS_LIMIT, "hosts_max",
+	    "hosts the host_memcap holds", cs->hosts_max);
+}
+
+/* Detection, alert and incident numbers. */
+static void
+fill_detect(struct live *L, struct metrics_out *mo)
+{
+	const struct detect_stats *ds = detect_stats(L->det);
+	const struct alert_out_stats *as = alert_out_stats(L->out);
+
+	metrics_put(mo, C, "records_baseline",
+	    "flow records taken into a baseline", ds->baseline);
+	metrics_put(mo, C, "records_scored", "flow records scored", ds->scored);
+	metrics_put_label(mo, C, "detections",
+	    "flow alerts and responder findings raised, by kind", "kind",
+	    "flow", ds->alerts);
+	metrics_put_label(
+	    mo, C, "detections", "", "kind", "responder", ds->findings);
+	metrics_put(mo, C, "client_flows_blamed",
+	    "client flows blamed on their responder, not alerted",
+	    ds->suppressed);
+	metrics_put(mo, C, "alerts_raised",
+	    "alerts raised (the sum of alerts_total over outcome)", as->raised);
+	metrics_put_label(mo, C, "alerts",
+	    "raised alerts by outcome: stored as a new row, folded into an "
+	    "earlier row, capped by alert_rate_max, dropped (store queue "
+	    "full), rejected by the store",
+	    "outcome", "stored", as->stored);
+	metrics_put_label(mo, C, "alerts", "", "outcome", "folded", as->folded);
+	metrics_put_label(mo, C, "alerts", "", "outcome", "capped", as->capped);
+	metrics_put_label(
+	    mo, C, "alerts", "", "outcome", "dropped", as->dropped);
+	metrics_put_label(
+	    mo, C, "alerts", "", "outcome", "rejected", as->rejected);
+	metrics_put(mo, C, "alerts_suppressed",
+	    "alerts matching an operator suppression, counted and not raised",
+	    suppress_suppressed(L->supp));
+	metrics_put(
+	    mo, C, "incidents_opened", "incidents opened", ds->incidents);
+	metrics_put(
+	    mo, C, "incidents_closed", "incidents closed", as->incidents);
+	metrics_put(mo, C, "stream_lines", "alert lines sent to subscribers",
+	    L->streamed);
+	metrics_put(mo, C, "stream_dropped",
+	    "alert lines not streamed (too many waiting for a commit)",
+	    L->stream_dropped);
+	metrics_put(mo, C, "models_trained", "models trained and installed",
+	    ds->trained);
+}
+
+/* Model, state and baseline numbers. */
+static void
+fill_model(struct live *L, struct metrics_out *mo, uint64_t now)
+{
+	static const char *const states[] = {
+	    "learning", "training", "detecting"};
+	const struct model *m = detect_model(L->det);
+	const char *st = detect_state(L->det);
+	uint64_t kept, seen, t0, t1;
+	double p, q;
+	size_t i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		metrics_put_label(mo, G, "state",
+		    "1 for the daemon's state, else 0", "state", states[i],
+		    strcmp(st, states[i]) == 0);
+	metrics_put(mo, G, "uptime_seconds", "seconds since start",
+	    (double)(now - L->start_us) / 1e6);
+	metrics_put(
+	    mo, G, "model_loaded", "1 while a model detects", m != NULL);
+	metrics_put(mo, G, "model_age_seconds",
+	    "seconds since the model was loaded or installed (0: none)",
+	    m ? (double)(now - L->model_since_us) / 1e6 : 0);
+	metrics_put(mo, G, "model_threshold",
+	    "the model's alert threshold (0: none)",
+	    m ? model_threshold(m) : 0);
+	detect_baseline(L->det, &kept, &seen, &t0, &t1);
+	metrics_put(mo, G, "baseline_flows",
+	    "flows seen in the open baseline window", seen);
+	metrics_put(mo, G, "baseline_elapsed_seconds",
+	    "span of the open baseline window",
+	    seen ? (double)(t1 - t0) / 1e6 : 0);
+	p = (double)seen / L->conf->baseline_min_flows;
+	q = seen ? (double)(t1 - t0) / 1e6 / L->conf->baseline_seconds : 0;
+	p = p < q ? p : q; /* the window needs both */
+	metrics_put(mo, G, "baseline_progress_ratio",
+	    "progress of the baseline window, 0 to 1 (1 when not learning)",
+	    detect_learning(L->det) ? (p < 1 ? p : 1) : 1);
+	metrics_put(mo, METRICS_LIMIT, "baseline_min_flows",
+	    "baseline_min_flows", L->conf->baseline_min_flows);
+	metrics_put(mo, METRICS_LIMIT, "baseline_window_seconds",
+	    "baseline_seconds", L->conf->baseline_seconds);
+}
+
+/* Store, socket, EVE output and metrics numbers. */
+static void
+fill_outputs(struct live *L, struct metrics_out *mo)
+{
+	struct control_stats ct;
+	struct metrics_stats ms;
+	struct evout_stats es;
+	struct store_stats ss;
+
+	store_stats(L->store, &ss);
+	metrics_put(mo, G, "store_queue", "writes queued, not yet committed",
+	    ss.pending);
+	metrics_put(
+	    mo, C, "store_rows_written", "alert rows committed", ss.written);
+	metrics_put(mo, C, "store_rows_updated",
+	    "fold totals committed to earlier rows", ss.updated);
+	metrics_put(mo, C, "store_incidents_written", "incident rows committed",
+	    ss.incidents_written);
+	metrics_put(
+	    mo, C, "store_flushes", "transactions committed", ss.flushes);
+	metrics_put(mo, C, "store_write_errors",
+	    "flushes rolled back (retried)", ss.write_errors);
+	metrics_put(
+	    mo, C, "store_retained", "rows deleted by retention", ss.retained);
+	metrics_put_hist(mo, "store_flush_seconds",
+	    "time to commit a flush that had writes", &L->flush_hist);
+	control_get_stats(L->ctl, &ct);
+	metrics_put(
+	    mo, G, "control_clients", "control socket clients", ct.clients);
+	metrics_put(mo, G, "control_subscribers", "clients following alerts",
+	    ct.subscribers);
+	metrics_put(
+	    mo, C, "control_accepted", "connections accepted", ct.accepted);
+	metrics_put_label(mo, C, "control_clients_dropped",
+	    "clients refused or dropped, by reason", "reason", "busy",
+	    ct.refused_busy);
+	metrics_put_label(mo, C, "control_clients_dropped", "", "reason",
+	    "slow", ct.dropped_slow);
+	metrics_put_label(mo, C, "control_clients_dropped", "", "reason",
+	    "idle", ct.dropped_idle);
+	metrics_put(mo, C, "control_requests", "requests", ct.requests);
+	metrics_put(
+	    mo, C, "control_bad_requests", "requests refused", ct.bad_requests);
+	metrics_put(mo, C, "control_oversized", "request lines over the cap",
+	    ct.oversized);
+	evout_get_stats(L->evout, &es);
+	metrics_put(
+	    mo, C, "eve_lines_written", "EVE lines written", es.written);
+	metrics_put(
+	    mo, C, "eve_lines_dropped", "EVE lines lost, counted", es.dropped);
+	metrics_put(
+	    mo, C, "eve_errors", "EVE write or connection errors", es.errors);
+	metrics_put(
+	    mo, C, "eve_reconnects", "EVE output reconnections", es.reconnects);
+	metrics_put(mo, G, "eve_queue", "EVE lines waiting", es.queued);
+	metrics_get_stats(L->metrics, &ms);
+	metrics_put(
+	    mo, C, "metrics_scrapes", "/metrics responses sent", ms.scrapes);
+}
+
+#undef C
+#undef G
+
+/* Every number, for /metrics and the "stats" command. */
+static void
+fill_cb(struct metrics_out *mo, void *arg)
+{
+	struct live *L = arg;
+
+	metrics_put_label(mo, METRICS_GAUGE, "build_info",
+	    "always 1; the version in a label", "version", PACKAGE_VERSION, 1);
+	fill_model(L, mo, now_us());
+	fill_capture(L, mo);
+	fill_detect(L, mo);
+	fill_outputs(L, mo);
+}
+
+/* The "stats" result: counters, gauges and limits, named as in /metrics. */
 static cJSON *
 cmd_stats(struct live *L)
 {
-	const struct cap_stats *cs = flowtab_stats(L->ft);
-	const struct detect_stats *ds = detect_stats(L->det);
-	struct control_stats ct;
-	struct store_stats ss;
-	cJSON *r = cJSON_CreateObject(), *o;
-	char name[64];
-	int i;
+	struct metrics_out mo;
 
-	o = cJSON_AddObjectToObject(r, "capture");
-	NUM(o, cs, frames), NUM(o, cs, bytes), NUM(o, cs, ip), NUM(o, cs, arp);
-	NUM(o, cs, other_link), NUM(o, cs, fragments_later);
-	NUM(o, cs, icmp_errors_matched), NUM(o, cs, flows_created);
-	NUM(o, cs, flows_evicted), NUM(o, cs, hosts_evicted);
-	NUM(o, cs, flows_active), NUM(o, cs, hosts_active);
-	NUM(o, cs, flows_max), NUM(o, cs, hosts_max);
-	NUM(o, L, kern_recv), NUM(o, L, kern_drop), NUM(o, L, kern_ifdrop);
-	NUM(o, L, capture_errors);
-	for (i = 0; i < FLOW_END_COUNT; i++) {
-		snprintf(name, sizeof(name), "records_%s",
-		    flow_end_name((enum flow_end)i));
-		cJSON_AddNumberToObject(o, name, (double)cs->flows_ended[i]);
-	}
-	for (i = 0; i < MAL_COUNT; i++) {
-		snprintf(name, sizeof(name), "malformed_%s",
-		    cap_malformed_name((enum cap_malformed)i));
-		cJSON_AddNumberToObject(o, name, (double)cs->malformed[i]);
-	}
-	o = cJSON_AddObjectToObject(r, "detect");
-	NUM(o, ds, baseline), NUM(o, ds, scored), NUM(o, ds, alerts);
-	NUM(o, ds, trained), NUM(o, L, streamed), NUM(o, L, stream_dropped);
-	NUM(o, ds, findings), NUM(o, ds, suppressed), NUM(o, ds, incidents);
-	o = cJSON_AddObjectToObject(r, "alert");
-	NUM(o, alert_out_stats(L->out), raised);
-	NUM(o, alert_out_stats(L->out), stored);
-	NUM(o, alert_out_stats(L->out), folded);
-	NUM(o, alert_out_stats(L->out), capped);
-	NUM(o, alert_out_stats(L->out), dropped);
-	NUM(o, alert_out_stats(L->out), rejected);
-	NUM(o, alert_out_stats(L->out), eve_lines);
-	NUM(o, alert_out_stats(L->out), eve_errors);
-	cJSON_AddNumberToObject(
-	    o, "suppressed", (double)suppress_suppressed(L->supp));
-	store_stats(L->store, &ss);
-	o = cJSON_AddObjectToObject(r, "store");
-	NUM(o, &ss, queued), NUM(o, &ss, folded), NUM(o, &ss, rate_dropped);
-	NUM(o, &ss, queue_dropped), NUM(o, &ss, rejected), NUM(o, &ss, written);
-	NUM(o, &ss, updated), NUM(o, &ss, flushes), NUM(o, &ss, write_errors);
-	NUM(o, &ss, retained), NUM(o, &ss, pending);
-	NUM(o, &ss, incidents_queued), NUM(o, &ss, incidents_dropped);
-	NUM(o, &ss, incidents_rejected), NUM(o, &ss, incidents_written);
-	control_get_stats(L->ctl, &ct);
-	o = cJSON_AddObjectToObject(r, "control");
-	NUM(o, &ct, accepted), NUM(o, &ct, clients), NUM(o, &ct, refused_busy);
-	NUM(o, &ct, dropped_slow), NUM(o, &ct, dropped_idle);
-	NUM(o, &ct, requests), NUM(o, &ct, bad_requests),
-	    NUM(o, &ct, oversized);
-	NUM(o, &ct, subscribers);
-	add_eve(L, r);
-	return r;
+	memset(&mo, 0, sizeof(mo));
+	mo.json = cJSON_CreateObject();
+	cJSON_AddObjectToObject(mo.json, "counters");
+	cJSON_AddObjectToObject(mo.json, "gauges");
+	cJSON_AddObjectToObject(mo.json, "limits");
+	fill_cb(&mo, L);
+	return mo.json;
 }
-
-#undef NUM
 
 /* The "model" result. */
 static cJSON *
@@ -1171,6 +1388,20 @@ load_suppressions(struct live *L)
 	free(cause);
 }
 
+/* Serve /metrics on metrics_listen, unless it is empty. */
+static void
+open_metrics(struct live *L)
+{
+	char *cause = NULL;
+
+	if (metrics_open(&L->metrics, L->base, L->conf->metrics_listen, fill_cb,
+		L, &cause) != 0)
+		fatalx("%s", cause ? cause : "metrics: open failed");
+	if (L->metrics != NULL)
+		log_info("metrics: serving http://%s/metrics",
+		    L->conf->metrics_listen);
+}
+
 /* Create the detector and the flow table. */
 static void
 open_pipeline(struct live *L)
@@ -1267,11 +1498,20 @@ wait_training(struct live *L)
 		log_warnx("train: still running at exit; its model is dropped");
 }
 
-/* Log what became of the alerts, at exit. */
+/* Log what became of the packets, flows and alerts, at exit. */
 static void
 log_alert_counts(struct live *L)
 {
 	const struct alert_out_stats *s = alert_out_stats(L->out);
+	const struct cap_stats *cs = flowtab_stats(L->ft);
+
+	log_info("capture: %" PRIu64 " packets captured, %" PRIu64
+		 " received by the kernel, %" PRIu64 " dropped by the "
+		 "kernel, %" PRIu64 " by the interface; %" PRIu64
+		 " flows, %" PRIu64 " evicted at flow_memcap, %" PRIu64
+		 " scored",
+	    cs->frames, L->kern_recv, L->kern_drop, L->kern_ifdrop,
+	    cs->flows_created, cs->flows_evicted, detect_stats(L->det)->scored);
 
 	log_info("alerts: %" PRIu64 " raised: %" PRIu64 " stored, %" PRIu64
 		 " folded into earlier rows, %" PRIu64 " capped by "
@@ -1294,6 +1534,7 @@ shutdown_all(struct live *L)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	notify_stopping();
+	update_kstats(L, now_us()); /* the totals logged at exit */
 	cap_source_close(L->src);
 	L->src = NULL;
 	fcntl(L->pipefd[0], F_SETFL, O_NONBLOCK);
@@ -1309,6 +1550,8 @@ shutdown_all(struct live *L)
 		event_free(L->cap_ev);
 	event_free(L->tick_ev);
 	event_free(L->train_ev);
+	metrics_close(L->metrics);
+	L->metrics = NULL;
 	control_close(L->ctl);
 	if (store_close(L->store, NULL) != 0)
 		log_warnx("store: queued alerts could not be written at exit");
@@ -1422,6 +1665,7 @@ live_run(const struct live_opts *o)
 	}
 	hand_over_state(L);
 	open_control(L);
+	open_metrics(L);
 	drop_privileges(L);
 	check_socket_dir(L);
 	/* Root never opens the files the service user can replace. */

@@ -116,6 +116,54 @@ ctl alerts --limit 5 >/dev/null && ok "anomctl alerts" || fail "anomctl alerts"
 first=$(ctl --json alerts --limit 1 | jfield "['alerts'][0]['id']")
 ctl alert "$first" | grep -q "explanation\|score" && ok "anomctl alert $first" || fail "anomctl alert"
 
+# 1b. /metrics (metrics_listen's default, 127.0.0.1:9469, in the capture
+# namespace): Prometheus text that promtool accepts, with the series of
+# every counter `anomctl stats` shows; other paths 404, other methods fail.
+http() { # http METHOD PATH: prints "code content-type", then the body
+	ip netns exec "$ns" python3 - "$@" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request("http://127.0.0.1:9469" + sys.argv[2], method=sys.argv[1])
+try:
+    r = urllib.request.urlopen(req, timeout=5)
+    code, ctype, body = r.status, r.headers.get("Content-Type"), r.read()
+except urllib.error.HTTPError as e:
+    code, ctype, body = e.code, e.headers.get("Content-Type"), b""
+print(code, ctype)
+sys.stdout.write(body.decode())
+PY
+}
+http GET /metrics >"$tmp/metrics.out" 2>&1
+head -1 "$tmp/metrics.out" | grep -q "^200 text/plain; version=0.0.4" &&
+	ok "GET /metrics: 200, text format 0.0.4" || fail "GET /metrics: $(head -3 "$tmp/metrics.out")"
+sed 1d "$tmp/metrics.out" >"$tmp/metrics.txt"
+if command -v promtool >/dev/null 2>&1; then
+	promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1 &&
+		ok "promtool check metrics: clean" || fail "promtool check metrics: $(cat "$tmp/promtool.out")"
+else
+	echo "skip: promtool not installed (Debian package prometheus): /metrics not linted"
+fi
+grep -q '^anomd_state{state="detecting"} 1$' "$tmp/metrics.txt" &&
+	grep -q '^anomd_build_info{version="[^"]*"} 1$' "$tmp/metrics.txt" &&
+	grep -q '^anomd_alerts_total{outcome="stored"} [1-9]' "$tmp/metrics.txt" &&
+	grep -q '^anomd_capture_packets_total [1-9]' "$tmp/metrics.txt" &&
+	grep -q '^anomd_store_flush_seconds_count [1-9]' "$tmp/metrics.txt" &&
+	ok "/metrics: state, build_info, stored alerts, packets, flush latency" ||
+	fail "/metrics lacks a main series: $(grep -E 'state|build_info|alerts_total|packets_total|flush_seconds_count' "$tmp/metrics.txt")"
+ctl --json stats | python3 -c 'import sys, json
+d = json.load(sys.stdin)
+text = open(sys.argv[1]).read()
+assert sorted(d) == ["counters", "gauges", "limits"], sorted(d)
+assert "flows_max" in d["limits"] and "flows_active" in d["gauges"]
+missing = [k for g in d.values() for k in g if "anomd_" + k not in text]
+print("stats names missing from /metrics:", missing)
+sys.exit(1 if missing else 0)' "$tmp/metrics.txt" &&
+	ok "anomctl stats: counters, gauges and limits, named as in /metrics" ||
+	fail "stats groups or names differ from /metrics"
+ctl stats | grep -q "^limits:" && ok "anomctl stats prints the groups" || fail "anomctl stats: no limits group"
+[ "$(http GET /nope | head -1 | cut -d' ' -f1)" = 404 ] && ok "GET /nope: 404" || fail "GET /nope: $(http GET /nope | head -1)"
+code=$(http POST /metrics | head -1 | cut -d' ' -f1)
+[ "$code" -ge 400 ] 2>/dev/null && ok "POST /metrics refused ($code)" || fail "POST /metrics: $code"
+
 # 2. Socket abuse while capturing; the daemon keeps answering.
 python3 "$top/tests/abuse.py" "$sock" && ok "socket abuse survived" || fail "socket abuse"
 ctl status >/dev/null && ok "still answering after abuse" || fail "not answering after abuse"
@@ -151,6 +199,8 @@ else
 fi
 pid=
 [ ! -e "$sock" ] && ok "socket removed" || fail "socket left behind"
+grep -q "capture: [0-9]* packets captured, [0-9]* received by the kernel, [0-9]* dropped" "$tmp/anomd.log" &&
+	ok "shutdown logs the capture totals" || fail "no capture totals at shutdown"
 wait "$fpid" 2>/dev/null
 python3 - "$tmp/follow.json" "$tmp/alerts.db" <<'PY' && ok "every followed alert is in SQLite" || fail "followed alerts missing from SQLite"
 import json, sqlite3, sys

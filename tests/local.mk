@@ -17,6 +17,14 @@ tests_check_evout_LDADD = $(DAEMON_LDADD) $(CHECK_LIBS)
 tests_evout_feed_SOURCES = tests/evout_feed.c
 tests_evout_feed_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS)
 tests_evout_feed_LDADD = $(DAEMON_LDADD)
+
+# The Prometheus endpoint and the stats groups (daemon/metrics.c).
+check_PROGRAMS += tests/check_metrics
+TESTS += tests/check_metrics
+tests_check_metrics_SOURCES = tests/check_metrics.c
+tests_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS) \
+	$(CJSON_CFLAGS)
+tests_check_metrics_LDADD = $(DAEMON_LDADD) $(CHECK_LIBS)
 EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
 	tests/live.sh tests/live-eve.sh tests/priv.sh tests/testconf.sh tests/evout.sh \
 	tests/abuse.py \

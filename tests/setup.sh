@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages anomd needs to build and test, when missing.
-# Run as root (or with sudo) on Debian 12 or later.
+# Run as root (or with sudo) on Debian 12 or later.  prometheus brings
+# promtool, which tests/live.sh uses to lint /metrics.
 set -eu
 
 PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
