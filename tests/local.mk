@@ -1,7 +1,8 @@
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/offline.sh tests/eve.sh tests/docs.sh tests/live.sh \
-	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh
+	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh \
+	tests/report.sh
 
 # The live EVE outputs: unit tests, and a feeder that tests/evout.sh runs
 # against a real redis-server.
@@ -19,7 +20,7 @@ EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
 	tests/demo.sh tests/run-all.sh tests/make-sample.sh tests/docs.sh \
 	tests/make-lab.sh tests/lab/README.md tests/lab/outside.py \
 	tests/lab/labels.py \
-	tests/update-docs.sh \
+	tests/update-docs.sh tests/report.sh tests/pngcolours.py tests/report-screenshot.sh \
 	tests/data/sample.pcap tests/data/SAMPLE.md .ci/run
 
 include $(srcdir)/tests/fuzz/local.mk

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential autoconf automake pkg-config libpcap-dev libevent-dev
 libsqlite3-dev libcjson-dev check libsystemd-dev libcap-ng-dev libhiredis-dev
 clang-format sqlite3 mandoc tcpreplay iproute2 python3 python3-jsonschema procps
-redis-server redis-tools"
+redis-server redis-tools chromium python3-html5lib"
 
 missing=""
 for p in $PKGS; do
