@@ -355,14 +355,14 @@ model_map_fit(struct model *m, const float *x, size_t n,
 	if (rows == NULL || z == NULL || code == NULL || s == 0)
 		goto out;
 	for (i = 0; i < s; i++)
-		memcpy(rows + i * dim, x + (i * n / s) * dim,
-		    dim * sizeof(*rows));
+		memcpy(
+		    rows + i * dim, x + (i * n / s) * dim, dim * sizeof(*rows));
 	model_latent_batch(m, rows, s, code);
 	model_norm_apply(&m->norm, rows, s, z);
 	if ((error = fit_map(code, s, md->kdim, md->lat_mean, md->lat_axis,
 		 &b->var_latent, b->hull_latent, &b->nhull_latent)) != 0 ||
-	    (error = fit_map(z, s, dim, md->in_mean, md->in_axis,
-		 &b->var_input, b->hull_input, &b->nhull_input)) != 0)
+	    (error = fit_map(z, s, dim, md->in_mean, md->in_axis, &b->var_input,
+		 b->hull_input, &b->nhull_input)) != 0)
 		goto out;
 	md->have = 1;
 	b->known = 1;
