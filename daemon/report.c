@@ -16,7 +16,7 @@
  *   - the REPORT_INCIDENTS_MAX closed incidents with most alerts, and the
  *     per-feature error shares of the alerts of REPORT_HEAT_MAX incidents.
  * The page depends only on these, formatted with fixed precision and no
- * clock, so the same input gives the same bytes: under 1 MB at any size.
+ * clock, so the same input gives the same bytes: under 2 MB at any size.
  *
  * The maps: model_project() gives each flow's position on the first two
  * principal axes of the baseline's bottleneck codes (the latent map) and
