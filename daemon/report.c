@@ -45,7 +45,11 @@
 #define REPORT_CAPTURES_MAX 16
 #define REPORT_SEED 0x7265706f7274ULL
 
-enum pt_kind { PT_BENIGN, PT_FLOW, PT_RESPONDER };
+enum pt_kind {
+	PT_BENIGN,
+	PT_FLOW,
+	PT_RESPONDER
+};
 
 struct rpt {
 	uint64_t key;
@@ -156,8 +160,8 @@ record_key(const struct flow_record *r)
 		memcpy(&w, r->dst + i, 8);
 		h = mix(h, w);
 	}
-	h = mix(h, (uint64_t)r->sport << 24 | (uint64_t)r->dport << 8 |
-		r->proto);
+	h = mix(
+	    h, (uint64_t)r->sport << 24 | (uint64_t)r->dport << 8 | r->proto);
 	return mix(h, r->ts_first_us);
 }
 
@@ -252,8 +256,8 @@ heat_add(struct report *rp, const struct detect_result *res)
 
 /* Take one scored record; see daemon.h. */
 void
-report_record(struct report *rp, const struct model *m,
-    const struct detect_result *res)
+report_record(
+    struct report *rp, const struct model *m, const struct detect_result *res)
 {
 	const struct flow_record *r = res->r;
 	struct rpt p;
@@ -331,8 +335,8 @@ report_incident(
 
 /* Record the input's name and totals for the header. */
 void
-report_capture(struct report *rp, const char *name, uint64_t packets,
-    uint64_t flows)
+report_capture(
+    struct report *rp, const char *name, uint64_t packets, uint64_t flows)
 {
 	if (name != NULL) {
 		if (rp->ncaptures < REPORT_CAPTURES_MAX)
@@ -467,18 +471,21 @@ write_header(const struct report *rp, const struct model *m, FILE *fp)
 	}
 	if (rp->more_captures > 0)
 		fprintf(fp, " and %" PRIu64 " more", rp->more_captures);
-	fprintf(fp, "</td></tr>\n<tr><th>time span</th><td>%s to %s (%s)"
-		    "</td></tr>\n",
+	fprintf(fp,
+	    "</td></tr>\n<tr><th>time span</th><td>%s to %s (%s)"
+	    "</td></tr>\n",
 	    when(rp->t0_us, t0), when(rp->t1_us, t1),
 	    span_str(rp->t1_us - rp->t0_us, sp));
 	if (rp->have_capture)
-		fprintf(fp, "<tr><th>packets, flows</th><td>%s packets, %s "
-			    "flows</td></tr>\n",
+		fprintf(fp,
+		    "<tr><th>packets, flows</th><td>%s packets, %s "
+		    "flows</td></tr>\n",
 		    incident_count_str(rp->packets, n1),
 		    incident_count_str(rp->flows, n2));
-	fprintf(fp, "<tr><th>scored</th><td>%s flows: %s flow alerts, %s "
-		    "flows blamed on their responder, %s incidents</td>"
-		    "</tr>\n",
+	fprintf(fp,
+	    "<tr><th>scored</th><td>%s flows: %s flow alerts, %s "
+	    "flows blamed on their responder, %s incidents</td>"
+	    "</tr>\n",
 	    incident_count_str(rp->scored, n1),
 	    incident_count_str(rp->flow_alerts, n2),
 	    incident_count_str(rp->responder, sp),
@@ -493,13 +500,15 @@ write_header(const struct report *rp, const struct model *m, FILE *fp)
 	fprintf(fp, "%u features &#8594; %zu numbers", mi->dim,
 	    model_latent_dim(m));
 	if (b->known)
-		fprintf(fp, "; benign flows reconstruct to a median error of "
-			    "%.3g, the threshold is %.3g",
+		fprintf(fp,
+		    "; benign flows reconstruct to a median error of "
+		    "%.3g, the threshold is %.3g",
 		    (double)b->err_p50, (double)mi->threshold);
 	else
-		fprintf(fp, "; the threshold is %.3g (this model file was "
-			    "made before anomd kept its baseline's errors and "
-			    "maps: retrain to see them)",
+		fprintf(fp,
+		    "; the threshold is %.3g (this model file was "
+		    "made before anomd kept its baseline's errors and "
+		    "maps: retrain to see them)",
 		    (double)mi->threshold);
 	fputs(".</p>\n", fp);
 }
@@ -524,8 +533,9 @@ evidence_chart(const struct rinc *k, FILE *fp)
 
 	if (n == 0)
 		return;
-	fprintf(fp, "<svg width=\"860\" height=\"%zu\" role=\"img\" "
-		    "aria-label=\"evidence\">\n",
+	fprintf(fp,
+	    "<svg width=\"860\" height=\"%zu\" role=\"img\" "
+	    "aria-label=\"evidence\">\n",
 	    n * 24 + 26);
 	fputs("<text x=\"200\" y=\"13\" font-size=\"11\" fill=\"#555\">"
 	      "band: baseline p50 to p99; dot: observed</text>\n",
@@ -534,7 +544,8 @@ evidence_chart(const struct rinc *k, FILE *fp)
 		const struct model_expl *e = &k->ex[i];
 		double y = 22.0 + (double)i * 24;
 
-		lg = e->feature < FEAT_COUNT && fd[e->feature].xform == FX_LOG1P;
+		lg =
+		    e->feature < FEAT_COUNT && fd[e->feature].xform == FX_LOG1P;
 		lo = feat_pos(fmin(0.0, fmin(e->p50, e->value)), lg);
 		hi = feat_pos(fmax(e->p99, e->value), lg);
 		if (!(hi > lo))
@@ -543,24 +554,29 @@ evidence_chart(const struct rinc *k, FILE *fp)
 		x0 = 200 + w * (feat_pos(e->p50, lg) - lo) / (hi - lo);
 		x1 = 200 + w * (feat_pos(e->p99, lg) - lo) / (hi - lo);
 		xv = 200 + w * (feat_pos(e->value, lg) - lo) / (hi - lo);
-		fprintf(fp, "<text x=\"195\" y=\"%.1f\" font-size=\"12\" "
-			    "text-anchor=\"end\">",
+		fprintf(fp,
+		    "<text x=\"195\" y=\"%.1f\" font-size=\"12\" "
+		    "text-anchor=\"end\">",
 		    y + 13);
 		esc(fp, e->feature < FEAT_COUNT ? fd[e->feature].name : "?");
-		fprintf(fp, "</text><line x1=\"200\" x2=\"%.1f\" y1=\"%.1f\" "
-			    "y2=\"%.1f\" stroke=\"#ccc\"/>",
+		fprintf(fp,
+		    "</text><line x1=\"200\" x2=\"%.1f\" y1=\"%.1f\" "
+		    "y2=\"%.1f\" stroke=\"#ccc\"/>",
 		    200 + w, y + 9, y + 9);
-		fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-			    "height=\"12\" fill=\"#56B4E9\" opacity=\"0.6\">"
-			    "<title>baseline p50 %.4g, p99 %.4g</title></rect>",
+		fprintf(fp,
+		    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+		    "height=\"12\" fill=\"#56B4E9\" opacity=\"0.6\">"
+		    "<title>baseline p50 %.4g, p99 %.4g</title></rect>",
 		    x0, y + 3, fmax(x1 - x0, 1.5), (double)e->p50,
 		    (double)e->p99);
-		fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" "
-			    "fill=\"#D55E00\"><title>observed %.4g</title>"
-			    "</circle>",
+		fprintf(fp,
+		    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" "
+		    "fill=\"#D55E00\"><title>observed %.4g</title>"
+		    "</circle>",
 		    xv, y + 9, (double)e->value);
-		fprintf(fp, "<text x=\"630\" y=\"%.1f\" font-size=\"12\">"
-			    "%.4g (p99 %.4g)%s</text>\n",
+		fprintf(fp,
+		    "<text x=\"630\" y=\"%.1f\" font-size=\"12\">"
+		    "%.4g (p99 %.4g)%s</text>\n",
 		    y + 13, (double)e->value, (double)e->p99,
 		    lg ? ", log" : "");
 	}
@@ -587,8 +603,9 @@ write_incidents(const struct report *rp, FILE *fp)
 	for (i = 0; i < rp->ninc; i++) {
 		const struct rinc *k = &rp->inc[i];
 
-		fprintf(fp, "<tr><td><span class=\"key\" style=\"background:"
-			    "%s\"></span></td><td>%" PRId64 "</td><td>",
+		fprintf(fp,
+		    "<tr><td><span class=\"key\" style=\"background:"
+		    "%s\"></span></td><td>%" PRId64 "</td><td>",
 		    colour_of(rp, k->id), k->id);
 		esc(fp, k->summary);
 		fprintf(fp, "</td><td>%s (%s)</td><td>", addr_str(k->host, a),
@@ -606,16 +623,19 @@ write_incidents(const struct report *rp, FILE *fp)
 		if (k->ports_n > j)
 			fprintf(fp, " (%s in all)",
 			    incident_count_str(k->ports_n, n1));
-		fprintf(fp, "</td><td>%s</td><td>%s</td><td class=\"num\">%s"
-			    "</td><td class=\"num\">%s</td></tr>\n",
-		    when(k->first_us, t0), span_str(k->last_us - k->first_us, sp),
+		fprintf(fp,
+		    "</td><td>%s</td><td>%s</td><td class=\"num\">%s"
+		    "</td><td class=\"num\">%s</td></tr>\n",
+		    when(k->first_us, t0),
+		    span_str(k->last_us - k->first_us, sp),
 		    incident_count_str(k->alerts, n1),
 		    incident_count_str(k->flows, n2));
 	}
 	fputs("</table>\n", fp);
 	for (i = 0; i < rp->ninc && i < REPORT_SHOWN_MAX; i++) {
-		fprintf(fp, "<h3><span class=\"key\" style=\"background:%s\">"
-			    "</span>#%" PRId64 ": ",
+		fprintf(fp,
+		    "<h3><span class=\"key\" style=\"background:%s\">"
+		    "</span>#%" PRId64 ": ",
 		    colour_of(rp, rp->inc[i].id), rp->inc[i].id);
 		esc(fp, rp->inc[i].summary);
 		fputs("</h3>\n", fp);
@@ -640,15 +660,16 @@ timeline_series(const struct report *rp, FILE *fp, int kind, size_t k,
 	double x, bw = 1000.0 / (double)nb, c;
 	size_t b, j;
 
-	fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-		    "points=\"",
+	fprintf(fp,
+	    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+	    "points=\"",
 	    colour);
 	for (b = 0; b < nb; b++) {
 		for (c = 0, j = b * k; j < (b + 1) * k && j < rp->nmin; j++)
 			c += rp->bins[j * 3 + kind];
 		x = 60 + bw * ((double)b + 0.5);
-		fprintf(fp, "%s%.1f,%.1f", b ? " " : "", x,
-		    log_y(c, max, 20, 180));
+		fprintf(
+		    fp, "%s%.1f,%.1f", b ? " " : "", x, log_y(c, max, 20, 180));
 	}
 	fprintf(fp, "\"><title>%s</title></polyline>\n", name);
 }
@@ -676,13 +697,14 @@ write_timeline(const struct report *rp, FILE *fp)
 		max = c > max ? c : max;
 	}
 	span_us = (double)nb * (double)k * 60e6;
-	fprintf(fp, "<p class=\"note\">Per %zu minute%s, log scale; shaded: "
-		    "incidents.  <span class=\"key\" style=\"background:"
-		    "#bbbbbb\"></span>flows <span class=\"key\" style=\""
-		    "background:#D55E00\"></span>flow alerts <span class=\"key\""
-		    " style=\"background:#0072B2\"></span>flows blamed on their "
-		    "responder <span class=\"key\" style=\"background:#E69F00\">"
-		    "</span>incidents opened</p>\n",
+	fprintf(fp,
+	    "<p class=\"note\">Per %zu minute%s, log scale; shaded: "
+	    "incidents.  <span class=\"key\" style=\"background:"
+	    "#bbbbbb\"></span>flows <span class=\"key\" style=\""
+	    "background:#D55E00\"></span>flow alerts <span class=\"key\""
+	    " style=\"background:#0072B2\"></span>flows blamed on their "
+	    "responder <span class=\"key\" style=\"background:#E69F00\">"
+	    "</span>incidents opened</p>\n",
 	    k, k > 1 ? "s" : "");
 	fputs("<svg id=\"timeline-chart\" width=\"1080\" height=\"240\" "
 	      "role=\"img\" aria-label=\"timeline\">\n",
@@ -690,26 +712,30 @@ write_timeline(const struct report *rp, FILE *fp)
 	for (i = 0; i < rp->ninc; i++) {
 		const struct rinc *in = &rp->inc[i];
 
-		x0 = 60 + 1000.0 *
-			 ((double)in->first_us - (double)rp->base_min * 60e6) /
-			 span_us;
-		x1 = 60 + 1000.0 *
-			 ((double)in->last_us - (double)rp->base_min * 60e6) /
-			 span_us;
+		x0 = 60 +
+		    1000.0 *
+			((double)in->first_us - (double)rp->base_min * 60e6) /
+			span_us;
+		x1 = 60 +
+		    1000.0 *
+			((double)in->last_us - (double)rp->base_min * 60e6) /
+			span_us;
 		x0 = fmax(60, fmin(1060, x0));
 		x1 = fmax(x0 + 2, fmin(1060, x1));
-		fprintf(fp, "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" "
-			    "height=\"180\" fill=\"%s\" opacity=\"0.18\"/>"
-			    "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">#%"
-			    PRId64 "</text>\n",
+		fprintf(fp,
+		    "<rect x=\"%.1f\" y=\"20\" width=\"%.1f\" "
+		    "height=\"180\" fill=\"%s\" opacity=\"0.18\"/>"
+		    "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\">#%" PRId64
+		    "</text>\n",
 		    x0, x1 - x0, colour_of(rp, in->id), x0 + 1,
 		    (double)(30 + (i % 4) * 11), in->id);
 	}
 	for (b = 0; b < nb; b++) {
 		for (c = 0, j = b * k; j < (b + 1) * k && j < rp->nmin; j++)
 			c += rp->bins[j * 3];
-		fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-			    "height=\"%.1f\" fill=\"#bbbbbb\"/>",
+		fprintf(fp,
+		    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+		    "height=\"%.1f\" fill=\"#bbbbbb\"/>",
 		    60 + bw * (double)b, log_y(c, max, 20, 180),
 		    fmax(bw - 0.5, 0.5), 200 - log_y(c, max, 20, 180));
 	}
@@ -717,21 +743,25 @@ write_timeline(const struct report *rp, FILE *fp)
 	timeline_series(rp, fp, 1, k, nb, max, "#D55E00", "flow alerts");
 	timeline_series(rp, fp, 2, k, nb, max, "#0072B2", "responder");
 	for (i = 0; i < rp->ninc; i++) {
-		x0 = 60 + 1000.0 *
-			 ((double)rp->inc[i].first_us -
-			     (double)rp->base_min * 60e6) /
-			 span_us;
-		fprintf(fp, "<path d=\"M%.1f,200 l-4,8 h8 z\" fill=\"#E69F00\"/>",
+		x0 = 60 +
+		    1000.0 *
+			((double)rp->inc[i].first_us -
+			    (double)rp->base_min * 60e6) /
+			span_us;
+		fprintf(fp,
+		    "<path d=\"M%.1f,200 l-4,8 h8 z\" fill=\"#E69F00\"/>",
 		    fmax(60, fmin(1060, x0)));
 	}
-	fprintf(fp, "\n<line x1=\"60\" x2=\"1060\" y1=\"200\" y2=\"200\" "
-		    "stroke=\"#333\"/><text x=\"55\" y=\"25\" font-size=\"11\" "
-		    "text-anchor=\"end\">%.0f</text><text x=\"55\" y=\"200\" "
-		    "font-size=\"11\" text-anchor=\"end\">0</text>\n",
+	fprintf(fp,
+	    "\n<line x1=\"60\" x2=\"1060\" y1=\"200\" y2=\"200\" "
+	    "stroke=\"#333\"/><text x=\"55\" y=\"25\" font-size=\"11\" "
+	    "text-anchor=\"end\">%.0f</text><text x=\"55\" y=\"200\" "
+	    "font-size=\"11\" text-anchor=\"end\">0</text>\n",
 	    max);
-	fprintf(fp, "<text x=\"60\" y=\"225\" font-size=\"11\">%s</text>"
-		    "<text x=\"1060\" y=\"225\" font-size=\"11\" "
-		    "text-anchor=\"end\">%s</text>\n</svg>\n",
+	fprintf(fp,
+	    "<text x=\"60\" y=\"225\" font-size=\"11\">%s</text>"
+	    "<text x=\"1060\" y=\"225\" font-size=\"11\" "
+	    "text-anchor=\"end\">%s</text>\n</svg>\n",
 	    when(rp->base_min * 60000000u, t0),
 	    when((rp->base_min + nb * k) * 60000000u, t1));
 }
@@ -744,8 +774,9 @@ hist_line(FILE *fp, const uint64_t *h, size_t b0, size_t b1, double max,
 	double bw = 900.0 / (double)(b1 - b0 + 1), y;
 	size_t b;
 
-	fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-		    "points=\"",
+	fprintf(fp,
+	    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+	    "points=\"",
 	    colour);
 	for (b = b0; b <= b1; b++) {
 		y = log_y((double)h[b], max, 20, 180);
@@ -760,7 +791,8 @@ hist_line(FILE *fp, const uint64_t *h, size_t b0, size_t b1, double max,
 static double
 err_x(double e, size_t b0, size_t b1)
 {
-	double lo = log10(model_hist_edge(b0)), hi = log10(model_hist_edge(b1 + 1));
+	double lo = log10(model_hist_edge(b0)),
+	       hi = log10(model_hist_edge(b1 + 1));
 
 	e = e > 1e-30 ? log10(e) : lo;
 	return 80 + 900.0 * fmax(0, fmin(1, (e - lo) / (hi - lo)));
@@ -801,27 +833,30 @@ write_scores(const struct report *rp, const struct model *m, FILE *fp)
 		hist_line(fp, bl->hist, b0, b1, max, "#0072B2", "baseline");
 	hist_line(fp, rp->hist, b0, b1, max, "#D55E00", "scored flows");
 	x = err_x(thr, b0, b1);
-	fprintf(fp, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"15\" y2=\"200\" "
-		    "stroke=\"#000\" stroke-dasharray=\"5,3\"/><text x=\"%.1f\" "
-		    "y=\"13\" font-size=\"11\">threshold %.3g</text>\n",
+	fprintf(fp,
+	    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"15\" y2=\"200\" "
+	    "stroke=\"#000\" stroke-dasharray=\"5,3\"/><text x=\"%.1f\" "
+	    "y=\"13\" font-size=\"11\">threshold %.3g</text>\n",
 	    x, x, x + 3, thr);
 	for (dec = -4; dec <= 3; dec++) {
 		if (pow(10, dec) < model_hist_edge(b0) ||
 		    pow(10, dec) > model_hist_edge(b1 + 1))
 			continue;
 		x = err_x(pow(10, dec), b0, b1);
-		fprintf(fp, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"200\" "
-			    "y2=\"205\" stroke=\"#333\"/><text x=\"%.1f\" "
-			    "y=\"218\" font-size=\"11\" text-anchor=\"middle\">"
-			    "%g</text>",
+		fprintf(fp,
+		    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"200\" "
+		    "y2=\"205\" stroke=\"#333\"/><text x=\"%.1f\" "
+		    "y=\"218\" font-size=\"11\" text-anchor=\"middle\">"
+		    "%g</text>",
 		    x, x, x, pow(10, dec));
 	}
-	fprintf(fp, "\n<line x1=\"80\" x2=\"980\" y1=\"200\" y2=\"200\" "
-		    "stroke=\"#333\"/><text x=\"75\" y=\"25\" font-size=\"11\" "
-		    "text-anchor=\"end\">%.0f</text><text x=\"75\" y=\"200\" "
-		    "font-size=\"11\" text-anchor=\"end\">0</text><text x=\"530\""
-		    " y=\"236\" font-size=\"11\" text-anchor=\"middle\">"
-		    "reconstruction error</text>\n</svg>\n",
+	fprintf(fp,
+	    "\n<line x1=\"80\" x2=\"980\" y1=\"200\" y2=\"200\" "
+	    "stroke=\"#333\"/><text x=\"75\" y=\"25\" font-size=\"11\" "
+	    "text-anchor=\"end\">%.0f</text><text x=\"75\" y=\"200\" "
+	    "font-size=\"11\" text-anchor=\"end\">0</text><text x=\"530\""
+	    " y=\"236\" font-size=\"11\" text-anchor=\"middle\">"
+	    "reconstruction error</text>\n</svg>\n",
 	    max);
 }
 
@@ -850,8 +885,8 @@ box_add(double b[4], const float *v)
  * drawn on the border as open circles.
  */
 static void
-write_map(const struct report *rp, const struct model *m, FILE *fp,
-    int which, double size, const char *id)
+write_map(const struct report *rp, const struct model *m, FILE *fp, int which,
+    double size, const char *id)
 {
 	const struct model_baseline *bl = model_baseline(m);
 	const float(*hull)[2] = which == 0 ? bl->hull_latent : bl->hull_input;
@@ -877,7 +912,8 @@ write_map(const struct report *rp, const struct model *m, FILE *fp,
 	w = fmax(b[1] - b[0], b[3] - b[2]) / 2 + 1e-6;
 	for (i = 0; i < rp->alerts.n; i++) {
 		v = pos_of(&rp->alerts.p[i], which);
-		w = fmax(w, fmin(3 * w, fmax(fabs(v[0] - cx), fabs(v[1] - cy))));
+		w = fmax(
+		    w, fmin(3 * w, fmax(fabs(v[0] - cx), fabs(v[1] - cy))));
 	}
 	w *= 1.08;
 	sx = size / (2 * w);
@@ -892,17 +928,19 @@ write_map(const struct report *rp, const struct model *m, FILE *fp,
 		    ++grid[gx][gy] > gmax)
 			gmax = grid[gx][gy];
 	}
-	fprintf(fp, "<svg id=\"%s\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
-		    "aria-label=\"%s\">\n<rect x=\"10\" y=\"10\" width=\"%.0f\" "
-		    "height=\"%.0f\" fill=\"none\" stroke=\"#ccc\"/>\n",
+	fprintf(fp,
+	    "<svg id=\"%s\" width=\"%.0f\" height=\"%.0f\" role=\"img\" "
+	    "aria-label=\"%s\">\n<rect x=\"10\" y=\"10\" width=\"%.0f\" "
+	    "height=\"%.0f\" fill=\"none\" stroke=\"#ccc\"/>\n",
 	    id, size + 20, size + 20, id, size, size);
 	for (gx = 0; gx < GRID; gx++)
 		for (gy = 0; gy < GRID; gy++) {
 			if (grid[gx][gy] == 0)
 				continue;
-			fprintf(fp, "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" "
-				    "width=\"%.1f\" height=\"%.1f\" "
-				    "fill=\"#555555\" opacity=\"%.2f\"/>",
+			fprintf(fp,
+			    "<rect class=\"cell\" x=\"%.1f\" y=\"%.1f\" "
+			    "width=\"%.1f\" height=\"%.1f\" "
+			    "fill=\"#555555\" opacity=\"%.2f\"/>",
 			    10 + size * gx / GRID,
 			    10 + size - size * (gy + 1) / GRID, size / GRID,
 			    size / GRID,
@@ -915,8 +953,8 @@ write_map(const struct report *rp, const struct model *m, FILE *fp,
 		      "stroke-dasharray=\"6,4\" points=\"",
 		    fp);
 		for (i = 0; i < nh; i++)
-			fprintf(fp, "%s%.1f,%.1f", i ? " " : "",
-			    PX(hull[i][0]), PY(hull[i][1]));
+			fprintf(fp, "%s%.1f,%.1f", i ? " " : "", PX(hull[i][0]),
+			    PY(hull[i][1]));
 		fputs("\"><title>the baseline's region (99 % of its flows)"
 		      "</title></polygon>\n",
 		    fp);
@@ -928,10 +966,11 @@ write_map(const struct report *rp, const struct model *m, FILE *fp,
 		x = fmax(cx - w, fmin(cx + w, v[0]));
 		y = fmax(cy - w, fmin(cy + w, v[1]));
 		out = x != v[0] || y != v[1];
-		fprintf(fp, "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" "
-			    "r=\"3.5\" fill=\"%s\" stroke=\"%s\" "
-			    "stroke-width=\"%s\"><title>incident #%" PRId64
-			    ", %s, error %.3g%s</title></circle>\n",
+		fprintf(fp,
+		    "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" "
+		    "r=\"3.5\" fill=\"%s\" stroke=\"%s\" "
+		    "stroke-width=\"%s\"><title>incident #%" PRId64
+		    ", %s, error %.3g%s</title></circle>\n",
 		    PX(x), PY(y), out ? "none" : colour_of(rp, p->incident),
 		    out ? colour_of(rp, p->incident) : "#fff",
 		    out ? "1.5" : "0.6", p->incident,
@@ -957,15 +996,16 @@ write_maps(const struct report *rp, const struct model *m, FILE *fp)
 		    fp);
 		return;
 	}
-	fprintf(fp, "<p class=\"note\">Each flow's %zu-number bottleneck code, "
-		    "projected on the first two principal axes of the "
-		    "baseline's codes (they keep %.0f %% of its variance).  "
-		    "Grey squares: the density of %s sampled normal flows; "
-		    "dashed: the region of 99 %% of the baseline's flows; "
-		    "points: raised flows, coloured by incident (open circles "
-		    "lie beyond the frame).  The second map projects the same "
-		    "flows' normalised features (%.0f %% of the variance): "
-		    "what the network's reduction adds is the difference.</p>\n",
+	fprintf(fp,
+	    "<p class=\"note\">Each flow's %zu-number bottleneck code, "
+	    "projected on the first two principal axes of the "
+	    "baseline's codes (they keep %.0f %% of its variance).  "
+	    "Grey squares: the density of %s sampled normal flows; "
+	    "dashed: the region of 99 %% of the baseline's flows; "
+	    "points: raised flows, coloured by incident (open circles "
+	    "lie beyond the frame).  The second map projects the same "
+	    "flows' normalised features (%.0f %% of the variance): "
+	    "what the network's reduction adds is the difference.</p>\n",
 	    model_latent_dim(m), 100.0 * bl->var_latent,
 	    incident_count_str(rp->benign.n, n1), 100.0 * bl->var_input);
 	fputs("<div class=\"maps\"><div>", fp);
@@ -1026,30 +1066,33 @@ write_heatmap(const struct report *rp, FILE *fp)
 	fputs("<p class=\"note\">Mean share of each alert's squared "
 	      "reconstruction error, per incident (rows) and feature.</p>\n",
 	    fp);
-	fprintf(fp, "<svg id=\"heatmap-chart\" width=\"%zu\" height=\"%zu\" "
-		    "role=\"img\" aria-label=\"heatmap\">\n",
+	fprintf(fp,
+	    "<svg id=\"heatmap-chart\" width=\"%zu\" height=\"%zu\" "
+	    "role=\"img\" aria-label=\"heatmap\">\n",
 	    90 + nc * 52, 170 + nr * 26);
 	for (j = 0; j < nc; j++)
-		fprintf(fp, "<text font-size=\"11\" transform=\"translate(%zu,"
-			    "160) rotate(-50)\">%s</text>",
+		fprintf(fp,
+		    "<text font-size=\"11\" transform=\"translate(%zu,"
+		    "160) rotate(-50)\">%s</text>",
 		    90 + j * 52 + 26, fd[cols[j]].name);
 	fputc('\n', fp);
 	for (i = 0; i < nr; i++) {
 		const struct rinc *k = &rp->inc[rows[i]];
 
 		h = heat_of(rp, k->id);
-		fprintf(fp, "<text x=\"80\" y=\"%zu\" font-size=\"12\" "
-			    "text-anchor=\"end\" fill=\"%s\">#%" PRId64
-			    "</text>",
+		fprintf(fp,
+		    "<text x=\"80\" y=\"%zu\" font-size=\"12\" "
+		    "text-anchor=\"end\" fill=\"%s\">#%" PRId64 "</text>",
 		    184 + i * 26, colour_of(rp, k->id), k->id);
 		for (j = 0; j < nc; j++) {
 			s = h->share[cols[j]] / (double)h->n;
-			fprintf(fp, "<rect x=\"%zu\" y=\"%zu\" width=\"50\" "
-				    "height=\"24\" fill=\"#0072B2\" "
-				    "opacity=\"%.2f\"><title>%s: %.2f</title>"
-				    "</rect><text x=\"%zu\" y=\"%zu\" "
-				    "font-size=\"10\" text-anchor=\"middle\" "
-				    "fill=\"%s\">%.2f</text>",
+			fprintf(fp,
+			    "<rect x=\"%zu\" y=\"%zu\" width=\"50\" "
+			    "height=\"24\" fill=\"#0072B2\" "
+			    "opacity=\"%.2f\"><title>%s: %.2f</title>"
+			    "</rect><text x=\"%zu\" y=\"%zu\" "
+			    "font-size=\"10\" text-anchor=\"middle\" "
+			    "fill=\"%s\">%.2f</text>",
 			    90 + j * 52, 168 + i * 26, 0.05 + 0.95 * s,
 			    fd[cols[j]].name, s, 90 + j * 52 + 25, 184 + i * 26,
 			    s > 0.5 ? "#fff" : "#000", s);
@@ -1066,9 +1109,10 @@ report_write(struct report *rp, const struct model *m, FILE *fp)
 	qsort(rp->inc, rp->ninc, sizeof(rp->inc[0]), inc_cmp);
 	qsort(rp->benign.p, rp->benign.n, sizeof(struct rpt), rpt_cmp);
 	qsort(rp->alerts.p, rp->alerts.n, sizeof(struct rpt), rpt_cmp);
-	fprintf(fp, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
-		    "charset=\"utf-8\">\n<title>anomd report</title>\n"
-		    "<style>%s</style>\n</head>\n<body>\n",
+	fprintf(fp,
+	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
+	    "charset=\"utf-8\">\n<title>anomd report</title>\n"
+	    "<style>%s</style>\n</head>\n<body>\n",
 	    page_css);
 	write_header(rp, m, fp);
 	write_incidents(rp, fp);
