@@ -418,6 +418,7 @@ struct detect_opts {
 	int async; /* the caller trains (detect_job_*) */
 	int score_baseline; /* score the baseline's flows once trained */
 	struct suppress *supp; /* operator suppressions (not owned), or NULL */
+	struct report *report; /* the report collector (not owned), or NULL */
 };
 
 /* What the detector decided about one record. */
@@ -523,6 +524,35 @@ void detect_flush(struct detector *d);
 void detect_print_summary(const struct detector *d, FILE *fp);
 /* Print the totals of scoring: flows scored, alerts, findings, incidents. */
 void detect_print_totals(const struct detector *d, FILE *fp);
+
+/* ---- report.c ------------------------------------------------------------ */
+
+/*
+ * The analyst's report (see report.c): one self-contained HTML page with
+ * incidents, timeline, scores and the latent map, from bounded aggregates
+ * and samples of the records the detector scored.
+ */
+struct report;
+
+/* An empty collector (exits on OOM). */
+struct report *report_create(void);
+/* Free a collector; NULL does nothing. */
+void report_free(struct report *rp);
+/* Take one scored record and its result (the detector's hook); m scored it. */
+void report_record(
+    struct report *rp, const struct model *m, const struct detect_result *res);
+/* Take one closing incident and its summary (the detector's hook). */
+void report_incident(
+    struct report *rp, const struct incident *inc, const char *summary);
+/* Add a capture's name (NULL: none) and set the run's packet and flow totals.
+ */
+void report_capture(
+    struct report *rp, const char *name, uint64_t packets, uint64_t flows);
+/*
+ * Write the page for model m to fp; the same records give the same bytes.
+ * Returns 0, or -EIO when fp had a write error.
+ */
+int report_write(struct report *rp, const struct model *m, FILE *fp);
 
 /* ---- alert.c ------------------------------------------------------------ */
 
@@ -968,6 +998,7 @@ struct offline_opts {
 	int top; /* flows to show in the summary */
 	int baseline_given; /* --baseline was given: no fitting to the input */
 	int stats; /* --stats or -v: the flow counters on stderr */
+	const char *report_path; /* --report: the HTML page, or NULL */
 };
 
 /* Run the offline job; returns the process exit status. */

@@ -700,6 +700,8 @@ incident_cb(struct incident *inc, enum incident_event ev, void *arg)
 		    model_info(d->model)->threshold_own);
 	if (ev == INCIDENT_CLOSE)
 		keep_closed(d, inc, sum);
+	if (ev == INCIDENT_CLOSE && d->o.report != NULL)
+		report_incident(d->o.report, inc, sum);
 }
 
 /*
@@ -944,6 +946,8 @@ score(
 	d->st.incidents = incidents_count(d->inc);
 	if (d->o.scores != NULL)
 		scores_row(d, res);
+	if (d->o.report != NULL)
+		report_record(d->o.report, d->model, res);
 }
 
 /* Take one flow record. */

@@ -33,6 +33,7 @@ enum {
 	OPT_TRAIN_ONLY,
 	OPT_BASELINE,
 	OPT_STATS,
+	OPT_REPORT,
 };
 
 static const struct option longopts[] = {
@@ -46,6 +47,7 @@ static const struct option longopts[] = {
     {"flows", required_argument, NULL, OPT_FLOWS},
     {"scores", required_argument, NULL, OPT_SCORES},
     {"eve", required_argument, NULL, OPT_EVE},
+    {"report", required_argument, NULL, OPT_REPORT},
     {"train-only", no_argument, NULL, OPT_TRAIN_ONLY},
     {"baseline", required_argument, NULL, OPT_BASELINE},
     {"list-features", optional_argument, NULL, OPT_LIST_FEATURES},
@@ -79,8 +81,8 @@ usage(FILE *fp)
 	    "MODEL]\n"
 	    "             [--baseline SECONDS] [--scores OUT.csv] [--eve "
 	    "OUT.json]\n"
-	    "             [--flows OUT.csv] [--seed N] [--top N] [--stats] "
-	    "[-v]\n"
+	    "             [--flows OUT.csv] [--report OUT.html] [--seed N] "
+	    "[--top N] [--stats] [-v]\n"
 	    "       anomd -r FILE [-r FILE ...] --train-only -m MODEL\n"
 	    "       anomd [-c CONF] -t\n"
 	    "       anomd --list-features | --dump-config | -h | -V\n"
@@ -102,6 +104,8 @@ usage(FILE *fp)
 	    "stdout)\n"
 	    "      --eve OUT.json   write alerts as EVE JSON lines (- = "
 	    "stdout)\n"
+	    "      --report OUT.html write the analyst's report, one HTML "
+	    "page\n"
 	    "      --flows OUT.csv  write one row per flow record; alone, only "
 	    "flows\n"
 	    "      --top N          largest flows shown by a flows-only run\n"
@@ -195,6 +199,9 @@ parse_opt(struct args *a, int ch)
 		break;
 	case OPT_EVE:
 		o->eve_path = optarg;
+		break;
+	case OPT_REPORT:
+		o->report_path = optarg;
 		break;
 	case OPT_TRAIN_ONLY:
 		o->train_only = 1;
@@ -296,8 +303,15 @@ check_args(struct args *a)
 		    stderr, "anomd: --train-only needs -m MODEL to write\n");
 		exit(2);
 	}
+	if (o->train_only && o->report_path != NULL) {
+		fprintf(stderr,
+		    "anomd: --report needs flows to score, not "
+		    "--train-only\n");
+		exit(2);
+	}
 	o->detect = o->train_only || o->model_path || o->db_path ||
-	    o->scores_path || o->eve_path || o->flows_path == NULL;
+	    o->scores_path || o->eve_path || o->report_path ||
+	    o->flows_path == NULL;
 	if (o->detect && !o->train_only && o->db_path == NULL)
 		o->db_path = OFFLINE_DB;
 }
@@ -344,10 +358,10 @@ run_live(struct args *a, struct anomd_conf *conf)
 	struct live_opts lo;
 
 	if (a->oo.train_only || a->oo.flows_path || a->oo.scores_path ||
-	    a->oo.eve_path) {
+	    a->oo.eve_path || a->oo.report_path) {
 		fprintf(stderr,
-		    "anomd: --train-only, --flows, --scores and "
-		    "--eve need -r FILE\n");
+		    "anomd: --train-only, --flows, --scores, --eve and "
+		    "--report need -r FILE\n");
 		return 2;
 	}
 	check_len("--db", a->oo.db_path, CONF_STR_MAX);

@@ -30,6 +30,7 @@ struct offline {
 	struct store *store;
 	struct alert_out *out;
 	struct suppress *supp; /* the database's suppressions, or NULL */
+	struct report *report; /* --report's collector, or NULL */
 	int dlt, write_err;
 	uint64_t flush_errors;
 	uint64_t since_flush;
@@ -297,6 +298,7 @@ open_detector(struct offline *off)
 	dop.store = off->store;
 	dop.out = off->out;
 	dop.supp = off->supp;
+	dop.report = off->report;
 	if (o->train_only)
 		dop.model_out = o->model_path;
 	else if (o->model_path != NULL &&
@@ -497,6 +499,34 @@ close_store(struct offline *off)
 	return -1;
 }
 
+/* Write the analyst's report (--report); returns -1 when it failed. */
+static int
+write_report(struct offline *off)
+{
+	const struct offline_opts *o = off->o;
+	const struct cap_stats *st = flowtab_stats(off->ft);
+	const struct model *m;
+	FILE *fp;
+	size_t i;
+
+	if (off->report == NULL)
+		return 0;
+	if ((m = detect_model(off->det)) == NULL) {
+		log_warnx("report: no model, no report");
+		return -1;
+	}
+	for (i = 0; i < o->nfiles; i++)
+		report_capture(
+		    off->report, o->files[i], st->frames, st->flows_created);
+	fp = open_out("report", o->report_path);
+	if (report_write(off->report, m, fp) != 0)
+		log_warnx("report: write %s failed", o->report_path);
+	if (close_out("report", o->report_path, fp) != 0)
+		return -1;
+	printf("report written to %s\n", o->report_path);
+	return 0;
+}
+
 /* Run the offline job. */
 int
 offline_run(const struct offline_opts *o)
@@ -542,6 +572,8 @@ offline_run(const struct offline_opts *o)
 			ao.explain_features = o->conf->explain_features;
 			off.out = alert_out_create(&ao);
 		}
+		if (o->report_path != NULL && !o->train_only)
+			off.report = report_create();
 		fit_baseline(&off);
 		off.det = open_detector(&off);
 	}
@@ -555,6 +587,8 @@ offline_run(const struct offline_opts *o)
 		    off.ft); /* the counters are a flows-only run's result */
 	if (off.det != NULL)
 		failed |= finish_detection(&off) != 0;
+	if (off.det != NULL && off.report != NULL)
+		failed |= write_report(&off) != 0;
 	else if (off.flows != stdout)
 		print_top(&off);
 	failed |= close_out("scores", o->scores_path, off.scores) != 0;
@@ -566,6 +600,7 @@ offline_run(const struct offline_opts *o)
 	detect_free(off.det);
 	suppress_free(off.supp);
 	alert_out_free(off.out);
+	report_free(off.report);
 	flowtab_free(off.ft);
 	return failed ? 1 : 0;
 }

@@ -13,6 +13,12 @@
  *		u32 epochs first, u32 epochs refit, f32 train loss,
  *		f32 holdout loss, u64 seed, u64 created, u64 first, u64 last,
  *		char id[16], u32 note length, note bytes
+ *	baseline (only with header flag 1: the baseline's picture, map.c)
+ *		u32 bins, u64 nerr, u64 hist[bins], f32 p50, p99, max,
+ *		f32 var latent, f32 var input, u32 code width k,
+ *		f32 latent mean[k], axes[2k], f32 input mean[dim], axes[2 dim],
+ *		u32 corners, f32 latent outline[2 corners], u32 corners,
+ *		f32 input outline[2 corners]
  *	trailer	u64 FNV-1a of every byte before it
  *
  * The model id is the FNV-1a of the core section: it names what was
@@ -27,6 +33,10 @@
  * threshold came from a holdout, not from every baseline row, and loading
  * it with the context part switched off would quietly bring back the
  * false alerts about clients of a busy server that version 2 exists for.
+ *
+ * The baseline section is optional and announced by header flag 1, so a
+ * version 2 file made before it existed still loads (with no maps: a
+ * report says so) and the section is outside the model id.
  */
 #include <sys/stat.h>
 
@@ -46,7 +56,8 @@
 #define FILE_HEADER_BYTES 32
 #define FILE_TRAILER_BYTES 8
 /* Header flags this version knows; every other bit is reserved, 0. */
-#define FILE_FLAGS_KNOWN 0u
+#define FILE_FLAG_BASELINE 1u
+#define FILE_FLAGS_KNOWN FILE_FLAG_BASELINE
 /* Enough for NET_MAX_LAYERS layers of MODEL_MAX_WIDTH squared. */
 #define FILE_MAX_BYTES (64u << 20)
 
@@ -263,6 +274,43 @@ encode_info(const struct model_info *in, struct wbuf *w)
 	put(w, in->note, nl);
 }
 
+/* Two float points per corner. */
+static void
+put_outline(struct wbuf *w, const float (*h)[2], size_t n)
+{
+	size_t i;
+
+	put_u32(w, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		put_f32s(w, h[i], 2);
+}
+
+/* The baseline section (map.c). */
+static void
+encode_baseline(const struct model *m, struct wbuf *w)
+{
+	const struct model_mapdata *md = &m->map;
+	const struct model_baseline *b = &md->pub;
+	size_t i;
+
+	put_u32(w, MODEL_HIST_BINS);
+	put_u64(w, b->nerr);
+	for (i = 0; i < MODEL_HIST_BINS; i++)
+		put_u64(w, b->hist[i]);
+	put_f32(w, b->err_p50);
+	put_f32(w, b->err_p99);
+	put_f32(w, b->err_max);
+	put_f32(w, b->var_latent);
+	put_f32(w, b->var_input);
+	put_u32(w, (uint32_t)md->kdim);
+	put_f32s(w, md->lat_mean, md->kdim);
+	put_f32s(w, md->lat_axis, 2 * md->kdim);
+	put_f32s(w, md->in_mean, m->dim);
+	put_f32s(w, md->in_axis, 2 * m->dim);
+	put_outline(w, b->hull_latent, b->nhull_latent);
+	put_outline(w, b->hull_input, b->nhull_input);
+}
+
 /* Encode everything; core bounds go to lo and hi. */
 static int
 encode(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
@@ -271,11 +319,13 @@ encode(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
 
 	put(w, FILE_MAGIC, 8);
 	put_u32(w, FILE_VERSION);
-	put_u32(w, 0);
+	put_u32(w, m->map.have ? FILE_FLAG_BASELINE : 0);
 	put_u64(w, 0); /* length, patched below */
 	put_u64(w, m->feat_hash);
 	encode_core(m, w, lo, hi);
 	encode_info(&m->info, w);
+	if (m->map.have)
+		encode_baseline(m, w);
 	if (w->oom)
 		return -ENOMEM;
 	for (i = 0; i < 8; i++)
@@ -470,6 +520,63 @@ decode_info(struct rbuf *r, struct model_info *in)
 	return r->shortread ? -EPROTO : 0;
 }
 
+/* Read an outline of at most MODEL_HULL_MAX corners; -1 when bad. */
+static int
+get_outline(struct rbuf *r, float (*h)[2], size_t *n)
+{
+	uint32_t c = get_u32(r), i;
+	int bad = 0;
+
+	if (c > MODEL_HULL_MAX)
+		return -1;
+	for (i = 0; i < c; i++)
+		bad |= get_f32s(r, h[i], 2);
+	*n = c;
+	return bad;
+}
+
+/* Read the baseline section into m (its shape is known by now). */
+static int
+decode_baseline(struct rbuf *r, struct model *m)
+{
+	struct model_mapdata *md = &m->map;
+	struct model_baseline *b = &md->pub;
+	uint64_t sum = 0;
+	size_t i;
+	int bad = 0;
+
+	if (model_map_alloc(m) != 0)
+		return -ENOMEM;
+	if (get_u32(r) != MODEL_HIST_BINS)
+		return -EPROTO;
+	b->nerr = get_u64(r);
+	for (i = 0; i < MODEL_HIST_BINS; i++) {
+		b->hist[i] = get_u64(r);
+		sum += b->hist[i] <= b->nerr ? b->hist[i] : b->nerr + 1;
+	}
+	b->err_p50 = get_f32(r);
+	b->err_p99 = get_f32(r);
+	b->err_max = get_f32(r);
+	b->var_latent = get_f32(r);
+	b->var_input = get_f32(r);
+	if (sum != b->nerr || get_u32(r) != md->kdim)
+		return -EPROTO;
+	bad |= get_f32s(r, md->lat_mean, md->kdim);
+	bad |= get_f32s(r, md->lat_axis, 2 * md->kdim);
+	bad |= get_f32s(r, md->in_mean, m->dim);
+	bad |= get_f32s(r, md->in_axis, 2 * m->dim);
+	bad |= get_outline(r, b->hull_latent, &b->nhull_latent);
+	bad |= get_outline(r, b->hull_input, &b->nhull_input);
+	if (bad || r->shortread || !isfinite(b->err_p50) ||
+	    !isfinite(b->err_p99) || !isfinite(b->err_max) ||
+	    !(b->var_latent >= 0.0f && b->var_latent <= 1.001f) ||
+	    !(b->var_input >= 0.0f && b->var_input <= 1.001f))
+		return -EPROTO;
+	md->have = 1;
+	b->known = 1;
+	return 0;
+}
+
 /* Check the header's feature hash and dim against the caller's. */
 static int
 check_fit(const uint8_t *buf, const char *name, uint64_t feat_hash, size_t dim,
@@ -654,6 +761,7 @@ model_decode(struct model **mp, const uint8_t *buf, size_t len,
 	int error;
 
 	if ((error = check_envelope(buf, len, name, cause)) != 0 ||
+	    (error = check_flags(buf, name, cause)) != 0 ||
 	    (error = check_fit(buf, name, feat_hash, dim, cause)) != 0)
 		return error;
 	r.len = len - FILE_TRAILER_BYTES;
@@ -664,6 +772,9 @@ model_decode(struct model **mp, const uint8_t *buf, size_t len,
 		goto fail;
 	hi = r.off;
 	if ((error = decode_info(&r, &m->info)) != 0)
+		goto fail;
+	if ((buf[12] & FILE_FLAG_BASELINE) &&
+	    (error = decode_baseline(&r, m)) != 0)
 		goto fail;
 	error = -EPROTO;
 	if (r.off != r.len)

@@ -14,7 +14,7 @@ noinst_LIBRARIES += model/libmodel.a
 model_libmodel_a_SOURCES = model/model.h model/model-int.h \
 	model/model.c model/rng.c model/norm.c model/gemm.h model/gemm.c \
 	model/net.c model/thresh.c \
-	model/train.c model/file.c
+	model/train.c model/file.c model/map.c
 model_libmodel_a_CFLAGS = $(AM_CFLAGS) $(MODEL_OPT_CFLAGS)
 
 check_PROGRAMS += tests/check_model

@@ -213,6 +213,36 @@ float model_thresh_fit(const struct model_thresh *t, float *err, size_t n,
  */
 int model_gpd_fit(const double *y, size_t n, double *xi, double *sigma);
 
+/* ---- map.c: the baseline's errors and 2-D maps, for reports ---------- */
+
+struct model_mapdata {
+	int have; /* the axes below are set */
+	size_t layer; /* the bottleneck: activations after weight layer-1 */
+	size_t kdim; /* its width */
+	float *lat_mean, *lat_axis; /* kdim, 2 x kdim */
+	float *in_mean, *in_axis; /* dim, 2 x dim */
+	struct model_baseline pub;
+};
+
+/* The index l (1 .. nlayers - 1) of the narrowest hidden layer width[l]. */
+size_t model_map_layer(const struct net *n);
+/* Allocate the map arrays for m's shape; 0 or -ENOMEM. */
+int model_map_alloc(struct model *m);
+void model_map_release(struct model_mapdata *md);
+/*
+ * Fit the maps to the baseline rows x[n * dim] and count the out-of-sample
+ * errors oos[noos]; 0 or -ENOMEM.
+ */
+int model_map_fit(struct model *m, const float *x, size_t n,
+    const struct model_split *oos, size_t noos);
+/*
+ * Activations of hidden layer `layer` (1 .. nlayers - 1) for normalised rows
+ * z[rows * width[0]] into out[rows * width[layer]], rows <=
+ * model_net_block_rows(); the same bits as inside model_net_errors().
+ */
+void model_net_hidden(
+    const struct net *n, const float *z, size_t rows, size_t layer, float *out);
+
 /* ---- model.c ---------------------------------------------------------- */
 
 struct model {
@@ -225,6 +255,7 @@ struct model {
 	float threshold_own;
 	float threshold_ctx; /* FLT_MAX without CTX features */
 	struct model_info info;
+	struct model_mapdata map; /* for reports; map.have may be 0 */
 };
 
 /* An empty model for dim features; NULL on allocation failure. */

@@ -183,6 +183,7 @@ model_free(struct model *m)
 		return;
 	model_norm_release(&m->norm);
 	model_net_release(&m->net);
+	model_map_release(&m->map);
 	free(m->groups.group);
 	free(m->groups.own_mask);
 	free(m->groups.ctx_mask);
@@ -347,4 +348,88 @@ model_explain(
 		out[j].p99 = m->norm.p99[f];
 	}
 	return cnt;
+}
+
+/* Width of the bottleneck. */
+size_t
+model_latent_dim(const struct model *m)
+{
+	return m->net.width[model_map_layer(&m->net)];
+}
+
+/* Codes of a block of at most model_net_block_rows() rows. */
+static void
+latent_block(const struct model *m, const float *x, size_t rows, float *out)
+{
+	float z[NET_SCRATCH_FLOATS];
+
+	model_norm_apply(&m->norm, x, rows, z);
+	model_net_hidden(&m->net, z, rows, model_map_layer(&m->net), out);
+}
+
+/* The bottleneck code of one row. */
+void
+model_latent(const struct model *m, const float *x, float *out)
+{
+	latent_block(m, x, 1, out);
+}
+
+/* The bottleneck codes of many rows, a block at a time. */
+void
+model_latent_batch(const struct model *m, const float *x, size_t n, float *out)
+{
+	size_t i, r, blk = model_net_block_rows(&m->net);
+	size_t k = model_latent_dim(m);
+
+	for (i = 0; i < n; i += r) {
+		r = n - i < blk ? n - i : blk;
+		latent_block(m, x + i * m->dim, r, out + i * k);
+	}
+}
+
+/* A row's normalised features. */
+void
+model_normalise(const struct model *m, const float *x, float *z)
+{
+	model_norm_apply(&m->norm, x, 1, z);
+}
+
+/* The baseline's errors and maps. */
+const struct model_baseline *
+model_baseline(const struct model *m)
+{
+	return &m->map.pub;
+}
+
+/* v[k] - mean[k] onto the two axes axis[2][k]. */
+static void
+project2(const float *v, const float *mean, const float *axis, size_t k,
+    float out[2])
+{
+	double a = 0.0, b = 0.0, d;
+	size_t j;
+
+	for (j = 0; j < k; j++) {
+		d = (double)v[j] - (double)mean[j];
+		a += d * (double)axis[j];
+		b += d * (double)axis[k + j];
+	}
+	out[0] = (float)a;
+	out[1] = (float)b;
+}
+
+/* Both 2-D projections of one row; see model.h. */
+int
+model_project(const struct model *m, const float *x, float lat[2], float in[2])
+{
+	float z[MODEL_MAX_DIM], code[MODEL_MAX_WIDTH];
+	const struct model_mapdata *md = &m->map;
+
+	if (!md->have)
+		return -ENOENT;
+	model_norm_apply(&m->norm, x, 1, z);
+	model_net_hidden(&m->net, z, 1, md->layer, code);
+	project2(code, md->lat_mean, md->lat_axis, md->kdim, lat);
+	project2(z, md->in_mean, md->in_axis, m->dim, in);
+	return 0;
 }

@@ -171,6 +171,33 @@ struct model_expl {
 	float p99; /* baseline raw 99th percentile */
 };
 
+/*
+ * The baseline's error histogram: MODEL_HIST_BINS bins, MODEL_HIST_PER_DECADE
+ * to a decade, from MODEL_HIST_LO up; the first bin also holds every smaller
+ * error, the last every larger one.  See model_hist_bin().
+ */
+#define MODEL_HIST_BINS 56
+#define MODEL_HIST_PER_DECADE 8
+#define MODEL_HIST_LO 1e-4
+#define MODEL_HULL_MAX 48 /* corners of a baseline region outline */
+
+/*
+ * What the baseline looked like, kept with the model for reports: its
+ * out-of-sample errors (model_info.note's threshold came from them) and
+ * its picture in two 2-D maps (see model_project()).
+ */
+struct model_baseline {
+	int known; /* 0: a model file made before these were kept */
+	uint64_t nerr; /* out-of-sample errors counted */
+	uint64_t hist[MODEL_HIST_BINS]; /* of the total errors */
+	float err_p50, err_p99, err_max; /* of the total errors */
+	float var_latent, var_input; /* variance share the 2 axes keep */
+	/* the region of 99 % of the baseline rows, a convex polygon */
+	size_t nhull_latent, nhull_input;
+	float hull_latent[MODEL_HULL_MAX][2];
+	float hull_input[MODEL_HULL_MAX][2];
+};
+
 struct model;
 
 /*
@@ -315,6 +342,50 @@ int model_save(const struct model *m, const char *path, char **cause);
  */
 int model_load(struct model **mp, const char *path, uint64_t feat_hash,
     size_t dim, char **cause);
+
+/*
+ * Numbers in the bottleneck code: the width of the narrowest hidden layer
+ * (12 with the default layers).
+ */
+size_t model_latent_dim(const struct model *m);
+
+/*
+ * The bottleneck code of row x[dim] into out[model_latent_dim(m)]: the
+ * narrowest hidden layer's activations.  Like scoring, it never allocates
+ * and gives the same bits on every instruction set and in every batch.
+ */
+void model_latent(const struct model *m, const float *x, float *out);
+
+/* Codes of n rows x[n * dim] into out[n * model_latent_dim(m)]. */
+void model_latent_batch(
+    const struct model *m, const float *x, size_t n, float *out);
+
+/*
+ * The normalised features of row x[dim] into z[dim]: transformed,
+ * standardised and clipped as the network sees them.
+ */
+void model_normalise(const struct model *m, const float *x, float *z);
+
+/*
+ * The baseline's errors and maps; baseline->known is 0 for a model file
+ * made before they were kept.  Valid until model_free(m).
+ */
+const struct model_baseline *model_baseline(const struct model *m);
+
+/*
+ * Project row x[dim] onto the two baseline maps: lat[2] from its bottleneck
+ * code, in[2] from its normalised features, each by the first two principal
+ * axes of the baseline's rows (fitted at training).  Returns 0, or -ENOENT
+ * (outputs untouched) when the model has no maps.  Never allocates.
+ */
+int model_project(
+    const struct model *m, const float *x, float lat[2], float in[2]);
+
+/* The histogram bin (0 .. MODEL_HIST_BINS - 1) of an error. */
+size_t model_hist_bin(double err);
+
+/* The lower edge of bin i (i = MODEL_HIST_BINS gives the top edge). */
+double model_hist_edge(size_t i);
 
 /* The name of a rule ("quantile", "pot"), or "unknown". */
 const char *model_rule_name(enum model_rule rule);

@@ -496,3 +496,21 @@ model_net_split(const struct net *n, const struct model_groups *g, float *z,
 	for (i = 0; i < rows; i++)
 		out[i].own = masked_mean(feat + i * dim, g->own_mask, dim);
 }
+
+/* Activations of one hidden layer; see model-int.h. */
+void
+model_net_hidden(
+    const struct net *n, const float *z, size_t rows, size_t layer, float *out)
+{
+	float buf[2][NET_SCRATCH_FLOATS];
+	const float *in = z;
+	float *o = buf[0];
+	size_t l;
+
+	for (l = 0; l < layer && l + 1 < n->nlayers; l++) {
+		o = buf[l & 1];
+		layer_forward(n, l, in, rows, o);
+		in = o;
+	}
+	memcpy(out, in, rows * n->width[l] * sizeof(*out));
+}

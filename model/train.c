@@ -1138,7 +1138,7 @@ train_model(struct trainer *tr, struct model *m)
 		return error;
 	m->info.oos_rows = tr->noos;
 	set_thresholds(tr, m);
-	return 0;
+	return model_map_fit(m, tr->x, tr->n, tr->oos, tr->noos);
 }
 
 /* Train a model; see model.h. */

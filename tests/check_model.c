@@ -1633,6 +1633,88 @@ START_TEST(test_model_info)
 }
 END_TEST
 
+/* Whether p lies inside (or on) the convex polygon h[n], counter-clockwise. */
+static int
+in_polygon(const float (*h)[2], size_t n, const float p[2])
+{
+	size_t i, j;
+	double c;
+
+	for (i = 0; i < n; i++) {
+		j = (i + 1) % n;
+		c = ((double)h[j][0] - h[i][0]) * ((double)p[1] - h[i][1]) -
+		    ((double)h[j][1] - h[i][1]) * ((double)p[0] - h[i][0]);
+		if (c < -1e-6)
+			return 0;
+	}
+	return 1;
+}
+
+START_TEST(test_model_latent)
+{
+	const struct model_baseline *b = model_baseline(small_model);
+	float one[MODEL_MAX_WIDTH], *all, lat[2], in[2];
+	size_t k = model_latent_dim(small_model), i, j, inside = 0;
+
+	ck_assert_msg(k == 4,
+	    "the code should be the narrowest layer's 4, "
+	    "not %zu",
+	    k);
+	all = xalloc_rows(SMALL_ROWS, k);
+	model_latent_batch(small_model, small_rows, SMALL_ROWS, all);
+	for (i = 0; i < SMALL_ROWS; i++) {
+		model_latent(small_model, small_rows + i * SMALL_DIM, one);
+		ck_assert_msg(memcmp(one, all + i * k, k * sizeof(float)) == 0,
+		    "row %zu: single and batch codes should be the same bits",
+		    i);
+		for (j = 0; j < k; j++)
+			ck_assert_msg(one[j] >= -1.0f && one[j] <= 1.0f,
+			    "a tanh code should lie in [-1, 1]: %g",
+			    (double)one[j]);
+	}
+	free(all);
+	ck_assert_msg(b->known && b->nhull_latent >= 3 && b->nhull_input >= 3,
+	    "a trained model should know its baseline maps");
+	for (i = 0; i < SMALL_ROWS; i++) {
+		ck_assert_int_eq(model_project(small_model,
+				     small_rows + i * SMALL_DIM, lat, in),
+		    0);
+		inside += in_polygon(b->hull_latent, b->nhull_latent, lat);
+	}
+	ck_assert_msg(inside >= SMALL_ROWS * 9 / 10,
+	    "the latent outline should hold most baseline rows: %zu of %d",
+	    inside, SMALL_ROWS);
+}
+END_TEST
+
+START_TEST(test_model_baseline_errors)
+{
+	const struct model_info *mi = model_info(small_model);
+	const struct model_baseline *b = model_baseline(small_model);
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < MODEL_HIST_BINS; i++)
+		sum += b->hist[i];
+	ck_assert_msg(b->nerr == mi->oos_rows && sum == b->nerr,
+	    "every out-of-sample error should be counted once: %llu %llu "
+	    "%llu",
+	    (unsigned long long)sum, (unsigned long long)b->nerr,
+	    (unsigned long long)mi->oos_rows);
+	ck_assert_msg(b->err_p50 > 0.0f && b->err_p50 <= b->err_p99 &&
+		b->err_p99 <= b->err_max && b->err_p50 < mi->threshold,
+	    "median <= p99 <= max, the median below the threshold");
+	ck_assert_msg(b->var_latent > 0.0f && b->var_latent <= 1.001f &&
+		b->var_input > 0.0f && b->var_input <= 1.001f,
+	    "the axes should keep a share of the variance");
+	ck_assert_int_eq(model_hist_bin(0.0), 0);
+	ck_assert_int_eq(model_hist_bin(1e9), MODEL_HIST_BINS - 1);
+	ck_assert_int_eq(model_hist_bin(model_hist_edge(9) * 1.001), 9);
+	ck_assert_double_eq_tol(model_hist_edge(MODEL_HIST_PER_DECADE),
+	    MODEL_HIST_LO * 10.0, 1e-12);
+}
+END_TEST
+
 static Suite *
 model_suite(void)
 {
@@ -1643,6 +1725,8 @@ model_suite(void)
 	tcase_add_test(tc, test_model_batch_equals_single);
 	tcase_add_test(tc, test_model_explain);
 	tcase_add_test(tc, test_model_median);
+	tcase_add_test(tc, test_model_latent);
+	tcase_add_test(tc, test_model_baseline_errors);
 	tcase_add_test(tc, test_model_info);
 	suite_add_tcase(s, tc);
 	return s;
@@ -2060,7 +2144,7 @@ static const struct meaning_case meaning_cases[] = {
     {"a weight of -1.7e38 (NaN scores)", MF_PARAM, -1.7e38,
 	"parameter 5 is -1.7e+38, beyond +-1e+06"},
     {"a weight of 1e6", MF_PARAM, 1e6, NULL},
-    {"reserved flag bit 0", MF_FLAGS, 1.0, "reserved header flags 0x1"},
+    {"reserved flag bit 1", MF_FLAGS, 2.0, "reserved header flags 0x2"},
     {"reserved flag bit 31", MF_FLAGS, 2147483648.0,
 	"reserved header flags 0x80000000 are set"},
 };
@@ -2327,6 +2411,46 @@ split_suite(void)
 	return s;
 }
 
+START_TEST(test_file_baseline)
+{
+	struct model *m = NULL, *old;
+	float a[2], b[2], c[2], d[2];
+	uint8_t *buf;
+	size_t len, i;
+
+	buf = small_file(&len);
+	ck_assert_msg(buf[12] == 1,
+	    "a trained model's file should carry its "
+	    "baseline section (flag 1)");
+	ck_assert_int_eq(
+	    model_decode(&m, buf, len, "x", FEAT_HASH, SMALL_DIM, NULL), 0);
+	ck_assert_msg(memcmp(model_baseline(m), model_baseline(small_model),
+			  sizeof(struct model_baseline)) == 0,
+	    "a loaded model should have the same baseline errors and maps");
+	for (i = 0; i < 20; i++) {
+		model_project(small_model, small_rows + i * SMALL_DIM, a, b);
+		model_project(m, small_rows + i * SMALL_DIM, c, d);
+		ck_assert_msg(memcmp(a, c, sizeof(a)) == 0 &&
+			memcmp(b, d, sizeof(b)) == 0,
+		    "a loaded model should project bit-identically");
+	}
+	free(buf);
+	/* A file made before the section existed: loads, with no maps. */
+	m->map.have = 0;
+	buf = encode_valid(m, &len);
+	model_free(m);
+	m = NULL;
+	ck_assert_msg(buf[12] == 0, "no maps, no flag");
+	ck_assert_int_eq(
+	    model_decode(&old, buf, len, "x", FEAT_HASH, SMALL_DIM, NULL), 0);
+	ck_assert_msg(!model_baseline(old)->known &&
+		model_project(old, small_rows, a, b) == -ENOENT,
+	    "a model without the section should say it has no maps");
+	model_free(old);
+	free(buf);
+}
+END_TEST
+
 static Suite *
 file_suite(void)
 {
@@ -2344,6 +2468,7 @@ file_suite(void)
 	tcase_add_loop_test(tc, test_file_meaning, 0, (int)NMEANING);
 	tcase_add_test(tc, test_file_meaning_on_disk);
 	tcase_add_test(tc, test_file_constant_baseline);
+	tcase_add_test(tc, test_file_baseline);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,7 @@ TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
 TESTS += tests/offline.sh tests/eve.sh tests/docs.sh tests/live.sh \
 	tests/systemd.sh tests/priv.sh tests/testconf.sh tests/evout.sh \
-	tests/live-eve.sh
+	tests/live-eve.sh tests/report.sh
 # The Debian package: skips unless ANOMD_TEST_DEB=1 (run-all.sh sets it once).
 TESTS += tests/deb.sh
 EXTRA_DIST += tests/deb.sh
@@ -32,7 +32,7 @@ EXTRA_DIST += tests/offline.sh tests/eve.sh tests/flowcounts.sh tests/setup.sh \
 	tests/demo.sh tests/run-all.sh tests/summary.sh tests/make-sample.sh tests/docs.sh \
 	tests/make-lab.sh tests/lab/README.md tests/lab/outside.py \
 	tests/lab/labels.py \
-	tests/update-docs.sh \
+	tests/update-docs.sh tests/report.sh tests/pngcolours.py tests/report-screenshot.sh \
 	tests/data/sample.pcap tests/data/SAMPLE.md .ci/run
 
 include $(srcdir)/tests/fuzz/local.mk

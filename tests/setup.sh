@@ -15,6 +15,7 @@ PKGS="$PKGS man-db"
 PKGS="$PKGS prometheus"
 PKGS="$PKGS lintian"
 PKGS="$PKGS dpkg-dev debhelper"
+PKGS="$PKGS chromium python3-html5lib"
 
 missing=""
 for p in $PKGS; do
