@@ -10,6 +10,11 @@
  * Only active flows (a few thousand) hold scripts, so memory stays small
  * whatever the packet count, and many flows interleave as on a real link.
  *
+ * Three shapes (-m): "bench", described below; "short", the same
+ * machinery with only short TCP exchanges and DNS pairs and the spare
+ * packets spread evenly, about 9 a flow; "flood", a bench-mix lead-in and
+ * then a spoofed SYN flood, one new 5-tuple a packet, merged in time order.
+ *
  * The mix is an office edge seen from a span port near the clients: ~70 %
  * TCP (mostly TLS and HTTP request/response rounds with a heavy tail of
  * bulk transfers, plus resets, refused and unanswered SYNs), ~25 % UDP (DNS
