@@ -280,11 +280,11 @@ echo
 awk -v runs="$runs" -v tmp="$tmp" '
 function c(r, k,   s) {
 	if (!((r, k) in sec) || sec[r, k] == "-")
-		return sprintf("%19s", "-")
+		return sprintf("%20s", "-")
 	s = sprintf("%.3f s %5.2fx", sec[r, k], ratio[r, k])
 	if (n[r, k] != "-" && n[r, k] < runs)
 		s = s "[" n[r, k] "]"
-	return sprintf("%19s", s)
+	return sprintf("%20s", s)
 }
 FILENAME ~ /cells$/ { sec[$1, $2] = $3; n[$1, $2] = $4; ratio[$1, $2] = $5 }
 FILENAME ~ /npkts$/ { pk[$1] = $2 }
@@ -292,12 +292,12 @@ FILENAME ~ /nflows$/ { fl[$1] = $2 }
 END {
 	pk["storm"] = pk["bench"]
 	fl["storm"] = fl["bench"]
-	printf "%-6s %8s %8s %19s %19s %19s %19s\n", "", "packets", "flows",
+	printf "%-6s %8s %8s %20s %20s %20s %20s\n", "", "packets", "flows",
 	    "bare loop", "--flows /dev/null", "-m, --db", "training+detection"
 	split("bench short flood storm", rows, " ")
 	for (i = 1; i <= 4; i++) {
 		r = rows[i]
-		printf "%-6s %8s %8s %19s %19s %19s %19s\n", r, pk[r],
+		printf "%-6s %8s %8s %20s %20s %20s %20s\n", r, pk[r],
 		    fl[r] == "" ? "?" : fl[r], c(r, "bare"), c(r, "flows"),
 		    c(r, "score"), c(r, "detect")
 	}
