@@ -10,6 +10,11 @@
  * Only active flows (a few thousand) hold scripts, so memory stays small
  * whatever the packet count, and many flows interleave as on a real link.
  *
+ * Three shapes (-m): "bench", described below; "short", the same
+ * machinery with only short TCP exchanges and DNS pairs and the spare
+ * packets spread evenly, about 9 a flow; "flood", a bench-mix lead-in and
+ * then a spoofed SYN flood, one new 5-tuple a packet, merged in time order.
+ *
  * The mix is an office edge seen from a span port near the clients: ~70 %
  * TCP (mostly TLS and HTTP request/response rounds with a heavy tail of
  * bulk transfers, plus resets, refused and unanswered SYNs), ~25 % UDP (DNS
@@ -39,6 +44,17 @@
 #define DEF_FLOWS 200000
 #define DEF_SEED 1
 #define DEF_SPAN_S 600
+
+/* -m short: the bench mix without the heavy tail, ~9 packets a flow. */
+#define SHORT_PACKETS 1800000
+/* -m flood: a benign lead-in (enough to train on the first 120 s), then
+ * the flood, one new 5-tuple per packet, at a steady rate. */
+#define FLOOD_LEAD_PACKETS 550000
+#define FLOOD_LEAD_FLOWS 50000
+#define FLOOD_LEAD_SPAN_S 150
+#define FLOOD_PACKETS 2000000
+#define FLOOD_PPS 200000
+#define FLOOD_DPORT 80
 
 #define N_CLIENTS 1500
 #define N_RESOLVERS 2
@@ -89,22 +105,36 @@ enum kind {
 	K_COUNT
 };
 
-/* Share of flows per kind, in per mille; TCP 700, UDP 250, ICMP 50. */
+enum mode {
+	MODE_BENCH, /* the office mix with a heavy tail of bulk transfers */
+	MODE_SHORT, /* short TCP exchanges and DNS pairs only */
+	MODE_FLOOD, /* a bench-mix lead-in, then a spoofed SYN flood */
+};
+
+static const char *const mode_names[] = {"bench", "short", "flood"};
+
+/*
+ * Share of flows per kind, in per mille, per mode.  Bench (and the flood's
+ * lead-in): TCP 700, UDP 250, ICMP 50.  Short: a handshake, a few data
+ * segments and a FIN (or a reset, a refusal, an unanswered SYN), or a DNS
+ * request and its answer.
+ */
 static const struct {
 	enum kind kind;
 	unsigned permille;
+	unsigned short_permille;
 	const char *name;
 } kinds[K_COUNT] = {
-    {K_TCP, 595, "tcp"},
-    {K_TCP_RST, 42, "tcp-rst"},
-    {K_TCP_REFUSED, 35, "tcp-refused"},
-    {K_TCP_NOANSWER, 28, "tcp-noanswer"},
-    {K_DNS, 175, "dns"},
-    {K_NTP, 20, "ntp"},
-    {K_MEDIA, 30, "udp-media"},
-    {K_SYSLOG, 25, "syslog"},
-    {K_ICMP, 42, "icmp-echo"},
-    {K_ICMP_NOREPLY, 8, "icmp-noreply"},
+    {K_TCP, 595, 700, "tcp"},
+    {K_TCP_RST, 42, 30, "tcp-rst"},
+    {K_TCP_REFUSED, 35, 20, "tcp-refused"},
+    {K_TCP_NOANSWER, 28, 10, "tcp-noanswer"},
+    {K_DNS, 175, 240, "dns"},
+    {K_NTP, 20, 0, "ntp"},
+    {K_MEDIA, 30, 0, "udp-media"},
+    {K_SYSLOG, 25, 0, "syslog"},
+    {K_ICMP, 42, 0, "icmp-echo"},
+    {K_ICMP_NOREPLY, 8, 0, "icmp-noreply"},
 };
 
 /* TCP services by share; internal ones are served from inside the LAN. */
@@ -225,10 +255,15 @@ struct hent {
 
 struct gen {
 	struct rng rng;
+	enum mode mode;
 	uint64_t seed;
-	uint64_t npackets;
-	size_t nflows;
-	uint64_t span_us;
+	uint64_t npackets; /* flood: of the lead-in */
+	size_t nflows; /* flood: of the lead-in */
+	uint64_t span_us; /* flood: of the lead-in's flow starts */
+	uint64_t flood_packets;
+	uint64_t flood_pps;
+	uint64_t flood_sent;
+	uint32_t flood_ctr; /* source addresses handed out, skipped ones too */
 	const char *path;
 	FILE *out;
 	struct host hosts[N_HOSTS];
@@ -471,7 +506,8 @@ pick_kind(struct gen *g)
 	int i;
 
 	for (i = 0; i < K_COUNT - 1; i++) {
-		acc += kinds[i].permille;
+		acc += g->mode == MODE_SHORT ? kinds[i].short_permille
+					     : kinds[i].permille;
 		if (u < acc)
 			break;
 	}
@@ -512,7 +548,12 @@ plan_endpoints(struct gen *g, struct plan *p)
 	case K_TCP_RST:
 		plan_tcp_service(g, p);
 		p->npkts = p->kind == K_TCP ? 10 : 5;
-		p->weight = (float)fmin(pow(rng_unit(r), -1 / 1.4), MAX_WEIGHT);
+		/* Short flows share the spare packets about evenly. */
+		if (g->mode == MODE_SHORT)
+			p->weight = (float)(0.25 + rng_unit(r));
+		else
+			p->weight =
+			    (float)fmin(pow(rng_unit(r), -1 / 1.4), MAX_WEIGHT);
 		break;
 	case K_TCP_REFUSED:
 		plan_tcp_service(g, p);
@@ -573,6 +614,8 @@ plan_flows(struct gen *g)
 	size_t i, nbulk = 0;
 	struct plan *p;
 
+	if (g->nflows == 0) /* a flood without a lead-in */
+		return g->npackets == 0 ? 0 : -EINVAL;
 	g->plan = calloc(g->nflows, sizeof(*g->plan));
 	if (g->plan == NULL)
 		return -ENOMEM;
@@ -1300,6 +1343,83 @@ emit(struct gen *g, struct flow *f, uint64_t t_us)
 	return 0;
 }
 
+/*
+ * The flood's next source: an affine map of a counter is a bijection on 32
+ * bits, so no address comes twice; reserved and private ones are skipped.
+ */
+static uint32_t
+flood_source(struct gen *g)
+{
+	uint32_t a;
+	unsigned o;
+
+	for (;;) {
+		a = g->flood_ctr++ * 0x9e3779b1u + 0x7f4a7c15u;
+		o = a >> 24;
+		if (o == 0 || o == 10 || o == 100 || o == 127 || o == 169 ||
+		    o == 172 || o == 192 || o == 198 || o >= 224)
+			continue;
+		if ((a & 0xff) == 0 || (a & 0xff) == 255)
+			continue;
+		return a;
+	}
+}
+
+/* When the flood's next packet is due, UINT64_MAX once it is over. */
+static uint64_t
+flood_due(const struct gen *g)
+{
+	if (g->flood_sent >= g->flood_packets)
+		return UINT64_MAX;
+	return g->span_us + g->flood_sent * USEC / g->flood_pps;
+}
+
+/*
+ * One spoofed SYN of the flood, as hping3 --flood -S sends it: a bare TCP
+ * header from a new source address and a random port to the victim's web
+ * port, random sequence number, IP id, TTL and window.
+ */
+static int
+emit_flood(struct gen *g, uint64_t t_us)
+{
+	uint8_t pkt[ETH_MIN_FRAME];
+	const struct host *victim = &g->hosts[FIRST_INTERNAL + 1];
+	uint8_t *ip = pkt + ETH_HLEN, *tcp = ip + IP4_HLEN;
+	uint32_t rec[4], sum, src = flood_source(g);
+	struct rng *r = &g->rng;
+
+	memset(pkt, 0, sizeof(pkt));
+	memcpy(pkt, victim->mac, 6);
+	memcpy(pkt + 6, g->router_mac, 6);
+	put16(pkt + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, IP4_HLEN + TCP_HLEN);
+	put16(ip + 4, (uint32_t)rng_next(r));
+	ip[8] = (uint8_t)rng_range(r, 32, 250);
+	ip[9] = 6;
+	put32(ip + 12, src);
+	put32(ip + 16, victim->v4);
+	put16(ip + 10, csum_fold(csum_add(0, ip, IP4_HLEN)));
+	put16(tcp, rng_range(r, 1024, 65535));
+	put16(tcp + 2, FLOOD_DPORT);
+	put32(tcp + 4, (uint32_t)rng_next(r));
+	tcp[12] = TCP_HLEN / 4 << 4;
+	tcp[13] = TH_SYN;
+	put16(tcp + 14, rng_range(r, 512, 65535));
+	sum = csum_add(0, ip + 12, 8) + 6 + TCP_HLEN;
+	put16(tcp + 16, csum_fold(csum_add(sum, tcp, TCP_HLEN)));
+	rec[0] = (uint32_t)(BASE_TIME_S + t_us / USEC);
+	rec[1] = (uint32_t)(t_us % USEC);
+	rec[2] = rec[3] = ETH_MIN_FRAME;
+	if (fwrite(rec, sizeof(rec), 1, g->out) != 1 ||
+	    fwrite(pkt, sizeof(pkt), 1, g->out) != 1)
+		return -EIO;
+	g->written++;
+	g->flood_sent++;
+	g->file_bytes += sizeof(rec) + sizeof(pkt);
+	return 0;
+}
+
 static void
 heap_push(struct gen *g, uint64_t t_us, uint32_t slot)
 {
@@ -1339,10 +1459,18 @@ heap_pop(struct gen *g)
 	return top;
 }
 
+/* A packet due at t_us goes out then, or just after the last one. */
+static uint64_t
+stamp_at(const struct gen *g, uint64_t t_us)
+{
+	return t_us > g->last_us || g->written == 0 ? t_us : g->last_us + 1;
+}
+
 /*
  * Play the plan: start flows at their start times and emit the earliest
- * pending packet each turn.  Timestamps are bumped to stay strictly
- * increasing when two packets fall in the same microsecond.
+ * pending packet each turn, the flood's included.  Timestamps are bumped
+ * to stay strictly increasing when two packets fall in the same
+ * microsecond.
  */
 static int
 play(struct gen *g)
@@ -1351,25 +1479,34 @@ play(struct gen *g)
 	struct hent h;
 	struct flow *f;
 	uint32_t slot;
-	uint64_t t;
+	uint64_t t, tf;
 	int rc;
 
-	g->heap = calloc(g->nflows, sizeof(*g->heap));
+	g->heap = calloc(g->nflows + 1, sizeof(*g->heap));
 	if (g->heap == NULL)
 		return -ENOMEM;
-	while (next < g->nflows || g->heap_len > 0) {
+	while (next < g->nflows || g->heap_len > 0 ||
+	    g->flood_sent < g->flood_packets) {
+		tf = flood_due(g);
 		if (next < g->nflows &&
 		    (g->heap_len == 0 ||
-			g->plan[next].start_us <= g->heap[0].t_us)) {
+			g->plan[next].start_us <= g->heap[0].t_us) &&
+		    g->plan[next].start_us <= tf) {
 			if ((rc = flow_start(g, &g->plan[next], &slot)) != 0)
 				return rc;
 			g->per_kind[g->plan[next].kind]++;
 			heap_push(g, g->plan[next++].start_us, slot);
 			continue;
 		}
+		if (g->heap_len == 0 || g->heap[0].t_us > tf) {
+			t = stamp_at(g, tf);
+			if ((rc = emit_flood(g, t)) != 0)
+				return rc;
+			g->last_us = t;
+			continue;
+		}
 		h = heap_pop(g);
-		t = h.t_us > g->last_us || g->written == 0 ? h.t_us
-							   : g->last_us + 1;
+		t = stamp_at(g, h.t_us);
 		f = &g->flows[h.slot];
 		if ((rc = emit(g, f, t)) != 0)
 			return rc;
@@ -1409,8 +1546,14 @@ print_stamp(const struct gen *g, FILE *fp)
 {
 	fprintf(fp,
 	    "gen_pcap v%d packets=%" PRIu64 " flows=%zu seed=%" PRIu64
-	    " span=%" PRIu64 "\n",
+	    " span=%" PRIu64,
 	    GEN_VERSION, g->npackets, g->nflows, g->seed, g->span_us / USEC);
+	if (g->mode != MODE_BENCH)
+		fprintf(fp, " mode=%s", mode_names[g->mode]);
+	if (g->mode == MODE_FLOOD)
+		fprintf(fp, " flood=%" PRIu64 " rate=%" PRIu64,
+		    g->flood_packets, g->flood_pps);
+	fputc('\n', fp);
 }
 
 static void
@@ -1421,25 +1564,42 @@ print_summary(const struct gen *g)
 	fprintf(stderr,
 	    "gen_pcap: %s: %" PRIu64 " packets, %zu flows, %" PRIu64
 	    " bytes, %.1f s\n",
-	    g->path, g->written, g->nflows, g->file_bytes,
+	    g->path, g->written, g->nflows + g->flood_packets, g->file_bytes,
 	    (double)g->last_us / USEC);
 	for (i = 0; i < K_COUNT; i++)
 		fprintf(stderr, "gen_pcap:   %-13s %8" PRIu64 " flows\n",
 		    kinds[i].name, g->per_kind[i]);
+	if (g->mode == MODE_FLOOD)
+		fprintf(stderr,
+		    "gen_pcap:   %-13s %8" PRIu64 " flows from %.1f s\n",
+		    "syn-flood", g->flood_sent, (double)g->span_us / USEC);
 }
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: gen_pcap [-p] [-n PACKETS] [-f FLOWS] [-s SEED] "
-	    "[-d SECONDS] -o OUT.pcap\n"
-	    "  -n  packets to write (default %d)\n"
-	    "  -f  flows (default %d)\n"
+	    "usage: gen_pcap [-p] [-m bench|short|flood] [-n PACKETS] "
+	    "[-f FLOWS] [-s SEED]\n"
+	    "                [-d SECONDS] [-F PACKETS] [-R PPS] -o OUT.pcap\n"
+	    "  -m  shape (default bench):\n"
+	    "        bench  office mix with a heavy tail of bulk transfers\n"
+	    "        short  short TCP exchanges and DNS pairs, ~9 packets "
+	    "a flow\n"
+	    "        flood  a bench-mix lead-in, then a spoofed SYN flood\n"
+	    "  -n  packets to write (default %d; short %d; flood: of the "
+	    "lead-in, %d)\n"
+	    "  -f  flows (default %d; flood: of the lead-in, %d; 0 for "
+	    "none)\n"
 	    "  -s  PRNG seed (default %d)\n"
-	    "  -d  simulated span of flow starts, seconds (default %d)\n"
+	    "  -d  simulated span of flow starts, seconds (default %d; "
+	    "flood %d)\n"
+	    "  -F  flood packets, each a new 5-tuple (default %d)\n"
+	    "  -R  flood packets per second (default %d)\n"
 	    "  -p  print the parameter stamp and exit\n",
-	    DEF_PACKETS, DEF_FLOWS, DEF_SEED, DEF_SPAN_S);
+	    DEF_PACKETS, SHORT_PACKETS, FLOOD_LEAD_PACKETS, DEF_FLOWS,
+	    FLOOD_LEAD_FLOWS, DEF_SEED, DEF_SPAN_S, FLOOD_LEAD_SPAN_S,
+	    FLOOD_PACKETS, FLOOD_PPS);
 	exit(2);
 }
 
@@ -1461,29 +1621,58 @@ parse_num(const char *s, uint64_t min, uint64_t max, const char *what)
 	return v;
 }
 
+static enum mode
+parse_mode(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (strcmp(s, mode_names[i]) == 0)
+			return (enum mode)i;
+	fprintf(stderr, "gen_pcap: unknown mode %s\n", s);
+	exit(2);
+}
+
 static int
 parse_args(struct gen *g, int argc, char **argv)
 {
-	int c, stamp = 0;
+	int c, stamp = 0, n_given = 0, f_given = 0, d_given = 0;
 
+	g->mode = MODE_BENCH;
 	g->npackets = DEF_PACKETS;
 	g->nflows = DEF_FLOWS;
 	g->seed = DEF_SEED;
 	g->span_us = DEF_SPAN_S * USEC;
-	while ((c = getopt(argc, argv, "n:f:s:d:o:ph")) != -1) {
+	g->flood_pps = FLOOD_PPS;
+	g->flood_packets = FLOOD_PACKETS;
+	while ((c = getopt(argc, argv, "m:n:f:s:d:F:R:o:ph")) != -1) {
 		switch (c) {
+		case 'm':
+			g->mode = parse_mode(optarg);
+			break;
 		case 'n':
 			g->npackets =
-			    parse_num(optarg, 1, 1ull << 31, "packets");
+			    parse_num(optarg, 0, 1ull << 31, "packets");
+			n_given = 1;
 			break;
 		case 'f':
-			g->nflows = parse_num(optarg, 1, 1ull << 26, "flows");
+			g->nflows = parse_num(optarg, 0, 1ull << 26, "flows");
+			f_given = 1;
+			break;
+		case 'F':
+			g->flood_packets =
+			    parse_num(optarg, 1, 1ull << 31, "flood packets");
+			break;
+		case 'R':
+			g->flood_pps =
+			    parse_num(optarg, 1, 100000000, "flood rate");
 			break;
 		case 's':
 			g->seed = parse_num(optarg, 0, UINT64_MAX, "seed");
 			break;
 		case 'd':
 			g->span_us = parse_num(optarg, 1, 86400, "span") * USEC;
+			d_given = 1;
 			break;
 		case 'o':
 			g->path = optarg;
@@ -1497,6 +1686,28 @@ parse_args(struct gen *g, int argc, char **argv)
 	}
 	if (optind != argc || (!stamp && g->path == NULL))
 		usage();
+	if (g->mode == MODE_SHORT && !n_given)
+		g->npackets = SHORT_PACKETS;
+	if (g->mode == MODE_FLOOD) {
+		g->npackets = n_given ? g->npackets : FLOOD_LEAD_PACKETS;
+		g->nflows = f_given ? g->nflows : FLOOD_LEAD_FLOWS;
+		if (!d_given)
+			g->span_us = FLOOD_LEAD_SPAN_S * USEC;
+		if ((g->nflows == 0) != (g->npackets == 0)) {
+			fprintf(stderr,
+			    "gen_pcap: a lead-in needs both "
+			    "packets and flows, or neither\n");
+			exit(2);
+		}
+	} else {
+		g->flood_packets = 0;
+		if (g->nflows == 0 || g->npackets == 0) {
+			fprintf(stderr,
+			    "gen_pcap: packets and flows must be "
+			    "at least 1\n");
+			exit(2);
+		}
+	}
 	return stamp;
 }
 
