@@ -206,7 +206,13 @@ pca2(const float *p, size_t n, size_t k, float *mean, float *axis, float *share)
 	fix_sign(v, k);
 	for (a = 0; a < k; a++)
 		axis[k + a] = (float)v[a];
+	/*
+	 * Two power iterations can overshoot the trace by rounding when the
+	 * rows span two dimensions or fewer: a share is at most 1.
+	 */
 	*share = trace > 0.0 ? (float)((l1 + l2) / trace) : 0.0f;
+	if (!(*share <= 1.0f))
+		*share = *share > 1.0f ? 1.0f : 0.0f;
 	free(c), free(mu), free(v), free(w);
 	return 0;
 }
@@ -333,6 +339,33 @@ fit_map(const float *p, size_t n, size_t k, float *mean, float *axis,
 	return error;
 }
 
+/* Whether every number of the picture is finite, as the loader demands. */
+static int
+map_finite(const struct model_mapdata *md, size_t dim)
+{
+	const struct model_baseline *b = &md->pub;
+	size_t i;
+
+	for (i = 0; i < md->kdim; i++)
+		if (!isfinite(md->lat_mean[i]) || !isfinite(md->lat_axis[i]) ||
+		    !isfinite(md->lat_axis[md->kdim + i]))
+			return 0;
+	for (i = 0; i < dim; i++)
+		if (!isfinite(md->in_mean[i]) || !isfinite(md->in_axis[i]) ||
+		    !isfinite(md->in_axis[dim + i]))
+			return 0;
+	for (i = 0; i < b->nhull_latent; i++)
+		if (!isfinite(b->hull_latent[i][0]) ||
+		    !isfinite(b->hull_latent[i][1]))
+			return 0;
+	for (i = 0; i < b->nhull_input; i++)
+		if (!isfinite(b->hull_input[i][0]) ||
+		    !isfinite(b->hull_input[i][1]))
+			return 0;
+	return isfinite(b->err_p50) && isfinite(b->err_p99) &&
+	    isfinite(b->err_max);
+}
+
 /* Fit the maps and count the errors; see model-int.h. */
 int
 model_map_fit(struct model *m, const float *x, size_t n,
@@ -364,6 +397,11 @@ model_map_fit(struct model *m, const float *x, size_t n,
 	    (error = fit_map(z, s, dim, md->in_mean, md->in_axis, &b->var_input,
 		 b->hull_input, &b->nhull_input)) != 0)
 		goto out;
+	/* What the loader refuses is never written: no picture instead. */
+	error = -EDOM;
+	if (!map_finite(md, dim))
+		goto out;
+	error = 0;
 	md->have = 1;
 	b->known = 1;
 out:
