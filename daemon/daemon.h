@@ -573,6 +573,8 @@ void report_reset(struct report *rp);
  */
 struct report *report_live_build(struct report *live, struct store *st,
     uint64_t since_us, uint64_t now_us, const char *source, char **cause);
+/* The start of the first flow rp took (since a reset), or 0. */
+uint64_t report_first_us(const struct report *rp);
 /* Draw at most max raised points on each map when rp is next written. */
 void report_draw_max(struct report *rp, size_t max);
 
@@ -1008,14 +1010,16 @@ struct cJSON *live_cmd_incident(struct store *st, const struct cJSON *args,
 
 /* What live_cmd_report() needs from the daemon besides its handles. */
 struct live_report_opts {
-	uint64_t model_since_us; /* since when absent: the model's install */
+	uint64_t model_since_us; /* when the model in use was installed */
 	uint64_t now_us; /* the page's time span ends here */
 	size_t output_max; /* the reply must fit client_output_max */
 	const char *source; /* the header's input, e.g. the interface */
 };
 /*
  * The "report" command: the analyst's page from store st and the live
- * collector (report_create_live) for model m (NULL: "no_model" error), as
+ * collector (report_create_live) for model m (NULL: "no_model" error) from
+ * the since argument, else from the first flow m scored (flows kept while
+ * it trained are scored after its install), else o->model_since_us, as
  * {"html": page, "bytes": n, "map_points_max": cap or null}, with fewer
  * map points when the reply would not fit o->output_max.  Same contract as
  * live_cmd_incidents().

@@ -1157,7 +1157,8 @@ report_page(struct report *rp, const struct model *m, size_t draw, size_t *lenp)
 
 /*
  * The "report" result: the analyst's page built from the store since the
- * since argument (epoch seconds; absent: since the model was installed).
+ * since argument (epoch seconds; absent: from the first flow the model in
+ * use scored, or its install).
  * One reply carries the whole page, so a page whose reply would pass
  * output_max is drawn again with half the raised points on each map, down
  * to none, and "map_points_max" says the cap that was applied.
@@ -1167,7 +1168,11 @@ live_cmd_report(struct report *live, const struct model *m, struct store *st,
     const struct live_report_opts *o, const cJSON *args, const char **code,
     char **message)
 {
-	double since = (double)o->model_since_us / 1e6;
+	uint64_t first = report_first_us(live);
+	double since = (double)(first != 0 && first < o->model_since_us
+			       ? first
+			       : o->model_since_us) /
+	    1e6;
 	struct report *rp;
 	size_t draw = LIVE_REPORT_POINTS_MAX, len = 0;
 	char *cause = NULL, *page = NULL;

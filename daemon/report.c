@@ -756,6 +756,13 @@ fail:
 	return NULL;
 }
 
+/* The start of the first flow rp took, or 0 when it took none. */
+uint64_t
+report_first_us(const struct report *rp)
+{
+	return rp->t0_us;
+}
+
 /* Draw at most max raised points on each map of the next report_write. */
 void
 report_draw_max(struct report *rp, size_t max)
