@@ -75,6 +75,7 @@ struct kv {
 };
 
 static volatile sig_atomic_t stop_signal;
+static const char *report_path; /* "report -o FILE"; NULL or "-": stdout */
 
 static void usage(FILE *fp);
 
@@ -1124,6 +1125,101 @@ build_none(int argc, char **argv, cJSON *args)
 	return -1;
 }
 
+/* "report [--since WHEN] [-o FILE]" */
+static int
+build_report(int argc, char **argv, cJSON *args)
+{
+	const char *val;
+	double v;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 ||
+		    strcmp(argv[i], "--output") == 0) {
+			if (i + 1 == argc)
+				goto bad;
+			report_path = argv[++i];
+		} else if (strncmp(argv[i], "--output=", 9) == 0)
+			report_path = argv[i] + 9;
+		else if (strcmp(argv[i], "--since") == 0 ||
+		    strncmp(argv[i], "--since=", 8) == 0) {
+			if (argv[i][7] == '=')
+				val = argv[i] + 8;
+			else if (i + 1 == argc)
+				goto bad;
+			else
+				val = argv[++i];
+			if (parse_when(val, &v) != 0) {
+				warnx("%s: --since: invalid value \"%s\"",
+				    argv[0], val);
+				return -1;
+			}
+			cJSON_DeleteItemFromObjectCaseSensitive(args, "since");
+			cJSON_AddNumberToObject(args, "since", v);
+		} else
+			goto bad;
+	}
+	if (report_path != NULL && report_path[0] == '\0') {
+		warnx("%s: -o: empty file name", argv[0]);
+		return -1;
+	}
+	return 0;
+bad:
+	warnx("%s: unknown option or missing value: %s", argv[0], argv[i]);
+	return -1;
+}
+
+/*
+ * Write the "report" result's page to -o FILE (through a temporary file
+ * renamed over it, so a reader never sees half a page) or stdout.
+ */
+static void
+print_report(const cJSON *result)
+{
+	const cJSON *html = cJSON_GetObjectItemCaseSensitive(result, "html");
+	const cJSON *cap =
+	    cJSON_GetObjectItemCaseSensitive(result, "map_points_max");
+	char tmp[4096];
+	FILE *fp = stdout;
+	size_t len;
+
+	if (!cJSON_IsString(html)) {
+		warnx("report: the response has no page");
+		exit(EXIT_DAEMON);
+	}
+	len = strlen(html->valuestring);
+	if (report_path != NULL && strcmp(report_path, "-") != 0) {
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", report_path) >=
+		    sizeof(tmp)) {
+			warnx("report: %s: name too long", report_path);
+			exit(EXIT_USAGE);
+		}
+		if ((fp = fopen(tmp, "w")) == NULL) {
+			warnx("report: %s: %s", tmp, strerror(errno));
+			exit(EXIT_DAEMON);
+		}
+	}
+	if (fwrite(html->valuestring, 1, len, fp) != len || fflush(fp) != 0 ||
+	    (fp != stdout && fclose(fp) != 0)) {
+		warnx("report: write %s: %s", fp == stdout ? "stdout" : tmp,
+		    strerror(errno));
+		if (fp != stdout)
+			unlink(tmp);
+		exit(EXIT_DAEMON);
+	}
+	if (fp != stdout && rename(tmp, report_path) != 0) {
+		warnx("report: rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		exit(EXIT_DAEMON);
+	}
+	if (fp != stdout)
+		fprintf(stderr, "anomctl: report written to %s (%zu bytes%s)\n",
+		    report_path, len,
+		    cJSON_IsNumber(cap) ? ", fewer map points to fit the "
+					  "socket's output cap"
+					: "");
+}
+
 /* Parse a duration (N, Ns, Nm, Nh, Nd, Nw) into seconds; 0 or -1. */
 static int
 parse_for(const char *s, double *out)
@@ -1287,6 +1383,7 @@ static const struct command commands[] = {
     {"follow", build_none, NULL, "subscribe"},
     {"retrain", build_none, print_generic, NULL},
     {"model", build_none, print_generic, NULL},
+    {"report", build_report, print_report, NULL},
     {"allow", build_allow, print_allow, NULL},
     {"allows", build_none, print_allows, NULL},
     {"unallow", build_alert, print_generic, NULL},
@@ -1412,6 +1509,12 @@ usage(FILE *fp)
 	    "  follow        print alerts as they come, until interrupted\n"
 	    "  retrain       learn a new baseline and model\n"
 	    "  model         the current model\n"
+	    "  report [--since when] [-o file]\n"
+	    "                the analyst's HTML page of the alerts and "
+	    "incidents\n"
+	    "                in the store (default: since the model was "
+	    "installed;\n"
+	    "                file: else stdout)\n"
 	    "  allow incident [--for dur] [--note text]\n"
 	    "  allow --src cidr --dst cidr --dst-port n [--proto p] [--for "
 	    "dur]\n"

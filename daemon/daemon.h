@@ -553,6 +553,30 @@ void report_capture(
  * Returns 0, or -EIO when fp had a write error.
  */
 int report_write(struct report *rp, const struct model *m, FILE *fp);
+/*
+ * The live daemon's collector: per scored record it keeps the flows per
+ * minute (the newest week), the scores' histogram and a bottom-k sample of
+ * normal flows' map positions like report_create()'s, and for raised flows
+ * only the map position of the first flow of each store fold key (the
+ * newest 4000 keys); incidents and alerts come from the store when a page
+ * is built.  About 0.5 MB whatever the traffic.  Exits on OOM.
+ */
+struct report *report_create_live(void);
+/* Forget what was collected: a new model was installed. */
+void report_reset(struct report *rp);
+/*
+ * A page's collector (caller frees with report_free) built from the store's
+ * incidents and alert rows (at most 10 000, newest first) from since_us
+ * on, and what live collected since then; now_us ends the time span and
+ * source names the input in the header.  NULL with *cause (caller frees)
+ * when the store cannot be read.  live's draw marks are updated.
+ */
+struct report *report_live_build(struct report *live, struct store *st,
+    uint64_t since_us, uint64_t now_us, const char *source, char **cause);
+/* The start of the first flow rp took (since a reset), or 0. */
+uint64_t report_first_us(const struct report *rp);
+/* Draw at most max raised points on each map when rp is next written. */
+void report_draw_max(struct report *rp, size_t max);
 
 /* ---- alert.c ------------------------------------------------------------ */
 
@@ -980,6 +1004,29 @@ struct cJSON *live_cmd_incidents(struct store *st, const struct cJSON *args,
     const char **code, char **message);
 struct cJSON *live_cmd_incident(struct store *st, const struct cJSON *args,
     const char **code, char **message);
+
+#define LIVE_REPORT_POINTS_MAX 4096 /* raised points per map, uncapped */
+#define LIVE_REPORT_SLACK 256 /* reply bytes besides the page's */
+
+/* What live_cmd_report() needs from the daemon besides its handles. */
+struct live_report_opts {
+	uint64_t model_since_us; /* when the model in use was installed */
+	uint64_t now_us; /* the page's time span ends here */
+	size_t output_max; /* the reply must fit client_output_max */
+	const char *source; /* the header's input, e.g. the interface */
+};
+/*
+ * The "report" command: the analyst's page from store st and the live
+ * collector (report_create_live) for model m (NULL: "no_model" error) from
+ * the since argument, else from the first flow m scored (flows kept while
+ * it trained are scored after its install), else o->model_since_us, as
+ * {"html": page, "bytes": n, "map_points_max": cap or null}, with fewer
+ * map points when the reply would not fit o->output_max.  Same contract as
+ * live_cmd_incidents().
+ */
+struct cJSON *live_cmd_report(struct report *live, const struct model *m,
+    struct store *st, const struct live_report_opts *o,
+    const struct cJSON *args, const char **code, char **message);
 
 /* ---- offline.c ---------------------------------------------------------- */
 

@@ -66,6 +66,7 @@ struct live {
 	struct evout *evout; /* the live EVE output, or NULL */
 	struct control *ctl;
 	struct metrics *metrics; /* the /metrics endpoint, or NULL */
+	struct report *report; /* what the "report" page needs from scoring */
 	struct metrics_hist flush_hist; /* commit latency of store flushes */
 	uint64_t drop_warn_us, drop_warned, ifdrop_warned; /* drop warnings */
 	char model_path[PATH_MAX]; /* where trained models are saved */
@@ -294,6 +295,7 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 		    strerror(L->train_errno));
 	if (detect_job_finish(L->det, j) == 0) {
 		L->model_since_us = now_us();
+		report_reset(L->report);
 		snprintf(
 		    L->model_file, sizeof(L->model_file), "%s", L->model_path);
 		log_info("model %s installed: threshold %g, %" PRIu64
@@ -1115,6 +1117,130 @@ live_cmd_incident(
 	return r;
 }
 
+/* Bytes of s once escaped in a JSON string. */
+static size_t
+json_escaped_len(const char *s, size_t len)
+{
+	size_t i, n = len;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '"' || s[i] == '\\' || s[i] == '\n' ||
+		    s[i] == '\t' || s[i] == '\r' || s[i] == '\b' ||
+		    s[i] == '\f')
+			n++;
+		else if ((unsigned char)s[i] < 0x20)
+			n += 5;
+	return n;
+}
+
+/*
+ * Write rp's page, drawing at most draw raised points per map, into a
+ * malloc'd string; NULL on a memory or write error.
+ */
+static char *
+report_page(struct report *rp, const struct model *m, size_t draw, size_t *lenp)
+{
+	char *buf = NULL;
+	FILE *fp;
+	int rc;
+
+	if ((fp = open_memstream(&buf, lenp)) == NULL)
+		return NULL;
+	report_draw_max(rp, draw);
+	rc = report_write(rp, m, fp);
+	if (fclose(fp) != 0 || rc != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * The "report" result: the analyst's page built from the store since the
+ * since argument (epoch seconds; absent: from the first flow the model in
+ * use scored, or its install).
+ * One reply carries the whole page, so a page whose reply would pass
+ * output_max is drawn again with half the raised points on each map, down
+ * to none, and "map_points_max" says the cap that was applied.
+ */
+cJSON *
+live_cmd_report(struct report *live, const struct model *m, struct store *st,
+    const struct live_report_opts *o, const cJSON *args, const char **code,
+    char **message)
+{
+	uint64_t first = report_first_us(live);
+	double since = (double)(first != 0 && first < o->model_since_us
+			       ? first
+			       : o->model_since_us) /
+	    1e6;
+	struct report *rp;
+	size_t draw = LIVE_REPORT_POINTS_MAX, len = 0;
+	char *cause = NULL, *page = NULL;
+	cJSON *r;
+
+	if (arg_num(args, "since", 0, 1e11, &since) < 0)
+		return fail(code, message, "bad_argument",
+		    "report takes since (epoch seconds)");
+	if (m == NULL)
+		return fail(code, message, "no_model",
+		    "no model yet: the report needs one (anomd is learning "
+		    "its baseline)");
+	rp = report_live_build(
+	    live, st, (uint64_t)(since * 1e6), o->now_us, o->source, &cause);
+	if (rp == NULL) {
+		fail(code, message, "internal", "%s", cause ? cause : "query");
+		free(cause);
+		return NULL;
+	}
+	for (;;) {
+		free(page);
+		if ((page = report_page(rp, m, draw, &len)) == NULL ||
+		    json_escaped_len(page, len) + LIVE_REPORT_SLACK <=
+			o->output_max ||
+		    draw == 0)
+			break;
+		draw /= 2;
+	}
+	report_free(rp);
+	if (page == NULL)
+		return fail(code, message, "internal", "cannot write the page");
+	if (json_escaped_len(page, len) + LIVE_REPORT_SLACK > o->output_max) {
+		free(page);
+		return fail(code, message, "too_large",
+		    "the page is over client_output_max (%zu bytes) even "
+		    "without points on its maps; raise client_output_max or "
+		    "ask for a shorter --since",
+		    o->output_max);
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "html", page);
+	cJSON_AddNumberToObject(r, "bytes", (double)len);
+	if (draw < LIVE_REPORT_POINTS_MAX)
+		cJSON_AddNumberToObject(r, "map_points_max", (double)draw);
+	else
+		cJSON_AddNullToObject(r, "map_points_max");
+	free(page);
+	return r;
+}
+
+/* The "report" command of the running daemon. */
+static cJSON *
+cmd_report(struct live *L, const cJSON *args, const char **code, char **message)
+{
+	struct live_report_opts o;
+	char src[CONF_STR_MAX + 64];
+
+	snprintf(src, sizeof(src), "live capture on %s",
+	    L->iface[0] != '\0' ? L->iface : "no interface yet");
+	memset(&o, 0, sizeof(o));
+	o.model_since_us = L->model_since_us;
+	o.now_us = now_us();
+	o.output_max = L->conf->client_output_max;
+	o.source = src;
+	return live_cmd_report(
+	    L->report, detect_model(L->det), L->store, &o, args, code, message);
+}
+
 /* Whether a peer may change the daemon's state. */
 static int
 peer_is_admin(const struct control_peer *peer)
@@ -1163,6 +1289,8 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 		return live_cmd_incident(L->store, args, code, message);
 	if (strcmp(command, "model") == 0)
 		return cmd_model(L, code, message);
+	if (strcmp(command, "report") == 0)
+		return cmd_report(L, args, code, message);
 	if (strcmp(command, "allows") == 0)
 		return suppress_cmd_allows(
 		    L->supp, L->store, now_us(), code, message);
@@ -1204,8 +1332,8 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 	}
 	return fail(code, message, "unknown_command",
 	    "unknown command \"%s\"; try version, status, stats, alerts, "
-	    "alert, incidents, incident, model, retrain, subscribe, allow, "
-	    "allows, unallow",
+	    "alert, incidents, incident, model, report, retrain, subscribe, "
+	    "allow, allows, unallow",
 	    command);
 }
 
@@ -1429,6 +1557,8 @@ open_pipeline(struct live *L)
 	dop.out = L->out;
 	dop.async = 1;
 	dop.supp = L->supp;
+	L->report = report_create_live();
+	dop.report = L->report;
 	L->det = detect_create(&dop);
 	if (dop.model != NULL)
 		L->model_since_us = now_us();
@@ -1568,6 +1698,7 @@ shutdown_all(struct live *L)
 	if (!L->worker_running) {
 		alert_out_free(L->out);
 		suppress_free(L->supp);
+		report_free(L->report); /* the detector's hook, freed above */
 	}
 	for (i = 0; i < (int)L->nstream; i++)
 		free(L->stream[i]);

@@ -25,12 +25,15 @@
  * raised ones as points coloured by incident, and the outline is the
  * convex hull of 99 % of the baseline rows.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "daemon/daemon.h"
 #include "model/model.h"
@@ -44,6 +47,9 @@
 #define REPORT_SHOWN_MAX 12 /* incidents with charts and heatmap rows */
 #define REPORT_CAPTURES_MAX 16
 #define REPORT_SEED 0x7265706f7274ULL
+#define REPORT_CODES_MAX 4000 /* live: alert keys with a kept code */
+#define REPORT_CODE_BUCKETS 4096
+#define REPORT_ROWS_MAX 10000 /* live: alert rows read for one page */
 
 enum pt_kind {
 	PT_BENIGN,
@@ -52,7 +58,7 @@ enum pt_kind {
 };
 
 struct rpt {
-	uint64_t key;
+	uint64_t key, ts_us;
 	float lat[2], in[2];
 	float score;
 	int64_t incident;
@@ -79,6 +85,14 @@ struct rinc {
 	char summary[INCIDENT_SUMMARY_MAX];
 };
 
+/* Live: the map positions of the first raised flow of an alert key. */
+struct rcode {
+	uint64_t key;
+	float lat[2], in[2];
+	int32_t next; /* in its bucket's chain, -1 ends it */
+	uint32_t gen; /* the page that drew it last */
+};
+
 struct rheat {
 	int64_t id;
 	uint64_t n;
@@ -102,6 +116,14 @@ struct report {
 	size_t ncaptures, more_captures;
 	uint64_t packets, flows;
 	int have_capture;
+	/* the live daemon's collector (report_create_live) */
+	int live;
+	struct rcode *codes; /* REPORT_CODES_MAX, oldest at chead when full */
+	int32_t *buckets; /* REPORT_CODE_BUCKETS chain heads, -1 = empty */
+	size_t ncodes, chead;
+	uint32_t gen;
+	size_t draw_max; /* raised points drawn on each map */
+	char note[512]; /* a live page's source, shown under the header */
 };
 
 /* Create an empty collector; exits on OOM. */
@@ -120,7 +142,46 @@ report_create(void)
 		fatal("report: create");
 	rp->benign.cap = REPORT_BENIGN_MAX;
 	rp->alerts.cap = REPORT_ALERT_MAX;
+	rp->draw_max = REPORT_ALERT_MAX;
 	return rp;
+}
+
+/* Create the live daemon's collector; exits on OOM. */
+struct report *
+report_create_live(void)
+{
+	struct report *rp = report_create();
+
+	if ((rp->codes = calloc(REPORT_CODES_MAX, sizeof(*rp->codes))) ==
+		NULL ||
+	    (rp->buckets = malloc(REPORT_CODE_BUCKETS * sizeof(int32_t))) ==
+		NULL)
+		fatal("report: create");
+	rp->live = 1;
+	report_reset(rp);
+	return rp;
+}
+
+/* Forget everything collected (a new model was installed). */
+void
+report_reset(struct report *rp)
+{
+	struct report keep = *rp;
+	size_t i;
+
+	memset(rp->bins, 0, REPORT_MINUTES_MAX * 3 * sizeof(uint32_t));
+	memset(rp, 0, sizeof(*rp));
+	rp->bins = keep.bins;
+	rp->benign = keep.benign;
+	rp->alerts = keep.alerts;
+	rp->benign.n = rp->alerts.n = 0;
+	rp->draw_max = REPORT_ALERT_MAX;
+	rp->live = keep.live;
+	rp->codes = keep.codes;
+	rp->buckets = keep.buckets;
+	if (rp->buckets != NULL)
+		for (i = 0; i < REPORT_CODE_BUCKETS; i++)
+			rp->buckets[i] = -1;
 }
 
 /* Free a collector; NULL does nothing. */
@@ -130,6 +191,8 @@ report_free(struct report *rp)
 	if (rp == NULL)
 		return;
 	free(rp->bins);
+	free(rp->codes);
+	free(rp->buckets);
 	free(rp->benign.p);
 	free(rp->alerts.p);
 	free(rp);
@@ -201,9 +264,32 @@ sample_add(struct sample *s, const struct rpt *p)
 	}
 }
 
-/* Count one record in its minute (kind 0 flows, 1 flow alerts, 2 resp). */
+/*
+ * Live: slide the minute window so that minute min fits, dropping the
+ * oldest minutes (the offline collector puts the rest in the last bin).
+ */
 static void
-count_minute(struct report *rp, uint64_t ts_us, int kind)
+slide_minutes(struct report *rp, uint64_t min)
+{
+	uint64_t shift = min - rp->base_min - REPORT_MINUTES_MAX + 1;
+
+	if (shift >= rp->nmin) {
+		memset(rp->bins, 0, rp->nmin * 3 * sizeof(*rp->bins));
+		rp->nmin = 1;
+		rp->base_min = min;
+		return;
+	}
+	memmove(rp->bins, rp->bins + shift * 3,
+	    (rp->nmin - shift) * 3 * sizeof(*rp->bins));
+	memset(rp->bins + (rp->nmin - shift) * 3, 0,
+	    shift * 3 * sizeof(*rp->bins));
+	rp->nmin -= shift;
+	rp->base_min += shift;
+}
+
+/* Count n records in their minute (kind 0 flows, 1 flow alerts, 2 resp). */
+static void
+count_minute(struct report *rp, uint64_t ts_us, int kind, uint32_t n)
 {
 	uint64_t min = ts_us / 60000000u, shift;
 
@@ -223,35 +309,121 @@ count_minute(struct report *rp, uint64_t ts_us, int kind)
 			rp->base_min = min;
 		}
 	}
+	if (min - rp->base_min >= REPORT_MINUTES_MAX && rp->live)
+		slide_minutes(rp, min);
 	if (min - rp->base_min >= REPORT_MINUTES_MAX)
 		min = rp->base_min + REPORT_MINUTES_MAX - 1;
 	if (min - rp->base_min >= rp->nmin)
 		rp->nmin = min - rp->base_min + 1;
-	rp->bins[(min - rp->base_min) * 3 + kind]++;
+	rp->bins[(min - rp->base_min) * 3 + kind] += n;
 }
 
-/* Add the explained shares of an alert to its incident's heat row. */
+/* Add the explained shares of an alert to incident id's heat row. */
 static void
-heat_add(struct report *rp, const struct detect_result *res)
+heat_add_ex(
+    struct report *rp, int64_t id, const struct model_expl *ex, size_t nex)
 {
 	struct rheat *h = NULL;
 	size_t i;
 
-	if (res->incident_id == 0)
+	if (id == 0)
 		return;
 	for (i = 0; i < rp->nheat && h == NULL; i++)
-		if (rp->heat[i].id == res->incident_id)
+		if (rp->heat[i].id == id)
 			h = &rp->heat[i];
 	if (h == NULL) {
 		if (rp->nheat == REPORT_HEAT_MAX)
 			return;
 		h = &rp->heat[rp->nheat++];
-		h->id = res->incident_id;
+		h->id = id;
 	}
 	h->n++;
-	for (i = 0; i < res->nex; i++)
-		if (res->ex[i].feature < FEAT_COUNT)
-			h->share[res->ex[i].feature] += res->ex[i].share;
+	for (i = 0; i < nex; i++)
+		if (ex[i].feature < FEAT_COUNT)
+			h->share[ex[i].feature] += ex[i].share;
+}
+
+/* Add the explained shares of a raised record to its incident's row. */
+static void
+heat_add(struct report *rp, const struct detect_result *res)
+{
+	heat_add_ex(rp, res->incident_id, res->ex, res->nex);
+}
+
+/* The key that folds alerts in the store, from its text fields. */
+static uint64_t
+fold_key(const char *src, const char *dst, uint16_t dport, uint8_t proto,
+    uint8_t finding, int64_t incident)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const char *p;
+
+	for (p = src; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h = mix(h, 0x2f);
+	for (p = dst; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	h = mix(h, (uint64_t)dport << 16 | (uint64_t)proto << 8 | finding);
+	return mix(h, (uint64_t)incident);
+}
+
+/* The index of the code kept for key, or -1. */
+static int32_t
+codes_find(const struct report *rp, uint64_t key)
+{
+	int32_t i = rp->buckets[key % REPORT_CODE_BUCKETS];
+
+	while (i >= 0 && rp->codes[i].key != key)
+		i = rp->codes[i].next;
+	return i;
+}
+
+/* Keep a code for key, over the oldest one when full. */
+static void
+codes_add(
+    struct report *rp, uint64_t key, const float lat[2], const float in[2])
+{
+	struct rcode *c;
+	int32_t i, *pp;
+
+	if (rp->ncodes < REPORT_CODES_MAX)
+		i = (int32_t)rp->ncodes++;
+	else {
+		i = (int32_t)rp->chead;
+		rp->chead = (rp->chead + 1) % REPORT_CODES_MAX;
+		pp = &rp->buckets[rp->codes[i].key % REPORT_CODE_BUCKETS];
+		while (*pp != i)
+			pp = &rp->codes[*pp].next;
+		*pp = rp->codes[i].next;
+	}
+	c = &rp->codes[i];
+	c->key = key;
+	memcpy(c->lat, lat, sizeof(c->lat));
+	memcpy(c->in, in, sizeof(c->in));
+	c->gen = 0;
+	c->next = rp->buckets[key % REPORT_CODE_BUCKETS];
+	rp->buckets[key % REPORT_CODE_BUCKETS] = i;
+}
+
+/*
+ * Live: keep the map position of a raised flow under the store's fold key,
+ * unless that key has one: a stored row and its folded repeats share the
+ * first flow's, and a storm of one key costs a lookup, not a projection.
+ */
+static void
+live_code(
+    struct report *rp, const struct model *m, const struct detect_result *res)
+{
+	const struct flow_record *r = res->r;
+	char src[ADDR_STR_LEN], dst[ADDR_STR_LEN];
+	float lat[2], in[2];
+	uint64_t key;
+
+	key = fold_key(addr_str(r->src, src), addr_str(r->dst, dst), r->dport,
+	    r->proto, res->finding, res->incident_id);
+	if (codes_find(rp, key) >= 0 || model_project(m, r->feat, lat, in) != 0)
+		return;
+	codes_add(rp, key, lat, in);
 }
 
 /* Take one scored record; see daemon.h. */
@@ -269,9 +441,10 @@ report_record(
 		rp->t1_us = r->ts_last_us;
 	rp->scored++;
 	rp->hist[model_hist_bin(res->split.total)]++;
-	count_minute(rp, r->ts_first_us, 0);
+	count_minute(rp, r->ts_first_us, 0, 1);
 	memset(&p, 0, sizeof(p));
 	p.key = record_key(r);
+	p.ts_us = r->ts_first_us;
 	p.score = res->split.total;
 	p.incident = res->incident_id;
 	if (res->decision == DETECT_FLOW_ALERT) {
@@ -282,8 +455,12 @@ report_record(
 		kind = p.kind = PT_RESPONDER;
 		rp->responder++;
 	}
+	if (kind != 0 && rp->live) {
+		live_code(rp, m, res);
+		return;
+	}
 	if (kind != 0) {
-		count_minute(rp, r->ts_first_us, kind);
+		count_minute(rp, r->ts_first_us, kind, 1);
 		heat_add(rp, res);
 	}
 	if (kind == 0 && rp->benign.n == rp->benign.cap &&
@@ -294,26 +471,39 @@ report_record(
 	sample_add(kind == 0 ? &rp->benign : &rp->alerts, &p);
 }
 
-/* Keep a closing incident: the REPORT_INCIDENTS_MAX with most alerts. */
-void
-report_incident(
-    struct report *rp, const struct incident *inc, const char *summary)
+/* A cleared place for an incident of alerts, or NULL: it has too few. */
+static struct rinc *
+inc_slot(struct report *rp, uint64_t alerts)
 {
 	struct rinc *k;
 	size_t i, least = 0;
 
-	rp->inc_seen++;
 	if (rp->ninc < REPORT_INCIDENTS_MAX)
 		k = &rp->inc[rp->ninc++];
 	else {
 		for (i = 1; i < rp->ninc; i++)
 			if (rp->inc[i].alerts < rp->inc[least].alerts)
 				least = i;
-		if (rp->inc[least].alerts >= inc->alerts)
-			return;
+		if (rp->inc[least].alerts >= alerts)
+			return NULL;
 		k = &rp->inc[least];
 	}
 	memset(k, 0, sizeof(*k));
+	return k;
+}
+
+/* Keep a closing incident: the REPORT_INCIDENTS_MAX with most alerts. */
+void
+report_incident(
+    struct report *rp, const struct incident *inc, const char *summary)
+{
+	struct rinc *k;
+
+	if (rp->live)
+		return; /* the live page reads incidents from the store */
+	rp->inc_seen++;
+	if ((k = inc_slot(rp, inc->alerts)) == NULL)
+		return;
 	k->id = inc->id;
 	k->about = inc->about;
 	memcpy(k->host, inc->host, CAP_ADDR_LEN);
@@ -348,6 +538,236 @@ report_capture(
 	rp->packets = packets;
 	rp->flows = flows;
 	rp->have_capture = 1;
+}
+
+/* ---- the live page, from the store -------------------------------------- */
+
+static const char *when(uint64_t us, char buf[64]);
+
+/* An address text as the 16 bytes addr_str() prints it from; 0 or -1. */
+static int
+addr_parse(const char *text, uint8_t out[CAP_ADDR_LEN])
+{
+	memset(out, 0, CAP_ADDR_LEN);
+	if (inet_pton(AF_INET, text, out + 12) == 1) {
+		out[10] = out[11] = 0xff;
+		return 0;
+	}
+	return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
+}
+
+/* A stored explanation (alert_expl_write's JSON) into ex[max]. */
+static size_t
+expl_parse(const char *text, struct model_expl *ex, size_t max)
+{
+	cJSON *arr, *e;
+	const cJSON *v;
+	size_t n = 0;
+	int f;
+
+	if (text[0] == '\0' || (arr = cJSON_Parse(text)) == NULL)
+		return 0;
+	cJSON_ArrayForEach(e, arr)
+	{
+		v = cJSON_GetObjectItemCaseSensitive(e, "feature");
+		if (n == max || !cJSON_IsString(v) ||
+		    (f = feat_index(v->valuestring)) < 0)
+			continue;
+		memset(&ex[n], 0, sizeof(ex[n]));
+		ex[n].feature = (uint32_t)f;
+		if (cJSON_IsNumber(v = cJSON_GetObjectItem(e, "value")))
+			ex[n].value = (float)v->valuedouble;
+		if (cJSON_IsNumber(v = cJSON_GetObjectItem(e, "baseline_p50")))
+			ex[n].p50 = (float)v->valuedouble;
+		if (cJSON_IsNumber(v = cJSON_GetObjectItem(e, "baseline_p99")))
+			ex[n].p99 = (float)v->valuedouble;
+		if (cJSON_IsNumber(v = cJSON_GetObjectItem(e, "share")))
+			ex[n].share = (float)v->valuedouble;
+		n++;
+	}
+	cJSON_Delete(arr);
+	return n;
+}
+
+/* The peers (address texts) and ports of a stored incident's lists. */
+static void
+lists_parse(const struct store_incident *si, struct rinc *k)
+{
+	cJSON *arr, *e;
+
+	if ((arr = cJSON_Parse(si->peers)) != NULL)
+		cJSON_ArrayForEach(e, arr)
+		{
+			if (k->npeers < INCIDENT_LIST_MAX &&
+			    cJSON_IsString(e) &&
+			    addr_parse(
+				e->valuestring, k->peers[k->npeers].addr) == 0)
+				k->npeers++;
+		}
+	cJSON_Delete(arr);
+	if ((arr = cJSON_Parse(si->ports)) != NULL)
+		cJSON_ArrayForEach(e, arr)
+		{
+			if (k->nports < INCIDENT_LIST_MAX &&
+			    cJSON_IsNumber(e) && e->valuedouble >= 0 &&
+			    e->valuedouble <= 65535)
+				k->ports[k->nports++].port =
+				    (uint16_t)e->valuedouble;
+		}
+	cJSON_Delete(arr);
+}
+
+/* Keep a stored incident, like report_incident() a closing one. */
+static int
+row_incident_cb(const struct store_incident *si, void *arg)
+{
+	struct report *rp = arg;
+	struct rinc *k;
+
+	rp->inc_seen++;
+	if ((k = inc_slot(rp, si->alerts)) == NULL)
+		return 0;
+	k->id = si->id;
+	k->about = si->about;
+	addr_parse(si->host, k->host);
+	k->first_us = si->first_us;
+	k->last_us = si->last_us;
+	k->alerts = si->alerts;
+	k->flows = si->flows;
+	k->peers_n = si->peers_n;
+	k->ports_n = si->ports_n;
+	lists_parse(si, k);
+	k->score_max = (float)si->score_max;
+	k->nex = expl_parse(si->evidence, k->ex, INCIDENT_EXPL_MAX);
+	snprintf(k->summary, sizeof(k->summary), "%s", si->summary);
+	return 0;
+}
+
+struct build {
+	struct report *rp, *live;
+	size_t rows;
+	int64_t last_id;
+};
+
+/* Count a stored alert row and draw its key's code, once per page. */
+static int
+row_alert_cb(const struct store_alert *a, void *arg)
+{
+	struct build *b = arg;
+	struct report *rp = b->rp, *live = b->live;
+	struct model_expl ex[DETECT_EXPLAIN_MAX];
+	uint32_t n = a->count > UINT32_MAX ? UINT32_MAX : (uint32_t)a->count;
+	int kind = a->finding == STORE_FINDING_RESPONDER ? 2 : 1;
+	struct rpt p;
+	uint64_t key;
+	int32_t i;
+
+	b->rows++;
+	b->last_id = a->id;
+	count_minute(
+	    rp, a->ts_first_us ? a->ts_first_us : a->ts_us, kind, n ? n : 1);
+	if (kind == 1)
+		rp->flow_alerts += n;
+	else
+		rp->responder += n;
+	if (a->incident_id != 0)
+		heat_add_ex(rp, a->incident_id, ex,
+		    expl_parse(a->explanation, ex, DETECT_EXPLAIN_MAX));
+	key = fold_key(a->src_ip, a->dst_ip, a->dst_port, a->proto, a->finding,
+	    a->incident_id);
+	if ((i = codes_find(live, key)) < 0 || live->codes[i].gen == live->gen)
+		return 0;
+	live->codes[i].gen = live->gen;
+	memset(&p, 0, sizeof(p));
+	p.key = mix(REPORT_SEED, key);
+	p.ts_us = a->ts_us;
+	memcpy(p.lat, live->codes[i].lat, sizeof(p.lat));
+	memcpy(p.in, live->codes[i].in, sizeof(p.in));
+	p.score = (float)a->score;
+	p.incident = a->incident_id;
+	p.kind = kind == 1 ? PT_FLOW : PT_RESPONDER;
+	sample_add(&rp->alerts, &p);
+	return 0;
+}
+
+/* Copy what live collected from since_us on: flows, scores, normal codes. */
+static void
+copy_live(struct report *rp, const struct report *live, uint64_t since_us)
+{
+	uint64_t m, since_min = since_us / 60000000u;
+	size_t i;
+
+	for (i = 0; i < live->nmin; i++) {
+		m = live->base_min + i;
+		if (m < since_min || live->bins[i * 3] == 0)
+			continue;
+		count_minute(rp, m * 60000000u, 0, live->bins[i * 3]);
+		rp->scored += live->bins[i * 3];
+	}
+	memcpy(rp->hist, live->hist, sizeof(rp->hist));
+	for (i = 0; i < live->benign.n; i++)
+		if (live->benign.p[i].ts_us >= since_us)
+			sample_add(&rp->benign, &live->benign.p[i]);
+}
+
+/* Build a page from the store and live's codes; see daemon.h. */
+struct report *
+report_live_build(struct report *live, struct store *st, uint64_t since_us,
+    uint64_t now_us, const char *source, char **cause)
+{
+	struct report *rp = report_create();
+	struct store_query q;
+	struct build b;
+	char t0[64];
+	int n;
+
+	copy_live(rp, live, since_us);
+	memset(&q, 0, sizeof(q));
+	q.since_us = since_us;
+	q.limit = STORE_QUERY_LIMIT_MAX;
+	if (store_incidents_query(st, &q, row_incident_cb, rp, cause) < 0)
+		goto fail;
+	memset(&b, 0, sizeof(b));
+	b.rp = rp;
+	b.live = live;
+	live->gen++;
+	do {
+		q.before_id = b.last_id;
+		if ((n = store_alerts_query(st, &q, row_alert_cb, &b, cause)) <
+		    0)
+			goto fail;
+	} while (n == STORE_QUERY_LIMIT_MAX && b.rows < REPORT_ROWS_MAX);
+	rp->t0_us = since_us;
+	rp->t1_us = now_us > since_us ? now_us : since_us;
+	report_capture(rp, source, 0, 0);
+	rp->have_capture = 0;
+	snprintf(rp->note, sizeof(rp->note),
+	    "From the daemon's store since %s: %zu alert rows%s and %" PRIu64
+	    " incidents.  The scores histogram counts every flow scored "
+	    "since the model was installed; the maps draw the codes the "
+	    "daemon still holds (the first flow of each of the newest %d "
+	    "alert keys, over a sample of at most %d normal flows).",
+	    when(since_us, t0), b.rows,
+	    b.rows >= REPORT_ROWS_MAX ? " (the newest, at most)" : "",
+	    rp->inc_seen, REPORT_CODES_MAX, REPORT_BENIGN_MAX);
+	return rp;
+fail:
+	report_free(rp);
+	return NULL;
+}
+
+/* The start of the first flow rp took, or 0 when it took none. */
+uint64_t
+report_first_us(const struct report *rp)
+{
+	return rp->t0_us;
+}
+
+/* Draw at most max raised points on each map of the next report_write. */
+void
+report_draw_max(struct report *rp, size_t max)
+{
+	rp->draw_max = max;
 }
 
 /* ---- the page ----------------------------------------------------------- */
@@ -464,7 +884,8 @@ write_header(const struct report *rp, const struct model *m, FILE *fp)
 	char t0[64], t1[64], sp[32], n1[32], n2[32];
 	size_t i;
 
-	fputs("<h1>anomd report</h1>\n<table>\n<tr><th>captures</th><td>", fp);
+	fprintf(fp, "<h1>anomd report</h1>\n<table>\n<tr><th>%s</th><td>",
+	    rp->note[0] != '\0' ? "source" : "captures");
 	for (i = 0; i < rp->ncaptures; i++) {
 		fputs(i > 0 ? ", " : "", fp);
 		esc(fp, rp->captures[i]);
@@ -1109,12 +1530,19 @@ report_write(struct report *rp, const struct model *m, FILE *fp)
 	qsort(rp->inc, rp->ninc, sizeof(rp->inc[0]), inc_cmp);
 	qsort(rp->benign.p, rp->benign.n, sizeof(struct rpt), rpt_cmp);
 	qsort(rp->alerts.p, rp->alerts.n, sizeof(struct rpt), rpt_cmp);
+	if (rp->alerts.n > rp->draw_max)
+		rp->alerts.n = rp->draw_max; /* the smallest keys stay */
 	fprintf(fp,
 	    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
 	    "charset=\"utf-8\">\n<title>anomd report</title>\n"
 	    "<style>%s</style>\n</head>\n<body>\n",
 	    page_css);
 	write_header(rp, m, fp);
+	if (rp->note[0] != '\0') {
+		fputs("<p class=\"note\">", fp);
+		esc(fp, rp->note);
+		fputs("</p>\n", fp);
+	}
 	write_incidents(rp, fp);
 	write_timeline(rp, fp);
 	write_scores(rp, m, fp);

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "daemon/daemon.h"
+#include "model/model.h"
 #include "store/store.h"
 
 #define DEADLINE_MS 5000 /* longest wait for anything */
@@ -1377,6 +1378,9 @@ control_suite(void)
 #define T0_S 1700000000 /* 2023-11-14T22:13:20Z */
 
 static struct store *ST; /* the store the store commands read */
+static struct report *RL; /* the "report" command's live collector */
+static struct model *RM; /* and its model */
+static size_t ROUT = 1024 * 1024; /* and its output cap */
 
 /* The handler of the store tests: live.c's incident commands. */
 static cJSON *
@@ -1389,6 +1393,16 @@ store_handler(struct control_client *cl, const char *command, const cJSON *args,
 		return live_cmd_incidents(ST, args, code, message);
 	if (strcmp(command, "incident") == 0)
 		return live_cmd_incident(ST, args, code, message);
+	if (strcmp(command, "report") == 0) {
+		struct live_report_opts ro = {
+		    .model_since_us = (uint64_t)T0_S * 1000000,
+		    .now_us = (uint64_t)(T0_S + 3600) * 1000000,
+		    .output_max = ROUT,
+		    .source = "live capture on test0",
+		};
+
+		return live_cmd_report(RL, RM, ST, &ro, args, code, message);
+	}
 	*code = "unknown_command";
 	*message = strdup("unknown command");
 	return NULL;
@@ -1622,6 +1636,233 @@ START_TEST(test_incident_one)
 }
 END_TEST
 
+/* ---- The report command ------------------------------------------------ */
+
+/* A small model trained on noise, and its live collector. */
+static void
+report_start(void)
+{
+	enum {
+		N = 256
+	};
+	static float x[N * FEAT_COUNT];
+	uint8_t xform[FEAT_COUNT];
+	struct anomd_conf c;
+	struct model_params p;
+	struct model_meta meta;
+	char *cause = NULL;
+	size_t i;
+
+	conf_defaults(&c);
+	c.model_epochs = 1;
+	snprintf(c.model_layers, sizeof(c.model_layers), "4");
+	for (i = 0; i < N * FEAT_COUNT; i++)
+		x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+	memset(xform, MODEL_XFORM_LINEAR, sizeof(xform));
+	memset(&meta, 0, sizeof(meta));
+	ck_assert_int_eq(detect_model_params(&c, &p, NULL, &cause), 0);
+	ck_assert_msg(model_train(&RM, x, N, FEAT_COUNT, xform,
+			  feat_table_hash(), &p, &meta, &cause) == 0,
+	    "the tiny model should train: %s", cause ? cause : "");
+	RL = report_create_live();
+}
+
+static void
+report_stop(void)
+{
+	report_free(RL);
+	model_free(RM);
+	RL = NULL;
+	RM = NULL;
+	ROUT = 1024 * 1024;
+}
+
+/*
+ * Feed the collector: n normal flows, and the raised first flow of stored
+ * alert i (10.3.0.2 -> 10.5.0.i, TCP port i + 1; incident 2 below 120).
+ */
+static void
+report_feed(int n, int raised)
+{
+	struct detect_result res;
+	struct flow_record r;
+	int i, k;
+
+	for (i = 0; i < n + raised; i++) {
+		memset(&r, 0, sizeof(r));
+		memset(&res, 0, sizeof(res));
+		r.ts_first_us = r.ts_last_us =
+		    (uint64_t)(T0_S + 200) * 1000000 + (uint64_t)i * 1000;
+		r.proto = 6;
+		r.src[10] = r.src[11] = r.dst[10] = r.dst[11] = 0xff;
+		r.src[12] = r.dst[12] = 10;
+		r.src[13] = 3;
+		r.src[15] = 2;
+		r.dst[13] = 5;
+		r.sport = (uint16_t)(40000 + i);
+		for (k = 0; k < FEAT_COUNT; k++)
+			r.feat[k] = (float)((i * 31 + k * 7) % 100) / 100.0f;
+		res.r = &r;
+		res.split.total = 0.01f * (float)(i % 50 + 1);
+		if (i >= n) { /* raised: the stored alert's fold key */
+			k = i - n;
+			r.dst[15] = (uint8_t)(k % 200);
+			r.dport = (uint16_t)(k + 1);
+			res.decision = DETECT_FLOW_ALERT;
+			res.finding = STORE_FINDING_FLOW;
+			res.incident_id = k < 120 ? 2 : 0;
+			for (k = 0; k < FEAT_COUNT; k++)
+				r.feat[k] *= 20.0f;
+		}
+		report_record(RL, RM, &res);
+	}
+}
+
+/* The page in a "report" result; fails the test without one. */
+static const char *
+report_html(const cJSON *res)
+{
+	const cJSON *h = cJSON_GetObjectItem(res, "html");
+
+	ck_assert_msg(cJSON_IsString(h), "the result should carry the page");
+	return h->valuestring;
+}
+
+/* Whether html refers to nothing outside itself. */
+static void
+report_self_contained(const char *html)
+{
+	static const char *const refs[] = {
+	    "http:", "https:", "src=", "href=", "url(", "@import", "//"};
+	size_t i;
+
+	for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+		ck_assert_msg(strstr(html, refs[i]) == NULL,
+		    "the page should refer to nothing outside it (found %s)",
+		    refs[i]);
+}
+
+START_TEST(test_report_page)
+{
+	const cJSON *res;
+	const char *html;
+	cJSON *r;
+	int fd;
+
+	store_start();
+	report_start();
+	report_feed(300, 123);
+	fd = cli_connect();
+	r = store_ask(fd, "{\"command\":\"report\"}\n", &res);
+	html = report_html(res);
+	ck_assert_msg(strncmp(html, "<!DOCTYPE html>", 15) == 0,
+	    "the result should be an HTML page");
+	ck_assert_msg(
+	    strstr(html, "</html>") != NULL, "the page should be whole");
+	ck_assert_msg(strstr(html, "summary 2") != NULL &&
+		strstr(html, "summary 5") != NULL,
+	    "the page should name the stored incidents' summaries");
+	ck_assert_msg(strstr(html, "live capture on test0") != NULL,
+	    "the header should name the source");
+	ck_assert_msg(strstr(html, "123 alert rows") != NULL,
+	    "the page should count the stored alert rows");
+	ck_assert_msg(strstr(html, "class=\"pt\"") != NULL,
+	    "the maps should draw the stored alerts' codes");
+	ck_assert_msg(strstr(html, "class=\"cell\"") != NULL,
+	    "the maps should draw the normal flows' density");
+	ck_assert_msg(strstr(html, "incident #2, flow alert") != NULL,
+	    "a point should belong to its alert's incident");
+	report_self_contained(html);
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItem(res, "map_points_max")),
+	    "a small page should not be capped");
+	cJSON_Delete(r);
+	/* since after every alert: no incident, no point */
+	r = store_ask(fd,
+	    "{\"command\":\"report\",\"arguments\":{\"since\":"
+	    "1700003000}}\n",
+	    &res);
+	html = report_html(res);
+	ck_assert_msg(strstr(html, "No incidents.") != NULL,
+	    "since after the incidents should show none");
+	ck_assert_msg(strstr(html, "class=\"pt\"") == NULL,
+	    "since after the alerts should draw no raised point");
+	cJSON_Delete(r);
+	cli_send(fd, "{\"command\":\"report\",\"arguments\":{\"since\":-1}}\n");
+	cli_expect_code(fd, "bad_argument");
+	cli_send(
+	    fd, "{\"command\":\"report\",\"arguments\":{\"since\":\"1h\"}}\n");
+	cli_expect_code(fd, "bad_argument");
+	close(fd);
+	report_stop();
+	store_stop();
+}
+END_TEST
+
+/* Without a model there is no page, and the reply says why. */
+START_TEST(test_report_no_model)
+{
+	int fd;
+
+	store_start();
+	RL = report_create_live();
+	fd = cli_connect();
+	cli_send(fd, "{\"command\":\"report\"}\n");
+	cli_expect_code(fd, "no_model");
+	close(fd);
+	report_stop();
+	store_stop();
+}
+END_TEST
+
+/*
+ * A small output cap: the page is drawn with fewer map points until its
+ * reply fits, and says so; a cap too small for even that is an error.
+ */
+START_TEST(test_report_capped)
+{
+	struct live_report_opts ro = {
+	    .model_since_us = (uint64_t)T0_S * 1000000,
+	    .now_us = (uint64_t)(T0_S + 3600) * 1000000,
+	    .source = "test",
+	};
+	const char *code = NULL;
+	char *msg = NULL, *line;
+	const cJSON *cap;
+	cJSON *r;
+	size_t full;
+
+	store_start();
+	report_start();
+	report_feed(300, 123);
+	ro.output_max = 1024 * 1024;
+	r = live_cmd_report(RL, RM, ST, &ro, NULL, &code, &msg);
+	ck_assert_ptr_nonnull(r);
+	full = strlen(report_html(r));
+	cJSON_Delete(r);
+	ro.output_max = full - 2000; /* the points take more than that */
+	r = live_cmd_report(RL, RM, ST, &ro, NULL, &code, &msg);
+	ck_assert_msg(
+	    r != NULL, "a capped page should come: %s", msg ? msg : "");
+	cap = cJSON_GetObjectItem(r, "map_points_max");
+	ck_assert_msg(cJSON_IsNumber(cap) && cap->valuedouble < 123,
+	    "the result should say the map points were capped");
+	line = cJSON_PrintUnformatted(r);
+	ck_assert_msg(strlen(line) + 64 < ro.output_max,
+	    "the capped reply (%zu bytes) should fit the cap (%zu)",
+	    strlen(line), ro.output_max);
+	report_self_contained(report_html(r));
+	cJSON_free(line);
+	cJSON_Delete(r);
+	ro.output_max = 2048;
+	r = live_cmd_report(RL, RM, ST, &ro, NULL, &code, &msg);
+	ck_assert_msg(r == NULL && strcmp(code, "too_large") == 0,
+	    "a page over the cap without points should be refused");
+	free(msg);
+	report_stop();
+	store_stop();
+}
+END_TEST
+
 /* The suite of live.c's store commands. */
 static Suite *
 store_cmd_suite(void)
@@ -1635,6 +1876,12 @@ store_cmd_suite(void)
 	tcase_add_loop_test(tc, test_store_bad_args, 0,
 	    sizeof(store_bad) / sizeof(store_bad[0]));
 	tcase_add_test(tc, test_incident_one);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("report");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_report_page);
+	tcase_add_test(tc, test_report_no_model);
+	tcase_add_test(tc, test_report_capped);
 	suite_add_tcase(s, tc);
 	return s;
 }

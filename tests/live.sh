@@ -116,6 +116,35 @@ ctl alerts --limit 5 >/dev/null && ok "anomctl alerts" || fail "anomctl alerts"
 first=$(ctl --json alerts --limit 1 | jfield "['alerts'][0]['id']")
 ctl alert "$first" | grep -q "explanation\|score" && ok "anomctl alert $first" || fail "anomctl alert"
 
+# 1a. anomctl report: the analyst's page built by the daemon from its store,
+# over the socket; self-contained, strict HTML5 (when python3-html5lib is
+# there), the scanner in its incidents table, stored alerts on the map.
+has_scanner() { ctl --json incidents 2>/dev/null | grep -q '"10.20.30.66"'; }
+wait_for 10 has_scanner
+ctl report -o "$tmp/report.html" 2>"$tmp/report.err" && [ -s "$tmp/report.html" ] &&
+	ok "anomctl report -o: $(cat "$tmp/report.err")" ||
+	fail "anomctl report: $(cat "$tmp/report.err")"
+h5py=python3 # Debian's python3-html5lib is for /usr/bin/python3
+/usr/bin/python3 -c 'import html5lib' 2>/dev/null && h5py=/usr/bin/python3
+"$h5py" - "$tmp/report.html" <<'PY' >"$tmp/report.py" 2>&1 && ok "report page: $(cat "$tmp/report.py")" || fail "report page: $(tail -2 "$tmp/report.py")"
+import re, sys
+page = open(sys.argv[1]).read()
+assert not re.search(r"https?:|//", page), "an external reference"
+table = re.search(r'<table id="incident-table">(.*?)</table>', page, re.S)
+assert table and "10.20.30.66" in table.group(1), \
+    "no scanner in the incidents table: %s" % re.sub(r"<[^>]*>", " ", page)[:600]
+lat = re.search(r'<svg id="latent-map".*?</svg>', page, re.S)
+assert lat and 'class="pt"' in lat.group(0), "no stored alert on the latent map"
+try:
+    import html5lib
+    html5lib.HTMLParser(strict=True).parse(page)
+    print("html5 ok,", lat.group(0).count('class="pt"'), "points")
+except ImportError:
+    print("html5lib missing: not parsed,", lat.group(0).count('class="pt"'), "points")
+PY
+ctl report --since 1m >"$tmp/report-1m.html" && grep -q '</html>' "$tmp/report-1m.html" &&
+	ok "anomctl report --since 1m to stdout" || fail "anomctl report --since 1m"
+
 # 1b. /metrics (metrics_listen's default, 127.0.0.1:9469, in the capture
 # namespace): Prometheus text that promtool accepts, with the series of
 # every counter `anomctl stats` shows; other paths 404, other methods fail.
