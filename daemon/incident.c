@@ -45,6 +45,8 @@
 #define INCIDENT_WRITE_EVERY_US 1000000u
 #define INCIDENT_RECENT_TAU_US 10e6 /* decay of the recent-alert counts */
 #define INCIDENT_HOSTS 4096 /* hosts with recent-alert counts (slots) */
+/* Hash buckets of the open incidents, by host (a power of two). */
+#define INCIDENT_BUCKETS 1024
 
 /* A host's recent alerts; a slot is taken over by a colliding host. */
 struct recent {
@@ -80,6 +82,13 @@ struct incidents {
 	void *arg;
 	struct incident *open; /* newest first */
 	size_t nopen;
+	/*
+	 * The open incidents by (about, host), and the provisional initiator
+	 * incidents by their first responder, newest first in each bucket,
+	 * so that finding one costs O(1), not a walk of the open list.
+	 */
+	struct incident *byhost[INCIDENT_BUCKETS];
+	struct incident *byresp[INCIDENT_BUCKETS];
 	uint64_t serial, count;
 	int fi[F_NUM]; /* feature indices, -1 when absent */
 	struct recent *recent; /* INCIDENT_HOSTS slots */
@@ -145,12 +154,15 @@ static uint64_t
 sketch_count(const uint8_t *bits, size_t listed, int full)
 {
 	double m = INCIDENT_SKETCH_BITS, est;
-	size_t i, zero = 0;
+	size_t i, zero = INCIDENT_SKETCH_BITS;
+	uint64_t w;
 
 	if (!full)
 		return listed;
-	for (i = 0; i < INCIDENT_SKETCH_BITS / 8; i++)
-		zero += 8 - (size_t)__builtin_popcount(bits[i]);
+	for (i = 0; i < INCIDENT_SKETCH_BITS / 8; i += sizeof(w)) {
+		memcpy(&w, bits + i, sizeof(w));
+		zero -= (size_t)__builtin_popcountll(w);
+	}
 	est = zero == 0 ? m * log(m) : -m * log((double)zero / m);
 	return est < (double)listed ? listed : (uint64_t)(est + 0.5);
 }
@@ -306,31 +318,80 @@ tally(const struct incidents *e, struct incident *inc,
 	inc->alerts += a->counted != 0;
 }
 
-/* The open incident about host, seen as about, or NULL. */
+/* The hash bucket of host. */
+static size_t
+bucket(const uint8_t *host)
+{
+	return (
+	    size_t)(hash_bytes(host, CAP_ADDR_LEN) & (INCIDENT_BUCKETS - 1));
+}
+
+/*
+ * The open incident about host, seen as about, or NULL.  At most one is
+ * open per (about, host): one is opened only when none is found.
+ */
 static struct incident *
 find(const struct incidents *e, const uint8_t *host, uint8_t about)
 {
 	struct incident *inc;
 
-	for (inc = e->open; inc != NULL; inc = inc->next)
+	for (inc = e->byhost[bucket(host)]; inc != NULL; inc = inc->hnext)
 		if (inc->about == about &&
 		    memcmp(inc->host, host, CAP_ADDR_LEN) == 0)
 			return inc;
 	return NULL;
 }
 
-/* Unlink an open incident. */
+/*
+ * Index a provisional initiator incident under its first responder, which
+ * it keeps while it is provisional; called at its first tally, right after
+ * it opened, so each bucket stays newest first like the open list.
+ */
+static void
+resp_index(struct incidents *e, struct incident *inc)
+{
+	struct incident **head = &e->byresp[bucket(inc->peers[0].addr)];
+
+	inc->pnext = *head;
+	if (*head != NULL)
+		(*head)->pprev = &inc->pnext;
+	*head = inc;
+	inc->pprev = head;
+}
+
+/* Take an incident out of the responder index, if it is in it. */
+static void
+resp_unindex(struct incident *inc)
+{
+	if (inc->pprev == NULL)
+		return;
+	*inc->pprev = inc->pnext;
+	if (inc->pnext != NULL)
+		inc->pnext->pprev = inc->pprev;
+	inc->pnext = NULL;
+	inc->pprev = NULL;
+}
+
+/* Unlink an open incident from the list and the indices. */
 static void
 unlink_inc(struct incidents *e, struct incident *inc)
 {
 	struct incident **pp;
 
-	for (pp = &e->open; *pp != NULL; pp = &(*pp)->next)
+	if (inc->prev != NULL)
+		inc->prev->next = inc->next;
+	else
+		e->open = inc->next;
+	if (inc->next != NULL)
+		inc->next->prev = inc->prev;
+	e->nopen--;
+	for (pp = &e->byhost[bucket(inc->host)]; *pp != NULL;
+	     pp = &(*pp)->hnext)
 		if (*pp == inc) {
-			*pp = inc->next;
-			e->nopen--;
-			return;
+			*pp = inc->hnext;
+			break;
 		}
+	resp_unindex(inc);
 }
 
 /* Give a provisional (or new) incident its id: it now counts. */
@@ -338,6 +399,7 @@ static void
 confirm(struct incidents *e, struct incident *inc)
 {
 	inc->provisional = 0;
+	resp_unindex(inc);
 	if (inc->id == 0) {
 		inc->id = (int64_t)++e->serial;
 		e->count++;
@@ -379,8 +441,12 @@ open_inc(struct incidents *e, uint8_t about, const uint8_t *host)
 	inc->resp_rate_p99 = -1; /* unknown */
 	memcpy(inc->host, host, CAP_ADDR_LEN);
 	inc->next = e->open;
+	if (e->open != NULL)
+		e->open->prev = inc;
 	e->open = inc;
 	e->nopen++;
+	inc->hnext = e->byhost[bucket(host)];
+	e->byhost[bucket(host)] = inc;
 	return inc;
 }
 
@@ -434,8 +500,8 @@ absorb_provisional(struct incidents *e, struct incident *inc, uint64_t ts_us)
 {
 	struct incident *p, *next;
 
-	for (p = e->open; p != NULL; p = next) {
-		next = p->next;
+	for (p = e->byresp[bucket(inc->host)]; p != NULL; p = next) {
+		next = p->pnext;
 		if (p == inc || !p->provisional ||
 		    p->about != STORE_ABOUT_INITIATOR || p->npeers != 1 ||
 		    memcmp(p->peers[0].addr, inc->host, CAP_ADDR_LEN) != 0 ||
@@ -456,7 +522,7 @@ provisional_to(const struct incidents *e, const uint8_t *host, uint64_t ts_us)
 {
 	const struct incident *p;
 
-	for (p = e->open; p != NULL; p = p->next)
+	for (p = e->byresp[bucket(host)]; p != NULL; p = p->pnext)
 		if (p->provisional && p->about == STORE_ABOUT_INITIATOR &&
 		    p->npeers == 1 &&
 		    memcmp(p->peers[0].addr, host, CAP_ADDR_LEN) == 0 &&
@@ -559,10 +625,15 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 	} else
 		inc = flow_incident(e, a);
 	tally(e, inc, a);
+	if (inc->flows == 1 && inc->provisional &&
+	    inc->about == STORE_ABOUT_INITIATOR)
+		resp_index(e, inc);
 	if (inc->provisional &&
 	    (inc->alerts >= 2 ||
-		(inc->about == STORE_ABOUT_RESPONDER && inc->strong)))
+		(inc->about == STORE_ABOUT_RESPONDER && inc->strong))) {
 		inc->provisional = 0;
+		resp_unindex(inc);
+	}
 	if (!inc->provisional && inc->id == 0)
 		confirm(e, inc);
 	inc->dirty = 1;
