@@ -283,6 +283,8 @@ struct incident {
 	struct incident *next, *prev; /* the open list, newest first */
 	struct incident *hnext; /* next in its (about, host) hash bucket */
 	struct incident *pnext, **pprev; /* provisional, by responder */
+	uint64_t seq; /* order of opening */
+	size_t heap_i; /* slot in the stalest-first heap */
 };
 
 enum incident_event {

@@ -89,6 +89,12 @@ struct incidents {
 	 */
 	struct incident *byhost[INCIDENT_BUCKETS];
 	struct incident *byresp[INCIDENT_BUCKETS];
+	/*
+	 * The open incidents as a binary min-heap, stalest (least last_us,
+	 * then newest opened, as a walk of the open list would pick) first.
+	 */
+	struct incident *heap[INCIDENT_OPEN_MAX];
+	uint64_t seq;
 	uint64_t serial, count;
 	int fi[F_NUM]; /* feature indices, -1 when absent */
 	struct recent *recent; /* INCIDENT_HOSTS slots */
@@ -258,18 +264,21 @@ evidence(const struct incident_alert *a, struct model_expl *ex, size_t max)
 	return n;
 }
 
+static void heap_touch(struct incidents *e, struct incident *inc);
+
 /* Tally what an alert's flow shows. */
 static void
-tally(const struct incidents *e, struct incident *inc,
-    const struct incident_alert *a)
+tally(struct incidents *e, struct incident *inc, const struct incident_alert *a)
 {
 	int tcp = a->proto == 6;
 	float dur = feat(e, a, F_DURATION), p99;
 
 	if (inc->flows == 0 || a->first_us < inc->first_us)
 		inc->first_us = a->first_us;
-	if (a->last_us > inc->last_us)
+	if (a->last_us > inc->last_us) {
 		inc->last_us = a->last_us;
+		heap_touch(e, inc);
+	}
 	inc->flows++;
 	add_peer(inc, inc->about == STORE_ABOUT_INITIATOR ? a->dst : a->src, 1);
 	add_port(inc, a->dport, a->proto, 1);
@@ -372,11 +381,66 @@ resp_unindex(struct incident *inc)
 	inc->pprev = NULL;
 }
 
+/* Whether a is staler than b: it closes first when too many are open. */
+static int
+staler(const struct incident *a, const struct incident *b)
+{
+	return a->last_us < b->last_us ||
+	    (a->last_us == b->last_us && a->seq > b->seq);
+}
+
+/* Put heap slot i's incident in slot i, noting where it is. */
+static void
+heap_set(struct incidents *e, size_t i, struct incident *inc)
+{
+	e->heap[i] = inc;
+	inc->heap_i = i;
+}
+
+/* Move the incident in slot i up while it is staler than its parent. */
+static void
+heap_up(struct incidents *e, size_t i)
+{
+	struct incident *inc = e->heap[i];
+	size_t p;
+
+	while (i > 0 && staler(inc, e->heap[p = (i - 1) / 2])) {
+		heap_set(e, i, e->heap[p]);
+		i = p;
+	}
+	heap_set(e, i, inc);
+}
+
+/* Move the incident in slot i down while a child is staler. */
+static void
+heap_down(struct incidents *e, size_t i)
+{
+	struct incident *inc = e->heap[i];
+	size_t c;
+
+	while ((c = 2 * i + 1) < e->nopen) {
+		if (c + 1 < e->nopen && staler(e->heap[c + 1], e->heap[c]))
+			c++;
+		if (!staler(e->heap[c], inc))
+			break;
+		heap_set(e, i, e->heap[c]);
+		i = c;
+	}
+	heap_set(e, i, inc);
+}
+
+/* An open incident's last_us grew: restore the heap order. */
+static void
+heap_touch(struct incidents *e, struct incident *inc)
+{
+	heap_down(e, inc->heap_i);
+}
+
 /* Unlink an open incident from the list and the indices. */
 static void
 unlink_inc(struct incidents *e, struct incident *inc)
 {
-	struct incident **pp;
+	struct incident **pp, *last;
 
 	if (inc->prev != NULL)
 		inc->prev->next = inc->next;
@@ -385,6 +449,12 @@ unlink_inc(struct incidents *e, struct incident *inc)
 	if (inc->next != NULL)
 		inc->next->prev = inc->prev;
 	e->nopen--;
+	if (inc->heap_i != e->nopen) { /* the last slot's takes its place */
+		last = e->heap[e->nopen];
+		heap_set(e, inc->heap_i, last);
+		heap_up(e, last->heap_i);
+		heap_down(e, last->heap_i);
+	}
 	for (pp = &e->byhost[bucket(inc->host)]; *pp != NULL;
 	     pp = &(*pp)->hnext)
 		if (*pp == inc) {
@@ -427,14 +497,10 @@ close_inc(struct incidents *e, struct incident *inc)
 static struct incident *
 open_inc(struct incidents *e, uint8_t about, const uint8_t *host)
 {
-	struct incident *inc, *old = NULL;
+	struct incident *inc;
 
-	if (e->nopen == INCIDENT_OPEN_MAX) {
-		for (inc = e->open; inc != NULL; inc = inc->next)
-			if (old == NULL || inc->last_us < old->last_us)
-				old = inc;
-		close_inc(e, old);
-	}
+	if (e->nopen == INCIDENT_OPEN_MAX)
+		close_inc(e, e->heap[0]);
 	if ((inc = calloc(1, sizeof(*inc))) == NULL)
 		fatal("incident: open");
 	inc->about = about;
@@ -444,7 +510,9 @@ open_inc(struct incidents *e, uint8_t about, const uint8_t *host)
 	if (e->open != NULL)
 		e->open->prev = inc;
 	e->open = inc;
-	e->nopen++;
+	inc->seq = ++e->seq;
+	heap_set(e, e->nopen, inc);
+	heap_up(e, e->nopen++);
 	inc->hnext = e->byhost[bucket(host)];
 	e->byhost[bucket(host)] = inc;
 	return inc;
@@ -452,14 +520,16 @@ open_inc(struct incidents *e, uint8_t about, const uint8_t *host)
 
 /* Fold provisional incident p (one initiator's alerts) into inc. */
 static void
-absorb(struct incident *inc, struct incident *p)
+absorb(struct incidents *e, struct incident *inc, struct incident *p)
 {
 	size_t i;
 
 	if (inc->flows == 0 || p->first_us < inc->first_us)
 		inc->first_us = p->first_us;
-	if (p->last_us > inc->last_us)
+	if (p->last_us > inc->last_us) {
 		inc->last_us = p->last_us;
+		heap_touch(e, inc);
+	}
 	add_peer(inc, p->host, p->flows);
 	inc->strong |= p->strong;
 	for (i = 0; i < p->nports; i++)
@@ -507,7 +577,7 @@ absorb_provisional(struct incidents *e, struct incident *inc, uint64_t ts_us)
 		    memcmp(p->peers[0].addr, inc->host, CAP_ADDR_LEN) != 0 ||
 		    p->last_us + (uint64_t)INCIDENT_RECENT_TAU_US < ts_us)
 			continue;
-		absorb(inc, p);
+		absorb(e, inc, p);
 		unlink_inc(e, p);
 		free(p);
 	}
