@@ -279,7 +279,12 @@ struct incident {
 	/* writing */
 	int dirty;
 	uint64_t written_us; /* alert time of the last write, 0 = never */
-	struct incident *next;
+	/* the engine's links, private to daemon/incident.c */
+	struct incident *next, *prev; /* the open list, newest first */
+	struct incident *hnext; /* next in its (about, host) hash bucket */
+	struct incident *pnext, **pprev; /* provisional, by responder */
+	uint64_t seq; /* order of opening */
+	size_t heap_i; /* slot in the stalest-first heap */
 };
 
 enum incident_event {

@@ -45,6 +45,8 @@
 #define INCIDENT_WRITE_EVERY_US 1000000u
 #define INCIDENT_RECENT_TAU_US 10e6 /* decay of the recent-alert counts */
 #define INCIDENT_HOSTS 4096 /* hosts with recent-alert counts (slots) */
+/* Hash buckets of the open incidents, by host (a power of two). */
+#define INCIDENT_BUCKETS 1024
 
 /* A host's recent alerts; a slot is taken over by a colliding host. */
 struct recent {
@@ -80,6 +82,19 @@ struct incidents {
 	void *arg;
 	struct incident *open; /* newest first */
 	size_t nopen;
+	/*
+	 * The open incidents by (about, host), and the provisional initiator
+	 * incidents by their first responder, newest first in each bucket,
+	 * so that finding one costs O(1), not a walk of the open list.
+	 */
+	struct incident *byhost[INCIDENT_BUCKETS];
+	struct incident *byresp[INCIDENT_BUCKETS];
+	/*
+	 * The open incidents as a binary min-heap, stalest (least last_us,
+	 * then newest opened, as a walk of the open list would pick) first.
+	 */
+	struct incident *heap[INCIDENT_OPEN_MAX];
+	uint64_t seq;
 	uint64_t serial, count;
 	int fi[F_NUM]; /* feature indices, -1 when absent */
 	struct recent *recent; /* INCIDENT_HOSTS slots */
@@ -145,12 +160,15 @@ static uint64_t
 sketch_count(const uint8_t *bits, size_t listed, int full)
 {
 	double m = INCIDENT_SKETCH_BITS, est;
-	size_t i, zero = 0;
+	size_t i, zero = INCIDENT_SKETCH_BITS;
+	uint64_t w;
 
 	if (!full)
 		return listed;
-	for (i = 0; i < INCIDENT_SKETCH_BITS / 8; i++)
-		zero += 8 - (size_t)__builtin_popcount(bits[i]);
+	for (i = 0; i < INCIDENT_SKETCH_BITS / 8; i += sizeof(w)) {
+		memcpy(&w, bits + i, sizeof(w));
+		zero -= (size_t)__builtin_popcountll(w);
+	}
 	est = zero == 0 ? m * log(m) : -m * log((double)zero / m);
 	return est < (double)listed ? listed : (uint64_t)(est + 0.5);
 }
@@ -246,18 +264,21 @@ evidence(const struct incident_alert *a, struct model_expl *ex, size_t max)
 	return n;
 }
 
+static void heap_touch(struct incidents *e, struct incident *inc);
+
 /* Tally what an alert's flow shows. */
 static void
-tally(const struct incidents *e, struct incident *inc,
-    const struct incident_alert *a)
+tally(struct incidents *e, struct incident *inc, const struct incident_alert *a)
 {
 	int tcp = a->proto == 6;
 	float dur = feat(e, a, F_DURATION), p99;
 
 	if (inc->flows == 0 || a->first_us < inc->first_us)
 		inc->first_us = a->first_us;
-	if (a->last_us > inc->last_us)
+	if (a->last_us > inc->last_us) {
 		inc->last_us = a->last_us;
+		heap_touch(e, inc);
+	}
 	inc->flows++;
 	add_peer(inc, inc->about == STORE_ABOUT_INITIATOR ? a->dst : a->src, 1);
 	add_port(inc, a->dport, a->proto, 1);
@@ -306,31 +327,141 @@ tally(const struct incidents *e, struct incident *inc,
 	inc->alerts += a->counted != 0;
 }
 
-/* The open incident about host, seen as about, or NULL. */
+/* The hash bucket of host. */
+static size_t
+bucket(const uint8_t *host)
+{
+	return (
+	    size_t)(hash_bytes(host, CAP_ADDR_LEN) & (INCIDENT_BUCKETS - 1));
+}
+
+/*
+ * The open incident about host, seen as about, or NULL.  At most one is
+ * open per (about, host): one is opened only when none is found.
+ */
 static struct incident *
 find(const struct incidents *e, const uint8_t *host, uint8_t about)
 {
 	struct incident *inc;
 
-	for (inc = e->open; inc != NULL; inc = inc->next)
+	for (inc = e->byhost[bucket(host)]; inc != NULL; inc = inc->hnext)
 		if (inc->about == about &&
 		    memcmp(inc->host, host, CAP_ADDR_LEN) == 0)
 			return inc;
 	return NULL;
 }
 
-/* Unlink an open incident. */
+/*
+ * Index a provisional initiator incident under its first responder, which
+ * it keeps while it is provisional; called at its first tally, right after
+ * it opened, so each bucket stays newest first like the open list.
+ */
+static void
+resp_index(struct incidents *e, struct incident *inc)
+{
+	struct incident **head = &e->byresp[bucket(inc->peers[0].addr)];
+
+	inc->pnext = *head;
+	if (*head != NULL)
+		(*head)->pprev = &inc->pnext;
+	*head = inc;
+	inc->pprev = head;
+}
+
+/* Take an incident out of the responder index, if it is in it. */
+static void
+resp_unindex(struct incident *inc)
+{
+	if (inc->pprev == NULL)
+		return;
+	*inc->pprev = inc->pnext;
+	if (inc->pnext != NULL)
+		inc->pnext->pprev = inc->pprev;
+	inc->pnext = NULL;
+	inc->pprev = NULL;
+}
+
+/* Whether a is staler than b: it closes first when too many are open. */
+static int
+staler(const struct incident *a, const struct incident *b)
+{
+	return a->last_us < b->last_us ||
+	    (a->last_us == b->last_us && a->seq > b->seq);
+}
+
+/* Put heap slot i's incident in slot i, noting where it is. */
+static void
+heap_set(struct incidents *e, size_t i, struct incident *inc)
+{
+	e->heap[i] = inc;
+	inc->heap_i = i;
+}
+
+/* Move the incident in slot i up while it is staler than its parent. */
+static void
+heap_up(struct incidents *e, size_t i)
+{
+	struct incident *inc = e->heap[i];
+	size_t p;
+
+	while (i > 0 && staler(inc, e->heap[p = (i - 1) / 2])) {
+		heap_set(e, i, e->heap[p]);
+		i = p;
+	}
+	heap_set(e, i, inc);
+}
+
+/* Move the incident in slot i down while a child is staler. */
+static void
+heap_down(struct incidents *e, size_t i)
+{
+	struct incident *inc = e->heap[i];
+	size_t c;
+
+	while ((c = 2 * i + 1) < e->nopen) {
+		if (c + 1 < e->nopen && staler(e->heap[c + 1], e->heap[c]))
+			c++;
+		if (!staler(e->heap[c], inc))
+			break;
+		heap_set(e, i, e->heap[c]);
+		i = c;
+	}
+	heap_set(e, i, inc);
+}
+
+/* An open incident's last_us grew: restore the heap order. */
+static void
+heap_touch(struct incidents *e, struct incident *inc)
+{
+	heap_down(e, inc->heap_i);
+}
+
+/* Unlink an open incident from the list and the indices. */
 static void
 unlink_inc(struct incidents *e, struct incident *inc)
 {
-	struct incident **pp;
+	struct incident **pp, *last;
 
-	for (pp = &e->open; *pp != NULL; pp = &(*pp)->next)
+	if (inc->prev != NULL)
+		inc->prev->next = inc->next;
+	else
+		e->open = inc->next;
+	if (inc->next != NULL)
+		inc->next->prev = inc->prev;
+	e->nopen--;
+	if (inc->heap_i != e->nopen) { /* the last slot's takes its place */
+		last = e->heap[e->nopen];
+		heap_set(e, inc->heap_i, last);
+		heap_up(e, last->heap_i);
+		heap_down(e, last->heap_i);
+	}
+	for (pp = &e->byhost[bucket(inc->host)]; *pp != NULL;
+	     pp = &(*pp)->hnext)
 		if (*pp == inc) {
-			*pp = inc->next;
-			e->nopen--;
-			return;
+			*pp = inc->hnext;
+			break;
 		}
+	resp_unindex(inc);
 }
 
 /* Give a provisional (or new) incident its id: it now counts. */
@@ -338,6 +469,7 @@ static void
 confirm(struct incidents *e, struct incident *inc)
 {
 	inc->provisional = 0;
+	resp_unindex(inc);
 	if (inc->id == 0) {
 		inc->id = (int64_t)++e->serial;
 		e->count++;
@@ -365,35 +497,39 @@ close_inc(struct incidents *e, struct incident *inc)
 static struct incident *
 open_inc(struct incidents *e, uint8_t about, const uint8_t *host)
 {
-	struct incident *inc, *old = NULL;
+	struct incident *inc;
 
-	if (e->nopen == INCIDENT_OPEN_MAX) {
-		for (inc = e->open; inc != NULL; inc = inc->next)
-			if (old == NULL || inc->last_us < old->last_us)
-				old = inc;
-		close_inc(e, old);
-	}
+	if (e->nopen == INCIDENT_OPEN_MAX)
+		close_inc(e, e->heap[0]);
 	if ((inc = calloc(1, sizeof(*inc))) == NULL)
 		fatal("incident: open");
 	inc->about = about;
 	inc->resp_rate_p99 = -1; /* unknown */
 	memcpy(inc->host, host, CAP_ADDR_LEN);
 	inc->next = e->open;
+	if (e->open != NULL)
+		e->open->prev = inc;
 	e->open = inc;
-	e->nopen++;
+	inc->seq = ++e->seq;
+	heap_set(e, e->nopen, inc);
+	heap_up(e, e->nopen++);
+	inc->hnext = e->byhost[bucket(host)];
+	e->byhost[bucket(host)] = inc;
 	return inc;
 }
 
 /* Fold provisional incident p (one initiator's alerts) into inc. */
 static void
-absorb(struct incident *inc, struct incident *p)
+absorb(struct incidents *e, struct incident *inc, struct incident *p)
 {
 	size_t i;
 
 	if (inc->flows == 0 || p->first_us < inc->first_us)
 		inc->first_us = p->first_us;
-	if (p->last_us > inc->last_us)
+	if (p->last_us > inc->last_us) {
 		inc->last_us = p->last_us;
+		heap_touch(e, inc);
+	}
 	add_peer(inc, p->host, p->flows);
 	inc->strong |= p->strong;
 	for (i = 0; i < p->nports; i++)
@@ -434,14 +570,14 @@ absorb_provisional(struct incidents *e, struct incident *inc, uint64_t ts_us)
 {
 	struct incident *p, *next;
 
-	for (p = e->open; p != NULL; p = next) {
-		next = p->next;
+	for (p = e->byresp[bucket(inc->host)]; p != NULL; p = next) {
+		next = p->pnext;
 		if (p == inc || !p->provisional ||
 		    p->about != STORE_ABOUT_INITIATOR || p->npeers != 1 ||
 		    memcmp(p->peers[0].addr, inc->host, CAP_ADDR_LEN) != 0 ||
 		    p->last_us + (uint64_t)INCIDENT_RECENT_TAU_US < ts_us)
 			continue;
-		absorb(inc, p);
+		absorb(e, inc, p);
 		unlink_inc(e, p);
 		free(p);
 	}
@@ -456,7 +592,7 @@ provisional_to(const struct incidents *e, const uint8_t *host, uint64_t ts_us)
 {
 	const struct incident *p;
 
-	for (p = e->open; p != NULL; p = p->next)
+	for (p = e->byresp[bucket(host)]; p != NULL; p = p->pnext)
 		if (p->provisional && p->about == STORE_ABOUT_INITIATOR &&
 		    p->npeers == 1 &&
 		    memcmp(p->peers[0].addr, host, CAP_ADDR_LEN) == 0 &&
@@ -559,10 +695,15 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 	} else
 		inc = flow_incident(e, a);
 	tally(e, inc, a);
+	if (inc->flows == 1 && inc->provisional &&
+	    inc->about == STORE_ABOUT_INITIATOR)
+		resp_index(e, inc);
 	if (inc->provisional &&
 	    (inc->alerts >= 2 ||
-		(inc->about == STORE_ABOUT_RESPONDER && inc->strong)))
+		(inc->about == STORE_ABOUT_RESPONDER && inc->strong))) {
 		inc->provisional = 0;
+		resp_unindex(inc);
+	}
 	if (!inc->provisional && inc->id == 0)
 		confirm(e, inc);
 	inc->dirty = 1;
