@@ -1149,3 +1149,18 @@ control_arg_addr(const cJSON *args, const char *name, char buf[ADDR_STR_LEN])
 	addr_str(a, buf);
 	return 1;
 }
+
+/* Fail a request: set *code and a formatted *message; returns NULL. */
+struct cJSON *
+control_fail(
+    const char **code, char **message, const char *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	*code = c;
+	va_start(ap, fmt);
+	if (vasprintf(message, fmt, ap) < 0)
+		*message = NULL;
+	va_end(ap);
+	return NULL;
+}

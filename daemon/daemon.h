@@ -821,6 +821,12 @@ int control_arg_int(const struct cJSON *args, const char *name, int64_t min,
  * IPv6 compressed).  Returns 0 when absent or null, 1 when read, -1 when
  * invalid.
  */
+/*
+ * For a control_handler_cb that refuses a request: set *code (static) and
+ * *message (malloc'd, formatted) and return NULL.
+ */
+struct cJSON *control_fail(const char **code, char **message, const char *c,
+    const char *fmt, ...) PRINTFLIKE(4, 5);
 int control_arg_addr(
     const struct cJSON *args, const char *name, char buf[ADDR_STR_LEN]);
 

@@ -548,20 +548,6 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* Set *message to a formatted string; returns NULL for the handler. */
-static cJSON *__attribute__((format(printf, 4, 5)))
-fail(const char **code, char **message, const char *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	*code = c;
-	va_start(ap, fmt);
-	if (vasprintf(message, fmt, ap) < 0)
-		*message = NULL;
-	va_end(ap);
-	return NULL;
-}
-
 /*
  * What became of the alerts, in status: alerts is what was stored (new
  * rows), and raised = alerts + folded + capped + dropped + rejected.
@@ -892,7 +878,7 @@ cmd_model(struct live *L, const char **code, char **message)
 	uint32_t i;
 
 	if (m == NULL)
-		return fail(code, message, "not_found",
+		return control_fail(code, message, "not_found",
 		    "no model yet: the baseline window is still open");
 	mi = model_info(m);
 	r = cJSON_CreateObject();
@@ -972,7 +958,7 @@ cmd_alerts(struct live *L, const cJSON *args, const char **code, char **message)
 	    arg_num(args, "min_score", 0, 1e30, &min) < 0 ||
 	    (has_src = control_arg_addr(args, "src", src)) < 0 ||
 	    (has_dst = control_arg_addr(args, "dst", dst)) < 0)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "alerts takes since, until (epoch seconds), limit (a whole "
 		    "number, 1 to %d), before_id (a whole number), min_score, "
 		    "src, dst (one IPv4 or IPv6 address each, not a network)",
@@ -987,7 +973,8 @@ cmd_alerts(struct live *L, const cJSON *args, const char **code, char **message)
 	arr = cJSON_CreateArray();
 	if (store_alerts_query(L->store, &q, query_cb, arr, &cause) < 0) {
 		cJSON_Delete(arr);
-		fail(code, message, "internal", "%s", cause ? cause : "query");
+		control_fail(
+		    code, message, "internal", "%s", cause ? cause : "query");
 		free(cause);
 		return NULL;
 	}
@@ -1013,15 +1000,16 @@ cmd_alert(struct live *L, const cJSON *args, const char **code, char **message)
 	int rc;
 
 	if (control_arg_int(args, "id", 1, LIVE_ID_MAX, &id) != 1)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "alert takes an id, a whole positive number");
 	rc = store_alert_get(L->store, id, &a, &cause);
 	free(cause);
 	if (rc == -ENOENT)
-		return fail(
+		return control_fail(
 		    code, message, "not_found", "no alert %" PRId64, id);
 	if (rc != 0 || (r = alert_row_json(&a)) == NULL)
-		return fail(code, message, "internal", "cannot read alert");
+		return control_fail(
+		    code, message, "internal", "cannot read alert");
 	return r;
 }
 
@@ -1054,7 +1042,7 @@ live_cmd_incidents(
 	    control_arg_int(args, "limit", 1, STORE_QUERY_LIMIT_MAX, &limit) <
 		0 ||
 	    (has_host = control_arg_addr(args, "host", host)) < 0)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "incidents takes since, until (epoch seconds), limit (1 to "
 		    "%d) and host (an address)",
 		    STORE_QUERY_LIMIT_MAX);
@@ -1066,7 +1054,8 @@ live_cmd_incidents(
 	arr = cJSON_CreateArray();
 	if (store_incidents_query(st, &q, incidents_cb, arr, &cause) < 0) {
 		cJSON_Delete(arr);
-		fail(code, message, "internal", "%s", cause ? cause : "query");
+		control_fail(
+		    code, message, "internal", "%s", cause ? cause : "query");
 		free(cause);
 		return NULL;
 	}
@@ -1088,7 +1077,7 @@ live_cmd_incident(
 	int rc;
 
 	if (control_arg_int(args, "id", 1, LIVE_ID_MAX, &id) != 1)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "incident takes an id, a positive whole number");
 	rc = store_incident_get(st, id, &inc, &cause);
 	free(cause);
@@ -1096,10 +1085,11 @@ live_cmd_incident(
 	if (rc == 0 && (o = alert_incident_json(&inc)) == NULL)
 		rc = -ENOMEM;
 	if (rc == -ENOENT)
-		return fail(
+		return control_fail(
 		    code, message, "not_found", "no incident %" PRId64, id);
 	if (rc != 0)
-		return fail(code, message, "internal", "cannot read incident");
+		return control_fail(
+		    code, message, "internal", "cannot read incident");
 	memset(&q, 0, sizeof(q));
 	q.incident_id = id;
 	q.limit = 100;
@@ -1107,7 +1097,8 @@ live_cmd_incident(
 	if (store_alerts_query(st, &q, query_cb, arr, &cause) < 0) {
 		cJSON_Delete(arr);
 		cJSON_Delete(o);
-		fail(code, message, "internal", "%s", cause ? cause : "query");
+		control_fail(
+		    code, message, "internal", "%s", cause ? cause : "query");
 		free(cause);
 		return NULL;
 	}
@@ -1179,16 +1170,17 @@ live_cmd_report(struct report *live, const struct model *m, struct store *st,
 	cJSON *r;
 
 	if (arg_num(args, "since", 0, 1e11, &since) < 0)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "report takes since (epoch seconds)");
 	if (m == NULL)
-		return fail(code, message, "no_model",
+		return control_fail(code, message, "no_model",
 		    "no model yet: the report needs one (anomd is learning "
 		    "its baseline)");
 	rp = report_live_build(
 	    live, st, (uint64_t)(since * 1e6), o->now_us, o->source, &cause);
 	if (rp == NULL) {
-		fail(code, message, "internal", "%s", cause ? cause : "query");
+		control_fail(
+		    code, message, "internal", "%s", cause ? cause : "query");
 		free(cause);
 		return NULL;
 	}
@@ -1203,10 +1195,11 @@ live_cmd_report(struct report *live, const struct model *m, struct store *st,
 	}
 	report_free(rp);
 	if (page == NULL)
-		return fail(code, message, "internal", "cannot write the page");
+		return control_fail(
+		    code, message, "internal", "cannot write the page");
 	if (json_escaped_len(page, len) + LIVE_REPORT_SLACK > o->output_max) {
 		free(page);
-		return fail(code, message, "too_large",
+		return control_fail(code, message, "too_large",
 		    "the page is over client_output_max (%zu bytes) even "
 		    "without points on its maps; raise client_output_max or "
 		    "ask for a shorter --since",
@@ -1255,7 +1248,7 @@ admin_only(const struct control_peer *peer, const char *command,
 {
 	if (peer_is_admin(peer))
 		return 1;
-	fail(code, message, "forbidden",
+	control_fail(code, message, "forbidden",
 	    "%s is for root and the daemon's user (uid %u)", command,
 	    (unsigned)geteuid());
 	return 0;
@@ -1312,12 +1305,12 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 	}
 	if (strcmp(command, "retrain") == 0) {
 		if (!peer_is_admin(peer))
-			return fail(code, message, "forbidden",
+			return control_fail(code, message, "forbidden",
 			    "retrain is for root and the daemon's user (uid "
 			    "%u)",
 			    (unsigned)geteuid());
 		if (reload(L) != 0)
-			return fail(code, message, "internal",
+			return control_fail(code, message, "internal",
 			    "retrain refused: the baseline buffer of %u flows "
 			    "cannot be allocated; the current model keeps "
 			    "detecting",
@@ -1330,7 +1323,7 @@ control_cb(struct control_client *cl, const char *command, const cJSON *args,
 		    r, "baseline_min_flows", L->conf->baseline_min_flows);
 		return r;
 	}
-	return fail(code, message, "unknown_command",
+	return control_fail(code, message, "unknown_command",
 	    "unknown command \"%s\"; try version, status, stats, alerts, "
 	    "alert, incidents, incident, model, report, retrain, subscribe, "
 	    "allow, allows, unallow",

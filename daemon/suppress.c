@@ -328,20 +328,6 @@ suppress_load(struct suppress *sp, struct store *st, char **cause)
 
 /* ---- control commands --------------------------------------------------- */
 
-/* Set *code and a formatted *message; returns NULL for the handler. */
-static cJSON *__attribute__((format(printf, 4, 5)))
-fail(const char **code, char **message, const char *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	*code = c;
-	va_start(ap, fmt);
-	if (vasprintf(message, fmt, ap) < 0)
-		*message = NULL;
-	va_end(ap);
-	return NULL;
-}
-
 /* Read the optional string argument name; 0 absent, 1 read, -1 invalid. */
 static int
 arg_str(const cJSON *args, const char *name, const char **out)
@@ -385,8 +371,8 @@ allow_net(const char *name, const char *v, struct suppress_net *n, char *text,
 
 	if (suppress_cidr_parse(v, n, text, len, &why) == 0)
 		return 0;
-	fail(code, message, "bad_argument", "allow: %s \"%s\": %s", name, v,
-	    why);
+	control_fail(code, message, "bad_argument", "allow: %s \"%s\": %s",
+	    name, v, why);
 	return -1;
 }
 
@@ -403,7 +389,7 @@ allow_tuple(const cJSON *args, struct store_suppress *row, const char **code,
 	if (arg_str(args, "src", &src) < 0 || arg_str(args, "dst", &dst) < 0 ||
 	    control_arg_int(args, "dst_port", 0, 65535, &port) < 0 ||
 	    arg_str(args, "proto", &proto) < 0) {
-		fail(code, message, "bad_argument",
+		control_fail(code, message, "bad_argument",
 		    "allow takes src and dst (networks, as text), dst_port (0 "
 		    "to 65535), proto (tcp, udp, icmp, icmp6 or a number)");
 		return -1;
@@ -414,13 +400,13 @@ allow_tuple(const cJSON *args, struct store_suppress *row, const char **code,
 		"dst", dst, &d, row->dst, sizeof(row->dst), code, message) != 0)
 		return -1;
 	if (s.fam == 0 && d.fam == 0) {
-		fail(code, message, "bad_argument",
+		control_fail(code, message, "bad_argument",
 		    "allow needs src or dst: a suppression of every host is "
 		    "not feedback, it is turning detection off");
 		return -1;
 	}
 	if (proto != NULL && (p = suppress_proto_parse(proto)) < 0) {
-		fail(code, message, "bad_argument",
+		control_fail(code, message, "bad_argument",
 		    "allow: proto \"%s\": want tcp, udp, icmp, icmp6 or a "
 		    "number 0 to 255",
 		    proto);
@@ -521,20 +507,20 @@ allow_common(const cJSON *args, struct store_suppress *row, uint64_t now_us,
 	if (control_arg_int(
 		args, "for", 1, (int64_t)SUPPRESS_FOR_MAX_S, &secs) < 0 ||
 	    arg_str(args, "note", &note) < 0) {
-		fail(code, message, "bad_argument",
+		control_fail(code, message, "bad_argument",
 		    "allow: for is a whole number of seconds, 1 to %llu; note "
 		    "is text",
 		    (unsigned long long)SUPPRESS_FOR_MAX_S);
 		return -1;
 	}
 	if (note != NULL && strlen(note) >= sizeof(row->note)) {
-		fail(code, message, "bad_argument",
+		control_fail(code, message, "bad_argument",
 		    "allow: note longer than %zu bytes", sizeof(row->note) - 1);
 		return -1;
 	}
 	for (i = 0; note != NULL && note[i] != '\0'; i++)
 		if ((unsigned char)note[i] < 0x20 || note[i] == 0x7f) {
-			fail(code, message, "bad_argument",
+			control_fail(code, message, "bad_argument",
 			    "allow: note has a control character");
 			return -1;
 		}
@@ -571,14 +557,14 @@ suppress_cmd_allow(struct suppress *sp, struct store *st, const cJSON *args,
 	row.created_by = peer != NULL ? (int64_t)peer->uid : -1;
 	if (control_arg_int(
 		args, "incident", 1, INT64_C(9000000000000000), &incident) < 0)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "allow: incident is a positive whole number");
 	if (incident != 0 &&
 	    (cJSON_GetObjectItemCaseSensitive(args, "src") != NULL ||
 		cJSON_GetObjectItemCaseSensitive(args, "dst") != NULL ||
 		cJSON_GetObjectItemCaseSensitive(args, "dst_port") != NULL ||
 		cJSON_GetObjectItemCaseSensitive(args, "proto") != NULL))
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "allow takes an incident or src, dst, dst_port and proto, "
 		    "not both");
 	if (allow_common(args, &row, now_us, code, message) != 0)
@@ -588,16 +574,16 @@ suppress_cmd_allow(struct suppress *sp, struct store *st, const cJSON *args,
 		free(cause);
 		cause = NULL;
 		if (rc == -ENOENT)
-			return fail(code, message, "not_found",
+			return control_fail(code, message, "not_found",
 			    "no incident %" PRId64, incident);
 		if (rc != 0 || allow_incident(&inc, &row) != 0)
-			return fail(code, message, "internal",
+			return control_fail(code, message, "internal",
 			    "cannot read incident %" PRId64, incident);
 	} else if (allow_tuple(args, &row, code, message) != 0)
 		return NULL;
 	if ((rc = store_suppress_add(st, &row, &row.id, &cause)) != 0) {
-		fail(code, message, rc == -ENOSPC ? "full" : "internal", "%s",
-		    cause ? cause : "suppress: add failed");
+		control_fail(code, message, rc == -ENOSPC ? "full" : "internal",
+		    "%s", cause ? cause : "suppress: add failed");
 		free(cause);
 		return NULL;
 	}
@@ -642,7 +628,7 @@ suppress_cmd_allows(struct suppress *sp, struct store *st, uint64_t now_us,
 
 	if (store_suppress_query(st, list_cb, &la, &cause) < 0) {
 		cJSON_Delete(la.arr);
-		fail(code, message, "internal", "%s",
+		control_fail(code, message, "internal", "%s",
 		    cause ? cause : "suppress: query failed");
 		free(cause);
 		return NULL;
@@ -665,16 +651,16 @@ suppress_cmd_unallow(struct suppress *sp, struct store *st, const cJSON *args,
 	int rc;
 
 	if (control_arg_int(args, "id", 1, INT64_C(9000000000000000), &id) != 1)
-		return fail(code, message, "bad_argument",
+		return control_fail(code, message, "bad_argument",
 		    "unallow takes an id, a positive whole number");
 	/* Hits of the rule go to its row before the row goes. */
 	suppress_sync(sp, st, NULL);
 	rc = store_suppress_del(st, id, &cause);
 	if (rc == -ENOENT)
-		return fail(
+		return control_fail(
 		    code, message, "not_found", "no suppression %" PRId64, id);
 	if (rc != 0) {
-		fail(code, message, "internal", "%s",
+		control_fail(code, message, "internal", "%s",
 		    cause ? cause : "suppress: remove failed");
 		free(cause);
 		return NULL;
