@@ -202,26 +202,6 @@ incidents_sql(char *buf, size_t size, const struct store_query *q)
 	    q->min_score > 0 ? " AND score_max >= :min_score" : "");
 }
 
-/* Bind the named parameters incidents_sql() put in. */
-static void
-incidents_bind(sqlite3_stmt *s, const struct store_query *q)
-{
-	int i;
-
-	if ((i = sqlite3_bind_parameter_index(s, ":since")) > 0)
-		sqlite3_bind_int64(s, i, (int64_t)q->since_us);
-	if ((i = sqlite3_bind_parameter_index(s, ":until")) > 0)
-		sqlite3_bind_int64(s, i, (int64_t)q->until_us);
-	if ((i = sqlite3_bind_parameter_index(s, ":src_ip")) > 0)
-		sqlite3_bind_text(s, i, q->src_ip, -1, SQLITE_STATIC);
-	if ((i = sqlite3_bind_parameter_index(s, ":dst_ip")) > 0)
-		sqlite3_bind_text(s, i, q->dst_ip, -1, SQLITE_STATIC);
-	if ((i = sqlite3_bind_parameter_index(s, ":min_score")) > 0)
-		sqlite3_bind_double(s, i, q->min_score);
-	i = sqlite3_bind_parameter_index(s, ":limit");
-	sqlite3_bind_int(s, i, (int)query_clamp_limit(q->limit));
-}
-
 /* Pass matching committed incidents to cb, newest first. */
 int
 store_incidents_query(struct store *st, const struct store_query *q,
@@ -240,7 +220,7 @@ store_incidents_query(struct store *st, const struct store_query *q,
 	incidents_sql(sql, sizeof(sql), q);
 	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
 		goto fail;
-	incidents_bind(s, q);
+	store_query_bind(s, q);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		incident_from_row(inc, s);
 		n++;

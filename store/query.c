@@ -133,9 +133,12 @@ query_sql(char *buf, size_t size, const struct store_query *q)
 	    q->incident_id > 0 ? " AND incident_id = :incident_id" : "");
 }
 
-/* Bind the named parameters query_sql() put in. */
-static void
-query_bind(sqlite3_stmt *s, const struct store_query *q)
+/*
+ * Bind whichever of q's named parameters the statement has: the alerts'
+ * query_sql() and the incidents' SQL both use these names.
+ */
+void
+store_query_bind(sqlite3_stmt *s, const struct store_query *q)
 {
 	int i;
 
@@ -170,7 +173,7 @@ store_alerts_query(struct store *st, const struct store_query *q,
 	query_sql(sql, sizeof(sql), q);
 	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
 		goto fail;
-	query_bind(s, q);
+	store_query_bind(s, q);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		alert_from_row(&a, s);
 		n++;

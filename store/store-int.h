@@ -145,6 +145,9 @@ void fold_expire(struct foldtab *ft, uint64_t now_us, uint64_t window_us);
 /* query.c */
 int query_copy_text(char *dst, size_t size, sqlite3_stmt *s, int col);
 unsigned int query_clamp_limit(unsigned int limit);
+/* Bind the named parameters (:since, :limit, ...) a query's SQL has. */
+struct sqlite3_stmt;
+void store_query_bind(struct sqlite3_stmt *s, const struct store_query *q);
 
 /* incident.c */
 int incident_write(sqlite3_stmt *s, const struct qinc *inc, int64_t id);
