@@ -16,10 +16,10 @@
 
 #define OFFLINE_BATCH 4096 /* frames per dispatch */
 #define OFFLINE_TOP_MAX 50
-#define OFFLINE_FLUSH_ALERTS                                                   \
-	1024 /* flush the store every this many records                        \
-	      */
-#define OFFLINE_MAX_PENDING 16384 /* queued writes: ample for 1024 records */
+#define OFFLINE_FLUSH_RECORDS 8192 /* flush the store every this many records  \
+				    */
+#define OFFLINE_MAX_PENDING 65536 /* queued writes: ample for 8192 records */
+#define OFFLINE_CACHE_KIB (64 * 1024) /* SQLite's page cache, KiB */
 
 struct offline {
 	const struct offline_opts *o;
@@ -82,7 +82,7 @@ record_cb(const struct flow_record *r, void *arg)
 	if (off->det == NULL)
 		return;
 	detect_record(off->det, r, NULL);
-	if (off->store != NULL && ++off->since_flush >= OFFLINE_FLUSH_ALERTS)
+	if (off->store != NULL && ++off->since_flush >= OFFLINE_FLUSH_RECORDS)
 		flush_store(off);
 }
 
@@ -239,6 +239,8 @@ open_store(const struct offline_opts *o)
 	so.fold_window_s = c->alert_fold_seconds;
 	so.rate_max_per_s = 0;
 	so.max_pending = OFFLINE_MAX_PENDING;
+	so.durable = 0; /* an offline run can be run again */
+	so.cache_kib = OFFLINE_CACHE_KIB;
 	if (store_open(&st, &so, &cause) != 0)
 		fatalx("%s", cause ? cause : "store: open failed");
 	return st;

@@ -6,8 +6,8 @@
  * put of an id already in the queue (not yet flushed) replaces that queue
  * record in place, so the queue holds at most one record per incident
  * and an incident that grows with every alert needs no extra slots.  The
- * write is INSERT OR REPLACE, which makes a retried flush idempotent and
- * an update a plain replacement of every field.
+ * write is an upsert of every field, which makes a retried flush
+ * idempotent and an update a change of the row in place.
  */
 #include <errno.h>
 #include <math.h>
@@ -75,16 +75,40 @@ qinc_new(const struct store_incident *inc)
 	return q;
 }
 
+/* The first index slot of incident id. */
+static size_t
+incq_home(const struct store *st, int64_t id)
+{
+	uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 32) & st->incq_mask;
+}
+
 /* The queue record of incident id, or NULL when it is not queued. */
 static struct qrec *
 queued(struct store *st, int64_t id)
 {
-	size_t i;
+	size_t p = incq_home(st, id);
+	uint32_t e;
 
-	for (i = st->nq; i-- > 0;)
-		if (st->q[i].kind == QREC_INCIDENT && st->q[i].id == id)
-			return &st->q[i];
+	while ((e = st->incq[p]) != 0) {
+		if (st->q[e - 1].id == id)
+			return &st->q[e - 1];
+		p = (p + 1) & st->incq_mask;
+	}
 	return NULL;
+}
+
+/* Index queue record r, a newly queued incident. */
+static void
+incq_add(struct store *st, const struct qrec *r)
+{
+	size_t p = incq_home(st, r->id);
+
+	while (st->incq[p] != 0)
+		p = (p + 1) & st->incq_mask;
+	st->incq[p] = (uint32_t)(r - st->q) + 1;
+	st->incq_n++;
 }
 
 /* Queue a new or updated incident; see store.h. */
@@ -114,6 +138,7 @@ store_incident_put(
 		memset(r, 0, sizeof(*r));
 		r->kind = QREC_INCIDENT;
 		r->id = inc->id != 0 ? inc->id : st->next_inc_id++;
+		incq_add(st, r);
 	}
 	free(r->inc);
 	r->inc = q;

@@ -105,6 +105,12 @@ struct store {
 	struct qrec *q;
 	size_t nq;
 	uint64_t qgen;
+	/*
+	 * Queued incidents by id: open addressing, an entry is a queue index
+	 * + 1 (0 = empty), at most half full; emptied with the queue.
+	 */
+	uint32_t *incq;
+	size_t incq_mask, incq_n;
 	struct foldtab fold;
 	int64_t next_id;
 	int64_t next_inc_id; /* id the next new incident gets */
