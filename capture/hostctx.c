@@ -13,9 +13,16 @@
  *    counting, n = -m ln(1 - k/m)) gives the distinct count over that
  *    window; one array serves all three windows and never grows;
  *  - decayed counts of ended and failed flows as an initiator.
- * Records live in one flat array sized from the memcap; at the cap the
- * least recently updated host is evicted, and hosts idle for longer than
- * the longest window are forgotten, since everything they hold has decayed.
+ * Records live in one flat array sized from the memcap.  A host idle for
+ * longer than the longest window (HC_IDLE_US) reads as new when it comes
+ * back, since everything it held has decayed; a sweep that visits a bounded
+ * stretch of the array at each expiry call frees such records, so what
+ * expiry does never changes a feature, only how soon the memory is reused.
+ * At the cap, the oldest (least recently updated) of HC_EVICT_PICK records
+ * in a row at a rotating hand is evicted: close to least recently used,
+ * deterministic, and with no list to keep in order on every lookup, which
+ * cost three scattered cache lines a lookup under a flood of new sources.
+ * A record knows its bucket, so freeing it needs no hash.
  *
  * Cold start.  The table starts empty whenever anomd starts reading (an
  * offline run, a daemon start), so for the first minutes every decayed
@@ -40,6 +47,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +57,18 @@
 #define HC_SLOTS 64
 #define HC_TICKS_PER_S 64u
 #define HC_IDLE_US (120 * 1000000ull) /* forget after this, > 60 s */
+#define HC_EVICT_PICK 8 /* records looked at for one eviction */
+#define HC_FREE UINT32_MAX /* bucket of a free record */
 
 static const float hc_tau_s[3] = {1.0f, 10.0f, 60.0f};
 static const uint32_t hc_win_ticks[3] = {
     1 * HC_TICKS_PER_S, 10 * HC_TICKS_PER_S, 60 * HC_TICKS_PER_S};
 
+/* The first 64 bytes are what a lookup touches. */
 struct host {
 	uint8_t addr[CAP_ADDR_LEN];
 	uint32_t hnext; /* hash chain */
-	struct ilink lru;
+	uint32_t bucket; /* its bucket, or HC_FREE */
 	uint64_t last_us;
 	float out[3], in[3]; /* decayed flows started / received */
 	float ended, failed; /* decayed with the 60 s constant */
@@ -69,13 +80,29 @@ struct hostctx {
 	struct host *h;
 	uint32_t *bucket;
 	uint32_t mask, cap, used, freelist;
-	struct ilist lru;
+	uint32_t fresh; /* records below it have been used */
+	uint32_t evict_hand, sweep_hand;
 	uint64_t evicted;
 	uint64_t t0_us; /* the first flow's start: observing since */
 	int started;
 };
 
-#define HOST_LINK offsetof(struct host, lru)
+/* -m ln(1 - k/m) for k slots hit of m (linear counting), k = m read as m - 0.5.
+ */
+static float hc_linear[HC_SLOTS + 1];
+static pthread_once_t hc_linear_once = PTHREAD_ONCE_INIT;
+
+static void
+hc_linear_init(void)
+{
+	float m = HC_SLOTS, hit;
+	int k;
+
+	for (k = 0; k <= HC_SLOTS; k++) {
+		hit = k < HC_SLOTS ? (float)k : m - 0.5f;
+		hc_linear[k] = -m * logf(1.0f - hit / m);
+	}
+}
 
 /* Create a table holding as many hosts as memcap allows. */
 struct hostctx *
@@ -85,6 +112,7 @@ hostctx_create(size_t memcap, const uint64_t key[2])
 	size_t per = sizeof(struct host) + 2 * sizeof(uint32_t);
 	size_t cap = memcap / per, nb = 1;
 
+	pthread_once(&hc_linear_once, hc_linear_init);
 	if (cap < 64 || cap > UINT32_MAX / 4) {
 		errno = EINVAL;
 		return NULL;
@@ -105,7 +133,6 @@ hostctx_create(size_t memcap, const uint64_t key[2])
 	hc->mask = (uint32_t)nb - 1;
 	hc->cap = (uint32_t)cap;
 	hc->freelist = ILIST_NONE;
-	hc->lru.head = hc->lru.tail = ILIST_NONE;
 	return hc;
 }
 
@@ -132,73 +159,91 @@ bucket_of(const struct hostctx *hc, const uint8_t *addr)
 
 /* Find a host, or ILIST_NONE. */
 static uint32_t
-find(const struct hostctx *hc, const uint8_t *addr)
+find(const struct hostctx *hc, const uint8_t *addr, uint32_t b)
 {
-	uint32_t i = hc->bucket[bucket_of(hc, addr)];
+	uint32_t i = hc->bucket[b];
 
 	while (i != ILIST_NONE && !addr_eq(hc->h[i].addr, addr))
 		i = hc->h[i].hnext;
 	return i;
 }
 
-/* Unlink host i from its chain and the LRU list and put it on the freelist. */
+/* Unlink host i from its chain and put it on the freelist. */
 static void
 drop(struct hostctx *hc, uint32_t i)
 {
-	uint32_t *pp = &hc->bucket[bucket_of(hc, hc->h[i].addr)];
+	uint32_t *pp = &hc->bucket[hc->h[i].bucket];
 
 	while (*pp != i)
 		pp = &hc->h[*pp].hnext;
 	*pp = hc->h[i].hnext;
-	ilist_remove(&hc->lru, hc->h, sizeof(*hc->h), HOST_LINK, i);
+	hc->h[i].bucket = HC_FREE;
 	hc->h[i].hnext = hc->freelist;
 	hc->freelist = i;
+	hc->used--;
 }
 
-/* A free record: the freelist, a fresh one, or the least recent host. */
+/*
+ * Evict the least recently updated of HC_EVICT_PICK records from the hand
+ * on, never keep (the initiator a flow start just looked up).
+ */
+static void
+evict_one(struct hostctx *hc, uint32_t keep)
+{
+	uint32_t best = ILIST_NONE, i, n;
+
+	for (n = 0; n < HC_EVICT_PICK || best == ILIST_NONE; n++) {
+		i = hc->evict_hand;
+		hc->evict_hand = i + 1 < hc->cap ? i + 1 : 0;
+		if (i == keep || hc->h[i].bucket == HC_FREE)
+			continue;
+		if (best == ILIST_NONE ||
+		    hc->h[i].last_us < hc->h[best].last_us)
+			best = i;
+	}
+	drop(hc, best);
+	hc->evicted++;
+}
+
+/* A free record: the freelist, a fresh one, or an evicted host's. */
 static uint32_t
-alloc_slot(struct hostctx *hc)
+alloc_slot(struct hostctx *hc, uint32_t keep)
 {
 	uint32_t i;
 
-	if (hc->freelist == ILIST_NONE && hc->used == hc->cap) {
-		drop(hc, hc->lru.head);
-		hc->used--;
-		hc->evicted++;
-	}
+	if (hc->freelist == ILIST_NONE && hc->fresh == hc->cap)
+		evict_one(hc, keep);
 	if (hc->freelist != ILIST_NONE) {
 		i = hc->freelist;
 		hc->freelist = hc->h[i].hnext;
 	} else
-		i = hc->used;
+		i = hc->fresh++;
 	hc->used++;
 	return i;
 }
 
-/* Find or create the record of addr and bring it up to now_us. */
-static struct host *
-lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us)
+/* Forget what record i held: it starts again at now_us. */
+static void
+reset(struct host *h, uint64_t now_us)
 {
-	uint32_t i = find(hc, addr), b;
-	struct host *h;
+	size_t from = offsetof(struct host, out);
+
+	memset((char *)h + from, 0, sizeof(*h) - from);
+	h->last_us = now_us;
+}
+
+/* Bring found record i up to now_us; a host idle past HC_IDLE_US starts again.
+ */
+static void
+touch(struct hostctx *hc, uint32_t i, uint64_t now_us)
+{
+	struct host *h = &hc->h[i];
 	float dt, decay = 1.0f;
 	int w;
 
-	if (i == ILIST_NONE) {
-		i = alloc_slot(hc);
-		h = &hc->h[i];
-		memset(h, 0, sizeof(*h));
-		memcpy(h->addr, addr, CAP_ADDR_LEN);
-		b = bucket_of(hc, addr);
-		h->hnext = hc->bucket[b];
-		hc->bucket[b] = i;
-		h->last_us = now_us;
-	} else {
-		h = &hc->h[i];
-		ilist_remove(&hc->lru, hc->h, sizeof(*h), HOST_LINK, i);
-	}
-	ilist_append(&hc->lru, hc->h, sizeof(*h), HOST_LINK, i);
-	if (now_us > h->last_us) {
+	if (now_us > h->last_us + HC_IDLE_US)
+		reset(h, now_us);
+	else if (now_us > h->last_us) {
 		dt = (float)(now_us - h->last_us) / 1e6f;
 		for (w = 0; w < 3; w++) {
 			decay = expf(-dt / hc_tau_s[w]);
@@ -209,7 +254,30 @@ lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us)
 		h->failed *= decay;
 		h->last_us = now_us;
 	}
-	return h;
+}
+
+/*
+ * Find or create the record of addr and bring it up to now_us.  Eviction
+ * spares record keep.  Returns the record's index.
+ */
+static uint32_t
+lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us, uint32_t keep)
+{
+	uint32_t b = bucket_of(hc, addr), i = find(hc, addr, b);
+	struct host *h;
+
+	if (i != ILIST_NONE) {
+		touch(hc, i, now_us);
+		return i;
+	}
+	i = alloc_slot(hc, keep);
+	h = &hc->h[i];
+	memcpy(h->addr, addr, CAP_ADDR_LEN);
+	h->bucket = b;
+	h->hnext = hc->bucket[b];
+	hc->bucket[b] = i;
+	reset(h, now_us);
+	return i;
 }
 
 /* The tick of a time; 0 marks an empty slot, so ticks start at 1. */
@@ -246,9 +314,7 @@ static void
 slot_count(const uint32_t *slots, uint64_t now_us, float out[3])
 {
 	uint32_t now = tick_of(now_us), k0 = 0, k1 = 0, k2 = 0, age;
-	float m = HC_SLOTS, hit;
-	uint32_t k[3];
-	int s, w;
+	int s;
 
 	for (s = 0; s < HC_SLOTS; s++) {
 		age = slots[s] ? now - slots[s] : UINT32_MAX;
@@ -256,23 +322,31 @@ slot_count(const uint32_t *slots, uint64_t now_us, float out[3])
 		k1 += age < hc_win_ticks[1];
 		k2 += age < hc_win_ticks[2];
 	}
-	k[0] = k0, k[1] = k1, k[2] = k2;
-	for (w = 0; w < 3; w++) {
-		hit = k[w] < HC_SLOTS ? (float)k[w] : m - 0.5f;
-		out[w] = -m * logf(1.0f - hit / m);
-	}
+	out[0] = hc_linear[k0];
+	out[1] = hc_linear[k1];
+	out[2] = hc_linear[k2];
 }
 
-/* Forget hosts idle past the longest window. */
+/*
+ * Free the records of hosts idle past HC_IDLE_US in the next stretch of
+ * the array: a stretch per call that covers the array every 64 calls, so
+ * about every minute with a call a second.
+ */
 void
 hostctx_expire(struct hostctx *hc, uint64_t now_us)
 {
-	uint32_t i;
+	uint32_t n = hc->fresh / 64 + 64, i;
 
-	while ((i = hc->lru.head) != ILIST_NONE &&
-	    hc->h[i].last_us + HC_IDLE_US < now_us) {
-		drop(hc, i);
-		hc->used--;
+	if (hc->fresh == 0)
+		return;
+	if (n > hc->fresh)
+		n = hc->fresh;
+	while (n-- > 0) {
+		i = hc->sweep_hand;
+		hc->sweep_hand = i + 1 < hc->fresh ? i + 1 : 0;
+		if (hc->h[i].bucket != HC_FREE &&
+		    hc->h[i].last_us + HC_IDLE_US < now_us)
+			drop(hc, i);
 	}
 }
 
@@ -318,32 +392,44 @@ hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     struct host_view *rv)
 {
 	struct host *hi, *hr;
+	uint32_t ii, ir;
 	int w;
 
 	if (!hc->started || now_us < hc->t0_us) {
 		hc->t0_us = now_us;
 		hc->started = 1;
 	}
-	hi = lookup(hc, init, now_us);
+	ii = lookup(hc, init, now_us, ILIST_NONE);
+	/* Looking up the responder must not evict the initiator. */
+	ir = lookup(hc, resp, now_us, ii);
+	hi = &hc->h[ii];
+	hr = &hc->h[ir];
 	for (w = 0; w < 3; w++)
 		hi->out[w] += 1.0f;
 	slot_hit(hi->ports, &resp_port, sizeof(resp_port), now_us);
 	slot_hit(hi->hosts, resp, CAP_ADDR_LEN, now_us);
-	/* The initiator was just made most recent, so this cannot evict it. */
-	hr = lookup(hc, resp, now_us);
 	for (w = 0; w < 3; w++)
 		hr->in[w] += 1.0f;
 	slot_hit(hr->peers, init, CAP_ADDR_LEN, now_us);
 	read_views(hc, hi, hr, now_us, iv, rv);
 }
 
-/* A flow started by init ends; failed says whether it failed. */
+/*
+ * A flow started by init ends; failed says whether it failed.  A host
+ * forgotten since (evicted, or idle past the windows) is not brought back
+ * for it: what it would hold is one ended flow and nothing else.
+ */
 void
 hostctx_flow_end(
     struct hostctx *hc, uint64_t now_us, const uint8_t *init, int failed)
 {
-	struct host *h = lookup(hc, init, now_us);
+	uint32_t i = find(hc, init, bucket_of(hc, init));
+	struct host *h;
 
+	if (i == ILIST_NONE || now_us > hc->h[i].last_us + HC_IDLE_US)
+		return;
+	touch(hc, i, now_us);
+	h = &hc->h[i];
 	h->ended += 1.0f;
 	h->failed += failed ? 1.0f : 0.0f;
 }
@@ -353,15 +439,15 @@ void
 hostctx_read(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     const uint8_t *resp, struct host_view *iv, struct host_view *rv)
 {
-	struct host *hi, *hr;
+	uint32_t ii, ir;
 
 	if (!hc->started) {
 		hc->t0_us = now_us;
 		hc->started = 1;
 	}
-	hi = lookup(hc, init, now_us);
-	hr = lookup(hc, resp, now_us);
-	read_views(hc, hi, hr, now_us, iv, rv);
+	ii = lookup(hc, init, now_us, ILIST_NONE);
+	ir = lookup(hc, resp, now_us, ii);
+	read_views(hc, &hc->h[ii], &hc->h[ir], now_us, iv, rv);
 }
 
 /*
