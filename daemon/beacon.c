@@ -37,7 +37,8 @@
  * BEACON_MIN_PERIOD_US (shorter is a burst), the contacts must span
  * BEACON_MIN_SPAN_US, and each gap must lie within 30 % of the median
  * (jitter) or within 30 % of 2 to 4 times it (missed beats, at most a
- * quarter of the gaps); at most (gaps + 4) / 8 gaps may be neither.
+ * quarter of the gaps); at most (gaps + 4) / 8 gaps may be neither.  The
+ * period is the time those gaps span over the beats they hold.
  * Random (Poisson) contacts fail it: their gaps spread over the whole
  * exponential range.  Everything runs on the flows' own start times, so an
  * offline run gives the same hits every time.
@@ -388,10 +389,11 @@ median(double *v, size_t n)
 
 /* The periodicity test; see daemon.h. */
 int
-beacon_periodic(const uint64_t *t, size_t n, uint32_t min, double *period_s,
-    double *dev_s)
+beacon_periodic(
+    const uint64_t *t, size_t n, uint32_t min, double *period_s, double *dev_s)
 {
 	double g[BEACON_RING], reg[BEACON_RING], dev[BEACON_RING], m, q, k;
+	double sum = 0, beats = 0;
 	size_t i, ng, nreg = 0, miss = 0, odd = 0;
 
 	if (n > BEACON_RING)
@@ -412,14 +414,17 @@ beacon_periodic(const uint64_t *t, size_t n, uint32_t min, double *period_s,
 		else if (k >= 2 && k <= BEACON_MISS_MAX &&
 		    fabs(q - k) <= BEACON_TOL)
 			miss++;
-		else
+		else {
 			odd++;
+			continue;
+		}
+		sum += g[i];
+		beats += k;
 	}
 	if (odd > (ng + 4) / 8 || miss > ng / 4 || nreg * 2 < ng)
 		return 0;
-	for (m = 0, i = 0; i < nreg; i++)
-		m += reg[i];
-	m /= (double)nreg;
+	/* the period over every beat, missed ones too: no bias to the median */
+	m = sum / beats;
 	for (i = 0; i < nreg; i++)
 		dev[i] = fabs(reg[i] - m);
 	*period_s = m;
@@ -431,8 +436,8 @@ beacon_periodic(const uint64_t *t, size_t n, uint32_t min, double *period_s,
 static int
 not_a_host(const uint8_t *a)
 {
-	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-	    0xff};
+	static const uint8_t v4[12] = {
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	if (memcmp(a, v4, 12) == 0)
 		return (a[12] >= 224 && a[12] <= 239) ||
@@ -503,8 +508,8 @@ pair_add(struct pair *p, uint64_t ts)
 
 /* A pair's evidence, with r its latest contact. */
 static void
-fill_hit(const struct pair *p, const struct flow_record *r,
-    struct beacon_hit *hit)
+fill_hit(
+    const struct pair *p, const struct flow_record *r, struct beacon_hit *hit)
 {
 	memcpy(hit->src, r->src, CAP_ADDR_LEN);
 	memcpy(hit->dst, r->dst, CAP_ADDR_LEN);

@@ -212,7 +212,7 @@ struct beacon_hit {
 	uint32_t contacts; /* contacts judged (the latest, at most the ring) */
 	uint64_t total; /* contacts of the episode so far */
 	uint64_t first_us, last_us; /* the episode's first and latest start */
-	double period_s, dev_s; /* mean regular gap, median deviation */
+	double period_s, dev_s; /* time per beat, median deviation */
 };
 
 struct beacon_stats {
@@ -261,8 +261,8 @@ int beacon_record(
  * The periodicity test on n sorted contact times t[]: at least min
  * contacts spanning BEACON_MIN_SPAN_US, gaps of BEACON_MIN_PERIOD_US or
  * more, each within 30 % of the median gap or a missed beat (2 to 4 of
- * them), with few exceptions.  Returns 1 with the mean regular gap and the
- * median deviation in seconds, else 0.
+ * them), with few exceptions.  Returns 1 with the period (time per beat)
+ * and the regular gaps' median deviation from it in seconds, else 0.
  */
 int beacon_periodic(
     const uint64_t *t, size_t n, uint32_t min, double *period_s, double *dev_s);
