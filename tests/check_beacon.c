@@ -48,8 +48,7 @@ v4(uint8_t a[CAP_ADDR_LEN], uint32_t ip)
 
 /* A flow record from src to dst started at ts. */
 static void
-rec(struct flow_record *r, uint32_t src, uint32_t dst, uint64_t ts,
-    uint64_t id)
+rec(struct flow_record *r, uint32_t src, uint32_t dst, uint64_t ts, uint64_t id)
 {
 	memset(r, 0, sizeof(*r));
 	v4(r->src, src);
@@ -94,11 +93,12 @@ START_TEST(test_periodic_jitter)
 				tries++;
 				if (beacon_periodic(t, n, 8, &p, &d)) {
 					pass++;
-					double mean = (double)(t[n - 1] - t[0]) /
-					    1e6 / (double)(n - 1);
+					double mean =
+					    (double)(t[n - 1] - t[0]) / 1e6 /
+					    (double)(n - 1);
 
-					ck_assert_msg(fabs(p - mean) <
-						0.1 * mean,
+					ck_assert_msg(
+					    fabs(p - mean) < 0.1 * mean,
 					    "period %g s should be found "
 					    "(got %g)",
 					    mean, p);
@@ -234,8 +234,8 @@ START_TEST(test_record_new_and_known)
 	    "the hit should hold the evidence (%u contacts, %g s)", h.contacts,
 	    h.period_s);
 	/* quiet for 8 periods: a new episode, and a new hit */
-	ck_assert_msg(feed(b, 0x0a000001, 0xcb007150, 10, T0 + 3600 * S,
-			  30 * S, &h) == 1,
+	ck_assert_msg(
+	    feed(b, 0x0a000001, 0xcb007150, 10, T0 + 3600 * S, 30 * S, &h) == 1,
 	    "a new episode after a long quiet should hit again");
 	ck_assert_msg(h.first_us == T0 + 3600 * S,
 	    "the new episode starts at its first contact");
