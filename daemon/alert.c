@@ -279,6 +279,8 @@ alert_finding_name(unsigned int f)
 		return "flow";
 	case STORE_FINDING_RESPONDER:
 		return "responder";
+	case STORE_FINDING_BEACON:
+		return "beacon";
 	default:
 		return "unknown";
 	}
@@ -833,7 +835,13 @@ signature(const struct detect_result *res, char *buf, size_t len)
 		    fd[res->ex[0].feature].name,
 		    jw_num_text(res->ex[0].value, 2, v),
 		    jw_num_text(res->ex[0].p99, 2, p));
-	if (res->finding == STORE_FINDING_RESPONDER)
+	if (res->finding == STORE_FINDING_BEACON)
+		snprintf(buf, len,
+		    "anomd beacon: %s contacted %s %" PRIu64 " times every "
+		    "%.0f s, a host never seen in the baseline",
+		    addr_str(r->src, a), addr_str(r->dst, b), res->beacon.total,
+		    res->beacon.period_s);
+	else if (res->finding == STORE_FINDING_RESPONDER)
 		snprintf(buf, len,
 		    "anomd responder finding: %s answers unlike its "
 		    "baseline%s",
@@ -889,12 +897,16 @@ eve_alert(struct alert_out *ao, const struct detect_result *res, int64_t id)
 	jw_str(w, "action", "allowed");
 	jw_u64(w, "gid", ALERT_GID);
 	jw_u64(w, "signature_id",
-	    responder ? ALERT_SID_RESPONDER : ALERT_SID_FLOW);
+	    responder				       ? ALERT_SID_RESPONDER
+		: res->finding == STORE_FINDING_BEACON ? ALERT_SID_BEACON
+						       : ALERT_SID_FLOW);
 	jw_u64(w, "rev", ALERT_REV);
 	signature(res, sig, sizeof(sig));
 	jw_str(w, "signature", sig);
 	jw_str(w, "category",
-	    responder ? "Anomalous responder context" : "Anomalous flow");
+	    responder ? "Anomalous responder context"
+		: res->finding == STORE_FINDING_BEACON ? "Periodic contact"
+						       : "Anomalous flow");
 	jw_u64(w, "severity",
 	    (uint64_t)alert_severity(res->score, res->threshold));
 	jw_open(w, "context", '{');

@@ -145,6 +145,13 @@ static const struct conf_key conf_keys[] = {
 	"seconds",
 	"alerts about one host this close in time form one incident; also "
 	"how long a responder episode lasts after its last flow"),
+    NUM("beacon_min_contacts", CONF_UINT, beacon_min_contacts, 8, 0, 32,
+	"contacts",
+	"contacts of one host with a host never seen in the baseline before "
+	"their rhythm is judged a beacon (at least 3); 0 = off"),
+    NUM("beacon_pairs", CONF_UINT, beacon_pairs, 8192, 16, 1048576, "pairs",
+	"pairs of hosts whose contacts with a new host are timed, about 330 "
+	"bytes each; the least recently seen is dropped first"),
     TXTV("socket_path", socket_path, "/run/anomd/anomd.sock", check_socket,
 	"control socket, at most 107 bytes (-S overrides)"),
     NUM("socket_mode", CONF_MODE, socket_mode, 0660, 0, 0777, NULL,

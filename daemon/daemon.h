@@ -112,6 +112,7 @@ struct anomd_conf {
 	uint32_t alert_fold_seconds, alert_rate_max;
 	char sensor_name[CONF_STR_MAX];
 	uint32_t incident_gap_seconds;
+	uint32_t beacon_min_contacts, beacon_pairs;
 	char socket_path[CONF_STR_MAX];
 	uint32_t socket_mode;
 	char socket_group[CONF_STR_MAX];
@@ -185,6 +186,89 @@ int flowcsv_header(FILE *fp);
 /* Write one flow record as a CSV row. */
 int flowcsv_row(FILE *fp, const struct flow_record *rec);
 
+/* ---- beacon.c ----------------------------------------------------------- */
+
+/*
+ * Beacons (see beacon.c): periodic contact from one host to a host never
+ * seen in the baseline, judged across flows.
+ */
+#define BEACON_RING 32 /* contact times kept per pair */
+#define BEACON_EXTRA_TAG 0x314e4342u /* "BCN1": the model extra's tag */
+#define BEACON_KNOWN_MAX 65536 /* baseline hosts kept with a model */
+#define BEACON_MIN_PERIOD_US 4000000u /* shorter gaps are a burst */
+#define BEACON_MIN_SPAN_US 120000000u /* contacts must span 2 minutes */
+
+struct beacon_opts {
+	uint32_t min_contacts; /* contacts before judging; 0: off */
+	size_t max_pairs; /* (initiator, new host) pairs timed; LRU evicted */
+	size_t max_known; /* baseline hosts kept, at most BEACON_KNOWN_MAX */
+};
+
+/* The evidence of one periodic pair, when it is first judged periodic. */
+struct beacon_hit {
+	uint8_t src[CAP_ADDR_LEN], dst[CAP_ADDR_LEN]; /* initiator, new host */
+	uint16_t dport; /* of the latest contact */
+	uint8_t proto;
+	uint32_t contacts; /* contacts judged (the latest, at most the ring) */
+	uint64_t total; /* contacts of the episode so far */
+	uint64_t first_us, last_us; /* the episode's first and latest start */
+	double period_s, dev_s; /* time per beat, median deviation */
+};
+
+struct beacon_stats {
+	int have_known; /* a baseline host set is loaded: novelty judged */
+	uint64_t known; /* hosts in it */
+	uint64_t learnt, learn_dropped; /* hosts of the baseline collected */
+	uint64_t pairs, evicted; /* pairs timed now, evicted so far */
+	uint64_t hits; /* periodic episodes found */
+};
+
+struct beacon;
+
+/* Create a detector of beacons (exits on OOM); no baseline set yet. */
+struct beacon *beacon_create(const struct beacon_opts *o);
+/* Free it; NULL does nothing. */
+void beacon_free(struct beacon *b);
+/* Collect r's initiator and responder as hosts of the baseline. */
+void beacon_learn(struct beacon *b, const struct flow_record *r);
+/* Forget the hosts collected (a new baseline window starts). */
+void beacon_learn_reset(struct beacon *b);
+/*
+ * The collected hosts become the baseline set (the timed pairs are
+ * dropped); *bufp (caller frees) gets the set serialised in *lenp bytes,
+ * to save with the model.  0, or -ENOMEM.
+ */
+int beacon_commit(struct beacon *b, uint8_t **bufp, size_t *lenp);
+/*
+ * Load the baseline set from a model's blob p[len]; p NULL: the model has
+ * none, and novelty (so beacons) is not judged.  0, or -EPROTO with *cause
+ * (caller frees) for a blob that is not a sorted set within max_known;
+ * then the detector has no set.
+ */
+int beacon_load(struct beacon *b, const void *p, size_t len, char **cause);
+/* Whether addr is in the baseline set. */
+int beacon_known(const struct beacon *b, const uint8_t *addr);
+/*
+ * Time one flow record.  Returns 1 and fills *hit when r completes a
+ * periodic episode of contacts from its initiator to a responder outside
+ * the baseline set (once per episode); 2 and fills *hit (the episode's
+ * evidence so far) for a later new contact of that episode; else 0.
+ * Costs one hash lookup when the responder is known.
+ */
+int beacon_record(
+    struct beacon *b, const struct flow_record *r, struct beacon_hit *hit);
+/*
+ * The periodicity test on n sorted contact times t[]: at least min
+ * contacts spanning BEACON_MIN_SPAN_US, gaps of BEACON_MIN_PERIOD_US or
+ * more, each within 30 % of the median gap or a missed beat (2 to 4 of
+ * them), with few exceptions.  Returns 1 with the period (time per beat)
+ * and the regular gaps' median deviation from it in seconds, else 0.
+ */
+int beacon_periodic(
+    const uint64_t *t, size_t n, uint32_t min, double *period_s, double *dev_s);
+/* The counters. */
+const struct beacon_stats *beacon_stats(const struct beacon *b);
+
 /* ---- incident.c --------------------------------------------------------- */
 
 /*
@@ -231,6 +315,8 @@ struct incident_alert {
 	void *explain_arg;
 	/* FEAT_COUNT baseline p99s (-1: not in the alert's group), or NULL */
 	const float *p99;
+	/* a beacon's evidence (finding STORE_FINDING_BEACON), or NULL */
+	const struct beacon_hit *beacon;
 };
 
 /* A host seen in an incident and how many of its flows it took part in. */
@@ -276,6 +362,8 @@ struct incident {
 	uint64_t top_fwd, top_bwd; /* the strongest alert's bytes each way */
 	uint8_t top_dst[CAP_ADDR_LEN]; /* and its responder and port */
 	uint16_t top_dport;
+	uint64_t beacons; /* beacon alerts, and the one with most contacts: */
+	struct beacon_hit beacon;
 	/* writing */
 	int dirty;
 	uint64_t written_us; /* alert time of the last write, 0 = never */
@@ -434,6 +522,7 @@ enum detect_decision {
 	DETECT_RESPONDER_FINDING, /* ctx past threshold_ctx: a new finding */
 	DETECT_RESPONDER_EPISODE, /* ctx past it, joined an open episode */
 	DETECT_SUPPRESSED, /* past a threshold, but an operator allowed it */
+	DETECT_BEACON, /* normal itself, but it makes a pair periodic */
 };
 
 /*
@@ -455,6 +544,7 @@ struct detect_result {
 	size_t nex;
 	struct detector *det; /* for detect_explain(); until the next record */
 	int explained; /* ex and nex are made */
+	struct beacon_hit beacon; /* the evidence of a DETECT_BEACON */
 };
 
 struct detect_stats {
@@ -463,6 +553,7 @@ struct detect_stats {
 	uint64_t alerts; /* flow alerts (own evidence past threshold_own) */
 	uint64_t findings; /* responder findings: one per episode */
 	uint64_t suppressed; /* client flows blamed on their responder */
+	uint64_t beacons; /* beacon alerts (counted in alerts too) */
 	uint64_t incidents; /* incidents opened */
 	uint64_t trained; /* models trained and installed */
 };
@@ -597,6 +688,7 @@ struct store_incident;
 #define ALERT_SID_FLOW 9900001 /* signature_id of a flow alert */
 #define ALERT_SID_RESPONDER 9900002 /* of a responder finding */
 #define ALERT_SID_INCIDENT 9900003 /* of an incident (when it closes) */
+#define ALERT_SID_BEACON 9900004 /* of a beacon alert */
 #define ALERT_REV 1
 /* severity 1 from score >= 4 x threshold, 2 from 2 x, else 3 */
 #define ALERT_SEVERITY_HIGH 4.0

@@ -23,6 +23,11 @@
  * error, joins an incident (incident.c), and goes to the alert writer
  * (alert.c: store row, EVE line, stream line) and the summary.
  *
+ * Beacons are judged across flows (beacon.c): the hosts of the baseline
+ * are collected with it and saved with the model, and a scored record that
+ * is normal itself but makes its pair's contacts with a new host periodic
+ * raises one beacon alert (finding "beacon") through the same path.
+ *
  * detect_record() is the state machine's one input: it takes a record and
  * returns what it decided (struct detect_result), so it can be tested
  * without a capture.
@@ -75,6 +80,7 @@ struct detector {
 	uint64_t warm_from_us; /* first record's start: host context's age */
 	int warm_done; /* every context window has been observed */
 	struct flow_record warm; /* the record being scored, counts raised */
+	struct beacon *beacon; /* periodic contact with new hosts */
 	/* incidents */
 	struct incidents *inc;
 	uint64_t now_us, expired_us; /* latest record time, last expiry */
@@ -217,6 +223,53 @@ bad:
 	return -EINVAL;
 }
 
+/*
+ * The beacon detector, with the loaded model's baseline hosts when it has
+ * them (a model made before they were saved has none: beacons are then
+ * not judged until the next model).
+ */
+static void
+beacon_setup(struct detector *d)
+{
+	struct beacon_opts bo;
+	const void *p;
+	char *cause = NULL;
+	size_t len;
+
+	memset(&bo, 0, sizeof(bo));
+	bo.min_contacts = d->o.conf->beacon_min_contacts;
+	bo.max_pairs = d->o.conf->beacon_pairs;
+	bo.max_known = BEACON_KNOWN_MAX;
+	d->beacon = beacon_create(&bo);
+	if (d->model == NULL || bo.min_contacts == 0)
+		return;
+	p = model_extra(d->model, BEACON_EXTRA_TAG, &len);
+	if (beacon_load(d->beacon, p, len, &cause) != 0) {
+		log_warnx("model %s: %s: beacons are not judged",
+		    model_info(d->model)->id, cause ? cause : "refused");
+		free(cause);
+	} else if (p == NULL && !d->o.train_only)
+		log_info("model %s has no baseline hosts (made by an older "
+			 "anomd): beacons are not judged until the next model",
+		    model_info(d->model)->id);
+}
+
+/* The new model's baseline hosts become the known set, saved with it. */
+static void
+beacon_commit_model(struct detector *d)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = beacon_commit(d->beacon, &buf, &len)) == 0) {
+		rc = model_extra_set(d->model, BEACON_EXTRA_TAG, buf, len);
+		free(buf);
+	}
+	if (rc != 0)
+		log_warnx("model: baseline hosts not saved: %s", strerror(-rc));
+}
+
 /* Create a detector; takes ownership of o->model. */
 struct detector *
 detect_create(const struct detect_opts *o)
@@ -237,6 +290,7 @@ detect_create(const struct detect_opts *o)
 	feature_groups(d->groups);
 	d->inc = incidents_create(
 	    (uint64_t)o->conf->incident_gap_seconds * 1000000u, incident_cb, d);
+	beacon_setup(d);
 	if ((d->model == NULL || o->train_only) && detect_retrain(d) != 0)
 		fatalx("detect: nothing to detect with and no baseline");
 	return d;
@@ -252,6 +306,7 @@ detect_free(struct detector *d)
 	d->o.store = NULL;
 	d->o.out = NULL;
 	incidents_free(d->inc);
+	beacon_free(d->beacon);
 	model_free(d->model);
 	free(d->rows);
 	free(d->keep);
@@ -271,6 +326,7 @@ baseline_add(struct detector *d, const struct flow_record *r)
 	if (r->ts_last_us > d->last_us)
 		d->last_us = r->ts_last_us;
 	d->seen++;
+	beacon_learn(d->beacon, r);
 	if (d->spill != NULL && fwrite(r, sizeof(*r), 1, d->spill) != 1) {
 		log_warn("detect: temporary file of baseline records; the "
 			 "baseline's flows will not be scored");
@@ -411,6 +467,7 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 	d->p99_model = NULL;
 	j->model = NULL;
 	d->st.trained++;
+	beacon_commit_model(d);
 	if (d->o.model_out != NULL &&
 	    (rc = model_save(d->model, d->o.model_out, &cause)) != 0) {
 		log_warnx("%s", cause ? cause : "model: save failed");
@@ -479,6 +536,7 @@ detect_retrain(struct detector *d)
 	d->nrows = 0;
 	d->seen = d->first_us = d->last_us = 0;
 	d->learning = 1;
+	beacon_learn_reset(d->beacon);
 	return 0;
 }
 
@@ -522,8 +580,8 @@ detect_scores_header(FILE *fp)
 static void
 scores_row(struct detector *d, const struct detect_result *res)
 {
-	static const char *const kind[] = {
-	    "none", "none", "flow", "responder", "responder", "suppressed"};
+	static const char *const kind[] = {"none", "none", "flow", "responder",
+	    "responder", "suppressed", "beacon"};
 	const struct flow_record *r = res->r;
 	const struct model_split *sp = &res->split;
 	const struct model_info *mi = model_info(d->model);
@@ -535,8 +593,10 @@ scores_row(struct detector *d, const struct detect_result *res)
 	    ts_str(r->ts_first_us, t0), ts_str(r->ts_last_us, t1), r->proto,
 	    addr_str(r->src, a), r->sport, addr_str(r->dst, b), r->dport,
 	    r->packets, r->bytes, (double)sp->total, (double)mi->threshold,
-	    res->decision == DETECT_FLOW_ALERT, r->id, flow_end_name(r->end),
-	    (double)sp->own, (double)mi->threshold_own, (double)sp->ctx,
+	    res->decision == DETECT_FLOW_ALERT ||
+		res->decision == DETECT_BEACON,
+	    r->id, flow_end_name(r->end), (double)sp->own,
+	    (double)mi->threshold_own, (double)sp->ctx,
 	    (double)mi->threshold_ctx, kind[res->decision], res->incident_id);
 }
 
@@ -818,6 +878,10 @@ join_incident(struct detector *d, const struct detect_result *res, int counted)
 	ia.explain = incident_explain_cb;
 	ia.explain_arg = d;
 	ia.p99 = group_p99(d, d->cur.group);
+	if (res->finding == STORE_FINDING_BEACON) {
+		ia.beacon = &res->beacon;
+		ia.thr = 0; /* a lone beacon is an incident */
+	}
 	return incidents_add(d->inc, &ia)->id;
 }
 
@@ -895,6 +959,44 @@ warm_up(struct detector *d, const struct flow_record *r, struct flow_record *w)
 	return raised ? w : r;
 }
 
+/*
+ * Time a scored record's contact (beacon.c); when it makes its pair
+ * periodic and is not raised already, raise one beacon alert: its score
+ * is the contacts judged, its threshold beacon_min_contacts.  A record
+ * raised already leaves the beacon to its pair's next contact.
+ */
+static void
+beacon_check(struct detector *d, struct detect_result *res)
+{
+	struct beacon_hit hit;
+	int rc;
+
+	if (res->decision != DETECT_NONE ||
+	    (rc = beacon_record(d->beacon, res->r, &hit)) == 0)
+		return;
+	res->beacon = hit;
+	if (rc == 2) {
+		/* a later contact: it grows the incident, not alerted */
+		res->finding = STORE_FINDING_BEACON;
+		d->cur.group = MODEL_GROUP_OWN;
+		res->incident_id = join_incident(d, res, 0);
+		res->finding = STORE_FINDING_FLOW;
+		return;
+	}
+	if (suppress_match(d->o.supp, res->r, res->r->ts_last_us, 1) != 0) {
+		res->decision = DETECT_SUPPRESSED;
+		return;
+	}
+	res->decision = DETECT_BEACON;
+	res->finding = STORE_FINDING_BEACON;
+	res->score = (float)hit.contacts;
+	res->threshold = (float)d->o.conf->beacon_min_contacts;
+	d->cur.group = MODEL_GROUP_OWN;
+	d->st.alerts++;
+	d->st.beacons++;
+	raise_alert(d, res);
+}
+
 /* Score one record and decide: flow alert, responder finding or nothing. */
 static void
 score(
@@ -943,6 +1045,7 @@ score(
 			raise_alert(d, res);
 		}
 	}
+	beacon_check(d, res);
 	d->st.incidents = incidents_count(d->inc);
 	if (d->o.scores != NULL)
 		scores_row(d, res);

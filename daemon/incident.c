@@ -31,7 +31,9 @@
  * Summaries come from tallies of the flows' features (half-open
  * handshakes, long-lived idle flows, long DNS names, bytes each way, start
  * times) and from the distinct peers and ports; the first pattern the
- * evidence fits names it, else the strongest feature is quoted.  No
+ * evidence fits names it, else the strongest feature is quoted.  An
+ * incident mostly of beacon alerts is said from the beacon's own evidence
+ * (beacon.c: contacts, period, deviation, a host new to the baseline).  No
  * signature of any tool is used.
  */
 #include <math.h>
@@ -323,6 +325,12 @@ tally(struct incidents *e, struct incident *inc, const struct incident_alert *a)
 		memcpy(inc->top_dst, a->dst, CAP_ADDR_LEN);
 		inc->top_dport = a->dport;
 		inc->nex = evidence(a, inc->ex, INCIDENT_EXPL_MAX);
+	}
+	if (a->beacon != NULL) {
+		/* the first alert, then later contacts that count more */
+		if ((a->counted && inc->beacons++ == 0) ||
+		    a->beacon->total > inc->beacon.total)
+			inc->beacon = *a->beacon;
 	}
 	inc->alerts += a->counted != 0;
 }
@@ -989,6 +997,28 @@ summary_content(const struct incident *inc, char *buf, size_t len)
 	return 1;
 }
 
+/* A beacon: said from its evidence. */
+static void
+summary_beacon(const struct incident *inc, char *buf, size_t len)
+{
+	const struct beacon_hit *h = &inc->beacon;
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], n[32];
+	double per = h->period_s, dev = h->dev_s;
+	const char *u = "s";
+
+	if (per >= 600) {
+		per /= 60;
+		dev /= 60;
+		u = "min";
+	}
+	snprintf(buf, len,
+	    "beacon: %s contacted %s:%u %s times every %.*f %s (\u00b1%.*f "
+	    "%s), a host never seen in the baseline",
+	    addr_str(h->src, a), addr_str(h->dst, b), h->dport,
+	    incident_count_str(h->total, n), per < 10 ? 1 : 0, per, u,
+	    dev < 10 ? 1 : 0, dev, u);
+}
+
 /* Write the incident's one-line summary. */
 void
 incident_summary(const struct incident *inc, char *buf, size_t len)
@@ -1008,6 +1038,8 @@ incident_summary(const struct incident *inc, char *buf, size_t len)
 	    inc->alerts == inc->findings && inc->resp_rate > 0;
 	if (inc->flows == 0)
 		snprintf(buf, len, "no flows");
+	else if (inc->beacons > 0 && inc->beacons * 2 >= inc->alerts)
+		summary_beacon(inc, buf, len);
 	else if (!resp_only &&
 	    (summary_spread(inc, buf, len) || summary_content(inc, buf, len)))
 		return;

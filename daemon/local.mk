@@ -1,6 +1,7 @@
 noinst_LIBRARIES += daemon/libdaemon.a
 daemon_libdaemon_a_SOURCES = daemon/daemon.h daemon/log.c daemon/util.c \
 	daemon/conf.c daemon/flowcsv.c daemon/detect.c daemon/incident.c \
+	daemon/beacon.c \
 	daemon/report.c daemon/alert.c daemon/iface.c daemon/suppress.c \
 	daemon/offline.c \
 	daemon/notify.c daemon/priv.c daemon/live.c daemon/evout.c \

@@ -19,6 +19,9 @@
  *		f32 latent mean[k], axes[2k], f32 input mean[dim], axes[2 dim],
  *		u32 corners, f32 latent outline[2 corners], u32 corners,
  *		f32 input outline[2 corners]
+ *	extras	(only with header flag 2: model_extra_set() blobs)
+ *		u32 count (1 to MODEL_EXTRA_MAX), then each: u32 tag (not 0,
+ *		each once), u32 length (at most MODEL_EXTRA_MAX_BYTES), bytes
  *	trailer	u64 FNV-1a of every byte before it
  *
  * The model id is the FNV-1a of the core section: it names what was
@@ -36,7 +39,10 @@
  *
  * The baseline section is optional and announced by header flag 1, so a
  * version 2 file made before it existed still loads (with no maps: a
- * report says so) and the section is outside the model id.
+ * report says so) and the section is outside the model id.  The extras
+ * section is optional and outside the id in the same way (header flag 2):
+ * a file without it loads with no extras, and its owner (the daemon's
+ * baseline destinations) says it has none.
  */
 #include <sys/stat.h>
 
@@ -57,7 +63,8 @@
 #define FILE_TRAILER_BYTES 8
 /* Header flags this version knows; every other bit is reserved, 0. */
 #define FILE_FLAG_BASELINE 1u
-#define FILE_FLAGS_KNOWN FILE_FLAG_BASELINE
+#define FILE_FLAG_EXTRA 2u
+#define FILE_FLAGS_KNOWN (FILE_FLAG_BASELINE | FILE_FLAG_EXTRA)
 /* Enough for NET_MAX_LAYERS layers of MODEL_MAX_WIDTH squared. */
 #define FILE_MAX_BYTES (64u << 20)
 
@@ -311,6 +318,20 @@ encode_baseline(const struct model *m, struct wbuf *w)
 	put_outline(w, b->hull_input, b->nhull_input);
 }
 
+/* The extras section (model_extra_set()). */
+static void
+encode_extra(const struct model *m, struct wbuf *w)
+{
+	size_t i;
+
+	put_u32(w, (uint32_t)m->nextra);
+	for (i = 0; i < m->nextra; i++) {
+		put_u32(w, m->extra[i].tag);
+		put_u32(w, m->extra[i].len);
+		put(w, m->extra[i].p, m->extra[i].len);
+	}
+}
+
 /* Encode everything; core bounds go to lo and hi. */
 static int
 encode(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
@@ -319,13 +340,17 @@ encode(const struct model *m, struct wbuf *w, size_t *lo, size_t *hi)
 
 	put(w, FILE_MAGIC, 8);
 	put_u32(w, FILE_VERSION);
-	put_u32(w, m->map.have ? FILE_FLAG_BASELINE : 0);
+	put_u32(w,
+	    (m->map.have ? FILE_FLAG_BASELINE : 0) |
+		(m->nextra > 0 ? FILE_FLAG_EXTRA : 0));
 	put_u64(w, 0); /* length, patched below */
 	put_u64(w, m->feat_hash);
 	encode_core(m, w, lo, hi);
 	encode_info(&m->info, w);
 	if (m->map.have)
 		encode_baseline(m, w);
+	if (m->nextra > 0)
+		encode_extra(m, w);
 	if (w->oom)
 		return -ENOMEM;
 	for (i = 0; i < 8; i++)
@@ -577,6 +602,36 @@ decode_baseline(struct rbuf *r, struct model *m)
 	return 0;
 }
 
+/*
+ * Read the extras section into m: a count of 1 to MODEL_EXTRA_MAX, each
+ * tag nonzero and once, each length bounded and within the file.
+ */
+static int
+decode_extra(struct rbuf *r, struct model *m)
+{
+	uint32_t n, tag, len, i;
+	size_t k;
+	int error;
+
+	n = get_u32(r);
+	if (r->shortread || n < 1 || n > MODEL_EXTRA_MAX)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		tag = get_u32(r);
+		len = get_u32(r);
+		if (r->shortread || tag == 0 || len > MODEL_EXTRA_MAX_BYTES ||
+		    len > r->len - r->off)
+			return -EPROTO;
+		for (k = 0; k < m->nextra; k++)
+			if (m->extra[k].tag == tag)
+				return -EPROTO;
+		if ((error = model_extra_set(m, tag, r->p + r->off, len)) != 0)
+			return error;
+		r->off += len;
+	}
+	return 0;
+}
+
 /* Check the header's feature hash and dim against the caller's. */
 static int
 check_fit(const uint8_t *buf, const char *name, uint64_t feat_hash, size_t dim,
@@ -775,6 +830,8 @@ model_decode(struct model **mp, const uint8_t *buf, size_t len,
 		goto fail;
 	if ((buf[12] & FILE_FLAG_BASELINE) &&
 	    (error = decode_baseline(&r, m)) != 0)
+		goto fail;
+	if ((buf[12] & FILE_FLAG_EXTRA) && (error = decode_extra(&r, m)) != 0)
 		goto fail;
 	error = -EPROTO;
 	if (r.off != r.len)

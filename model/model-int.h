@@ -256,6 +256,12 @@ struct model {
 	float threshold_ctx; /* FLT_MAX without CTX features */
 	struct model_info info;
 	struct model_mapdata map; /* for reports; map.have may be 0 */
+	struct model_extra {
+		uint32_t tag;
+		uint32_t len;
+		uint8_t *p;
+	} extra[MODEL_EXTRA_MAX]; /* model_extra_set(); nextra used */
+	size_t nextra;
 };
 
 /* An empty model for dim features; NULL on allocation failure. */

@@ -179,11 +179,15 @@ model_groups_derive(struct model *m)
 void
 model_free(struct model *m)
 {
+	size_t i;
+
 	if (m == NULL)
 		return;
 	model_norm_release(&m->norm);
 	model_net_release(&m->net);
 	model_map_release(&m->map);
+	for (i = 0; i < m->nextra; i++)
+		free(m->extra[i].p);
 	free(m->groups.group);
 	free(m->groups.own_mask);
 	free(m->groups.ctx_mask);
@@ -432,4 +436,48 @@ model_project(const struct model *m, const float *x, float lat[2], float in[2])
 	project2(code, md->lat_mean, md->lat_axis, md->kdim, lat);
 	project2(z, md->in_mean, md->in_axis, m->dim, in);
 	return 0;
+}
+
+/* Attach a blob; see model.h. */
+int
+model_extra_set(struct model *m, uint32_t tag, const void *p, size_t len)
+{
+	struct model_extra *x = NULL;
+	uint8_t *copy;
+	size_t i;
+
+	if (tag == 0 || len > MODEL_EXTRA_MAX_BYTES)
+		return -EINVAL;
+	for (i = 0; i < m->nextra; i++)
+		if (m->extra[i].tag == tag)
+			x = &m->extra[i];
+	if (x == NULL && m->nextra == MODEL_EXTRA_MAX)
+		return -ENOSPC;
+	if ((copy = malloc(len > 0 ? len : 1)) == NULL)
+		return -ENOMEM;
+	if (len > 0)
+		memcpy(copy, p, len);
+	if (x == NULL)
+		x = &m->extra[m->nextra++];
+	else
+		free(x->p);
+	x->tag = tag;
+	x->len = (uint32_t)len;
+	x->p = copy;
+	return 0;
+}
+
+/* A blob by tag; see model.h. */
+const void *
+model_extra(const struct model *m, uint32_t tag, size_t *len)
+{
+	size_t i;
+
+	*len = 0;
+	for (i = 0; m != NULL && i < m->nextra; i++)
+		if (m->extra[i].tag == tag) {
+			*len = m->extra[i].len;
+			return m->extra[i].p;
+		}
+	return NULL;
 }

@@ -344,6 +344,30 @@ int model_load(struct model **mp, const char *path, uint64_t feat_hash,
     size_t dim, char **cause);
 
 /*
+ * Extras: opaque blobs that a caller saves with the model and reads back
+ * after model_load() (for example the daemon's set of baseline
+ * destinations).  Each has a nonzero tag; the model file keeps at most
+ * MODEL_EXTRA_MAX of them, MODEL_EXTRA_MAX_BYTES each, in an optional
+ * section outside the model id, so a file without one still loads.  The
+ * file's checksum covers them; their contents are the caller's to check.
+ */
+#define MODEL_EXTRA_MAX 4
+#define MODEL_EXTRA_MAX_BYTES (4u << 20)
+
+/*
+ * Attach a copy of p[len] under tag (not 0), replacing a blob of that tag.
+ * Returns 0; -EINVAL for tag 0 or len over MODEL_EXTRA_MAX_BYTES; -ENOSPC
+ * when MODEL_EXTRA_MAX other tags are held; -ENOMEM.
+ */
+int model_extra_set(struct model *m, uint32_t tag, const void *p, size_t len);
+
+/*
+ * The blob of tag and its length in *len, or NULL (and *len 0) when the
+ * model has none.  Valid until the next model_extra_set() or model_free().
+ */
+const void *model_extra(const struct model *m, uint32_t tag, size_t *len);
+
+/*
  * Numbers in the bottleneck code: the width of the narrowest hidden layer
  * (12 with the default layers).
  */

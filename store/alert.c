@@ -28,7 +28,7 @@ alert_check(const struct store_alert *a)
 		return -EINVAL;
 	if (!isfinite(a->score) || !isfinite(a->threshold))
 		return -EINVAL;
-	if (a->finding > STORE_FINDING_RESPONDER || a->incident_id < 0)
+	if (a->finding > STORE_FINDING_BEACON || a->incident_id < 0)
 		return -EINVAL;
 	return 0;
 }

@@ -168,6 +168,7 @@ struct store_incident {
 enum store_finding {
 	STORE_FINDING_FLOW = 0, /* the flow's own evidence is odd */
 	STORE_FINDING_RESPONDER = 1, /* the responder's context is odd */
+	STORE_FINDING_BEACON = 2, /* periodic contact with a new host */
 };
 
 /* What store_alert_put() did with an alert. */

@@ -2144,7 +2144,7 @@ static const struct meaning_case meaning_cases[] = {
     {"a weight of -1.7e38 (NaN scores)", MF_PARAM, -1.7e38,
 	"parameter 5 is -1.7e+38, beyond +-1e+06"},
     {"a weight of 1e6", MF_PARAM, 1e6, NULL},
-    {"reserved flag bit 1", MF_FLAGS, 2.0, "reserved header flags 0x2"},
+    {"reserved flag bit 2", MF_FLAGS, 4.0, "reserved header flags 0x4"},
     {"reserved flag bit 31", MF_FLAGS, 2147483648.0,
 	"reserved header flags 0x80000000 are set"},
 };
@@ -2244,6 +2244,64 @@ START_TEST(test_file_meaning)
 END_TEST
 
 /* The same through model_load, with the message in full. */
+/*
+ * Extras: a blob set on a model comes back after encode and decode, a
+ * model without one has none, and a section whose count, tag or length
+ * does not hold (checksum valid) is refused.
+ */
+START_TEST(test_file_extras)
+{
+	static const uint8_t blob[] = {1, 2, 3, 4, 5, 6, 7};
+	struct model *m = small_copy(), *back = NULL;
+	const uint8_t *p;
+	uint8_t *buf;
+	size_t len, n, off;
+	/* the section's bytes after the baseline: count, tag, length */
+	static const struct {
+		size_t at; /* from the section's start */
+		uint32_t v;
+		const char *what;
+	} bad[] = {{0, 0, "count 0"}, {0, MODEL_EXTRA_MAX + 1, "count 5"},
+	    {4, 0, "tag 0"}, {8, 1000, "length past the file"},
+	    {8, 6, "length short of the section"}};
+	size_t i;
+
+	ck_assert_msg(model_extra(m, 7, &n) == NULL && n == 0,
+	    "a model made without extras should have none");
+	ck_assert_int_eq(model_extra_set(m, 0, blob, sizeof(blob)), -EINVAL);
+	ck_assert_int_eq(model_extra_set(m, 7, blob, sizeof(blob)), 0);
+	buf = encode_valid(m, &len);
+	ck_assert_msg(
+	    model_decode(&back, buf, len, "x", FEAT_HASH, SMALL_DIM, NULL) == 0,
+	    "a model with an extra should decode");
+	p = model_extra(back, 7, &n);
+	ck_assert_msg(p != NULL && n == sizeof(blob), "the extra should load");
+	ck_assert_mem_eq(p, blob, sizeof(blob));
+	ck_assert_str_eq(model_info(back)->id, model_info(m)->id);
+	model_free(back);
+	/* the section is the last before the trailer: 12 + 7 bytes */
+	off = len - 8 - (12 + sizeof(blob));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *c = malloc(len);
+		int k;
+
+		memcpy(c, buf, len);
+		for (k = 0; k < 4; k++)
+			c[off + bad[i].at + (size_t)k] =
+			    (uint8_t)(bad[i].v >> (8 * k));
+		resum(c, len);
+		back = NULL;
+		ck_assert_msg(model_decode(&back, c, len, "x", FEAT_HASH,
+				  SMALL_DIM, NULL) == -EPROTO,
+		    "extras with %s should be refused", bad[i].what);
+		ck_assert_msg(back == NULL, "a refused file yields no model");
+		free(c);
+	}
+	free(buf);
+	model_free(m);
+}
+END_TEST
+
 START_TEST(test_file_meaning_on_disk)
 {
 	struct model *m = NULL, *copy = small_copy();
@@ -2467,6 +2525,7 @@ file_suite(void)
 	tcase_add_test(tc, test_file_not_a_model);
 	tcase_add_loop_test(tc, test_file_meaning, 0, (int)NMEANING);
 	tcase_add_test(tc, test_file_meaning_on_disk);
+	tcase_add_test(tc, test_file_extras);
 	tcase_add_test(tc, test_file_constant_baseline);
 	tcase_add_test(tc, test_file_baseline);
 	suite_add_tcase(s, tc);

@@ -48,3 +48,9 @@ update-docs: anomd$(EXEEXT)
 
 anomdconfdir = $(sysconfdir)/anomd
 dist_anomdconf_DATA = etc/anomd.conf
+
+check_PROGRAMS += tests/check_beacon
+TESTS += tests/check_beacon
+tests_check_beacon_SOURCES = tests/check_beacon.c
+tests_check_beacon_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_beacon_LDADD = $(DAEMON_LDADD) $(CHECK_LIBS)
