@@ -1218,4 +1218,9 @@ detect_print_totals(const struct detector *d, FILE *fp)
 	    d->st.findings, d->st.findings == 1 ? "" : "s", d->st.suppressed,
 	    d->st.suppressed == 1 ? "" : "s", d->st.incidents,
 	    d->st.incidents == 1 ? "" : "s");
+	if (d->st.beacons > 0)
+		fprintf(fp,
+		    "beacons: %" PRIu64 " periodic contact%s with hosts "
+		    "never seen in the baseline\n",
+		    d->st.beacons, d->st.beacons == 1 ? "" : "s");
 }

@@ -695,10 +695,12 @@ fill_detect(struct live *L, struct metrics_out *mo)
 	    "flow records taken into a baseline", ds->baseline);
 	metrics_put(mo, C, "records_scored", "flow records scored", ds->scored);
 	metrics_put_label(mo, C, "detections",
-	    "flow alerts and responder findings raised, by kind", "kind",
-	    "flow", ds->alerts);
+	    "flow alerts, responder findings and beacons raised, by kind",
+	    "kind", "flow", ds->alerts);
 	metrics_put_label(
 	    mo, C, "detections", "", "kind", "responder", ds->findings);
+	metrics_put_label(
+	    mo, C, "detections", "", "kind", "beacon", ds->beacons);
 	metrics_put(mo, C, "client_flows_blamed",
 	    "client flows blamed on their responder, not alerted",
 	    ds->suppressed);

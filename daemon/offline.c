@@ -16,8 +16,9 @@
 
 #define OFFLINE_BATCH 4096 /* frames per dispatch */
 #define OFFLINE_TOP_MAX 50
-#define OFFLINE_FLUSH_RECORDS 8192 /* flush the store every this many records  \
-				    */
+#define OFFLINE_FLUSH_RECORDS                                                  \
+	8192 /* flush the store every this many records                        \
+	      */
 #define OFFLINE_MAX_PENDING 65536 /* queued writes: ample for 8192 records */
 #define OFFLINE_CACHE_KIB (64 * 1024) /* SQLite's page cache, KiB */
 

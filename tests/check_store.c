@@ -1284,7 +1284,7 @@ START_TEST(test_put_rejects)
 	ck_assert_msg(store_alert_put(st, &a, NULL) == -EINVAL,
 	    "a NaN score should be -EINVAL");
 	mk_alert(&a, 0, T0_US);
-	a.finding = 2;
+	a.finding = STORE_FINDING_BEACON + 1;
 	ck_assert_msg(store_alert_put(st, &a, NULL) == -EINVAL,
 	    "an unknown finding kind should be -EINVAL");
 	mk_alert(&a, 0, T0_US);
