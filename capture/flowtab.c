@@ -836,6 +836,9 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	    (p->proto == 17 || p->proto == 6))
 		dns_update(f, p);
 	cls = classify(f);
+	/* Already last of its class (a run of packets of one flow): stays. */
+	if (cls == f->fclass && ft->cls[cls].tail == i)
+		return;
 	ilist_remove(&ft->cls[f->fclass], ft->f, sizeof(*f), FLOW_LINK, i);
 	f->fclass = (uint8_t)cls;
 	ilist_append(&ft->cls[cls], ft->f, sizeof(*f), FLOW_LINK, i);
