@@ -572,10 +572,22 @@ void detect_free(struct detector *d);
 /*
  * Take one flow record: learn from it or score it.  A raised alert or
  * finding goes to the alert writer (detect_opts.out).  res (or NULL) gets
- * the result; returns res->decision.
+ * the result; returns res->decision.  With res NULL a record to score may
+ * be held (copied) and scored with up to 63 others as one block, which is
+ * three times faster; DETECT_NONE is returned then.  Held records are
+ * decided, in order and exactly as one by one, when the block is full, at
+ * detect_drain(), and before anything that changes the model, the
+ * baseline or the incidents (detect_flush, detect_retrain, detect_train,
+ * detect_job_take, detect_job_finish) or a call with res set.
  */
 enum detect_decision detect_record(
     struct detector *d, const struct flow_record *r, struct detect_result *res);
+/*
+ * Decide on the records detect_record() holds now.  A live daemon calls it
+ * after each batch of packets, so that an alert never waits for the block
+ * to fill.
+ */
+void detect_drain(struct detector *d);
 /*
  * Make res's explanation (ex, nex) if it is not made yet: the features of
  * the raised group carrying most of the error.  Valid for the result of

@@ -54,6 +54,11 @@
  * it is 5 s old (hostctx.c); only before that can they read low.
  */
 #define WARM_FLOWS_S 5u
+/*
+ * Records scored as one block: the network's matrix products run on 64
+ * rows at once rather than on one, three times the rows a second.
+ */
+#define DETECT_BATCH 64
 
 /* A closed incident, as the summary shows it. */
 struct detect_incident {
@@ -79,7 +84,19 @@ struct detector {
 	uint8_t groups[FEAT_COUNT]; /* MODEL_GROUP_* of each feature */
 	uint64_t warm_from_us; /* first record's start: host context's age */
 	int warm_done; /* every context window has been observed */
+	uint32_t warm_win_s[FEAT_COUNT]; /* see warm_windows() */
 	struct flow_record warm; /* the record being scored, counts raised */
+	/*
+	 * Records held to be scored as one block (detect_record() without a
+	 * result): the records as given, the features scored (warm_up()
+	 * applied), and whether warm_up() raised any, in which case the
+	 * raised record is in held_w.
+	 */
+	struct flow_record held[DETECT_BATCH], held_w[DETECT_BATCH];
+	float held_x[DETECT_BATCH * FEAT_COUNT];
+	struct model_split held_split[DETECT_BATCH];
+	uint8_t held_raised[DETECT_BATCH];
+	size_t nheld;
 	struct beacon *beacon; /* periodic contact with new hosts */
 	/* incidents */
 	struct incidents *inc;
@@ -108,6 +125,7 @@ struct detector {
 	size_t ntop;
 };
 
+static void warm_windows(uint32_t win[FEAT_COUNT]);
 static void score(
     struct detector *d, const struct flow_record *r, struct detect_result *res);
 static void incident_cb(
@@ -288,6 +306,7 @@ detect_create(const struct detect_opts *o)
 						      : MODEL_XFORM_LINEAR;
 	d->caprows = o->conf->baseline_max_flows;
 	feature_groups(d->groups);
+	warm_windows(d->warm_win_s);
 	d->inc = incidents_create(
 	    (uint64_t)o->conf->incident_gap_seconds * 1000000u, incident_cb, d);
 	beacon_setup(d);
@@ -398,6 +417,7 @@ detect_job_take(struct detector *d)
 {
 	struct detect_job *j;
 
+	detect_drain(d); /* the held records belong to the old baseline */
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		fatal("detect: job");
 	j->rc = detect_model_params(d->o.conf, &j->p, j->groups, &j->cause);
@@ -456,6 +476,7 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 	char *cause = NULL;
 	int rc = j->rc;
 
+	detect_drain(d); /* scored by the model they came under */
 	d->training = 0;
 	if (rc != 0) {
 		log_warnx("model: training failed: %s",
@@ -506,6 +527,7 @@ detect_retrain(struct detector *d)
 {
 	int err;
 
+	detect_drain(d);
 	if (d->training)
 		return 0;
 	/* rows and keep are allocated, moved and freed together. */
@@ -927,9 +949,7 @@ expire(struct detector *d, uint64_t ts_us)
 static const struct flow_record *
 warm_up(struct detector *d, const struct flow_record *r, struct flow_record *w)
 {
-	const struct feat_desc *fd = feat_table();
-	const char *u;
-	uint64_t age_us, win_s;
+	uint64_t age_us;
 	int i, raised = 0, young = 0;
 	float med;
 
@@ -938,25 +958,46 @@ warm_up(struct detector *d, const struct flow_record *r, struct flow_record *w)
 	age_us = r->ts_last_us > d->warm_from_us
 	    ? r->ts_last_us - d->warm_from_us
 	    : 0;
-	*w = *r;
 	for (i = 0; i < FEAT_COUNT; i++) {
-		if (feat_group_of(i) == FG_FLOW ||
-		    (u = strrchr(fd[i].name, '_')) == NULL ||
-		    (win_s = strtoull(u + 1, NULL, 10)) == 0)
-			continue;
-		if (strcmp(fd[i].unit, "flows") == 0 && win_s > WARM_FLOWS_S)
-			win_s = WARM_FLOWS_S;
-		if (age_us >= win_s * 1000000u)
+		if (d->warm_win_s[i] == 0 ||
+		    age_us >= d->warm_win_s[i] * 1000000u)
 			continue;
 		young = 1;
 		med = model_median(d->model, (size_t)i);
-		if (w->feat[i] < med) {
+		if (r->feat[i] < med) {
+			if (!raised)
+				*w = *r;
 			w->feat[i] = med;
 			raised = 1;
 		}
 	}
 	d->warm_done = !young;
 	return raised ? w : r;
+}
+
+/*
+ * The window warm_up() waits out for each feature, in seconds: the _1s,
+ * _10s or _60s at the end of an init_* or resp_* feature's name (flow
+ * counts only WARM_FLOWS_S), 0 for the others.
+ */
+static void
+warm_windows(uint32_t win[FEAT_COUNT])
+{
+	const struct feat_desc *fd = feat_table();
+	unsigned long long w;
+	const char *u;
+	int i;
+
+	for (i = 0; i < FEAT_COUNT; i++) {
+		win[i] = 0;
+		if (feat_group_of(i) == FG_FLOW ||
+		    (u = strrchr(fd[i].name, '_')) == NULL ||
+		    (w = strtoull(u + 1, NULL, 10)) == 0)
+			continue;
+		if (strcmp(fd[i].unit, "flows") == 0 && w > WARM_FLOWS_S)
+			w = WARM_FLOWS_S;
+		win[i] = (uint32_t)w;
+	}
 }
 
 /*
@@ -997,10 +1038,14 @@ beacon_check(struct detector *d, struct detect_result *res)
 	raise_alert(d, res);
 }
 
-/* Score one record and decide: flow alert, responder finding or nothing. */
+/*
+ * Decide on record r (as given) whose scored form is x (warm_up() applied)
+ * with the split scores sp: flow alert, responder finding or nothing.
+ */
 static void
-score(
-    struct detector *d, const struct flow_record *r, struct detect_result *res)
+decide(struct detector *d, const struct flow_record *r,
+    const struct flow_record *x, const struct model_split *sp,
+    struct detect_result *res)
 {
 	const struct model_info *mi = model_info(d->model);
 
@@ -1008,7 +1053,7 @@ score(
 	res->r = r;
 	res->det = d;
 	res->explained = 0;
-	r = warm_up(d, r, &d->warm);
+	r = x;
 	d->cur.r = r; /* what an explanation asked for later reads */
 	d->cur.done = 0;
 	res->finding = STORE_FINDING_FLOW;
@@ -1016,7 +1061,7 @@ score(
 	res->score = res->threshold = 0;
 	res->model_id = mi->id;
 	res->nex = 0;
-	model_score_split(d->model, r->feat, &res->split);
+	res->split = *sp;
 	d->st.scored++;
 	expire(d, r->ts_last_us);
 	if ((res->split.own > mi->threshold_own ||
@@ -1053,6 +1098,53 @@ score(
 		report_record(d->o.report, d->model, res);
 }
 
+/* Score one record now and decide. */
+static void
+score(
+    struct detector *d, const struct flow_record *r, struct detect_result *res)
+{
+	const struct flow_record *x = warm_up(d, r, &d->warm);
+	struct model_split sp;
+
+	model_score_split(d->model, x->feat, &sp);
+	decide(d, r, x, &sp, res);
+}
+
+/*
+ * Score the held records as one block and decide on each in order: the
+ * same decisions, bit for bit, as scoring them one by one.
+ */
+void
+detect_drain(struct detector *d)
+{
+	struct detect_result res;
+	size_t i, n = d->nheld;
+
+	if (n == 0)
+		return;
+	d->nheld = 0;
+	model_score_split_batch(d->model, d->held_x, n, d->held_split);
+	for (i = 0; i < n; i++)
+		decide(d, &d->held[i],
+		    d->held_raised[i] ? &d->held_w[i] : &d->held[i],
+		    &d->held_split[i], &res);
+}
+
+/* Hold record r for detect_drain(), draining when the block is full. */
+static void
+hold(struct detector *d, const struct flow_record *r)
+{
+	size_t i = d->nheld;
+	const struct flow_record *x;
+
+	d->held[i] = *r;
+	x = warm_up(d, &d->held[i], &d->held_w[i]);
+	d->held_raised[i] = x != &d->held[i];
+	memcpy(d->held_x + i * FEAT_COUNT, x->feat, sizeof(x->feat));
+	if (++d->nheld == DETECT_BATCH)
+		detect_drain(d);
+}
+
 /* Take one flow record. */
 enum detect_decision
 detect_record(
@@ -1082,6 +1174,11 @@ detect_record(
 	}
 	if (d->model == NULL || d->o.train_only)
 		return res->decision;
+	if (res == &local) {
+		hold(d, r); /* nobody waits for the result */
+		return DETECT_NONE;
+	}
+	detect_drain(d);
 	score(d, r, res);
 	return res->decision;
 }
@@ -1090,6 +1187,7 @@ detect_record(
 void
 detect_flush(struct detector *d)
 {
+	detect_drain(d);
 	incidents_flush(d->inc);
 	d->st.incidents = incidents_count(d->inc);
 }

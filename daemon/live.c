@@ -194,8 +194,10 @@ capture_read(struct live *L)
 	if (L->src == NULL)
 		return;
 	if (cap_source_dispatch(
-		L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) >= 0)
+		L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) >= 0) {
+		detect_drain(L->det); /* no alert waits for a full block */
 		return;
+	}
 	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
 	    cause ? cause : "capture: read failed");
 	log_warnx("%s; capture closed, reopening after %d s, then doubling "
@@ -421,6 +423,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	capture_read(L);
 	capture_reopen(L, now);
 	flowtab_expire(L->ft, now);
+	detect_drain(L->det);
 	maybe_train(L);
 	flush_store(L);
 	retain(L, now);
