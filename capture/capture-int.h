@@ -117,14 +117,19 @@ void hostctx_free(struct hostctx *hc);
 void hostctx_expire(struct hostctx *hc, uint64_t now_us);
 /*
  * A flow starts: update both hosts, then fill *iv and *rv with the views of
- * the initiator and the responder just after counting it.
+ * the initiator and the responder just after counting it.  Returns where
+ * the initiator's record is: a hint for hostctx_flow_end().
  */
-void hostctx_flow_start(struct hostctx *hc, uint64_t now_us,
+uint32_t hostctx_flow_start(struct hostctx *hc, uint64_t now_us,
     const uint8_t *init, const uint8_t *resp, uint16_t resp_port,
     struct host_view *iv, struct host_view *rv);
-/* A flow ends: record whether it failed, for the initiator. */
-void hostctx_flow_end(
-    struct hostctx *hc, uint64_t now_us, const uint8_t *init, int failed);
+/*
+ * A flow ends: record whether it failed, for the initiator.  hint is what
+ * hostctx_flow_start() returned for the flow (any value is safe: a record
+ * that no longer holds init is looked up instead).
+ */
+void hostctx_flow_end(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
+    uint32_t hint, int failed);
 /*
  * Read the context of the initiator and the responder at now_us into *iv
  * and *rv, with flow counts corrected for the table's cold start.
@@ -148,6 +153,7 @@ float hostctx_warm_factor(float tau_s, float t_s);
  */
 struct host_view_pair {
 	uint16_t v[16];
+	uint32_t init_hint; /* hostctx_flow_start()'s return */
 };
 
 /* Pack two views; unpack restores them (unused view fields are 0). */

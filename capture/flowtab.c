@@ -367,7 +367,8 @@ deliver_end(struct flowtab *ft, const struct flow *f, uint32_t i, uint64_t t,
 
 	host_view_unpack(&ft->ctx[i], &iv, &rv);
 	if (why != FLOW_END_ACTIVE)
-		hostctx_flow_end(ft->hc, t, f->src, flow_failed(f));
+		hostctx_flow_end(
+		    ft->hc, t, f->src, ft->ctx[i].init_hint, flow_failed(f));
 	memset(&rec, 0, sizeof(rec));
 	rec.id = f->id;
 	rec.ipver = f->ipver;
@@ -394,12 +395,14 @@ deliver_event(void *slot, void *arg)
 	struct flow_event *ev = slot;
 	struct flowtab *ft = arg;
 	struct host_view iv, rv;
+	uint32_t hint;
 
 	switch (ev->kind) {
 	case EV_START:
-		hostctx_flow_start(ft->hc, ev->t, ev->u.s.src, ev->u.s.dst,
-		    ev->u.s.dport, &iv, &rv);
+		hint = hostctx_flow_start(ft->hc, ev->t, ev->u.s.src,
+		    ev->u.s.dst, ev->u.s.dport, &iv, &rv);
 		host_view_pack(&iv, &rv, &ft->ctx[ev->slot]);
+		ft->ctx[ev->slot].init_hint = hint;
 		break;
 	case EV_END:
 		deliver_end(

@@ -386,7 +386,7 @@ read_views(const struct hostctx *hc, const struct host *hi,
 }
 
 /* A flow from init to resp:resp_port starts at now_us. */
-void
+uint32_t
 hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     const uint8_t *resp, uint16_t resp_port, struct host_view *iv,
     struct host_view *rv)
@@ -412,6 +412,7 @@ hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
 		hr->in[w] += 1.0f;
 	slot_hit(hr->peers, init, CAP_ADDR_LEN, now_us);
 	read_views(hc, hi, hr, now_us, iv, rv);
+	return ii;
 }
 
 /*
@@ -420,11 +421,15 @@ hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
  * for it: what it would hold is one ended flow and nothing else.
  */
 void
-hostctx_flow_end(
-    struct hostctx *hc, uint64_t now_us, const uint8_t *init, int failed)
+hostctx_flow_end(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
+    uint32_t hint, int failed)
 {
-	uint32_t i = find(hc, init, bucket_of(hc, init));
+	uint32_t i = hint;
 	struct host *h;
+
+	if (i >= hc->fresh || hc->h[i].bucket == HC_FREE ||
+	    !addr_eq(hc->h[i].addr, init))
+		i = find(hc, init, bucket_of(hc, init));
 
 	if (i == ILIST_NONE || now_us > hc->h[i].last_us + HC_IDLE_US)
 		return;

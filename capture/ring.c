@@ -40,6 +40,7 @@ struct ring {
 	_Atomic uint64_t tail; /* slots below it are handled */
 	char pad2[56];
 	_Atomic int prod_wait, cons_wait, stop;
+	_Atomic uint64_t prod_want; /* the tail a waiting producer needs */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_prod, cv_cons;
 	pthread_t thr;
@@ -75,12 +76,15 @@ publish_head(struct ring *r, int force)
 	}
 }
 
-/* Publish the consumer's tail; wake the producer if it waits. */
+/*
+ * Publish the consumer's tail; wake the producer if it waits and the tail
+ * has reached what it waits for.
+ */
 static void
 publish_tail(struct ring *r, uint64_t t)
 {
 	atomic_store(&r->tail, t);
-	if (atomic_load(&r->prod_wait)) {
+	if (atomic_load(&r->prod_wait) && t >= atomic_load(&r->prod_want)) {
 		pthread_mutex_lock(&r->mu);
 		pthread_cond_signal(&r->cv_prod);
 		pthread_mutex_unlock(&r->mu);
@@ -99,6 +103,7 @@ wait_tail(struct ring *r, uint64_t want)
 		cpu_relax();
 	}
 	pthread_mutex_lock(&r->mu);
+	atomic_store(&r->prod_want, want);
 	atomic_store(&r->prod_wait, 1);
 	while ((r->ptail = atomic_load(&r->tail)) < want)
 		pthread_cond_wait(&r->cv_prod, &r->mu);
@@ -184,8 +189,13 @@ void *
 ring_slot(struct ring *r)
 {
 	if (r->phead - r->ptail > r->mask) {
+		/*
+		 * Full: wait until a quarter of the ring is free, so that a
+		 * producer faster than the consumer sleeps once per quarter
+		 * ring rather than once per slot.
+		 */
 		publish_head(r, 1);
-		wait_tail(r, r->phead - r->mask);
+		wait_tail(r, r->phead - r->mask + (r->mask + 1) / 4);
 	}
 	return r->slots + (size_t)(r->phead & r->mask) * r->slot_size;
 }

@@ -38,62 +38,90 @@ static const char digit_pairs[201] = "00010203040506070809"
 				     "80818283848586878889"
 				     "90919293949596979899";
 
-/* Write an unsigned decimal at p; returns its length. */
+/* Decimal digits of v. */
+static inline size_t
+digits_u64(uint64_t v)
+{
+	size_t n = 1;
+
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/*
+ * Write an unsigned decimal at p; returns its length.  The digits go
+ * straight to their places, two at a time, from the last.
+ */
 static size_t
 fmt_u64(char *p, uint64_t v)
 {
-	char tmp[24], *t = tmp + sizeof(tmp);
-	size_t n;
+	size_t n, i;
 
 	if (v < 10) {
 		*p = (char)('0' + v);
 		return 1;
 	}
+	if (v < 100) {
+		memcpy(p, digit_pairs + 2 * v, 2);
+		return 2;
+	}
+	n = i = digits_u64(v);
 	while (v >= 100) {
-		t -= 2;
-		memcpy(t, digit_pairs + 2 * (v % 100), 2);
+		i -= 2;
+		memcpy(p + i, digit_pairs + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		t -= 2;
-		memcpy(t, digit_pairs + 2 * v, 2);
-	} else
-		*--t = (char)('0' + v);
-	n = (size_t)(tmp + sizeof(tmp) - t);
-	memcpy(p, t, n);
+	if (v >= 10)
+		memcpy(p + i - 2, digit_pairs + 2 * v, 2);
+	else
+		p[i - 1] = (char)('0' + v);
 	return n;
 }
 
 /*
  * Write v with at most six decimals, trailing zeros dropped; values too
- * large for that, or not finite, fall back to %g.
+ * large for that, or not finite, fall back to %g.  Zero, the commonest
+ * value, and whole numbers take the short paths; the six decimals are
+ * written as three digit pairs.
  */
 static size_t
 fmt_feat(char *p, float v)
 {
-	double d = v, a = fabs(d);
-	uint64_t scaled, ip, fp;
-	size_t n = 0;
-	int digits;
+	double d = v, a;
+	uint64_t scaled, ip;
+	uint32_t fp;
+	size_t n = 0, digits;
+	char dec[6];
 
+	if (v == 0.0f) {
+		*p = '0';
+		return 1;
+	}
+	a = fabs(d);
 	if (!isfinite(d) || a >= 1e12)
 		return (size_t)snprintf(p, 24, "%g", d);
-	if (d >= 0 && d == (double)(uint64_t)d) /* counts: most features */
+	/* counts, most features: whole and below 2^24, exact as a float */
+	if (v > 0.0f && v < 16777216.0f && (float)(uint32_t)v == v)
+		return fmt_u64(p, (uint32_t)v);
+	if (d > 0 && d == (double)(uint64_t)d)
 		return fmt_u64(p, (uint64_t)d);
 	if (d < 0)
 		p[n++] = '-';
 	scaled = (uint64_t)(a * 1e6 + 0.5);
 	ip = scaled / 1000000u;
-	fp = scaled % 1000000u;
+	fp = (uint32_t)(scaled % 1000000u);
 	n += fmt_u64(p + n, ip);
 	if (fp == 0)
 		return n == 2 && ip == 0 ? (p[0] = '0', 1) : n;
 	p[n++] = '.';
-	for (digits = 6; fp % 10 == 0; digits--)
-		fp /= 10;
-	for (int i = digits - 1; i >= 0; i--, fp /= 10)
-		p[n + (size_t)i] = (char)('0' + fp % 10);
-	return n + (size_t)digits;
+	memcpy(dec, digit_pairs + 2 * (fp / 10000u), 2);
+	memcpy(dec + 2, digit_pairs + 2 * (fp / 100u % 100u), 2);
+	memcpy(dec + 4, digit_pairs + 2 * (fp % 100u), 2);
+	for (digits = 6; dec[digits - 1] == '0'; digits--)
+		;
+	memcpy(p + n, dec, 6);
+	return n + digits;
 }
 
 /* Append a string at p; returns its length. */

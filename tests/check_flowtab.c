@@ -334,7 +334,11 @@ START_TEST(test_view_packing)
 	size_t i;
 	int w;
 
-	ck_assert_uint_le(flowtab_bytes_per_flow(), 264);
+	/*
+	 * 224 B of flow, 8 of buckets, 32 of host views and 4 of the hint to
+	 * the initiator's host record that spares its lookup at the end.
+	 */
+	ck_assert_uint_le(flowtab_bytes_per_flow(), 268);
 	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
 		memset(&iv, 0, sizeof(iv));
 		memset(&rv, 0, sizeof(rv));
