@@ -89,8 +89,8 @@ capthread_create(const struct capthread_opts *o)
 	ct->o = *o;
 	snprintf(ct->conf_iface, sizeof(ct->conf_iface), "%s",
 	    o->iface ? o->iface : "");
-	snprintf(ct->filter, sizeof(ct->filter), "%s",
-	    o->filter ? o->filter : "");
+	snprintf(
+	    ct->filter, sizeof(ct->filter), "%s", o->filter ? o->filter : "");
 	if ((ct->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal("capture: eventfd");
 	pthread_mutex_init(&ct->mu, NULL);
@@ -122,8 +122,8 @@ choose_iface(struct capthread *ct, char **cause)
 	const char *how;
 
 	if (ct->conf_iface[0] != '\0') {
-		snprintf(ct->cur.iface, sizeof(ct->cur.iface), "%s",
-		    ct->conf_iface);
+		snprintf(
+		    ct->cur.iface, sizeof(ct->cur.iface), "%s", ct->conf_iface);
 		return 0;
 	}
 	if (iface_default(
@@ -322,10 +322,12 @@ capthread_main(void *arg)
 		}
 		if (ct->src == NULL) {
 			reopen(ct, now);
-			deadline = ct->last_reopen_us + ct->reopen_s * 1000000ull;
+			deadline =
+			    ct->last_reopen_us + ct->reopen_s * 1000000ull;
 			if (ct->src == NULL)
 				sleep_until(ct,
-				    deadline < next_tick ? deadline : next_tick);
+				    deadline < next_tick ? deadline
+							 : next_tick);
 			continue;
 		}
 		if ((n = read_batch(ct)) != 0)
