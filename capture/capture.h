@@ -25,6 +25,7 @@ struct cap_source_opts {
 	int promisc; /* promiscuous mode (live) */
 	int buffer_bytes; /* kernel buffer size, 0 = libpcap default */
 	int immediate; /* immediate mode (live) */
+	int timeout_ms; /* packet buffer timeout (live, not immediate) */
 	const char *filter; /* BPF filter expression or NULL */
 };
 

@@ -56,6 +56,13 @@ open_live(const struct cap_source_opts *o, char **cause)
 	if (o->buffer_bytes > 0)
 		pcap_set_buffer_size(p, o->buffer_bytes);
 	pcap_set_immediate_mode(p, o->immediate != 0);
+	/*
+	 * Without immediate mode the kernel hands TPACKET_V3 blocks over when
+	 * they are full or this old; the reader polls, so it only bounds
+	 * latency.
+	 */
+	if (o->timeout_ms > 0)
+		pcap_set_timeout(p, o->timeout_ms);
 	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO);
 	if ((rc = pcap_activate(p)) < 0) {
 		/* libpcap's detail often repeats the status; say it once. */

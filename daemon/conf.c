@@ -68,6 +68,17 @@ static const struct conf_key conf_keys[] = {
 	"put the interface in promiscuous mode"),
     NUM("buffer_size", CONF_SIZE, buffer_size, 16 * MiB, 0, 2 * GiB - 1,
 	"bytes", "kernel capture buffer; 0 keeps libpcap's default"),
+    NUM("capture_timeout_ms", CONF_UINT, capture_timeout_ms, 100, 0, 1000,
+	"milliseconds",
+	"packet buffer timeout: the kernel hands packets over in blocks at "
+	"least this often; 0 = immediate mode (a wake-up per packet)"),
+    NUM("capture_batch", CONF_UINT, capture_batch, 4096, 0, 1048576, "packets",
+	"packets the capture thread reads at a time; 0 = all "
+	"there are"),
+    NUM("record_queue", CONF_UINT, record_queue, 65536, 256, 16777216,
+	"records",
+	"flow records waiting for scoring; when full, capture waits and "
+	"the kernel drops (counted)"),
     NUM("flow_memcap", CONF_SIZE, flow_memcap, 64 * MiB, 64 * KiB, 64 * GiB,
 	"bytes",
 	"memory for flow state; at the cap the oldest flow is evicted"),

@@ -95,6 +95,7 @@ struct anomd_conf {
 	uint32_t snaplen;
 	uint32_t promisc;
 	uint64_t buffer_size;
+	uint32_t capture_timeout_ms, capture_batch, record_queue;
 	uint64_t flow_memcap, host_memcap;
 	struct flow_timeouts to;
 	uint32_t baseline_seconds, baseline_min_flows, baseline_max_flows;
@@ -1092,6 +1093,100 @@ int priv_handover(const char *dir, int own_dir, const char *const *names,
  * Always set PR_SET_NO_NEW_PRIVS.  Exits with a message on any failure.
  */
 void priv_drop(const char *user, uid_t uid, gid_t gid);
+
+/* ---- recq.c: flow records from the capture side to the loop ------------ */
+
+#ifndef RECQ_MAX_RECORDS
+#define RECQ_MAX_RECORDS (16u * 1024 * 1024) /* records a queue may hold */
+#endif
+
+struct recq;
+
+struct recq_stats {
+	uint64_t capacity; /* records the queue holds */
+	uint64_t put, taken; /* records in, records handed back */
+	uint64_t queued; /* records waiting now */
+	uint64_t high_water; /* most records ever waiting */
+	uint64_t full_waits; /* times the producer found it full and waited */
+};
+
+/*
+ * Create a queue of nrec records (1 to RECQ_MAX_RECORDS); NULL with errno
+ * set.  One producer thread, one consumer (the event loop).
+ */
+struct recq *recq_create(size_t nrec);
+/* Free a queue; NULL does nothing.  Neither side may use it any more. */
+void recq_free(struct recq *q);
+/* An eventfd that is readable when records wait or the queue was closed. */
+int recq_fd(const struct recq *q);
+/* Producer: copy rec in, waiting while the queue is full. */
+void recq_put(struct recq *q, const struct flow_record *rec);
+/* Producer: no more records will come; wakes the consumer. */
+void recq_close(struct recq *q);
+/*
+ * Consumer: point *recs at the records waiting at the front, in place, and
+ * return how many (a contiguous run; 0 when empty).  They stay valid until
+ * recq_release().
+ */
+size_t recq_peek(struct recq *q, const struct flow_record **recs);
+/* Consumer: hand the first n records of the last peek back. */
+void recq_release(struct recq *q, size_t n);
+/*
+ * Consumer: block until a record waits or the queue is closed; returns 1
+ * when it is closed and empty, else 0.  For the shutdown only.
+ */
+int recq_wait(struct recq *q);
+/* A consistent copy of the counters into *st. */
+void recq_stats(struct recq *q, struct recq_stats *st);
+
+/* ---- capthread.c: the capture thread ------------------------------------ */
+
+struct capthread;
+
+struct capthread_opts {
+	const char *iface; /* interface, or "" to choose one (copied) */
+	const char *filter; /* BPF filter or "" (copied) */
+	int snaplen, promisc, buffer_bytes;
+	int timeout_ms; /* packet buffer timeout; 0 = immediate mode */
+	int batch; /* packets per read; 0 = all there are */
+};
+
+/* What the capture thread last published (once a second and at exit). */
+struct capthread_snap {
+	struct cap_stats cs; /* the flow table's counters */
+	int up; /* a capture is open */
+	char error[256]; /* why it is not, or "" */
+	char iface[CONF_STR_MAX]; /* the interface captured on, or "" */
+	uint64_t kern_recv, kern_drop, kern_ifdrop; /* over every capture */
+	uint64_t errors; /* read failures that closed a capture */
+	uint64_t reopen_fails;
+};
+
+/* Create a capture thread's state (no thread yet).  Exits on OOM. */
+struct capthread *capthread_create(const struct capthread_opts *o);
+/*
+ * Open the capture on the caller's thread (at start-up, before privileges
+ * are dropped); 0, or -errno with *cause (caller frees).  The thread
+ * retries a capture that is not open.
+ */
+int capthread_open(struct capthread *ct, char **cause);
+/*
+ * Start the thread on flow table ft (created threaded; the thread owns it
+ * until capthread_join) feeding record queue q, which it closes at the end;
+ * 0 or -errno.
+ */
+int capthread_start(struct capthread *ct, struct flowtab *ft, struct recq *q);
+/*
+ * Ask the thread to stop: it closes the capture, flushes the flow table
+ * (FLOW_END_SHUTDOWN) and closes the record queue.  Does not wait.
+ */
+void capthread_stop(struct capthread *ct);
+/* Wait for a stopped thread to end. */
+void capthread_join(struct capthread *ct);
+/* Copy the last published snapshot into *s. */
+void capthread_snapshot(struct capthread *ct, struct capthread_snap *s);
+/* Free the state (after capthread_join); NULL does nothing. */
+void capthread_free(struct capthread *ct);
 
 /* ---- live.c ------------------------------------------------------------- */
 

@@ -1,8 +1,21 @@
 /*
- * The live daemon: one libevent loop drives the capture descriptor (a
- * bounded number of packets per callback), a one-second timer (flow and
- * host expiry by the clock, store flushes, retention, kernel counters,
- * watchdog), the signals, the control socket and the end of training.
+ * The live daemon.  Three kinds of thread:
+ *
+ *   - the capture thread (capthread.c) reads packets in batches, tracks
+ *     flows and expires them by the clock; it does nothing else;
+ *   - the flow table's delivery thread computes host context and features
+ *     and copies each record into the bounded record queue (recq.c);
+ *   - the loop thread, one libevent loop, drains that queue in batches and
+ *     does all the rest: scoring, alerts, incidents, the store, EVE
+ *     output, the control socket, /metrics, and a one-second timer (store
+ *     flushes, retention, drop warnings, watchdog).
+ *
+ * So a slow commit or a burst of scoring delays records in the queue, not
+ * packets in the kernel.  The loop never calls flowtab_* while the capture
+ * thread runs: what it shows of the capture comes from a snapshot the
+ * capture thread publishes every second.  When the queue is full the
+ * delivery thread waits, then the capture thread, and the kernel drops
+ * (counted): back-pressure, never a silent loss.
  *
  * Training runs in a worker thread on a baseline the detector hands over
  * (detect_job_take); the current model keeps scoring meanwhile, and the
@@ -39,12 +52,10 @@
 #include "model/model.h"
 #include "store/store.h"
 
-#define LIVE_BATCH 256 /* packets per capture callback */
+#define LIVE_DRAIN_MAX 4096 /* records scored per queue callback */
 #define LIVE_RETAIN_EVERY_S 60 /* retention pass interval */
 #define LIVE_STREAM_MAX 65536 /* committed-but-unstreamed alerts kept */
 #define LIVE_STOP_WAIT_MS 5000 /* wait for a running training at exit */
-#define LIVE_REOPEN_MIN_S 1 /* first retry of a failed capture, */
-#define LIVE_REOPEN_MAX_S 60 /* doubling up to this */
 #define LIVE_TRAIN_NICE 10 /* nice value of the training thread */
 #define LIVE_ID_MAX INT64_C(9000000000000000) /* ids asked for, < 2^53 */
 #define LIVE_DROP_WARN_S                                                       \
@@ -55,10 +66,11 @@ struct live {
 	const struct live_opts *o;
 	struct anomd_conf *conf;
 	struct event_base *base;
-	struct cap_source *src;
-	int dlt;
-	struct event *cap_ev, *tick_ev, *train_ev, *sig_ev[4];
-	struct flowtab *ft;
+	struct capthread *cap; /* the capture thread */
+	struct capthread_snap snap; /* its last snapshot */
+	struct recq *q; /* records from the delivery thread */
+	struct event *recq_ev, *tick_ev, *train_ev, *sig_ev[4];
+	struct flowtab *ft; /* the capture thread's while it runs */
 	struct detector *det;
 	struct store *store;
 	struct alert_out *out;
@@ -75,9 +87,7 @@ struct live {
 	int drop; /* root switches to uid:gid after start-up */
 	uid_t uid;
 	gid_t gid;
-	char cap_error[256]; /* why the capture is down, or "" */
 	char iface[CONF_STR_MAX]; /* the interface captured on, or "" */
-	unsigned reopen_s; /* the wait before the next reopen */
 	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
 	int stopping;
 	/* training */
@@ -91,14 +101,8 @@ struct live {
 	char **stream;
 	size_t nstream;
 	uint64_t stream_dropped, streamed;
-	uint64_t kern_recv, kern_drop, kern_ifdrop; /* over every capture */
-	uint64_t kbase_recv, kbase_drop, kbase_ifdrop; /* of closed ones */
-	uint64_t flush_errors, capture_errors, reopen_fails, last_reopen_us;
+	uint64_t flush_errors;
 };
-
-static int open_capture(struct live *, char **);
-static void watch_capture(struct live *);
-static void update_kstats(struct live *, uint64_t);
 
 /* Kept in static storage so that a training abandoned at exit stays
  * reachable rather than leaked. */
@@ -163,69 +167,51 @@ flush_store(struct live *L)
 	L->nstream = 0;
 }
 
-/* A flow ended. */
+/*
+ * A flow ended: on the flow table's delivery thread, so only queue it
+ * (waiting while the queue is full) for the loop thread to score.
+ */
 static void
 record_cb(const struct flow_record *r, void *arg)
 {
 	struct live *L = arg;
 
-	detect_record(L->det, r, NULL);
+	recq_put(L->q, r);
 }
 
-/* A frame arrived. */
-static void
-frame_cb(const struct cap_frame *f, void *arg)
+/* Score up to max queued records on the loop thread; how many. */
+static size_t
+drain_records(struct live *L, size_t max)
 {
-	struct live *L = arg;
+	const struct flow_record *r;
+	size_t n, i, done = 0;
 
-	flowtab_frame(L->ft, L->dlt, f);
+	while (done < max && (n = recq_peek(L->q, &r)) > 0) {
+		if (n > max - done)
+			n = max - done;
+		for (i = 0; i < n; i++)
+			detect_record(L->det, &r[i], NULL);
+		/* decided before the queue slots are reused */
+		detect_drain(L->det);
+		recq_release(L->q, n);
+		done += n;
+	}
+	return done;
 }
 
 /*
- * Read what the capture has, at most LIVE_BATCH packets.  A read error
- * (the interface went away) closes the capture; the tick reopens it.
+ * Records wait.  Score a bounded batch so that the socket, timer and
+ * signals keep their turn, and come back at once if more wait.
  */
 static void
-capture_read(struct live *L)
+recq_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char *cause = NULL;
-	int eof;
+	struct live *L = arg;
 
-	if (L->src == NULL)
-		return;
-	if (cap_source_dispatch(
-		L->src, LIVE_BATCH, frame_cb, L, &eof, &cause) >= 0) {
-		detect_drain(L->det); /* no alert waits for a full block */
-		return;
-	}
-	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
-	    cause ? cause : "capture: read failed");
-	log_warnx("%s; capture closed, reopening after %d s, then doubling "
-		  "to %d s",
-	    L->cap_error, LIVE_REOPEN_MIN_S, LIVE_REOPEN_MAX_S);
-	L->reopen_s = LIVE_REOPEN_MIN_S;
-	L->last_reopen_us = now_us();
-	free(cause);
-	L->capture_errors++;
-	update_kstats(L, now_us()); /* the last counts of this capture */
-	L->kbase_recv = L->kern_recv;
-	L->kbase_drop = L->kern_drop;
-	L->kbase_ifdrop = L->kern_ifdrop;
-	if (L->cap_ev != NULL) {
-		event_free(L->cap_ev);
-		L->cap_ev = NULL;
-	}
-	cap_source_close(L->src);
-	L->src = NULL;
-}
-
-/* The capture descriptor is readable. */
-static void
-capture_cb(evutil_socket_t fd, short what, void *arg)
-{
 	(void)fd;
 	(void)what;
-	capture_read(arg);
+	if (drain_records(L, LIVE_DRAIN_MAX) == LIVE_DRAIN_MAX)
+		event_active(L->recq_ev, EV_READ, 0);
 }
 
 /*
@@ -313,47 +299,16 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Try to reopen a capture that failed or never opened, after reopen_s
- * seconds, doubling the wait from LIVE_REOPEN_MIN_S to LIVE_REOPEN_MAX_S.
- */
-static void
-capture_reopen(struct live *L, uint64_t now)
-{
-	char *cause = NULL;
-
-	if (L->src != NULL || L->stopping ||
-	    now - L->last_reopen_us < L->reopen_s * 1000000ull)
-		return;
-	L->last_reopen_us = now;
-	if (open_capture(L, &cause) == 0) {
-		L->cap_error[0] = '\0';
-		L->reopen_s = LIVE_REOPEN_MIN_S;
-		watch_capture(L);
-		return;
-	}
-	snprintf(L->cap_error, sizeof(L->cap_error), "%s",
-	    cause ? cause : "capture: open failed");
-	L->reopen_fails++;
-	if (L->reopen_s < LIVE_REOPEN_MAX_S) {
-		L->reopen_s = L->reopen_s * 2 > LIVE_REOPEN_MAX_S
-		    ? LIVE_REOPEN_MAX_S
-		    : L->reopen_s * 2;
-		log_warnx("%s; retrying in %u s", L->cap_error, L->reopen_s);
-	} else if (L->reopen_fails % 60 == 0)
-		log_warnx("%s (still retrying every %d s)", L->cap_error,
-		    LIVE_REOPEN_MAX_S);
-	free(cause);
-}
-
-/*
  * Warn when kernel or interface drops rose since the last warning, at most
  * once every LIVE_DROP_WARN_S seconds, with the counts.
  */
 static void
 warn_drops(struct live *L, uint64_t now)
 {
-	if (L->kern_drop <= L->drop_warned &&
-	    L->kern_ifdrop <= L->ifdrop_warned)
+	const struct capthread_snap *c = &L->snap;
+
+	if (c->kern_drop <= L->drop_warned &&
+	    c->kern_ifdrop <= L->ifdrop_warned)
 		return;
 	if (L->drop_warn_us != 0 &&
 	    now - L->drop_warn_us < LIVE_DROP_WARN_S * 1000000ull)
@@ -363,33 +318,21 @@ warn_drops(struct live *L, uint64_t now)
 		  " at the interface since the last warning (%" PRIu64
 		  " and %" PRIu64 " in all, %" PRIu64 " received); raise "
 		  "buffer_size or narrow filter",
-	    L->conf->interface, L->kern_drop - L->drop_warned,
-	    L->kern_ifdrop - L->ifdrop_warned, L->kern_drop, L->kern_ifdrop,
-	    L->kern_recv);
+	    L->iface, c->kern_drop - L->drop_warned,
+	    c->kern_ifdrop - L->ifdrop_warned, c->kern_drop, c->kern_ifdrop,
+	    c->kern_recv);
 	L->drop_warn_us = now;
-	L->drop_warned = L->kern_drop;
-	L->ifdrop_warned = L->kern_ifdrop;
+	L->drop_warned = c->kern_drop;
+	L->ifdrop_warned = c->kern_ifdrop;
 }
 
-/*
- * Kernel counters of the capture.  libpcap's count from one open capture;
- * a reopened capture starts again from zero, so the totals kept here add
- * what each capture counted.
- */
+/* Take the capture thread's latest snapshot. */
 static void
-update_kstats(struct live *L, uint64_t now)
+update_snap(struct live *L)
 {
-	uint64_t r, d, i;
-
-	if (L->src != NULL && cap_source_kstats(L->src, &r, &d, &i) == 0) {
-		if (L->kbase_drop + d > L->kern_drop)
-			log_debug("capture: kernel dropped %" PRIu64 " packets",
-			    L->kbase_drop + d - L->kern_drop);
-		L->kern_recv = L->kbase_recv + r;
-		L->kern_drop = L->kbase_drop + d;
-		L->kern_ifdrop = L->kbase_ifdrop + i;
-	}
-	warn_drops(L, now);
+	capthread_snapshot(L->cap, &L->snap);
+	if (L->snap.iface[0] != '\0')
+		snprintf(L->iface, sizeof(L->iface), "%s", L->snap.iface);
 }
 
 /* Delete alerts past retention, one bounded chunk per tick. */
@@ -411,7 +354,7 @@ retain(struct live *L, uint64_t now)
 		L->last_retain_us = now; /* done until the next interval */
 }
 
-/* Once a second: expire by the clock, flush, retain, count, ping. */
+/* Once a second: train, flush, retain, warn of drops, ping. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -420,14 +363,11 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	capture_read(L);
-	capture_reopen(L, now);
-	flowtab_expire(L->ft, now);
-	detect_drain(L->det);
+	update_snap(L);
 	maybe_train(L);
 	flush_store(L);
 	retain(L, now);
-	update_kstats(L, now);
+	warn_drops(L, now);
 	if (L->wd_usec && now - L->last_wd_us >= L->wd_usec / 2) {
 		notify_watchdog();
 		L->last_wd_us = now;
@@ -590,15 +530,31 @@ add_eve(struct live *L, cJSON *r)
 	cJSON_AddNumberToObject(o, "queued", (double)es.queued);
 }
 
+/* The record queue's numbers, into the status's capture object. */
+static void
+add_queue(struct live *L, cJSON *capture)
+{
+	struct recq_stats qs;
+	cJSON *o;
+
+	recq_stats(L->q, &qs);
+	o = cJSON_AddObjectToObject(capture, "record_queue");
+	cJSON_AddNumberToObject(o, "capacity", (double)qs.capacity);
+	cJSON_AddNumberToObject(o, "queued", (double)qs.queued);
+	cJSON_AddNumberToObject(o, "high_water", (double)qs.high_water);
+	cJSON_AddNumberToObject(o, "full_waits", (double)qs.full_waits);
+}
+
 /* The "status" result. */
 static cJSON *
 cmd_status(struct live *L)
 {
-	const struct cap_stats *cs = flowtab_stats(L->ft);
+	const struct cap_stats *cs = &L->snap.cs;
 	const struct model *m = detect_model(L->det);
 	uint64_t now = now_us(), kept, seen, t0, t1;
 	cJSON *r = cJSON_CreateObject(), *o;
 
+	update_snap(L);
 	cJSON_AddStringToObject(r, "state", detect_state(L->det));
 	cJSON_AddBoolToObject(r, "learning", detect_learning(L->det));
 	cJSON_AddNumberToObject(
@@ -619,17 +575,18 @@ cmd_status(struct live *L)
 	    o, "elapsed_s", seen ? (double)(t1 - t0) / 1e6 : 0);
 	cJSON_AddNumberToObject(o, "window_s", L->conf->baseline_seconds);
 	o = cJSON_AddObjectToObject(r, "capture");
-	cJSON_AddBoolToObject(o, "up", L->src != NULL);
+	cJSON_AddBoolToObject(o, "up", L->snap.up);
 	cJSON_AddStringToObject(o, "interface", L->iface);
-	if (L->src == NULL && L->cap_error[0] != '\0')
-		cJSON_AddStringToObject(o, "error", L->cap_error);
+	if (!L->snap.up && L->snap.error[0] != '\0')
+		cJSON_AddStringToObject(o, "error", L->snap.error);
 	else
 		cJSON_AddNullToObject(o, "error");
 	cJSON_AddNumberToObject(o, "packets", (double)cs->frames);
 	cJSON_AddNumberToObject(o, "bytes", (double)cs->bytes);
-	cJSON_AddNumberToObject(o, "kernel_drops", (double)L->kern_drop);
-	cJSON_AddNumberToObject(o, "if_drops", (double)L->kern_ifdrop);
+	cJSON_AddNumberToObject(o, "kernel_drops", (double)L->snap.kern_drop);
+	cJSON_AddNumberToObject(o, "if_drops", (double)L->snap.kern_ifdrop);
 	cJSON_AddNumberToObject(o, "flows_active", (double)cs->flows_active);
+	add_queue(L, o);
 	add_alert_counts(L, r);
 	add_eve(L, r);
 	return r;
@@ -642,24 +599,35 @@ cmd_status(struct live *L)
 static void
 fill_capture(struct live *L, struct metrics_out *mo)
 {
-	const struct cap_stats *cs = flowtab_stats(L->ft);
+	const struct cap_stats *cs = &L->snap.cs;
+	struct recq_stats qs;
 	int i;
 
+	recq_stats(L->q, &qs);
 	metrics_put(
-	    mo, G, "capture_up", "1 while the capture is open", L->src != NULL);
+	    mo, G, "capture_up", "1 while the capture is open", L->snap.up);
 	metrics_put(mo, C, "capture_packets", "packets captured", cs->frames);
 	metrics_put(mo, C, "capture_bytes", "bytes captured", cs->bytes);
 	metrics_put(mo, C, "capture_kernel_packets",
 	    "packets the kernel passed to the capture (libpcap ps_recv)",
-	    L->kern_recv);
+	    L->snap.kern_recv);
 	metrics_put(mo, C, "capture_kernel_drops",
 	    "packets dropped by the kernel: buffer full (ps_drop)",
-	    L->kern_drop);
+	    L->snap.kern_drop);
 	metrics_put(mo, C, "capture_interface_drops",
 	    "packets dropped by the interface or driver (ps_ifdrop)",
-	    L->kern_ifdrop);
-	metrics_put(mo, C, "capture_errors", "capture read failures",
-	    L->capture_errors);
+	    L->snap.kern_ifdrop);
+	metrics_put(
+	    mo, C, "capture_errors", "capture read failures", L->snap.errors);
+	metrics_put(mo, G, "record_queue_records",
+	    "flow records waiting to be scored", qs.queued);
+	metrics_put(mo, METRICS_LIMIT, "record_queue_capacity",
+	    "flow records the record queue holds", qs.capacity);
+	metrics_put(mo, G, "record_queue_high_water",
+	    "most flow records ever waiting to be scored", qs.high_water);
+	metrics_put(mo, C, "record_queue_full_waits",
+	    "times the record queue was full and capture waited",
+	    qs.full_waits);
 	metrics_put(mo, C, "capture_fragments_later",
 	    "non-first IP fragments (counted, no flow)", cs->fragments_later);
 	for (i = 0; i < MAL_COUNT; i++)
@@ -851,6 +819,7 @@ fill_cb(struct metrics_out *mo, void *arg)
 
 	metrics_put_label(mo, METRICS_GAUGE, "build_info",
 	    "always 1; the version in a label", "version", PACKAGE_VERSION, 1);
+	update_snap(L);
 	fill_model(L, mo, now_us());
 	fill_capture(L, mo);
 	fill_detect(L, mo);
@@ -1346,66 +1315,21 @@ ensure_dir(const char *path, mode_t mode)
 	return 0;
 }
 
-/*
- * The interface to open: the configured one, else the default route's (or
- * the first one up), chosen again at each try and logged when it changes;
- * 0, or -ENODEV with *cause.
- */
-static int
-choose_iface(struct live *L, char **cause)
-{
-	char name[IFNAMSIZ];
-	const char *how;
-
-	if (L->conf->interface[0] != '\0') {
-		snprintf(L->iface, sizeof(L->iface), "%s", L->conf->interface);
-		return 0;
-	}
-	if (iface_default(
-		IFACE_ROUTE4, IFACE_ROUTE6, name, sizeof(name), &how) != 0) {
-		*cause = strdup("capture: interface not set, and there is no "
-				"default route and no interface up");
-		return -ENODEV;
-	}
-	if (strcmp(name, L->iface) != 0)
-		log_info("capture: interface not set; using %s, %s", name, how);
-	snprintf(L->iface, sizeof(L->iface), "%s", name);
-	return 0;
-}
-
-/* Open the live capture from the configuration; 0, or -errno with *cause. */
-static int
-open_capture(struct live *L, char **cause)
-{
-	struct cap_source_opts so;
-	int rc;
-
-	if ((rc = choose_iface(L, cause)) != 0)
-		return rc;
-	memset(&so, 0, sizeof(so));
-	so.iface = L->iface;
-	so.snaplen = (int)L->conf->snaplen;
-	so.promisc = (int)L->conf->promisc;
-	so.buffer_bytes = (int)L->conf->buffer_size;
-	so.immediate = 1;
-	so.filter = L->conf->filter;
-	if ((rc = cap_source_open(&L->src, &so, cause)) != 0)
-		return rc;
-	L->dlt = cap_source_linktype(L->src);
-	log_info("capture: listening on %s, link type %d", so.iface, L->dlt);
-	return 0;
-}
-
-/* Watch the capture descriptor. */
+/* Create the capture thread's state from the configuration. */
 static void
-watch_capture(struct live *L)
+create_capture(struct live *L)
 {
-	int fd;
+	struct capthread_opts co;
 
-	if (L->src == NULL || (fd = cap_source_fd(L->src)) < 0)
-		return;
-	L->cap_ev = event_new(L->base, fd, EV_READ | EV_PERSIST, capture_cb, L);
-	event_add(L->cap_ev, NULL);
+	memset(&co, 0, sizeof(co));
+	co.iface = L->conf->interface;
+	co.filter = L->conf->filter;
+	co.snaplen = (int)L->conf->snaplen;
+	co.promisc = (int)L->conf->promisc;
+	co.buffer_bytes = (int)L->conf->buffer_size;
+	co.timeout_ms = (int)L->conf->capture_timeout_ms;
+	co.batch = (int)L->conf->capture_batch;
+	L->cap = capthread_create(&co);
 }
 
 /* Load the model: -m, else the state directory's, else learn one. */
@@ -1564,25 +1488,33 @@ open_pipeline(struct live *L)
 	fo.memcap = L->conf->flow_memcap;
 	fo.host_memcap = L->conf->host_memcap;
 	fo.to = L->conf->to;
+	fo.threaded = 1; /* features off the capture thread */
 	if ((L->ft = flowtab_create(&fo, record_cb, L)) == NULL)
 		fatal("flowtab: create");
+	if ((L->q = recq_create(L->conf->record_queue)) == NULL)
+		fatal("record queue: create");
 	if ((L->stream = calloc(LIVE_STREAM_MAX, sizeof(char *))) == NULL)
 		fatal("stream");
 }
 
-/* Register the capture, timer, training pipe and signal events. */
+/*
+ * Register the record queue, timer, training pipe and signal events, and
+ * start the capture thread (after privileges were dropped).
+ */
 static void
 add_events(struct live *L)
 {
 	static const int sigs[4] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
 	struct timeval one = {1, 0};
 	struct sigaction sa;
-	int i;
+	int i, rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	watch_capture(L);
+	L->recq_ev =
+	    event_new(L->base, recq_fd(L->q), EV_READ | EV_PERSIST, recq_cb, L);
+	event_add(L->recq_ev, NULL);
 	L->tick_ev = event_new(L->base, -1, EV_PERSIST, tick_cb, L);
 	event_add(L->tick_ev, &one);
 	if (pipe2(L->pipefd, O_CLOEXEC) == -1)
@@ -1593,6 +1525,10 @@ add_events(struct live *L)
 	for (i = 0; i < 4; i++) {
 		L->sig_ev[i] = evsignal_new(L->base, sigs[i], signal_cb, L);
 		event_add(L->sig_ev[i], NULL);
+	}
+	if ((rc = capthread_start(L->cap, L->ft, L->q)) != 0) {
+		errno = -rc;
+		fatal("capture: start thread");
 	}
 }
 
@@ -1631,15 +1567,22 @@ static void
 log_alert_counts(struct live *L)
 {
 	const struct alert_out_stats *s = alert_out_stats(L->out);
-	const struct cap_stats *cs = flowtab_stats(L->ft);
+	const struct cap_stats *cs = &L->snap.cs;
+	struct recq_stats qs;
 
 	log_info("capture: %" PRIu64 " packets captured, %" PRIu64
 		 " received by the kernel, %" PRIu64 " dropped by the "
 		 "kernel, %" PRIu64 " by the interface; %" PRIu64
 		 " flows, %" PRIu64 " evicted at flow_memcap, %" PRIu64
 		 " scored",
-	    cs->frames, L->kern_recv, L->kern_drop, L->kern_ifdrop,
-	    cs->flows_created, cs->flows_evicted, detect_stats(L->det)->scored);
+	    cs->frames, L->snap.kern_recv, L->snap.kern_drop,
+	    L->snap.kern_ifdrop, cs->flows_created, cs->flows_evicted,
+	    detect_stats(L->det)->scored);
+	recq_stats(L->q, &qs);
+	log_info("records: %" PRIu64 " queued for scoring, at most %" PRIu64
+		 " waiting at once (record_queue %" PRIu64 "); capture waited "
+		 "%" PRIu64 " times for a full queue",
+	    qs.put, qs.high_water, qs.capacity, qs.full_waits);
 
 	log_info("alerts: %" PRIu64 " raised: %" PRIu64 " stored, %" PRIu64
 		 " folded into earlier rows, %" PRIu64 " capped by "
@@ -1662,20 +1605,20 @@ shutdown_all(struct live *L)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	notify_stopping();
-	update_kstats(L, now_us()); /* the totals logged at exit */
-	cap_source_close(L->src);
-	L->src = NULL;
+	capthread_stop(L->cap); /* it closes, flushes, closes the queue */
 	fcntl(L->pipefd[0], F_SETFL, O_NONBLOCK);
 	wait_training(L);
-	flowtab_flush(L->ft, FLOW_END_SHUTDOWN);
+	while (!recq_wait(L->q)) /* score every record, the flushed too */
+		drain_records(L, SIZE_MAX);
+	capthread_join(L->cap);
+	update_snap(L); /* the totals logged at exit */
 	detect_flush(L->det); /* write the open incidents */
 	flush_store(L);
 	if (suppress_sync(L->supp, L->store, NULL) != 0)
 		log_warnx("suppress: hits could not be counted in the store");
 	for (i = 0; i < 4; i++)
 		event_free(L->sig_ev[i]);
-	if (L->cap_ev)
-		event_free(L->cap_ev);
+	event_free(L->recq_ev);
 	event_free(L->tick_ev);
 	event_free(L->train_ev);
 	metrics_close(L->metrics);
@@ -1684,7 +1627,9 @@ shutdown_all(struct live *L)
 	if (store_close(L->store, NULL) != 0)
 		log_warnx("store: queued alerts could not be written at exit");
 	log_alert_counts(L);
+	capthread_free(L->cap);
 	flowtab_free(L->ft);
+	recq_free(L->q);
 	if (!L->worker_running) {
 		detect_free(L->det);
 		close(L->pipefd[0]);
@@ -1781,17 +1726,15 @@ live_run(const struct live_opts *o)
 	if ((L->base = event_base_new()) == NULL)
 		fatalx("event: cannot create the loop");
 	ensure_dir(L->conf->state_dir, 0750);
-	if (open_capture(L, &cause) != 0) {
-		/* Not fatal: wait for the interface rather than restart. */
-		snprintf(L->cap_error, sizeof(L->cap_error), "%s",
+	create_capture(L);
+	if (capthread_open(L->cap, &cause) != 0) {
+		/* Not fatal: the thread waits for the interface. */
+		log_warnx("%s; retrying after 1 s, then doubling to 60 s",
 		    cause ? cause : "capture: open failed");
-		log_warnx("%s; retrying after %d s, then doubling to %d s",
-		    L->cap_error, LIVE_REOPEN_MIN_S, LIVE_REOPEN_MAX_S);
 		free(cause);
 		cause = NULL;
-		L->reopen_s = LIVE_REOPEN_MIN_S;
-		L->last_reopen_us = now_us();
 	}
+	update_snap(L);
 	hand_over_state(L);
 	open_control(L);
 	open_metrics(L);

@@ -5,7 +5,7 @@ daemon_libdaemon_a_SOURCES = daemon/daemon.h daemon/log.c daemon/util.c \
 	daemon/report.c daemon/alert.c daemon/iface.c daemon/suppress.c \
 	daemon/offline.c \
 	daemon/notify.c daemon/priv.c daemon/live.c daemon/evout.c \
-	daemon/metrics.c
+	daemon/metrics.c daemon/recq.c daemon/capthread.c
 daemon_libdaemon_a_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(SQLITE_CFLAGS) \
 	$(PCAP_CFLAGS) $(EVENT_CFLAGS) $(SYSTEMD_CFLAGS) $(CAPNG_CFLAGS)
 

@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1924,6 +1926,179 @@ suppress_suite(void)
 	return s;
 }
 
+/* ---- recq.c ------------------------------------------------------------ */
+
+/* A record whose id and first feature carry n. */
+static struct flow_record
+recq_rec(uint64_t n)
+{
+	struct flow_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = n;
+	r.feat[0] = (float)n;
+	r.feat[FEAT_COUNT - 1] = -(float)n;
+	return r;
+}
+
+/* Whether the eventfd has a wake-up pending (reads it). */
+static int
+recq_woken(struct recq *q)
+{
+	struct pollfd p = {recq_fd(q), POLLIN, 0};
+
+	return poll(&p, 1, 0) == 1;
+}
+
+START_TEST(test_recq_bounds)
+{
+	struct recq *q;
+
+	errno = 0;
+	ck_assert_ptr_null(recq_create(0));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(recq_create((size_t)RECQ_MAX_RECORDS + 1));
+	q = recq_create(1);
+	ck_assert_msg(q != NULL, "a queue of one record should be made");
+	recq_free(q);
+	recq_free(NULL);
+}
+END_TEST
+
+START_TEST(test_recq_fifo_wrap)
+{
+	struct recq *q = recq_create(8);
+	const struct flow_record *r;
+	struct flow_record in;
+	struct recq_stats st;
+	uint64_t next = 1, out = 1;
+	size_t n, i;
+	int round;
+
+	ck_assert_ptr_nonnull(q);
+	ck_assert_int_eq(recq_peek(q, &r), 0);
+	ck_assert_msg(!recq_woken(q), "an empty queue should not wake");
+	for (round = 0; round < 5; round++) {
+		for (i = 0; i < 5; i++) {
+			in = recq_rec(next++);
+			recq_put(q, &in);
+		}
+		ck_assert_msg(recq_woken(q), "a put should wake the loop");
+		/* take them back in runs, as they wrap around the ring */
+		while ((n = recq_peek(q, &r)) > 0) {
+			for (i = 0; i < n; i++, out++) {
+				ck_assert_uint_eq(r[i].id, out);
+				ck_assert_float_eq(r[i].feat[0], (float)out);
+				ck_assert_float_eq(
+				    r[i].feat[FEAT_COUNT - 1], -(float)out);
+			}
+			recq_release(q, n);
+		}
+	}
+	ck_assert_uint_eq(out, next);
+	recq_stats(q, &st);
+	ck_assert_uint_eq(st.put, 25);
+	ck_assert_uint_eq(st.taken, 25);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_uint_eq(st.high_water, 5);
+	ck_assert_uint_eq(st.full_waits, 0);
+	ck_assert_uint_eq(st.capacity, 8);
+	recq_free(q);
+}
+END_TEST
+
+START_TEST(test_recq_one_wake_per_burst)
+{
+	struct recq *q = recq_create(16);
+	const struct flow_record *r;
+	struct flow_record in = recq_rec(1);
+	uint64_t v;
+
+	recq_put(q, &in);
+	recq_put(q, &in);
+	recq_put(q, &in);
+	ck_assert_int_eq(read(recq_fd(q), &v, sizeof(v)), (ssize_t)sizeof(v));
+	ck_assert_msg(v == 1, "three puts before the loop ran: one wake-up");
+	ck_assert_int_eq(recq_peek(q, &r), 3);
+	recq_release(q, 3);
+	ck_assert_int_eq(recq_peek(q, &r), 0); /* seen empty: disarmed */
+	recq_put(q, &in);
+	ck_assert_msg(recq_woken(q),
+	    "a put after the loop saw it empty "
+	    "should wake it again");
+	recq_free(q);
+}
+END_TEST
+
+struct recq_prod {
+	struct recq *q;
+	uint64_t n;
+};
+
+static void *
+recq_producer(void *arg)
+{
+	struct recq_prod *p = arg;
+	struct flow_record in;
+	uint64_t i;
+
+	for (i = 1; i <= p->n; i++) {
+		in = recq_rec(i);
+		recq_put(p->q, &in);
+	}
+	recq_close(p->q);
+	return NULL;
+}
+
+START_TEST(test_recq_backpressure)
+{
+	struct recq_prod p;
+	const struct flow_record *r;
+	struct recq_stats st;
+	pthread_t t;
+	uint64_t out = 1;
+	size_t n, i;
+
+	p.q = recq_create(4);
+	p.n = 20000;
+	ck_assert_int_eq(pthread_create(&t, NULL, recq_producer, &p), 0);
+	/* the producer fills the queue and must wait, never drop */
+	do {
+		recq_stats(p.q, &st);
+		if (st.full_waits == 0)
+			usleep(1000);
+	} while (st.full_waits == 0);
+	ck_assert_uint_le(st.queued, 4);
+	while (!recq_wait(p.q))
+		while ((n = recq_peek(p.q, &r)) > 0) {
+			for (i = 0; i < n; i++, out++)
+				ck_assert_uint_eq(r[i].id, out);
+			recq_release(p.q, n);
+		}
+	pthread_join(t, NULL);
+	ck_assert_msg(out == p.n + 1, "every record should arrive in order");
+	recq_stats(p.q, &st);
+	ck_assert_uint_eq(st.put, p.n);
+	ck_assert_uint_eq(st.high_water, 4);
+	ck_assert_uint_ge(st.full_waits, 1);
+	recq_free(p.q);
+}
+END_TEST
+
+static Suite *
+recq_suite(void)
+{
+	Suite *s = suite_create("recq");
+	TCase *tc = tcase_create("queue");
+
+	tcase_add_test(tc, test_recq_bounds);
+	tcase_add_test(tc, test_recq_fifo_wrap);
+	tcase_add_test(tc, test_recq_one_wake_per_burst);
+	tcase_add_test(tc, test_recq_backpressure);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
@@ -1935,6 +2110,7 @@ main(void)
 	srunner_add_suite(sr, detect_suite());
 	srunner_add_suite(sr, alert_suite());
 	srunner_add_suite(sr, suppress_suite());
+	srunner_add_suite(sr, recq_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);

@@ -14,7 +14,8 @@ tests_bench_bare_loop_SOURCES = tests/bench/bare_loop.c
 tests_bench_bare_loop_CFLAGS = $(AM_CFLAGS) $(PCAP_CFLAGS)
 tests_bench_bare_loop_LDADD = $(PCAP_LIBS)
 
-EXTRA_DIST += tests/bench/run-bench.sh tests/bench/README.md
+EXTRA_DIST += tests/bench/run-bench.sh tests/bench/README.md \
+	tests/bench/live-bench.sh
 DISTCLEANFILES = tests/bench/bench.pcap tests/bench/bench.pcap.stamp \
 	tests/bench/bench.pcap.tmp tests/bench/bench-short.pcap \
 	tests/bench/bench-short.pcap.stamp tests/bench/bench-short.pcap.tmp \
@@ -37,3 +38,12 @@ bench: anomd$(EXEEXT) tests/bench/gen_pcap$(EXEEXT) \
 	    --model ./tests/bench/bench_model$(EXEEXT) \
 	    --store ./store/bench_store$(EXEEXT) \
 	    --pcap tests/bench/bench.pcap $(BENCH_FLAGS)
+
+# bench-live: live capture against tcpdump on a veth pair (root only; it
+# skips otherwise).  A separate target: it takes a few minutes of replays.
+# BENCH_LIVE_FLAGS passes options, e.g. "--slow-store --packets 300000".
+bench-live: anomd$(EXEEXT) anomctl$(EXEEXT) tests/bench/gen_pcap$(EXEEXT)
+	$(SHELL) $(srcdir)/tests/bench/live-bench.sh --anomd ./anomd$(EXEEXT) \
+	    --anomctl ./anomctl$(EXEEXT) \
+	    --gen ./tests/bench/gen_pcap$(EXEEXT) $(BENCH_LIVE_FLAGS)
+.PHONY: bench-live
