@@ -13,16 +13,26 @@
  *    counting, n = -m ln(1 - k/m)) gives the distinct count over that
  *    window; one array serves all three windows and never grows;
  *  - decayed counts of ended and failed flows as an initiator.
- * Records live in one flat array sized from the memcap.  A host idle for
+ * Records live in one flat array sized from the memcap, found through an
+ * open-addressing index whose entries carry 32 bits of the address's hash
+ * beside the record's number, so a miss (a flood of new sources) reads a
+ * cache line of the index and no record.  Two compact arrays beside the
+ * records keep each record's last update and hash, so eviction, expiry and
+ * freeing read those and never a cold record either.  A host idle for
  * longer than the longest window (HC_IDLE_US) reads as new when it comes
  * back, since everything it held has decayed; a sweep that visits a bounded
- * stretch of the array at each expiry call frees such records, so what
- * expiry does never changes a feature, only how soon the memory is reused.
- * At the cap, the oldest (least recently updated) of HC_EVICT_PICK records
- * in a row at a rotating hand is evicted: close to least recently used,
- * deterministic, and with no list to keep in order on every lookup, which
- * cost three scattered cache lines a lookup under a flood of new sources.
- * A record knows its bucket, so freeing it needs no hash.
+ * stretch at each expiry call frees such records, so expiry never changes a
+ * feature, only how soon the memory is reused.  At the cap, the oldest of
+ * HC_EVICT_PICK records in a row at a rotating hand is evicted: close to
+ * least recently used, deterministic, with no list to keep in order.
+ *
+ * A record starts again without clearing its slot arrays (768 bytes, most
+ * of it): it notes the tick it was born, and marks older than that read as
+ * empty.  Only when the record's previous host was updated in the very tick
+ * the new one starts are the arrays cleared, so a mark of the old host can
+ * never pass for one of the new.  A host born with this flow has exactly
+ * this flow's mark in each array, so its distinct counts are known without
+ * reading them.
  *
  * Cold start.  The table starts empty whenever anomd starts reading (an
  * offline run, a daemon start), so for the first minutes every decayed
@@ -58,7 +68,7 @@
 #define HC_TICKS_PER_S 64u
 #define HC_IDLE_US (120 * 1000000ull) /* forget after this, > 60 s */
 #define HC_EVICT_PICK 8 /* records looked at for one eviction */
-#define HC_FREE UINT32_MAX /* bucket of a free record */
+#define HC_NONE UINT32_MAX
 
 static const float hc_tau_s[3] = {1.0f, 10.0f, 60.0f};
 static const uint32_t hc_win_ticks[3] = {
@@ -67,9 +77,7 @@ static const uint32_t hc_win_ticks[3] = {
 /* The first 64 bytes are what a lookup touches. */
 struct host {
 	uint8_t addr[CAP_ADDR_LEN];
-	uint32_t hnext; /* hash chain */
-	uint32_t bucket; /* its bucket, or HC_FREE */
-	uint64_t last_us;
+	uint32_t born; /* tick of the record's start; older marks are empty */
 	float out[3], in[3]; /* decayed flows started / received */
 	float ended, failed; /* decayed with the 60 s constant */
 	uint32_t ports[HC_SLOTS], hosts[HC_SLOTS], peers[HC_SLOTS];
@@ -78,7 +86,9 @@ struct host {
 struct hostctx {
 	uint64_t key[2];
 	struct host *h;
-	uint32_t *bucket;
+	uint64_t *last; /* per record: last update, us */
+	uint64_t *hv; /* per record: its address's hash, 0 = free */
+	uint64_t *ix; /* index: hash high 32 bits << 32 | record + 1; 0 empty */
 	uint32_t mask, cap, used, freelist;
 	uint32_t fresh; /* records below it have been used */
 	uint32_t evict_hand, sweep_hand;
@@ -109,7 +119,7 @@ struct hostctx *
 hostctx_create(size_t memcap, const uint64_t key[2])
 {
 	struct hostctx *hc;
-	size_t per = sizeof(struct host) + 2 * sizeof(uint32_t);
+	size_t per = sizeof(struct host) + 4 * sizeof(uint64_t);
 	size_t cap = memcap / per, nb = 1;
 
 	pthread_once(&hc_linear_once, hc_linear_init);
@@ -117,22 +127,24 @@ hostctx_create(size_t memcap, const uint64_t key[2])
 		errno = EINVAL;
 		return NULL;
 	}
-	while (nb < cap)
+	while (nb < 2 * cap) /* the index at most half full */
 		nb <<= 1;
 	if ((hc = calloc(1, sizeof(*hc))) == NULL)
 		return NULL;
 	hc->h = calloc(cap, sizeof(*hc->h));
-	hc->bucket = malloc(nb * sizeof(*hc->bucket));
-	if (hc->h == NULL || hc->bucket == NULL) {
+	hc->last = calloc(cap, sizeof(*hc->last));
+	hc->hv = calloc(cap, sizeof(*hc->hv));
+	hc->ix = calloc(nb, sizeof(*hc->ix));
+	if (hc->h == NULL || hc->last == NULL || hc->hv == NULL ||
+	    hc->ix == NULL) {
 		hostctx_free(hc);
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(hc->bucket, 0xff, nb * sizeof(*hc->bucket));
 	memcpy(hc->key, key, sizeof(hc->key));
 	hc->mask = (uint32_t)nb - 1;
 	hc->cap = (uint32_t)cap;
-	hc->freelist = ILIST_NONE;
+	hc->freelist = HC_NONE;
 	return hc;
 }
 
@@ -143,42 +155,87 @@ hostctx_free(struct hostctx *hc)
 	if (hc == NULL)
 		return;
 	free(hc->h);
-	free(hc->bucket);
+	free(hc->last);
+	free(hc->hv);
+	free(hc->ix);
 	free(hc);
 }
 
-/* Bucket of an address. */
-static uint32_t
-bucket_of(const struct hostctx *hc, const uint8_t *addr)
+/* The hash of an address, never 0. */
+static uint64_t
+hash_of(const struct hostctx *hc, const uint8_t *addr)
 {
+	uint64_t v;
+
 	/* An IPv4 host by its 4 bytes: one SipHash block rather than three. */
 	if (addr_is_v4(addr))
-		return (uint32_t)cap_siphash(hc->key, addr + 12, 4) & hc->mask;
-	return (uint32_t)cap_siphash(hc->key, addr, CAP_ADDR_LEN) & hc->mask;
+		v = cap_siphash(hc->key, addr + 12, 4);
+	else
+		v = cap_siphash(hc->key, addr, CAP_ADDR_LEN);
+	return v | 1;
 }
 
-/* Find a host, or ILIST_NONE. */
+/* Find a host by its address and hash, or HC_NONE. */
 static uint32_t
-find(const struct hostctx *hc, const uint8_t *addr, uint32_t b)
+find(const struct hostctx *hc, const uint8_t *addr, uint64_t hv)
 {
-	uint32_t i = hc->bucket[b];
+	uint32_t p = (uint32_t)hv & hc->mask, tag = (uint32_t)(hv >> 32), i;
+	uint64_t e;
 
-	while (i != ILIST_NONE && !addr_eq(hc->h[i].addr, addr))
-		i = hc->h[i].hnext;
-	return i;
+	while ((e = hc->ix[p]) != 0) {
+		i = (uint32_t)e - 1;
+		if ((uint32_t)(e >> 32) == tag && addr_eq(hc->h[i].addr, addr))
+			return i;
+		p = (p + 1) & hc->mask;
+	}
+	return HC_NONE;
 }
 
-/* Unlink host i from its chain and put it on the freelist. */
+/* Enter record i, whose hash is hv, in the index. */
+static void
+ix_add(struct hostctx *hc, uint32_t i, uint64_t hv)
+{
+	uint32_t p = (uint32_t)hv & hc->mask;
+
+	while (hc->ix[p] != 0)
+		p = (p + 1) & hc->mask;
+	hc->ix[p] = (hv >> 32) << 32 | (uint64_t)(i + 1);
+}
+
+/*
+ * Take record i out of the index: find its entry from its hash's home,
+ * then close the gap by moving back every later entry of the run that may
+ * move (linear probing's deletion, with no tombstones).
+ */
+static void
+ix_del(struct hostctx *hc, uint32_t i)
+{
+	uint32_t p = (uint32_t)hc->hv[i] & hc->mask, q, home;
+	uint64_t e;
+
+	while ((uint32_t)hc->ix[p] != i + 1)
+		p = (p + 1) & hc->mask;
+	for (q = p;;) {
+		q = (q + 1) & hc->mask;
+		if ((e = hc->ix[q]) == 0)
+			break;
+		home = (uint32_t)hc->hv[(uint32_t)e - 1] & hc->mask;
+		/* e may fill the gap at p unless its home lies in (p, q] */
+		if (((q - home) & hc->mask) >= ((q - p) & hc->mask)) {
+			hc->ix[p] = e;
+			p = q;
+		}
+	}
+	hc->ix[p] = 0;
+}
+
+/* Take record i out of the index and put it on the freelist. */
 static void
 drop(struct hostctx *hc, uint32_t i)
 {
-	uint32_t *pp = &hc->bucket[hc->h[i].bucket];
-
-	while (*pp != i)
-		pp = &hc->h[*pp].hnext;
-	*pp = hc->h[i].hnext;
-	hc->h[i].bucket = HC_FREE;
-	hc->h[i].hnext = hc->freelist;
+	ix_del(hc, i);
+	hc->hv[i] = 0;
+	hc->h[i].born = hc->freelist; /* the freelist's link, while free */
 	hc->freelist = i;
 	hc->used--;
 }
@@ -190,15 +247,14 @@ drop(struct hostctx *hc, uint32_t i)
 static void
 evict_one(struct hostctx *hc, uint32_t keep)
 {
-	uint32_t best = ILIST_NONE, i, n;
+	uint32_t best = HC_NONE, i, n;
 
-	for (n = 0; n < HC_EVICT_PICK || best == ILIST_NONE; n++) {
+	for (n = 0; n < HC_EVICT_PICK || best == HC_NONE; n++) {
 		i = hc->evict_hand;
 		hc->evict_hand = i + 1 < hc->cap ? i + 1 : 0;
-		if (i == keep || hc->h[i].bucket == HC_FREE)
+		if (i == keep || hc->hv[i] == 0)
 			continue;
-		if (best == ILIST_NONE ||
-		    hc->h[i].last_us < hc->h[best].last_us)
+		if (best == HC_NONE || hc->last[i] < hc->last[best])
 			best = i;
 	}
 	drop(hc, best);
@@ -211,25 +267,40 @@ alloc_slot(struct hostctx *hc, uint32_t keep)
 {
 	uint32_t i;
 
-	if (hc->freelist == ILIST_NONE && hc->fresh == hc->cap)
+	if (hc->freelist == HC_NONE && hc->fresh == hc->cap)
 		evict_one(hc, keep);
-	if (hc->freelist != ILIST_NONE) {
+	if (hc->freelist != HC_NONE) {
 		i = hc->freelist;
-		hc->freelist = hc->h[i].hnext;
+		hc->freelist = hc->h[i].born;
 	} else
 		i = hc->fresh++;
 	hc->used++;
 	return i;
 }
 
-/* Forget what record i held: it starts again at now_us. */
-static void
-reset(struct host *h, uint64_t now_us)
-{
-	size_t from = offsetof(struct host, out);
+static uint32_t tick_of(uint64_t us);
 
-	memset((char *)h + from, 0, sizeof(*h) - from);
-	h->last_us = now_us;
+/*
+ * Record i starts again at now_us.  Its slot marks are all older than the
+ * tick it is born in, unless its last update (by its previous host, or
+ * its own) was in that very tick: then they are cleared.
+ */
+static void
+reset(struct hostctx *hc, uint32_t i, uint64_t now_us)
+{
+	struct host *h = &hc->h[i];
+	uint32_t t = tick_of(now_us);
+
+	memset(h->out, 0, sizeof(h->out));
+	memset(h->in, 0, sizeof(h->in));
+	h->ended = h->failed = 0.0f;
+	if (hc->last[i] != 0 && tick_of(hc->last[i]) >= t) {
+		memset(h->ports, 0, sizeof(h->ports));
+		memset(h->hosts, 0, sizeof(h->hosts));
+		memset(h->peers, 0, sizeof(h->peers));
+	}
+	h->born = t;
+	hc->last[i] = now_us;
 }
 
 /* Bring found record i up to now_us; a host idle past HC_IDLE_US starts again.
@@ -238,13 +309,14 @@ static void
 touch(struct hostctx *hc, uint32_t i, uint64_t now_us)
 {
 	struct host *h = &hc->h[i];
+	uint64_t last = hc->last[i];
 	float dt, decay = 1.0f;
 	int w;
 
-	if (now_us > h->last_us + HC_IDLE_US)
-		reset(h, now_us);
-	else if (now_us > h->last_us) {
-		dt = (float)(now_us - h->last_us) / 1e6f;
+	if (now_us > last + HC_IDLE_US)
+		reset(hc, i, now_us);
+	else if (now_us > last) {
+		dt = (float)(now_us - last) / 1e6f;
 		for (w = 0; w < 3; w++) {
 			decay = expf(-dt / hc_tau_s[w]);
 			h->out[w] *= decay;
@@ -252,31 +324,32 @@ touch(struct hostctx *hc, uint32_t i, uint64_t now_us)
 		}
 		h->ended *= decay; /* the 60 s constant */
 		h->failed *= decay;
-		h->last_us = now_us;
+		hc->last[i] = now_us;
 	}
 }
 
 /*
- * Find or create the record of addr and bring it up to now_us.  Eviction
- * spares record keep.  Returns the record's index.
+ * Find or create the record of addr and bring it up to now_us; *born is
+ * set when it was created now.  Eviction spares record keep.  Returns the
+ * record's index.
  */
 static uint32_t
-lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us, uint32_t keep)
+lookup(struct hostctx *hc, const uint8_t *addr, uint64_t now_us, uint32_t keep,
+    int *born)
 {
-	uint32_t b = bucket_of(hc, addr), i = find(hc, addr, b);
-	struct host *h;
+	uint64_t hv = hash_of(hc, addr);
+	uint32_t i = find(hc, addr, hv);
 
-	if (i != ILIST_NONE) {
+	*born = i == HC_NONE;
+	if (i != HC_NONE) {
 		touch(hc, i, now_us);
 		return i;
 	}
 	i = alloc_slot(hc, keep);
-	h = &hc->h[i];
-	memcpy(h->addr, addr, CAP_ADDR_LEN);
-	h->bucket = b;
-	h->hnext = hc->bucket[b];
-	hc->bucket[b] = i;
-	reset(h, now_us);
+	memcpy(hc->h[i].addr, addr, CAP_ADDR_LEN);
+	hc->hv[i] = hv;
+	ix_add(hc, i, hv);
+	reset(hc, i, now_us);
 	return i;
 }
 
@@ -307,17 +380,18 @@ slot_hit(uint32_t *slots, const void *item, size_t len, uint64_t now_us)
 }
 
 /*
- * Distinct items over each window, by linear counting.  The loop is kept
- * branch-free so that it vectorises: it runs three times per ended flow.
+ * Distinct items over each window, by linear counting; marks older than
+ * born are empty.  The loop is kept branch-free so that it vectorises: it
+ * runs three times per flow.
  */
 static void
-slot_count(const uint32_t *slots, uint64_t now_us, float out[3])
+slot_count(const uint32_t *slots, uint32_t born, uint64_t now_us, float out[3])
 {
 	uint32_t now = tick_of(now_us), k0 = 0, k1 = 0, k2 = 0, age;
 	int s;
 
 	for (s = 0; s < HC_SLOTS; s++) {
-		age = slots[s] ? now - slots[s] : UINT32_MAX;
+		age = slots[s] >= born ? now - slots[s] : UINT32_MAX;
 		k0 += age < hc_win_ticks[0];
 		k1 += age < hc_win_ticks[1];
 		k2 += age < hc_win_ticks[2];
@@ -344,8 +418,7 @@ hostctx_expire(struct hostctx *hc, uint64_t now_us)
 	while (n-- > 0) {
 		i = hc->sweep_hand;
 		hc->sweep_hand = i + 1 < hc->fresh ? i + 1 : 0;
-		if (hc->h[i].bucket != HC_FREE &&
-		    hc->h[i].last_us + HC_IDLE_US < now_us)
+		if (hc->hv[i] != 0 && hc->last[i] + HC_IDLE_US < now_us)
 			drop(hc, i);
 	}
 }
@@ -361,10 +434,14 @@ hostctx_warm_factor(float tau_s, float t_s)
 	return 1.0f / -expm1f(-t_s / tau_s);
 }
 
-/* Fill the views of initiator record hi and responder record hr. */
+/*
+ * Fill the views of initiator record hi and responder record hr.  A record
+ * born with this flow (hi_new, hr_new) holds only its marks, one in each
+ * array, whatever the window: its distinct counts are those of one item.
+ */
 static void
-read_views(const struct hostctx *hc, const struct host *hi,
-    const struct host *hr, uint64_t now_us, struct host_view *iv,
+read_views(const struct hostctx *hc, const struct host *hi, int hi_new,
+    const struct host *hr, int hr_new, uint64_t now_us, struct host_view *iv,
     struct host_view *rv)
 {
 	float t_s =
@@ -377,10 +454,19 @@ read_views(const struct hostctx *hc, const struct host *hi,
 		iv->flows[w] = hi->out[w] * k;
 		rv->flows[w] = hr->in[w] * k;
 	}
-	slot_count(hi->ports, now_us, iv->distinct_a);
-	slot_count(hi->hosts, now_us, iv->distinct_b);
+	if (hi_new)
+		for (w = 0; w < 3; w++)
+			iv->distinct_a[w] = iv->distinct_b[w] = hc_linear[1];
+	else {
+		slot_count(hi->ports, hi->born, now_us, iv->distinct_a);
+		slot_count(hi->hosts, hi->born, now_us, iv->distinct_b);
+	}
 	iv->fail_share = hi->ended > 0.0f ? hi->failed / hi->ended : 0.0f;
-	slot_count(hr->peers, now_us, rv->distinct_a);
+	if (hr_new)
+		for (w = 0; w < 3; w++)
+			rv->distinct_a[w] = hc_linear[1];
+	else
+		slot_count(hr->peers, hr->born, now_us, rv->distinct_a);
 	memset(rv->distinct_b, 0, sizeof(rv->distinct_b));
 	rv->fail_share = 0.0f;
 }
@@ -393,15 +479,15 @@ hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
 {
 	struct host *hi, *hr;
 	uint32_t ii, ir;
-	int w;
+	int w, ni, nr;
 
 	if (!hc->started || now_us < hc->t0_us) {
 		hc->t0_us = now_us;
 		hc->started = 1;
 	}
-	ii = lookup(hc, init, now_us, ILIST_NONE);
+	ii = lookup(hc, init, now_us, HC_NONE, &ni);
 	/* Looking up the responder must not evict the initiator. */
-	ir = lookup(hc, resp, now_us, ii);
+	ir = lookup(hc, resp, now_us, ii, &nr);
 	hi = &hc->h[ii];
 	hr = &hc->h[ir];
 	for (w = 0; w < 3; w++)
@@ -411,7 +497,8 @@ hostctx_flow_start(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
 	for (w = 0; w < 3; w++)
 		hr->in[w] += 1.0f;
 	slot_hit(hr->peers, init, CAP_ADDR_LEN, now_us);
-	read_views(hc, hi, hr, now_us, iv, rv);
+	/* A flow to itself: the responder's peers are the new record's. */
+	read_views(hc, hi, ni, hr, nr || (ir == ii && ni), now_us, iv, rv);
 	return ii;
 }
 
@@ -424,14 +511,13 @@ void
 hostctx_flow_end(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     uint32_t hint, int failed)
 {
+	uint64_t hv = hash_of(hc, init);
 	uint32_t i = hint;
 	struct host *h;
 
-	if (i >= hc->fresh || hc->h[i].bucket == HC_FREE ||
-	    !addr_eq(hc->h[i].addr, init))
-		i = find(hc, init, bucket_of(hc, init));
-
-	if (i == ILIST_NONE || now_us > hc->h[i].last_us + HC_IDLE_US)
+	if (i >= hc->fresh || hc->hv[i] != hv || !addr_eq(hc->h[i].addr, init))
+		i = find(hc, init, hv);
+	if (i == HC_NONE || now_us > hc->last[i] + HC_IDLE_US)
 		return;
 	touch(hc, i, now_us);
 	h = &hc->h[i];
@@ -445,14 +531,16 @@ hostctx_read(struct hostctx *hc, uint64_t now_us, const uint8_t *init,
     const uint8_t *resp, struct host_view *iv, struct host_view *rv)
 {
 	uint32_t ii, ir;
+	int ni, nr;
 
 	if (!hc->started) {
 		hc->t0_us = now_us;
 		hc->started = 1;
 	}
-	ii = lookup(hc, init, now_us, ILIST_NONE);
-	ir = lookup(hc, resp, now_us, ii);
-	read_views(hc, &hc->h[ii], &hc->h[ir], now_us, iv, rv);
+	ii = lookup(hc, init, now_us, HC_NONE, &ni);
+	ir = lookup(hc, resp, now_us, ii, &nr);
+	/* Born now, their arrays are empty, not one item's: read them. */
+	read_views(hc, &hc->h[ii], 0, &hc->h[ir], 0, now_us, iv, rv);
 }
 
 /*

@@ -392,6 +392,62 @@ steady_count(struct hostctx *hc, double per_s, double t_s, int w)
 	return iv.flows[w];
 }
 
+/* Address 10.(n >> 16).(n >> 8).n, IPv4-mapped. */
+static void
+v4n(uint8_t a[16], uint32_t n)
+{
+	memset(a, 0, 16);
+	a[10] = a[11] = 0xff;
+	a[12] = 10;
+	a[13] = (uint8_t)(n >> 16);
+	a[14] = (uint8_t)(n >> 8);
+	a[15] = (uint8_t)n;
+}
+
+/*
+ * The host index under churn: rounds of new sources, each round past the
+ * idle time of the one before, so the expiry sweep frees records (and
+ * their index entries) while others are made.  Every host of the current
+ * round must still be found with its count (a lost or misplaced index
+ * entry would make it read as new, 0 flows), and a host first seen now
+ * reads as one peer and one port, as a full count would.
+ */
+START_TEST(test_host_index_churn)
+{
+	uint64_t key[2] = {7, 9}, t;
+	struct host_view iv, rv;
+	struct hostctx *hc = hostctx_create(1 << 20, key);
+	uint8_t a[16], b[16];
+	uint32_t round, i, n = 500;
+
+	ck_assert_ptr_nonnull(hc);
+	v4n(b, 0xfffff);
+	for (round = 0; round < 8; round++) {
+		t = 1000 * S + round * 200 * S;
+		for (i = 0; i < n; i++) {
+			v4n(a, round * n + i);
+			hostctx_flow_start(hc, t + i, a, b, 80, &iv, &rv);
+			ck_assert_msg(iv.distinct_a[2] > 0.99f &&
+				iv.distinct_a[2] < 1.01f &&
+				iv.distinct_b[0] > 0.99f &&
+				iv.distinct_b[0] < 1.01f,
+			    "a new host should read one port and one peer");
+			/* the sweep runs while the round goes on */
+			if (i % 50 == 0)
+				hostctx_expire(hc, t + i);
+		}
+		for (i = 0; i < n; i++) {
+			v4n(a, round * n + i);
+			hostctx_read(hc, t + n, a, b, &iv, &rv);
+			ck_assert_msg(iv.flows[2] > 0.9f,
+			    "round %u host %u should still be known", round, i);
+		}
+		ck_assert_uint_le(hostctx_active(hc), 2 * n + 1);
+	}
+	hostctx_free(hc);
+}
+END_TEST
+
 /*
  * Cold start: a steady 10 flows/s reads the same after 5 s of observing as
  * after 300 s, for every time constant.
@@ -766,6 +822,7 @@ flowtab_suite(void)
 	tcase_add_test(tc, test_context_from_flow_time);
 	tcase_add_test(tc, test_view_packing);
 	tcase_add_test(tc, test_cold_start);
+	tcase_add_test(tc, test_host_index_churn);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threaded");
 	tcase_add_test(tc, test_threaded_same_records);
