@@ -212,9 +212,8 @@ struct flow {
 	uint8_t proto, ipver;
 	uint8_t tcp; /* enum flow_tcp_bits */
 	uint8_t fclass; /* enum flow_class */
-	uint32_t hnext; /* hash chain */
-	struct ilink lru; /* on the list of its class, oldest first */
-	uint32_t bucket; /* its hash bucket, kept to unlink without hashing */
+	/* on the list of its class, oldest first; free: next is the freelist */
+	struct ilink lru;
 	uint64_t id;
 	uint64_t first_us; /* start of this record */
 	struct flow_dir d[2]; /* 0: initiator to responder, 1: back */

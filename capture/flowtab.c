@@ -2,9 +2,15 @@
  * The flow table.
  *
  * Flows live in one flat array sized from the memcap and are found through
- * a power-of-two bucket array of 32-bit chain heads.  The hash is SipHash
- * over the two endpoints in a canonical order, keyed at random at start-up,
- * so both directions meet in one bucket and nobody can aim at a bucket.
+ * an open-addressing index at most half full, whose 64-bit entries hold
+ * the flow's number and the low 32 bits of its hash: the home position is
+ * those bits under the mask, so a probe compares tags in the index and
+ * reads a flow only when its tag matches, and a deletion closes its gap
+ * (linear probing's backward shift) without reading any flow.  A flood of
+ * new 5-tuples then costs a cache line of the index per packet rather than
+ * a walk through cold flows.  The hash is SipHash over the two endpoints
+ * in a canonical order, keyed at random at start-up, so both directions
+ * meet in one place and nobody can aim at a position.
  *
  * Timeouts: every flow sits on exactly one of FC_COUNT lists, one per
  * timeout class (established TCP, half-open TCP, closed TCP, UDP, ICMP,
@@ -71,7 +77,7 @@
 
 struct flowtab {
 	struct flow *f;
-	uint32_t *bucket;
+	uint64_t *ix; /* (hash low 32 bits) << 32 | flow + 1; 0 = empty */
 	uint32_t mask, cap, used, freelist;
 	struct ilist cls[FC_COUNT];
 	uint64_t to_us[FC_COUNT];
@@ -141,13 +147,14 @@ flowtab_opts_default(struct flowtab_opts *o)
 }
 
 /*
- * State bytes one tracked flow costs: the record, up to two buckets and the
- * host views kept from its start.
+ * State bytes one tracked flow costs: the record, the host views kept from
+ * its start and two index entries (the index is at most half full; where
+ * rounding to a power of two makes it larger, fewer flows fit the memcap).
  */
 size_t
 flowtab_bytes_per_flow(void)
 {
-	return sizeof(struct flow) + 2 * sizeof(uint32_t) +
+	return sizeof(struct flow) + 2 * sizeof(uint64_t) +
 	    sizeof(struct host_view_pair);
 }
 
@@ -194,6 +201,7 @@ struct flowtab *
 flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
 {
 	struct flowtab *ft;
+	size_t per = sizeof(struct flow) + sizeof(struct host_view_pair);
 	size_t cap = o->memcap / flowtab_bytes_per_flow(), nb = 1;
 	int c;
 
@@ -202,22 +210,23 @@ flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
 		errno = EINVAL;
 		return NULL;
 	}
-	while (nb < cap)
+	while (nb < 2 * cap)
 		nb <<= 1;
+	if (cap * per + nb * sizeof(uint64_t) > o->memcap)
+		cap = (o->memcap - nb * sizeof(uint64_t)) / per;
 	if ((ft = calloc(1, sizeof(*ft))) == NULL)
 		return NULL;
 	make_key(o->seed, ft->key);
 	ft->f = calloc(cap, sizeof(*ft->f));
 	ft->ctx = calloc(cap, sizeof(*ft->ctx));
-	ft->bucket = malloc(nb * sizeof(*ft->bucket));
+	ft->ix = calloc(nb, sizeof(*ft->ix));
 	ft->hc = hostctx_create(o->host_memcap, ft->key);
-	if (ft->f == NULL || ft->ctx == NULL || ft->bucket == NULL ||
+	if (ft->f == NULL || ft->ctx == NULL || ft->ix == NULL ||
 	    ft->hc == NULL) {
 		flowtab_free(ft);
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(ft->bucket, 0xff, nb * sizeof(*ft->bucket));
 	ft->mask = (uint32_t)nb - 1;
 	ft->cap = (uint32_t)cap;
 	ft->freelist = ILIST_NONE;
@@ -248,7 +257,7 @@ flowtab_free(struct flowtab *ft)
 	hostctx_free(ft->hc);
 	free(ft->ctx);
 	free(ft->f);
-	free(ft->bucket);
+	free(ft->ix);
 	free(ft);
 }
 
@@ -263,13 +272,14 @@ ports_fixed(uint8_t proto)
 }
 
 /*
- * Bucket of an endpoint pair, the same for both directions.  Two IPv4
+ * Hash of an endpoint pair, the same for both directions.  Two IPv4
  * endpoints are hashed by their 4-byte addresses: 13 bytes rather than
- * 37 make SipHash two blocks rather than five, on every packet.
+ * 37 make SipHash two blocks rather than five, on every packet.  Its low
+ * 32 bits are what the index keeps; never 0.
  */
 static uint32_t
-bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
-    uint16_t ap, const uint8_t *b, uint16_t bp)
+hash_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a, uint16_t ap,
+    const uint8_t *b, uint16_t bp)
 {
 	uint8_t k[2 * CAP_ADDR_LEN + 5];
 	int c = addr_cmp(a, b), al;
@@ -294,8 +304,7 @@ bucket_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a,
 	memcpy(k + 2 * al, &ap, 2);
 	memcpy(k + 2 * al + 2, &bp, 2);
 	k[2 * al + 4] = proto;
-	return (uint32_t)cap_siphash(ft->key, k, (size_t)(2 * al + 5)) &
-	    ft->mask;
+	return (uint32_t)cap_siphash(ft->key, k, (size_t)(2 * al + 5)) | 1u;
 }
 
 /* Whether flow f goes from (s, sp) to (d, dp). */
@@ -308,16 +317,20 @@ same_way(const struct flow *f, const uint8_t *s, uint16_t sp, const uint8_t *d,
 }
 
 /*
- * Find a flow in bucket b; *dir is 0 when the packet goes the way the
- * initiator sent, 1 when it goes back.
+ * Find a flow whose endpoints hash to h; *dir is 0 when the packet goes
+ * the way the initiator sent, 1 when it goes back.
  */
 static uint32_t
-find(const struct flowtab *ft, uint32_t b, uint8_t proto, const uint8_t *s,
+find(const struct flowtab *ft, uint32_t h, uint8_t proto, const uint8_t *s,
     uint16_t sp, const uint8_t *d, uint16_t dp, int *dir)
 {
-	uint32_t i;
+	uint32_t p = h & ft->mask, i;
+	uint64_t e;
 
-	for (i = ft->bucket[b]; i != ILIST_NONE; i = ft->f[i].hnext) {
+	for (; (e = ft->ix[p]) != 0; p = (p + 1) & ft->mask) {
+		if ((uint32_t)(e >> 32) != h)
+			continue;
+		i = (uint32_t)e - 1;
 		if (ft->f[i].proto != proto)
 			continue;
 		if (same_way(&ft->f[i], s, sp, d, dp)) {
@@ -486,20 +499,55 @@ host_expire(struct flowtab *ft, uint64_t t)
 	event_end(ft, ev);
 }
 
+/* Enter flow i, whose endpoints hash to h, in the index. */
+static void
+ix_add(struct flowtab *ft, uint32_t i, uint32_t h)
+{
+	uint32_t p = h & ft->mask;
+
+	while (ft->ix[p] != 0)
+		p = (p + 1) & ft->mask;
+	ft->ix[p] = (uint64_t)h << 32 | (uint64_t)(i + 1);
+}
+
+/*
+ * Take flow i, whose endpoints hash to h, out of the index, moving back
+ * every later entry of the run whose home allows it (linear probing's
+ * deletion, no tombstones); homes come from the entries' own hash bits.
+ */
+static void
+ix_del(struct flowtab *ft, uint32_t i, uint32_t h)
+{
+	uint32_t p = h & ft->mask, q, home;
+	uint64_t e;
+
+	while ((uint32_t)ft->ix[p] != i + 1)
+		p = (p + 1) & ft->mask;
+	for (q = p;;) {
+		q = (q + 1) & ft->mask;
+		if ((e = ft->ix[q]) == 0)
+			break;
+		home = (uint32_t)(e >> 32) & ft->mask;
+		/* e may fill the gap at p unless its home lies in (p, q] */
+		if (((q - home) & ft->mask) >= ((q - p) & ft->mask)) {
+			ft->ix[p] = e;
+			p = q;
+		}
+	}
+	ft->ix[p] = 0;
+}
+
 /* Emit flow i, then unlink and free it. */
 static void
 end_flow(struct flowtab *ft, uint32_t i, enum flow_end why)
 {
 	struct flow *f = &ft->f[i];
-	uint32_t *pp;
 
 	emit(ft, i, why);
-	pp = &ft->bucket[f->bucket];
-	while (*pp != i)
-		pp = &ft->f[*pp].hnext;
-	*pp = f->hnext;
+	ix_del(
+	    ft, i, hash_of(ft, f->proto, f->src, f->sport, f->dst, f->dport));
 	ilist_remove(&ft->cls[f->fclass], ft->f, sizeof(*f), FLOW_LINK, i);
-	f->hnext = ft->freelist;
+	f->lru.next = ft->freelist; /* a free flow is on no list */
 	ft->freelist = i;
 	ft->used--;
 	ft->st.flows_active = ft->used;
@@ -635,9 +683,12 @@ classify(const struct flow *f)
 	}
 }
 
-/* Create a flow for packet p; swap=1 makes p's receiver the initiator. */
+/*
+ * Create a flow for packet p, whose endpoints hash to h; swap=1 makes p's
+ * receiver the initiator.
+ */
 static uint32_t
-new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
+new_flow(struct flowtab *ft, uint32_t h, const struct cap_pkt *p, uint16_t sp,
     uint16_t dp, int swap)
 {
 	struct flow *f;
@@ -647,7 +698,7 @@ new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
 		evict_oldest(ft);
 	if (ft->freelist != ILIST_NONE) {
 		i = ft->freelist;
-		ft->freelist = ft->f[i].hnext;
+		ft->freelist = ft->f[i].lru.next;
 	} else
 		i = ft->used;
 	f = &ft->f[i];
@@ -661,9 +712,7 @@ new_flow(struct flowtab *ft, uint32_t b, const struct cap_pkt *p, uint16_t sp,
 	f->id = ft->next_id++;
 	f->first_us = p->ts_us;
 	f->fclass = FC_OTHER;
-	f->bucket = b;
-	f->hnext = ft->bucket[b];
-	ft->bucket[b] = i;
+	ix_add(ft, i, h);
 	ilist_append(&ft->cls[FC_OTHER], ft->f, sizeof(*f), FLOW_LINK, i);
 	ft->used++;
 	ft->st.flows_created++;
@@ -783,7 +832,7 @@ icmp_error(struct flowtab *ft, const struct cap_pkt *p)
 	uint32_t b, i;
 	int dir;
 
-	b = bucket_of(ft, p->inner_proto, p->inner_src, p->inner_sport,
+	b = hash_of(ft, p->inner_proto, p->inner_src, p->inner_sport,
 	    p->inner_dst, p->inner_dport);
 	i = find(ft, b, p->inner_proto, p->inner_src, p->inner_sport,
 	    p->inner_dst, p->inner_dport, &dir);
@@ -815,7 +864,7 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	}
 	if (p->has_inner && icmp_error(ft, p))
 		return;
-	b = bucket_of(ft, p->proto, p->src, sp, p->dst, dp);
+	b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
 	i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
 	if (i != ILIST_NONE && ft->f[i].fclass == FC_TCP_CLOSED &&
 	    p->proto == 6 && (p->tcp_flags & 0x12) == 0x02) {

@@ -490,7 +490,9 @@ START_TEST(test_evict_order)
 	uint64_t cap = flowtab_stats(ft)->flows_max;
 	unsigned i;
 
-	ck_assert_uint_eq(cap, memcap / flowtab_bytes_per_flow());
+	/* the memcap holds its flows, fewer when the index rounds up */
+	ck_assert_uint_le(cap, memcap / flowtab_bytes_per_flow());
+	ck_assert_uint_ge(cap, memcap / flowtab_bytes_per_flow() * 9 / 10);
 	for (i = 0; i < cap; i++)
 		feed(ft, pkt(17, 1, (uint16_t)(1000 + i), 2, 53, S + i, 0, 0));
 	feed(ft, pkt(17, 1, 1000, 2, 53, S + cap, 0, 0)); /* touch the first */
