@@ -88,6 +88,7 @@ struct flowtab {
 	flow_emit_cb cb;
 	void *arg;
 	struct ring *ring; /* threaded delivery, or NULL */
+	uint32_t last; /* the flow of the last packet, or ILIST_NONE */
 	struct host_view_pair *ctx; /* per slot; the delivery side's */
 	struct cap_stats st;
 };
@@ -230,6 +231,7 @@ flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
 	ft->mask = (uint32_t)nb - 1;
 	ft->cap = (uint32_t)cap;
 	ft->freelist = ILIST_NONE;
+	ft->last = ILIST_NONE;
 	for (c = 0; c < FC_COUNT; c++)
 		ft->cls[c].head = ft->cls[c].tail = ILIST_NONE;
 	set_timeouts(ft, &o->to);
@@ -316,6 +318,25 @@ same_way(const struct flow *f, const uint8_t *s, uint16_t sp, const uint8_t *d,
 	    addr_eq(f->dst, d);
 }
 
+/* Whether flow f is the packet's, and *dir its way (as find() says). */
+static inline int
+match(const struct flow *f, uint8_t proto, const uint8_t *s, uint16_t sp,
+    const uint8_t *d, uint16_t dp, int *dir)
+{
+	if (f->proto != proto)
+		return 0;
+	if (same_way(f, s, sp, d, dp)) {
+		*dir = 0;
+		return 1;
+	}
+	if (ports_fixed(proto) ? same_way(f, d, sp, s, dp)
+			       : same_way(f, d, dp, s, sp)) {
+		*dir = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * Find a flow whose endpoints hash to h; *dir is 0 when the packet goes
  * the way the initiator sent, 1 when it goes back.
@@ -331,17 +352,8 @@ find(const struct flowtab *ft, uint32_t h, uint8_t proto, const uint8_t *s,
 		if ((uint32_t)(e >> 32) != h)
 			continue;
 		i = (uint32_t)e - 1;
-		if (ft->f[i].proto != proto)
-			continue;
-		if (same_way(&ft->f[i], s, sp, d, dp)) {
-			*dir = 0;
+		if (match(&ft->f[i], proto, s, sp, d, dp, dir))
 			return i;
-		}
-		if (ports_fixed(proto) ? same_way(&ft->f[i], d, sp, s, dp)
-				       : same_way(&ft->f[i], d, dp, s, sp)) {
-			*dir = 1;
-			return i;
-		}
 	}
 	return ILIST_NONE;
 }
@@ -546,6 +558,8 @@ end_flow(struct flowtab *ft, uint32_t i, enum flow_end why)
 	emit(ft, i, why);
 	ix_del(
 	    ft, i, hash_of(ft, f->proto, f->src, f->sport, f->dst, f->dport));
+	if (ft->last == i)
+		ft->last = ILIST_NONE;
 	ilist_remove(&ft->cls[f->fclass], ft->f, sizeof(*f), FLOW_LINK, i);
 	f->lru.next = ft->freelist; /* a free flow is on no list */
 	ft->freelist = i;
@@ -864,8 +878,17 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	}
 	if (p->has_inner && icmp_error(ft, p))
 		return;
-	b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
-	i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
+	/*
+	 * A packet of the same flow as the last (a burst, a reply) needs no
+	 * hash and no probe.
+	 */
+	b = 0;
+	i = ft->last;
+	if (i == ILIST_NONE ||
+	    !match(&ft->f[i], p->proto, p->src, sp, p->dst, dp, &dir)) {
+		b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
+		i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
+	}
 	if (i != ILIST_NONE && ft->f[i].fclass == FC_TCP_CLOSED &&
 	    p->proto == 6 && (p->tcp_flags & 0x12) == 0x02) {
 		end_flow(ft, i, timeout_reason(&ft->f[i]));
@@ -873,11 +896,14 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	}
 	if (i == ILIST_NONE) {
 		dir = p->proto == 6 && (p->tcp_flags & 0x12) == 0x12;
+		if (b == 0) /* hashes are never 0 */
+			b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
 		i = new_flow(ft, b, p, sp, dp, dir);
 	} else if (p->ts_us >= ft->f[i].first_us + ft->active_us) {
 		emit(ft, i, FLOW_END_ACTIVE);
 		restart_record(&ft->f[i], p->ts_us);
 	}
+	ft->last = i;
 	f = &ft->f[i];
 	dir_update(f, dir, p);
 	if (p->frag == 1)
