@@ -21,6 +21,7 @@
 	      */
 #define OFFLINE_MAX_PENDING 65536 /* queued writes: ample for 8192 records */
 #define OFFLINE_CACHE_KIB (64 * 1024) /* SQLite's page cache, KiB */
+#define OFFLINE_CHECKPOINT_PAGES 16384 /* 64 MiB of WAL per checkpoint */
 
 struct offline {
 	const struct offline_opts *o;
@@ -242,6 +243,7 @@ open_store(const struct offline_opts *o)
 	so.max_pending = OFFLINE_MAX_PENDING;
 	so.durable = 0; /* an offline run can be run again */
 	so.cache_kib = OFFLINE_CACHE_KIB;
+	so.checkpoint_pages = OFFLINE_CHECKPOINT_PAGES;
 	if (store_open(&st, &so, &cause) != 0)
 		fatalx("%s", cause ? cause : "store: open failed");
 	return st;

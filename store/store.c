@@ -160,7 +160,9 @@ opts_check(const struct store_opts *o, char **cause)
 	    (rc = check_range("busy_timeout_ms", o->busy_timeout_ms, 0, 60000,
 		 cause)) != 0 ||
 	    (rc = check_range("cache_kib", (long long)o->cache_kib, 0,
-		 STORE_CACHE_KIB_LIMIT, cause)) != 0)
+		 STORE_CACHE_KIB_LIMIT, cause)) != 0 ||
+	    (rc = check_range("checkpoint_pages",
+		 (long long)o->checkpoint_pages, 0, 1 << 20, cause)) != 0)
 		return rc;
 	return 0;
 }
@@ -228,6 +230,13 @@ set_pragmas(struct store *st, char **cause)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
 		    st->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && st->o.checkpoint_pages > 0) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %zu",
+		    st->o.checkpoint_pages);
+		rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
 	if (rc == SQLITE_OK && st->o.cache_kib > 0) {
 		char sql[64];
 

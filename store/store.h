@@ -106,6 +106,12 @@ struct store_opts {
 	 */
 	int durable;
 	size_t cache_kib; /* SQLite page cache in KiB; 0 = SQLite's default */
+	/*
+	 * WAL pages that start a checkpoint (wal_autocheckpoint); 0 =
+	 * SQLite's default (1000).  More means fewer checkpoints, each an
+	 * fsync and a rewrite of the hot index pages, and a larger WAL.
+	 */
+	size_t checkpoint_pages;
 };
 
 /*
