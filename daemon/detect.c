@@ -79,6 +79,14 @@ struct detector {
 	float *rows;
 	uint8_t *keep; /* per row: an operator suppression matched it */
 	FILE *spill; /* every baseline record, to score once trained */
+	/*
+	 * Records that come while the first model trains (a live daemon's
+	 * start-up): kept in a temporary file, at most caprows of them, and
+	 * scored as soon as the model is in, so the start leaves no blind
+	 * spot.
+	 */
+	FILE *waiting;
+	uint64_t nwaiting, waiting_lost;
 	size_t nrows, caprows;
 	uint64_t seen, first_us, last_us, rng;
 	uint8_t groups[FEAT_COUNT]; /* MODEL_GROUP_* of each feature */
@@ -331,6 +339,8 @@ detect_free(struct detector *d)
 	free(d->keep);
 	if (d->spill != NULL)
 		fclose(d->spill);
+	if (d->waiting != NULL)
+		fclose(d->waiting);
 	free(d);
 }
 
@@ -495,8 +505,24 @@ detect_job_finish(struct detector *d, struct detect_job *j)
 		free(cause);
 	}
 	store_model(d);
+	/*
+	 * A daemon's report collector holds the old model's codes: start it
+	 * again before the records that waited for this model are scored.
+	 */
+	if (d->o.async && d->o.report != NULL)
+		report_reset(d->o.report);
 	score_spill(d, j->spill);
+	score_spill(d, d->waiting);
+	if (d->nwaiting > 0)
+		log_info("detect: scored %" PRIu64 " flow records that came "
+			 "while the first model trained%s",
+		    d->nwaiting,
+		    d->waiting_lost > 0 ? " (more were lost)" : "");
 out:
+	if (d->waiting != NULL)
+		fclose(d->waiting);
+	d->waiting = NULL;
+	d->nwaiting = 0;
 	model_free(j->model);
 	free(j->cause);
 	if (j->spill != NULL)
@@ -1145,6 +1171,24 @@ hold(struct detector *d, const struct flow_record *r)
 		detect_drain(d);
 }
 
+/* Keep record r, which came while the first model trains, to score it then. */
+static void
+wait_for_model(struct detector *d, const struct flow_record *r)
+{
+	if (d->nwaiting >= d->caprows ||
+	    (d->waiting == NULL && (d->waiting = tmpfile()) == NULL) ||
+	    fwrite(r, sizeof(*r), 1, d->waiting) != 1) {
+		if (d->waiting_lost++ == 0)
+			log_warnx("detect: a flow record that came while the "
+				  "first model trained will not be scored%s",
+			    d->nwaiting >= d->caprows
+				? " (baseline_max_flows of them wait already)"
+				: ": no temporary file");
+		return;
+	}
+	d->nwaiting++;
+}
+
 /* Take one flow record. */
 enum detect_decision
 detect_record(
@@ -1171,6 +1215,10 @@ detect_record(
 			detect_retrain(d); /* no model yet: learn again */
 		if (d->o.score_baseline)
 			return res->decision; /* scored once trained */
+	}
+	if (d->model == NULL && d->training && !d->o.train_only) {
+		wait_for_model(d, r);
+		return res->decision;
 	}
 	if (d->model == NULL || d->o.train_only)
 		return res->decision;

@@ -283,7 +283,6 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 		    strerror(L->train_errno));
 	if (detect_job_finish(L->det, j) == 0) {
 		L->model_since_us = now_us();
-		report_reset(L->report);
 		snprintf(
 		    L->model_file, sizeof(L->model_file), "%s", L->model_path);
 		log_info("model %s installed: threshold %g, %" PRIu64

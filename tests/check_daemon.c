@@ -1399,6 +1399,54 @@ count_stream_cb(const char *line, size_t len, void *arg)
 	streamed++;
 }
 
+/*
+ * A daemon's first model trains in another thread: records that come
+ * meanwhile wait and are scored once it is in, in order, and the alert
+ * among them is raised; nothing waits once a model exists.
+ */
+START_TEST(test_detect_waits_for_first_model)
+{
+	struct anomd_conf c;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detect_job *j;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 7, i;
+
+	conf_defaults(&c);
+	c.baseline_seconds = 100;
+	c.baseline_min_flows = 200;
+	c.model_epochs = 5;
+	c.model_threads = 1;
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.async = 1;
+	d = detect_create(&o);
+	for (i = 0; i < 250; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+	}
+	ck_assert(detect_window_done(d));
+	j = detect_job_take(d);
+	ck_assert_ptr_null(detect_model(d));
+	for (i = 250; i < 260; i++) {
+		mk_record(&r, i, &rng, i == 255 ? 1000.0f : 1.0f);
+		ck_assert_int_eq(detect_record(d, &r, &res), DETECT_LEARNING);
+	}
+	ck_assert_uint_eq(detect_stats(d)->scored, 0);
+	detect_job_run(j);
+	ck_assert_int_eq(detect_job_finish(d, j), 0);
+	ck_assert_ptr_nonnull(detect_model(d));
+	ck_assert_msg(detect_stats(d)->scored == 10,
+	    "the 10 records that came while training should be scored (%llu)",
+	    (unsigned long long)detect_stats(d)->scored);
+	ck_assert_msg(detect_stats(d)->alerts >= 1,
+	    "the odd one among them should alert");
+	detect_free(d);
+}
+END_TEST
+
 START_TEST(test_detect_states)
 {
 	struct anomd_conf c;
@@ -1638,6 +1686,7 @@ alert_suite(void)
 	tc = tcase_create("path");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_detect_states);
+	tcase_add_test(tc, test_detect_waits_for_first_model);
 	tcase_add_test(tc, test_alert_out_counts);
 	tcase_add_test(tc, test_detect_explains_new_rows_only);
 	suite_add_tcase(s, tc);
