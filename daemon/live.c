@@ -89,6 +89,12 @@ struct live {
 	gid_t gid;
 	char iface[CONF_STR_MAX]; /* the interface captured on, or "" */
 	uint64_t start_us, model_since_us, last_retain_us, wd_usec, last_wd_us;
+	/*
+	 * When the first model began training: the records that came since
+	 * are scored with it, so its report window starts there; 0 for a
+	 * retrain, whose model scores from its install on.
+	 */
+	uint64_t train_from_us;
 	int stopping;
 	/* training */
 	pthread_t worker;
@@ -246,6 +252,7 @@ maybe_train(struct live *L)
 
 	if (L->worker_running || !detect_window_done(L->det))
 		return;
+	L->train_from_us = detect_model(L->det) == NULL ? now_us() : 0;
 	L->job = detect_job_take(L->det);
 	L->train_nice = 0;
 	L->train_errno = 0;
@@ -282,7 +289,8 @@ train_done_cb(evutil_socket_t fd, short what, void *arg)
 			  "priority: %s",
 		    strerror(L->train_errno));
 	if (detect_job_finish(L->det, j) == 0) {
-		L->model_since_us = now_us();
+		L->model_since_us =
+		    L->train_from_us != 0 ? L->train_from_us : now_us();
 		snprintf(
 		    L->model_file, sizeof(L->model_file), "%s", L->model_path);
 		log_info("model %s installed: threshold %g, %" PRIu64
