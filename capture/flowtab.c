@@ -277,7 +277,7 @@ ports_fixed(uint8_t proto)
  * Hash of an endpoint pair, the same for both directions.  Two IPv4
  * endpoints are hashed by their 4-byte addresses: 13 bytes rather than
  * 37 make SipHash two blocks rather than five, on every packet.  Its low
- * 32 bits are what the index keeps; never 0.
+ * 32 bits are what the index keeps.
  */
 static uint32_t
 hash_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a, uint16_t ap,
@@ -306,7 +306,7 @@ hash_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a, uint16_t ap,
 	memcpy(k + 2 * al, &ap, 2);
 	memcpy(k + 2 * al + 2, &bp, 2);
 	k[2 * al + 4] = proto;
-	return (uint32_t)cap_siphash(ft->key, k, (size_t)(2 * al + 5)) | 1u;
+	return (uint32_t)cap_siphash(ft->key, k, (size_t)(2 * al + 5));
 }
 
 /* Whether flow f goes from (s, sp) to (d, dp). */
@@ -864,7 +864,7 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	uint16_t sp = p->has_l4 ? p->sport : 0, dp = p->has_l4 ? p->dport : 0;
 	uint32_t b, i;
 	struct flow *f;
-	int dir = 0, cls;
+	int dir = 0, cls, hashed;
 
 	if (p->ts_us > ft->now_us)
 		ft->now_us = p->ts_us;
@@ -883,10 +883,12 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	 * hash and no probe.
 	 */
 	b = 0;
+	hashed = 0;
 	i = ft->last;
 	if (i == ILIST_NONE ||
 	    !match(&ft->f[i], p->proto, p->src, sp, p->dst, dp, &dir)) {
 		b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
+		hashed = 1;
 		i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
 	}
 	if (i != ILIST_NONE && ft->f[i].fclass == FC_TCP_CLOSED &&
@@ -896,7 +898,7 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	}
 	if (i == ILIST_NONE) {
 		dir = p->proto == 6 && (p->tcp_flags & 0x12) == 0x12;
-		if (b == 0) /* hashes are never 0 */
+		if (!hashed)
 			b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
 		i = new_flow(ft, b, p, sp, dp, dir);
 	} else if (p->ts_us >= ft->f[i].first_us + ft->active_us) {

@@ -161,7 +161,10 @@ hostctx_free(struct hostctx *hc)
 	free(hc);
 }
 
-/* The hash of an address, never 0. */
+/*
+ * The hash of an address, never 0 (0 marks a free record): its top bit is
+ * set, which leaves the low bits (the home) and 31 bits of tag as drawn.
+ */
 static uint64_t
 hash_of(const struct hostctx *hc, const uint8_t *addr)
 {
@@ -172,7 +175,7 @@ hash_of(const struct hostctx *hc, const uint8_t *addr)
 		v = cap_siphash(hc->key, addr + 12, 4);
 	else
 		v = cap_siphash(hc->key, addr, CAP_ADDR_LEN);
-	return v | 1;
+	return v | 1ull << 63;
 }
 
 /* Find a host by its address and hash, or HC_NONE. */
