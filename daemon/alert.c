@@ -1024,6 +1024,7 @@ alert_out_alert(struct alert_out *ao, struct detect_result *res)
 	int rc;
 
 	ao->st.raised++;
+	res->row_id = 0;
 	if (ao->o.store != NULL) {
 		alert_row(res, &a);
 		rc = store_alert_fate(ao->o.store, &a);
@@ -1043,6 +1044,7 @@ alert_out_alert(struct alert_out *ao, struct detect_result *res)
 			memcpy(a.explanation, ao->expl.buf, ao->expl.len + 1);
 		if (!count_put(ao, store_alert_put(ao->o.store, &a, &id)))
 			return;
+		res->row_id = id;
 	} else
 		ao->st.stored++;
 	if (ao->o.eve != NULL || ao->o.evout != NULL)

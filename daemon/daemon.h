@@ -280,6 +280,7 @@ const struct beacon_stats *beacon_stats(const struct beacon *b);
  */
 #define INCIDENT_OPEN_MAX 256 /* open incidents; the stalest closes first */
 #define INCIDENT_LIST_MAX 16 /* peers and ports listed per incident */
+#define INCIDENT_ROWS_MAX 8 /* alert rows kept to link once it has an id */
 #define INCIDENT_STARTS_MAX 64 /* flow start times kept for periodicity */
 #define INCIDENT_SKETCH_BITS 8192 /* distinct-count bitmap per list */
 #define INCIDENT_EXPL_MAX 10 /* features of the strongest evidence */
@@ -334,7 +335,8 @@ struct incident_port {
 
 /*
  * An incident.  The engine owns it; the callback may read it and set id
- * and store_id, nothing else.
+ * and store_id, and empty rows (nrows = 0) once it linked them, nothing
+ * else.
  */
 struct incident {
 	int64_t id; /* store_id when the store gave one, else a serial */
@@ -342,6 +344,13 @@ struct incident {
 	uint8_t about; /* enum store_about */
 	uint8_t host[CAP_ADDR_LEN]; /* the host it is about */
 	int provisional; /* one initiator alert: may join a responder's */
+	/*
+	 * Alert rows written while it (or a provisional incident it
+	 * absorbed) had no id yet; the callback links them to it once it has
+	 * one and empties the list.
+	 */
+	int64_t rows[INCIDENT_ROWS_MAX];
+	size_t nrows;
 	uint64_t first_us, last_us; /* flow times */
 	uint64_t alerts, flows, findings;
 	uint64_t episode_last_us; /* latest flow of a responder episode */
@@ -401,6 +410,12 @@ void incidents_free(struct incidents *e);
  */
 struct incident *incidents_add(
     struct incidents *e, const struct incident_alert *a);
+/*
+ * Note that alert row row was written for inc while inc had no id (it was
+ * provisional), so that it is linked to inc once it has one.  At most
+ * INCIDENT_ROWS_MAX are kept; more stay unlinked.
+ */
+void incidents_note_row(struct incident *inc, int64_t row);
 /* Whether a responder episode about host is open at ts_us. */
 int incidents_episode(
     const struct incidents *e, const uint8_t *host, uint64_t ts_us);
@@ -540,6 +555,7 @@ struct detect_result {
 	float score, threshold; /* the part compared and its threshold */
 	uint8_t finding; /* enum store_finding of a raised one */
 	int64_t incident_id; /* incident joined, 0 = none */
+	int64_t row_id; /* the store row a raised alert made, 0 = none */
 	const char *model_id; /* the scoring model's id, or "" */
 	struct model_expl ex[DETECT_EXPLAIN_MAX]; /* strongest first */
 	size_t nex;
@@ -557,6 +573,7 @@ struct detect_stats {
 	uint64_t beacons; /* beacon alerts (counted in alerts too) */
 	uint64_t incidents; /* incidents opened */
 	uint64_t trained; /* models trained and installed */
+	uint64_t unlinked; /* alert rows left unlinked: store queue full */
 };
 
 /*

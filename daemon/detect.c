@@ -794,6 +794,24 @@ keep_closed(struct detector *d, const struct incident *inc, const char *sum)
 	snprintf(k->summary, sizeof(k->summary), "%s", sum);
 }
 
+/*
+ * Link the alert rows written while inc was provisional (its first alert,
+ * or those of provisional incidents it absorbed) to it, now that it has
+ * an id: every alert of an incident is then found under it.
+ */
+static void
+link_rows(struct detector *d, struct incident *inc)
+{
+	size_t i;
+
+	if (inc->id == 0 || inc->nrows == 0)
+		return;
+	for (i = 0; i < inc->nrows && d->o.store != NULL; i++)
+		if (store_alert_link(d->o.store, inc->rows[i], inc->id) != 0)
+			d->st.unlinked++;
+	inc->nrows = 0;
+}
+
 /* The incident engine writes or closes an incident. */
 static void
 incident_cb(struct incident *inc, enum incident_event ev, void *arg)
@@ -806,6 +824,7 @@ incident_cb(struct incident *inc, enum incident_event ev, void *arg)
 		alert_out_incident(d->o.out, inc, ev, sum,
 		    model_info(d->model)->id,
 		    model_info(d->model)->threshold_own);
+	link_rows(d, inc);
 	if (ev == INCIDENT_CLOSE)
 		keep_closed(d, inc, sum);
 	if (ev == INCIDENT_CLOSE && d->o.report != NULL)
@@ -901,8 +920,12 @@ detect_explain(struct detect_result *res)
 	res->explained = 1;
 }
 
-/* Hand a raised record to the incident engine; returns the incident id. */
-static int64_t
+/*
+ * Hand a raised record to the incident engine; returns the incident it
+ * joined (valid until the engine's next call), whose id is 0 while it is
+ * provisional.
+ */
+static struct incident *
 join_incident(struct detector *d, const struct detect_result *res, int counted)
 {
 	const struct flow_record *r = res->r;
@@ -930,7 +953,7 @@ join_incident(struct detector *d, const struct detect_result *res, int counted)
 		ia.beacon = &res->beacon;
 		ia.thr = 0; /* a lone beacon is an incident */
 	}
-	return incidents_add(d->inc, &ia)->id;
+	return incidents_add(d->inc, &ia);
 }
 
 /*
@@ -940,7 +963,9 @@ join_incident(struct detector *d, const struct detect_result *res, int counted)
 static void
 raise_alert(struct detector *d, struct detect_result *res)
 {
-	res->incident_id = join_incident(d, res, 1);
+	struct incident *inc = join_incident(d, res, 1);
+
+	res->incident_id = inc->id;
 	if (summary_wants(d, res->r, res->score)) {
 		detect_explain(res);
 		summary_add(d, res->r, res->score, res->ex, res->nex);
@@ -948,6 +973,9 @@ raise_alert(struct detector *d, struct detect_result *res)
 		summary_count(d, res->r, res->score);
 	if (d->o.out != NULL)
 		alert_out_alert(d->o.out, res);
+	/* the incident is still provisional: link the row once it counts */
+	if (res->incident_id == 0 && res->row_id != 0)
+		incidents_note_row(inc, res->row_id);
 }
 
 /* Close incidents quiet for the gap, once per second of record time. */
@@ -1046,7 +1074,7 @@ beacon_check(struct detector *d, struct detect_result *res)
 		/* a later contact: it grows the incident, not alerted */
 		res->finding = STORE_FINDING_BEACON;
 		d->cur.group = MODEL_GROUP_OWN;
-		res->incident_id = join_incident(d, res, 0);
+		res->incident_id = join_incident(d, res, 0)->id;
 		res->finding = STORE_FINDING_FLOW;
 		return;
 	}
@@ -1109,7 +1137,7 @@ decide(struct detector *d, const struct flow_record *r,
 		d->st.suppressed++;
 		if (incidents_episode(d->inc, r->dst, r->ts_last_us)) {
 			res->decision = DETECT_RESPONDER_EPISODE;
-			res->incident_id = join_incident(d, res, 0);
+			res->incident_id = join_incident(d, res, 0)->id;
 		} else {
 			res->decision = DETECT_RESPONDER_FINDING;
 			d->st.findings++;

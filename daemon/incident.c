@@ -526,12 +526,22 @@ open_inc(struct incidents *e, uint8_t about, const uint8_t *host)
 	return inc;
 }
 
+/* Note a row written while inc had no id; see daemon.h. */
+void
+incidents_note_row(struct incident *inc, int64_t row)
+{
+	if (row > 0 && inc->nrows < INCIDENT_ROWS_MAX)
+		inc->rows[inc->nrows++] = row;
+}
+
 /* Fold provisional incident p (one initiator's alerts) into inc. */
 static void
 absorb(struct incidents *e, struct incident *inc, struct incident *p)
 {
 	size_t i;
 
+	for (i = 0; i < p->nrows; i++)
+		incidents_note_row(inc, p->rows[i]);
 	if (inc->flows == 0 || p->first_us < inc->first_us)
 		inc->first_us = p->first_us;
 	if (p->last_us > inc->last_us) {

@@ -191,6 +191,26 @@ put_new(struct store *st, const struct store_alert *a, uint32_t h,
 	return STORE_PUT_NEW;
 }
 
+/* Queue setting row id's incident to incident_id; see store.h. */
+int
+store_alert_link(struct store *st, int64_t id, int64_t incident_id)
+{
+	struct qrec *r;
+
+	if (id <= 0 || incident_id <= 0)
+		return -EINVAL;
+	if (st->nq == st->o.max_pending) {
+		st->stats.queue_dropped++;
+		return -ENOSPC;
+	}
+	r = &st->q[st->nq++];
+	memset(r, 0, sizeof(*r));
+	r->kind = QREC_LINK;
+	r->id = id;
+	r->count = (uint64_t)incident_id;
+	return 0;
+}
+
 /* Fold, cap or queue one alert; see store.h. */
 int
 store_alert_put(struct store *st, const struct store_alert *a, int64_t *idp)

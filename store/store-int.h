@@ -21,6 +21,7 @@ enum qrec_kind {
 	QREC_INSERT, /* a new row */
 	QREC_UPDATE, /* new fold totals (count, last_ts, score) for a row */
 	QREC_INCIDENT, /* an incident row, inserted or replaced */
+	QREC_LINK, /* set a row's incident_id (in count) */
 };
 
 /*
@@ -101,7 +102,7 @@ struct store {
 	char *path;
 	struct store_opts o;
 	sqlite3_stmt *s_begin, *s_commit, *s_rollback;
-	sqlite3_stmt *s_insert, *s_update, *s_incident;
+	sqlite3_stmt *s_insert, *s_update, *s_incident, *s_link;
 	struct qrec *q;
 	size_t nq;
 	uint64_t qgen;

@@ -31,6 +31,7 @@
 	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #define UPDATE_SQL                                                             \
 	"UPDATE alerts SET count = ?, last_ts = ?, score = ? WHERE id = ?"
+#define LINK_SQL "UPDATE alerts SET incident_id = ? WHERE id = ?"
 #define INCIDENT_SQL                                                           \
 	"INSERT INTO incidents (id, first, last, about, host, alerts, flows,"  \
 	" peers_n, ports_n, peers, ports, score_max, summary, evidence,"       \
@@ -264,6 +265,8 @@ prepare_hot(struct store *st, char **cause)
 		 &st->s_rollback, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v3(st->db, INSERT_SQL, -1, fl, &st->s_insert,
 		 NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v3(
+		 st->db, LINK_SQL, -1, fl, &st->s_link, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v3(st->db, UPDATE_SQL, -1, fl, &st->s_update,
 		 NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v3(st->db, INCIDENT_SQL, -1, fl,
@@ -315,6 +318,7 @@ store_free(struct store *st)
 	sqlite3_finalize(st->s_rollback);
 	sqlite3_finalize(st->s_insert);
 	sqlite3_finalize(st->s_update);
+	sqlite3_finalize(st->s_link);
 	sqlite3_finalize(st->s_incident);
 	sqlite3_close(st->db);
 	fold_free(&st->fold);
@@ -375,6 +379,11 @@ write_rec(struct store *st, const struct qrec *r)
 
 	if (r->kind == QREC_INCIDENT)
 		return incident_write(st->s_incident, r->inc, r->id);
+	if (r->kind == QREC_LINK) {
+		sqlite3_bind_int64(st->s_link, 1, (int64_t)r->count);
+		sqlite3_bind_int64(st->s_link, 2, r->id);
+		return store_step_reset(st->s_link);
+	}
 	if (r->kind == QREC_UPDATE) {
 		s = st->s_update;
 		sqlite3_bind_int64(s, 1, (int64_t)r->count);
@@ -417,7 +426,8 @@ queue_committed(struct store *st)
 	for (i = 0; i < st->nq; i++) {
 		if (st->q[i].kind == QREC_INSERT)
 			st->stats.written++;
-		else if (st->q[i].kind == QREC_UPDATE)
+		else if (st->q[i].kind == QREC_UPDATE ||
+		    st->q[i].kind == QREC_LINK)
 			st->stats.updated++;
 		else
 			st->stats.incidents_written++;

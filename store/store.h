@@ -193,7 +193,7 @@ struct store_stats {
 	uint64_t queue_dropped; /* alerts (or fold updates) with no room */
 	uint64_t rejected; /* alerts refused with -EINVAL */
 	uint64_t written; /* new rows committed */
-	uint64_t updated; /* fold totals committed to earlier rows */
+	uint64_t updated; /* fold totals and incident links committed */
 	uint64_t flushes; /* flush transactions committed */
 	uint64_t write_errors; /* flushes rolled back */
 	uint64_t retained; /* rows deleted by store_retain() */
@@ -277,6 +277,14 @@ int store_close(struct store *st, char **cause);
  */
 int store_alert_put(
     struct store *st, const struct store_alert *a, int64_t *idp);
+
+/*
+ * Queue setting the incident of alert row id (one put gave that id) to
+ * incident_id, for a row written before its incident had an id.  0,
+ * -EINVAL (an id not above 0) or -ENOSPC (the queue is full, counted as
+ * queue_dropped).  Written with the next flush, after the row itself.
+ */
+int store_alert_link(struct store *st, int64_t id, int64_t incident_id);
 
 /*
  * What store_alert_put() would do with a now, without changing anything:

@@ -1400,6 +1400,82 @@ count_stream_cb(const char *line, size_t len, void *arg)
 }
 
 /*
+ * An incident's first alert is written while its incident is provisional
+ * (no id yet); once the second confirms it, the first row is linked too,
+ * so every alert of the incident is found under it.
+ */
+START_TEST(test_detect_links_first_alert)
+{
+	char path[] = "/tmp/check_daemon_XXXXXX";
+	char db[64];
+	struct anomd_conf c;
+	struct store_opts so;
+	struct store *st;
+	struct store_alert a1, a2;
+	struct alert_out_opts ao;
+	struct alert_out *out;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 42, i;
+	int64_t row1, row2;
+	int fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, sizeof(db), "%s.db", path);
+	store_opts_default(&so);
+	so.path = db;
+	so.rate_max_per_s = 0;
+	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
+	conf_defaults(&c);
+	c.baseline_seconds = 100;
+	c.baseline_min_flows = 200;
+	c.model_epochs = 5;
+	c.model_threads = 1;
+	memset(&ao, 0, sizeof(ao));
+	ao.store = st;
+	out = alert_out_create(&ao);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.out = out;
+	o.store = st;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+	}
+	ck_assert_ptr_nonnull(detect_model(d));
+	mk_record(&r, 400, &rng, 1000.0f);
+	v4(r.src, IP(10, 7, 7, 7));
+	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+	ck_assert_msg(res.incident_id == 0 && res.row_id > 0,
+	    "the first alert's incident is provisional, its row written");
+	row1 = res.row_id;
+	mk_record(&r, 401, &rng, 1000.0f);
+	v4(r.src, IP(10, 7, 7, 7));
+	v4(r.dst, IP(10, 1, 0, 2));
+	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+	ck_assert_msg(res.incident_id > 0, "the second alert confirms it");
+	row2 = res.row_id;
+	detect_flush(d);
+	ck_assert_int_eq(store_flush(st, NULL), 0);
+	ck_assert_int_eq(store_alert_get(st, row1, &a1, NULL), 0);
+	ck_assert_int_eq(store_alert_get(st, row2, &a2, NULL), 0);
+	ck_assert_msg(a1.incident_id == a2.incident_id && a1.incident_id > 0,
+	    "both alerts should be under one incident (%lld, %lld)",
+	    (long long)a1.incident_id, (long long)a2.incident_id);
+	ck_assert_uint_eq(detect_stats(d)->unlinked, 0);
+	detect_free(d);
+	alert_out_free(out);
+	ck_assert_int_eq(store_close(st, NULL), 0);
+	unlink(db);
+}
+END_TEST
+
+/*
  * A daemon's first model trains in another thread: records that come
  * meanwhile wait and are scored once it is in, in order, and the alert
  * among them is raised; nothing waits once a model exists.
@@ -1687,6 +1763,7 @@ alert_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_detect_states);
 	tcase_add_test(tc, test_detect_waits_for_first_model);
+	tcase_add_test(tc, test_detect_links_first_alert);
 	tcase_add_test(tc, test_alert_out_counts);
 	tcase_add_test(tc, test_detect_explains_new_rows_only);
 	suite_add_tcase(s, tc);

@@ -1263,6 +1263,41 @@ schema_suite(void)
 
 /* ---- Suite alert: put, fold, rate cap, queue bound --------------------- */
 
+/*
+ * A row written before its incident had an id is linked to it later, in
+ * the next flush, after the row itself (both in one queue here, and
+ * across flushes); a refused link changes nothing.
+ */
+START_TEST(test_alert_link)
+{
+	struct store_alert a, b;
+	struct store *st;
+	int64_t id1 = 0, id2 = 0;
+
+	st = open_default();
+	mk_alert(&a, 0, T0_US);
+	a.incident_id = 0;
+	ck_assert_int_eq(store_alert_put(st, &a, &id1), STORE_PUT_NEW);
+	ck_assert_int_eq(store_alert_link(st, id1, 7), 0);
+	ck_assert_int_eq(store_flush(st, NULL), 0);
+	ck_assert_int_eq(store_alert_get(st, id1, &b, NULL), 0);
+	ck_assert_int_eq(b.incident_id, 7);
+	mk_alert(&a, 1, T0_US + 1000);
+	a.incident_id = 0;
+	ck_assert_int_eq(store_alert_put(st, &a, &id2), STORE_PUT_NEW);
+	ck_assert_int_eq(store_flush(st, NULL), 0);
+	ck_assert_int_eq(store_alert_link(st, id2, 9), 0);
+	ck_assert_int_eq(store_alert_link(st, 0, 9), -EINVAL);
+	ck_assert_int_eq(store_alert_link(st, id2, 0), -EINVAL);
+	ck_assert_int_eq(store_flush(st, NULL), 0);
+	ck_assert_int_eq(store_alert_get(st, id2, &b, NULL), 0);
+	ck_assert_int_eq(b.incident_id, 9);
+	ck_assert_int_eq(store_alert_get(st, id1, &b, NULL), 0);
+	ck_assert_int_eq(b.incident_id, 7);
+	store_close(st, NULL);
+}
+END_TEST
+
 START_TEST(test_put_rejects)
 {
 	struct store_stats ss;
@@ -1562,6 +1597,7 @@ alert_suite(void)
 	tc = tcase_create("put");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_put_rejects);
+	tcase_add_test(tc, test_alert_link);
 	tcase_add_test(tc, test_queue_bound);
 	tcase_add_test(tc, test_rate_cap);
 	suite_add_tcase(s, tc);
