@@ -1360,6 +1360,40 @@ END_TEST
 
 /* ---- Suite detect ------------------------------------------------------- */
 
+/* A configuration whose baseline (100 s, 200 flows) trains in a moment. */
+static void
+quick_conf(struct anomd_conf *c)
+{
+	conf_defaults(c);
+	c->baseline_seconds = 100;
+	c->baseline_min_flows = 200;
+	c->model_epochs = 5;
+	c->model_threads = 1;
+}
+
+/*
+ * Open a store in a new temporary file, its name written to db (len
+ * bytes), with a rate cap of rate rows a second (0 = none).
+ */
+static struct store *
+tmp_store(char *db, size_t len, uint32_t rate)
+{
+	char path[] = "/tmp/check_daemon_XXXXXX";
+	struct store_opts so;
+	struct store *st;
+	int fd;
+
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, len, "%s.db", path);
+	store_opts_default(&so);
+	so.path = db;
+	so.rate_max_per_s = rate;
+	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
+	return st;
+}
+
 /* A record whose features are near base, varied by a seeded generator. */
 static void
 mk_record(struct flow_record *r, uint64_t i, uint64_t *rng, float scale)
@@ -1406,10 +1440,8 @@ count_stream_cb(const char *line, size_t len, void *arg)
  */
 START_TEST(test_detect_links_first_alert)
 {
-	char path[] = "/tmp/check_daemon_XXXXXX";
 	char db[64];
 	struct anomd_conf c;
-	struct store_opts so;
 	struct store *st;
 	struct store_alert a1, a2;
 	struct alert_out_opts ao;
@@ -1420,21 +1452,9 @@ START_TEST(test_detect_links_first_alert)
 	struct flow_record r;
 	uint64_t rng = 42, i;
 	int64_t row1, row2;
-	int fd;
 
-	ck_assert_int_ge(fd = mkstemp(path), 0);
-	close(fd);
-	unlink(path);
-	snprintf(db, sizeof(db), "%s.db", path);
-	store_opts_default(&so);
-	so.path = db;
-	so.rate_max_per_s = 0;
-	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
-	conf_defaults(&c);
-	c.baseline_seconds = 100;
-	c.baseline_min_flows = 200;
-	c.model_epochs = 5;
-	c.model_threads = 1;
+	st = tmp_store(db, sizeof(db), 0);
+	quick_conf(&c);
 	memset(&ao, 0, sizeof(ao));
 	ao.store = st;
 	out = alert_out_create(&ao);
@@ -1490,11 +1510,7 @@ START_TEST(test_detect_waits_for_first_model)
 	struct flow_record r;
 	uint64_t rng = 7, i;
 
-	conf_defaults(&c);
-	c.baseline_seconds = 100;
-	c.baseline_min_flows = 200;
-	c.model_epochs = 5;
-	c.model_threads = 1;
+	quick_conf(&c);
 	memset(&o, 0, sizeof(o));
 	o.conf = &c;
 	o.async = 1;
@@ -1537,11 +1553,7 @@ START_TEST(test_detect_states)
 	char line[ALERT_LINE_MAX];
 	cJSON *j, *al;
 
-	conf_defaults(&c);
-	c.baseline_seconds = 100;
-	c.baseline_min_flows = 200;
-	c.model_epochs = 5;
-	c.model_threads = 1;
+	quick_conf(&c);
 	memset(&ao, 0, sizeof(ao));
 	ck_assert_ptr_nonnull(eve = tmpfile());
 	ao.eve = eve;
@@ -1611,25 +1623,16 @@ END_TEST
 /* Offline-style: with no rate cap, every alert is stored or folded. */
 START_TEST(test_alert_out_counts)
 {
-	char path[] = "/tmp/check_daemon_XXXXXX";
 	char db[64];
-	struct store_opts so;
 	struct store *st;
 	struct alert_out_opts ao;
 	struct alert_out *out;
 	struct detect_result res;
 	struct flow_record r;
 	uint64_t rng = 1;
-	int fd, i;
+	int i;
 
-	ck_assert_int_ge(fd = mkstemp(path), 0);
-	close(fd);
-	unlink(path);
-	snprintf(db, sizeof(db), "%s.db", path);
-	store_opts_default(&so);
-	so.path = db;
-	so.rate_max_per_s = 2;
-	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
+	st = tmp_store(db, sizeof(db), 2);
 	memset(&ao, 0, sizeof(ao));
 	ao.store = st;
 	ao.stream_cb = count_stream_cb;
@@ -1673,10 +1676,8 @@ END_TEST
 #define DETECT_TOP_MAX_FOR_TEST 10
 START_TEST(test_detect_explains_new_rows_only)
 {
-	char path[] = "/tmp/check_daemon_XXXXXX";
 	char db[64];
 	struct anomd_conf c;
-	struct store_opts so;
 	struct store *st;
 	struct alert_out_opts ao;
 	struct alert_out *out;
@@ -1685,21 +1686,9 @@ START_TEST(test_detect_explains_new_rows_only)
 	struct detector *d;
 	struct flow_record r;
 	uint64_t rng = 7, i;
-	int fd;
 
-	ck_assert_int_ge(fd = mkstemp(path), 0);
-	close(fd);
-	unlink(path);
-	snprintf(db, sizeof(db), "%s.db", path);
-	store_opts_default(&so);
-	so.path = db;
-	so.rate_max_per_s = 0;
-	ck_assert_int_eq(store_open(&st, &so, NULL), 0);
-	conf_defaults(&c);
-	c.baseline_seconds = 100;
-	c.baseline_min_flows = 200;
-	c.model_epochs = 5;
-	c.model_threads = 1;
+	st = tmp_store(db, sizeof(db), 0);
+	quick_conf(&c);
 	memset(&ao, 0, sizeof(ao));
 	ao.store = st;
 	ao.explain_features = 3;
@@ -1993,11 +1982,7 @@ START_TEST(test_detect_suppressed)
 	struct flow_record r;
 	uint64_t rng = 42, i;
 
-	conf_defaults(&c);
-	c.baseline_seconds = 100;
-	c.baseline_min_flows = 200;
-	c.model_epochs = 5;
-	c.model_threads = 1;
+	quick_conf(&c);
 	memset(&ao, 0, sizeof(ao));
 	out = alert_out_create(&ao);
 	memset(&o, 0, sizeof(o));
