@@ -539,6 +539,7 @@ enum detect_decision {
 	DETECT_RESPONDER_EPISODE, /* ctx past it, joined an open episode */
 	DETECT_SUPPRESSED, /* past a threshold, but an operator allowed it */
 	DETECT_BEACON, /* normal itself, but it makes a pair periodic */
+	DETECT_BEACON_CONTACT, /* a later contact of a periodic pair */
 };
 
 /*
@@ -561,7 +562,7 @@ struct detect_result {
 	size_t nex;
 	struct detector *det; /* for detect_explain(); until the next record */
 	int explained; /* ex and nex are made */
-	struct beacon_hit beacon; /* the evidence of a DETECT_BEACON */
+	struct beacon_hit beacon; /* of a DETECT_BEACON or _BEACON_CONTACT */
 };
 
 struct detect_stats {

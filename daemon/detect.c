@@ -620,8 +620,34 @@ detect_scores_header(FILE *fp)
 {
 	fputs("ts_first,ts_last,proto,src_ip,src_port,dst_ip,dst_port,packets,"
 	      "bytes,score,threshold,alert,flow_id,end,own,own_threshold,ctx,"
-	      "ctx_threshold,finding,incident_id\n",
+	      "ctx_threshold,finding,incident_id,level\n",
 	    fp);
+}
+
+/*
+ * A record's level: how far it is from normal in thresholds.  Its own
+ * evidence over threshold_own (the whole error over the threshold for a
+ * model without the split), or, for a beacon's alert or later contact,
+ * the beacon's contacts over beacon_min_contacts when that is more.  The
+ * responder's context is left out: it is about the responder.
+ */
+static double
+level(const struct model_info *mi, const struct detect_result *res)
+{
+	double lv, b;
+
+	if (mi->threshold_own > 0)
+		lv = (double)res->split.own / (double)mi->threshold_own;
+	else
+		lv = mi->threshold > 0
+		    ? (double)res->split.total / (double)mi->threshold
+		    : 0;
+	if ((res->decision == DETECT_BEACON ||
+		res->decision == DETECT_BEACON_CONTACT) &&
+	    res->threshold > 0 &&
+	    (b = (double)res->score / (double)res->threshold) > lv)
+		lv = b;
+	return lv;
 }
 
 /* Write one scores row. */
@@ -629,7 +655,7 @@ static void
 scores_row(struct detector *d, const struct detect_result *res)
 {
 	static const char *const kind[] = {"none", "none", "flow", "responder",
-	    "responder", "suppressed", "beacon"};
+	    "responder", "suppressed", "beacon", "beacon"};
 	const struct flow_record *r = res->r;
 	const struct model_split *sp = &res->split;
 	const struct model_info *mi = model_info(d->model);
@@ -637,7 +663,7 @@ scores_row(struct detector *d, const struct detect_result *res)
 
 	fprintf(d->o.scores,
 	    "%s,%s,%u,%s,%u,%s,%u,%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%d,"
-	    "%" PRIu64 ",%s,%.6g,%.6g,%.6g,%.6g,%s,%" PRId64 "\n",
+	    "%" PRIu64 ",%s,%.6g,%.6g,%.6g,%.6g,%s,%" PRId64 ",%.6g\n",
 	    ts_str(r->ts_first_us, t0), ts_str(r->ts_last_us, t1), r->proto,
 	    addr_str(r->src, a), r->sport, addr_str(r->dst, b), r->dport,
 	    r->packets, r->bytes, (double)sp->total, (double)mi->threshold,
@@ -645,7 +671,8 @@ scores_row(struct detector *d, const struct detect_result *res)
 		res->decision == DETECT_BEACON,
 	    r->id, flow_end_name(r->end), (double)sp->own,
 	    (double)mi->threshold_own, (double)sp->ctx,
-	    (double)mi->threshold_ctx, kind[res->decision], res->incident_id);
+	    (double)mi->threshold_ctx, kind[res->decision], res->incident_id,
+	    level(mi, res));
 }
 
 /*
@@ -1072,10 +1099,12 @@ beacon_check(struct detector *d, struct detect_result *res)
 	res->beacon = hit;
 	if (rc == 2) {
 		/* a later contact: it grows the incident, not alerted */
+		res->decision = DETECT_BEACON_CONTACT;
 		res->finding = STORE_FINDING_BEACON;
+		res->score = (float)hit.contacts;
+		res->threshold = (float)d->o.conf->beacon_min_contacts;
 		d->cur.group = MODEL_GROUP_OWN;
 		res->incident_id = join_incident(d, res, 0)->id;
-		res->finding = STORE_FINDING_FLOW;
 		return;
 	}
 	if (suppress_match(d->o.supp, res->r, res->r->ts_last_us, 1) != 0) {

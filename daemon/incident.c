@@ -20,7 +20,9 @@
  * stay the scanner's, and so do two scanners' at one host.  A scanner's
  * second alert finds its own provisional incident and confirms it, so a
  * scan is one incident about the scanner.  A provisional incident that is
- * never joined becomes a one-alert incident when it closes.
+ * never joined becomes a one-alert incident when it closes, if its alert
+ * is strong; a beacon alert (judged across flows already) confirms its
+ * incident at once, so its later contacts are counted under its id.
  *
  * An incident closes when no alert has joined it for the gap (by the
  * alerts' own times, so offline runs are deterministic), or when
@@ -718,7 +720,8 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 		resp_index(e, inc);
 	if (inc->provisional &&
 	    (inc->alerts >= 2 ||
-		(inc->about == STORE_ABOUT_RESPONDER && inc->strong))) {
+		(inc->strong && (inc->about == STORE_ABOUT_RESPONDER ||
+				    a->finding == STORE_FINDING_BEACON)))) {
 		inc->provisional = 0;
 		resp_unindex(inc);
 	}

@@ -1496,6 +1496,72 @@ START_TEST(test_detect_links_first_alert)
 END_TEST
 
 /*
+ * A periodic pair of hosts, one outside the baseline: the contact that
+ * makes it periodic raises the beacon alert under a confirmed incident,
+ * and every later contact joins that incident, marked as the beacon's
+ * (finding "beacon", level = contacts / beacon_min_contacts) but not
+ * alerted again; the contacts before it are ordinary flows.
+ */
+START_TEST(test_detect_beacon_contacts)
+{
+	struct anomd_conf c;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 9, i, k;
+	int64_t inc = 0;
+	char line[512], last[512] = "", *lv;
+	FILE *scores = tmpfile();
+
+	ck_assert_ptr_nonnull(scores);
+	quick_conf(&c);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.scores = scores;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+	}
+	ck_assert_ptr_nonnull(detect_model(d));
+	for (k = 0; k < 12; k++) {
+		mk_record(&r, i + 30 * k, &rng, 1.0f);
+		v4(r.src, IP(10, 0, 0, 5));
+		v4(r.dst, IP(203, 0, 113, 80));
+		r.dport = 80;
+		detect_record(d, &r, &res);
+		if (k + 1 < c.beacon_min_contacts)
+			ck_assert_msg(res.decision != DETECT_BEACON &&
+				res.decision != DETECT_BEACON_CONTACT,
+			    "contact %d is too early to judge",
+			    (int)k + 1);
+		else if (k + 1 == c.beacon_min_contacts) {
+			ck_assert_int_eq(res.decision, DETECT_BEACON);
+			ck_assert_msg(res.incident_id > 0,
+			    "a beacon alert's incident is confirmed at once");
+			inc = res.incident_id;
+		} else {
+			ck_assert_int_eq(res.decision, DETECT_BEACON_CONTACT);
+			ck_assert_int_eq(res.finding, STORE_FINDING_BEACON);
+			ck_assert_int_eq(res.incident_id, inc);
+		}
+	}
+	ck_assert_uint_eq(detect_stats(d)->beacons, 1);
+	detect_free(d);
+	rewind(scores);
+	while (fgets(line, sizeof(line), scores) != NULL)
+		memcpy(last, line, sizeof(line));
+	fclose(scores);
+	ck_assert_ptr_nonnull(strstr(last, ",beacon,"));
+	ck_assert_ptr_nonnull(lv = strrchr(last, ','));
+	ck_assert_msg(strtod(lv + 1, NULL) == 12.0 / c.beacon_min_contacts,
+	    "the 12th contact's level should be 12 / %u: %s",
+	    c.beacon_min_contacts, last);
+}
+END_TEST
+
+/*
  * A daemon's first model trains in another thread: records that come
  * meanwhile wait and are scored once it is in, in order, and the alert
  * among them is raised; nothing waits once a model exists.
@@ -1753,6 +1819,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_detect_states);
 	tcase_add_test(tc, test_detect_waits_for_first_model);
 	tcase_add_test(tc, test_detect_links_first_alert);
+	tcase_add_test(tc, test_detect_beacon_contacts);
 	tcase_add_test(tc, test_alert_out_counts);
 	tcase_add_test(tc, test_detect_explains_new_rows_only);
 	suite_add_tcase(s, tc);

@@ -438,8 +438,11 @@ def emit_delays(anomd):
 
 
 def ae_ratio(x):
-    """The autoencoder's alerting score over its threshold: own/own_threshold
-    when the scores CSV has them, else score/threshold."""
+    """The detector's level of a flow: the scores CSV's level column (own
+    over own_threshold, or a beacon contact's evidence over its threshold),
+    else own/own_threshold when the CSV has them, else score/threshold."""
+    if x.get("level") not in (None, ""):
+        return float(x["level"])
     if x.get("own") not in (None, "") and x.get("own_threshold") not in (
             None, "") and float(x["own_threshold"]) > 0:
         return float(x["own"]) / float(x["own_threshold"])
@@ -559,8 +562,8 @@ def lab_protocol(anomd, labdir, work):
         r.insert(6, len(resp))
         arow.append(r)
     print()
-    print("per attack (AE: alerting score own/own_threshold or "
-          "score/threshold; latency: attack start to the alerting flow's "
+    print("per attack (AE: the scores CSV's level, own/own_threshold or "
+          "for a beacon contact contacts/beacon_min_contacts; latency: attack start to the alerting flow's "
           "record, its last packet plus the end reason's timeout)")
     table(["attack", "flows", "AE det", "recall", "AUC", "latency",
            "blamed on resp.", "PCA det", "recall", "AUC", "latency"], arow)
