@@ -976,6 +976,7 @@ alert_row(const struct detect_result *res, struct store_alert *a)
 	a->threshold = res->threshold;
 	a->finding = res->finding;
 	a->incident_id = res->incident_id;
+	a->fold_any_src = res->fold_any_src;
 	n = strnlen(res->model_id, sizeof(a->model_id) - 1);
 	memcpy(a->model_id, res->model_id, n);
 	a->model_id[n] = '\0';

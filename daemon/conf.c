@@ -144,7 +144,9 @@ static const struct conf_key conf_keys[] = {
 	"keep at most this many alerts; 0 = no limit"),
     NUM("alert_fold_seconds", CONF_UINT, alert_fold_seconds, 60, 0, 86400,
 	"seconds",
-	"fold repeats of one initiator, responder and port into one alert"),
+	"fold repeats of one initiator, responder and port into one alert "
+	"(from any initiator in an incident about its responder: a flood "
+	"with forged sources)"),
     NUM("alert_rate_max", CONF_UINT, alert_rate_max, 100, 0, 1000000,
 	"alerts/s",
 	"most new alerts written per second by the live daemon (offline "

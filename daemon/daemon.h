@@ -556,6 +556,8 @@ struct detect_result {
 	float score, threshold; /* the part compared and its threshold */
 	uint8_t finding; /* enum store_finding of a raised one */
 	int64_t incident_id; /* incident joined, 0 = none */
+	/* its incident is about the responder: repeats fold from any source */
+	uint8_t fold_any_src;
 	int64_t row_id; /* the store row a raised alert made, 0 = none */
 	const char *model_id; /* the scoring model's id, or "" */
 	struct model_expl ex[DETECT_EXPLAIN_MAX]; /* strongest first */

@@ -993,6 +993,8 @@ raise_alert(struct detector *d, struct detect_result *res)
 	struct incident *inc = join_incident(d, res, 1);
 
 	res->incident_id = inc->id;
+	res->fold_any_src =
+	    inc->id != 0 && inc->about == STORE_ABOUT_RESPONDER;
 	if (summary_wants(d, res->r, res->score)) {
 		detect_explain(res);
 		summary_add(d, res->r, res->score, res->ex, res->nex);
@@ -1141,6 +1143,7 @@ decide(struct detector *d, const struct flow_record *r,
 	d->cur.done = 0;
 	res->finding = STORE_FINDING_FLOW;
 	res->incident_id = 0;
+	res->fold_any_src = 0;
 	res->score = res->threshold = 0;
 	res->model_id = mi->id;
 	res->nex = 0;

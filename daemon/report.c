@@ -406,9 +406,10 @@ codes_add(
 }
 
 /*
- * Live: keep the map position of a raised flow under the store's fold key,
- * unless that key has one: a stored row and its folded repeats share the
- * first flow's, and a storm of one key costs a lookup, not a projection.
+ * Live: keep the map position of a raised flow under the store's fold key
+ * (without the source when its row folds from any source), unless that key
+ * has one: a stored row and its folded repeats share the first flow's, and
+ * a storm of one key costs a lookup, not a projection.
  */
 static void
 live_code(
@@ -419,8 +420,12 @@ live_code(
 	float lat[2], in[2];
 	uint64_t key;
 
-	key = fold_key(addr_str(r->src, src), addr_str(r->dst, dst), r->dport,
-	    r->proto, res->finding, res->incident_id);
+	if (res->fold_any_src)
+		src[0] = '\0'; /* its row folds from any source */
+	else
+		addr_str(r->src, src);
+	key = fold_key(src, addr_str(r->dst, dst), r->dport, r->proto,
+	    res->finding, res->incident_id);
 	if (codes_find(rp, key) >= 0 || model_project(m, r->feat, lat, in) != 0)
 		return;
 	codes_add(rp, key, lat, in);
@@ -675,7 +680,11 @@ row_alert_cb(const struct store_alert *a, void *arg)
 		    expl_parse(a->explanation, ex, DETECT_EXPLAIN_MAX));
 	key = fold_key(a->src_ip, a->dst_ip, a->dst_port, a->proto, a->finding,
 	    a->incident_id);
-	if ((i = codes_find(live, key)) < 0 || live->codes[i].gen == live->gen)
+	if ((i = codes_find(live, key)) < 0) /* a row of any source's alerts */
+		i = codes_find(live,
+		    key = fold_key("", a->dst_ip, a->dst_port, a->proto,
+			a->finding, a->incident_id));
+	if (i < 0 || live->codes[i].gen == live->gen)
 		return 0;
 	live->codes[i].gen = live->gen;
 	memset(&p, 0, sizeof(p));

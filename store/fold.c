@@ -75,7 +75,8 @@ fold_hash(const struct store_alert *a)
 {
 	uint32_t h = FNV_OFFSET;
 
-	h = fnv(h, a->src_ip, strlen(a->src_ip) + 1);
+	if (!a->fold_any_src)
+		h = fnv(h, a->src_ip, strlen(a->src_ip) + 1);
 	h = fnv(h, a->dst_ip, strlen(a->dst_ip) + 1);
 	h = fnv(h, &a->dst_port, sizeof(a->dst_port));
 	h = fnv(h, &a->finding, sizeof(a->finding));
@@ -94,7 +95,8 @@ fold_find(const struct foldtab *ft, const struct store_alert *a, uint32_t h)
 		if (f->hash == h && f->dst_port == a->dst_port &&
 		    f->proto == a->proto && f->finding == a->finding &&
 		    f->incident_id == a->incident_id &&
-		    strcmp(f->src_ip, a->src_ip) == 0 &&
+		    f->any_src == (a->fold_any_src != 0) &&
+		    (f->any_src || strcmp(f->src_ip, a->src_ip) == 0) &&
 		    strcmp(f->dst_ip, a->dst_ip) == 0)
 			return f;
 	}
@@ -134,6 +136,7 @@ fold_add(
 	f->proto = a->proto;
 	f->finding = a->finding;
 	f->incident_id = a->incident_id;
+	f->any_src = a->fold_any_src != 0;
 	f->hash = h;
 	LIST_INSERT_HEAD(&ft->bucket[h & ft->mask], f, hlink);
 	TAILQ_INSERT_TAIL(&ft->used, f, link);

@@ -75,6 +75,7 @@ struct fold {
 	uint8_t proto;
 	uint8_t finding;
 	int64_t incident_id;
+	uint8_t any_src; /* src_ip is not part of the key */
 	uint32_t hash;
 	int64_t id;
 	uint64_t first_us, last_us, count;

@@ -17,7 +17,8 @@
  *
  * Folding: a second alert with the same (src_ip, dst_ip, dst_port, proto,
  * finding, incident_id) whose time is within fold_window_s of the first
- * alert of that key is
+ * alert of that key (with fold_any_src, the same key but any src_ip, and
+ * only among alerts that say fold_any_src too) is
  * counted into the first one's row (count, last_ts, score = max) instead of
  * making a new row.  The window is fixed from the first alert, so a storm
  * that lasts makes one row per window, and a row's last_ts is never more
@@ -138,6 +139,12 @@ struct store_alert {
 	uint64_t last_us; /* latest folded repeat; ignored by put */
 	uint8_t finding; /* enum store_finding */
 	int64_t incident_id; /* incident the alert belongs to, 0 = none */
+	/*
+	 * 1: src_ip is left out of the fold key (alerts of an incident about
+	 * their responder, as in a flood with forged sources); the row keeps
+	 * its first alert's src_ip.
+	 */
+	uint8_t fold_any_src;
 };
 
 #define STORE_SUMMARY_MAX 256 /* bytes of an incident summary, NUL incl. */

@@ -1496,6 +1496,66 @@ START_TEST(test_detect_links_first_alert)
 END_TEST
 
 /*
+ * A flood with forged sources: every flow alerts from a new initiator to
+ * one responder.  Once its incident is about the responder, the alerts
+ * fold into one row whatever their source, so the storm costs counters
+ * and every alert is still in a row's count.
+ */
+START_TEST(test_detect_flood_folds_by_responder)
+{
+	char db[64];
+	struct anomd_conf c;
+	struct store *st;
+	struct store_stats ss;
+	struct alert_out_opts ao;
+	struct alert_out *out;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 5, i, k;
+
+	st = tmp_store(db, sizeof(db), 0);
+	quick_conf(&c);
+	memset(&ao, 0, sizeof(ao));
+	ao.store = st;
+	out = alert_out_create(&ao);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	o.out = out;
+	o.store = st;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+	}
+	ck_assert_ptr_nonnull(detect_model(d));
+	for (k = 0; k < 200; k++) {
+		mk_record(&r, i, &rng, 1000.0f);
+		r.ts_first_us = r.ts_last_us = T0_US + SEC(i) + k * 1000;
+		v4(r.src, IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
+		v4(r.dst, IP(10, 1, 0, 9));
+		r.dport = 80;
+		ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+	}
+	ck_assert_msg(res.fold_any_src && res.incident_id > 0,
+	    "the flood's incident should be about its responder");
+	detect_flush(d);
+	ck_assert_int_eq(store_flush(st, NULL), 0);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.written <= 5 && ss.queued + ss.folded == 200,
+	    "200 forged sources should fold into a few rows: %llu rows, "
+	    "%llu alerts",
+	    (unsigned long long)ss.written,
+	    (unsigned long long)(ss.queued + ss.folded));
+	detect_free(d);
+	alert_out_free(out);
+	ck_assert_int_eq(store_close(st, NULL), 0);
+	unlink(db);
+}
+END_TEST
+
+/*
  * A periodic pair of hosts, one outside the baseline: the contact that
  * makes it periodic raises the beacon alert under a confirmed incident,
  * and every later contact joins that incident, marked as the beacon's
@@ -1820,6 +1880,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_detect_waits_for_first_model);
 	tcase_add_test(tc, test_detect_links_first_alert);
 	tcase_add_test(tc, test_detect_beacon_contacts);
+	tcase_add_test(tc, test_detect_flood_folds_by_responder);
 	tcase_add_test(tc, test_alert_out_counts);
 	tcase_add_test(tc, test_detect_explains_new_rows_only);
 	suite_add_tcase(s, tc);

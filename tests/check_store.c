@@ -1371,6 +1371,49 @@ START_TEST(test_fold_within_window)
 }
 END_TEST
 
+/*
+ * Alerts of an incident about its responder (a flood with forged
+ * sources) fold whatever their source, but only with each other: an
+ * alert that keeps the source in its key never joins their row.
+ */
+START_TEST(test_fold_any_src)
+{
+	struct store_alert a, b;
+	struct store *st;
+	int64_t first, id;
+	int k;
+
+	st = open_default();
+	mk_alert(&a, 7, T0_US);
+	a.fold_any_src = 1;
+	ck_assert_int_eq(store_alert_put(st, &a, &first), STORE_PUT_NEW);
+	for (k = 1; k <= 3; k++) {
+		mk_alert(&a, 7, T0_US + SEC(k));
+		snprintf(a.src_ip, sizeof(a.src_ip), "198.51.100.%d", k);
+		a.fold_any_src = 1;
+		ck_assert_int_eq(store_alert_fate(st, &a), STORE_PUT_FOLDED);
+		ck_assert_msg(store_alert_put(st, &a, &id) == STORE_PUT_FOLDED &&
+			id == first,
+		    "forged source %d should fold into the first row", k);
+	}
+	mk_alert(&a, 7, T0_US + SEC(5));
+	snprintf(a.src_ip, sizeof(a.src_ip), "198.51.100.1");
+	ck_assert_msg(store_alert_put(st, &a, &id) == STORE_PUT_NEW,
+	    "an alert keyed by its source should not join an any-source row");
+	mk_alert(&a, 7, T0_US + SEC(6));
+	a.fold_any_src = 1;
+	a.dst_port = 9;
+	ck_assert_msg(store_alert_put(st, &a, &id) == STORE_PUT_NEW,
+	    "another responder port is another row");
+	flush_ok(st);
+	ck_assert_int_eq(store_alert_get(st, first, &b, NULL), 0);
+	ck_assert_msg(b.count == 4 && strcmp(b.src_ip, "10.0.0.8") == 0,
+	    "the row should count 4 and keep its first source, not %llu %s",
+	    (unsigned long long)b.count, b.src_ip);
+	close_ok(st);
+}
+END_TEST
+
 START_TEST(test_fold_window_edge)
 {
 	struct store_alert a;
@@ -1606,6 +1649,7 @@ alert_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_fold_within_window);
 	tcase_add_test(tc, test_fold_window_edge);
+	tcase_add_test(tc, test_fold_any_src);
 	tcase_add_test(tc, test_fold_into_committed);
 	tcase_add_loop_test(tc, test_fold_key_fields, 0, 6);
 	tcase_add_test(tc, test_fold_disabled);
