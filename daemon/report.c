@@ -452,7 +452,9 @@ report_record(
 	p.ts_us = r->ts_first_us;
 	p.score = res->split.total;
 	p.incident = res->incident_id;
-	if (res->decision == DETECT_FLOW_ALERT) {
+	if (res->decision == DETECT_FLOW_ALERT ||
+	    res->decision == DETECT_BEACON) {
+		/* a beacon alert is a flow alert row too, as in the store */
 		kind = p.kind = PT_FLOW;
 		rp->flow_alerts++;
 	} else if (res->decision == DETECT_RESPONDER_FINDING ||
