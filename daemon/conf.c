@@ -211,6 +211,12 @@ static const struct conf_key conf_keys[] = {
 	"redis: XADD to a stream (field \"event\") or RPUSH to a list"),
     TXT("eve_redis_key", CONF_STR, eve_redis_key, "anomd", NULL,
 	"redis: the stream or list key"),
+    TXT("eve_redis_auth_file", CONF_STR, eve_redis_auth_file, "", NULL,
+	"redis: a file whose first line is the password (no spaces), or an "
+	"ACL user, one space and the password, sent with AUTH on every "
+	"connection; read "
+	"at start by the daemon's user (a systemd credential); \"\" = no "
+	"AUTH"),
     NUM("eve_redis_stream_maxlen", CONF_UINT, eve_redis_stream_maxlen, 100000,
 	0, 1e12, "entries",
 	"redis stream: trim to about this many entries (MAXLEN ~); 0 = never"),

@@ -131,6 +131,7 @@ struct anomd_conf {
 	char eve_redis_socket[CONF_STR_MAX];
 	char eve_redis_mode[CONF_STR_MAX];
 	char eve_redis_key[CONF_STR_MAX];
+	char eve_redis_auth_file[CONF_STR_MAX];
 	uint64_t eve_redis_stream_maxlen;
 	uint32_t eve_queue_max;
 	char metrics_listen[CONF_STR_MAX]; /* host:port, or "" = off */

@@ -34,6 +34,7 @@
  *    Redis stored just before the drop can arrive twice).
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
@@ -72,6 +73,7 @@
 #endif
 #define EVOUT_CONNECT_TIMEOUT_MS 5000 /* a Redis connect that hangs */
 #define EVOUT_CLOSE_WAIT_MS 2000 /* the last Redis flush at close */
+#define EVOUT_AUTH_MAX 512 /* bytes of a Redis user name or password */
 
 enum evout_kind {
 	EVOUT_REGULAR,
@@ -106,6 +108,9 @@ struct evout {
 	char key[CONF_STR_MAX];
 	int stream; /* redis: XADD, else RPUSH */
 	char maxlen[24];
+	/* redis AUTH: nauth 0 (none), 1 (password) or 2 (user, password) */
+	int nauth;
+	char auth_user[EVOUT_AUTH_MAX], auth_pass[EVOUT_AUTH_MAX];
 	struct evout_stats st;
 	uint64_t drop_log_us, drop_logged;
 #ifdef HAVE_HIREDIS
@@ -534,11 +539,68 @@ redis_reply_cb(redisAsyncContext *ac, void *reply, void *arg)
 		drain(o);
 }
 
+/* The AUTH command's arguments; returns their number (0: no AUTH). */
+static int
+redis_auth_argv(const struct evout *o, const char *argv[3], size_t argl[3])
+{
+	int n = 0;
+
+	if (o->nauth == 0)
+		return 0;
+	argv[n++] = "AUTH";
+	if (o->nauth == 2)
+		argv[n++] = o->auth_user;
+	argv[n++] = o->auth_pass;
+	for (int i = 0; i < n; i++)
+		argl[i] = strlen(argv[i]);
+	return n;
+}
+
+/* The connection is usable: send what is queued. */
+static void
+redis_up(struct evout *o)
+{
+	if (o->ever_up)
+		o->st.reconnects++;
+	o->ever_up = o->connected = 1;
+	o->backoff_ms = EVOUT_BACKOFF_MIN_MS;
+	came_up(o, "redis");
+	kick(o);
+}
+
+/*
+ * AUTH's reply: the connection is usable, or it is closed and retried
+ * after the backoff (a wrong password is logged once, like any outage,
+ * and the lines stay queued).
+ */
+static void
+redis_auth_cb(redisAsyncContext *ac, void *reply, void *arg)
+{
+	struct evout *o = arg;
+	redisReply *r = reply;
+	char why[128];
+
+	if (r == NULL || ac != o->ac)
+		return; /* the connection is gone: its callback said so */
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "AUTH refused: %.*s",
+		    (int)(r->len < 100 ? r->len : 100), r->str);
+		went_down(o, "redis", why);
+		redisAsyncDisconnect(ac); /* its callback retries later */
+		return;
+	}
+	redis_up(o);
+}
+
 /* The connection is up, or it failed (hiredis frees ac afterwards). */
 static void
 redis_connect_cb(const redisAsyncContext *ac, int status)
 {
+	struct timeval tv = {EVOUT_CONNECT_TIMEOUT_MS / 1000, 0};
 	struct evout *o = ac->data;
+	const char *argv[3];
+	size_t argl[3];
+	int argc;
 
 	if (o == NULL || ac != o->ac)
 		return;
@@ -549,12 +611,18 @@ redis_connect_cb(const redisAsyncContext *ac, int status)
 		retry_later(o);
 		return;
 	}
-	if (o->ever_up)
-		o->st.reconnects++;
-	o->ever_up = o->connected = 1;
-	o->backoff_ms = EVOUT_BACKOFF_MIN_MS;
-	came_up(o, "redis");
-	kick(o);
+	if ((argc = redis_auth_argv(o, argv, argl)) == 0) {
+		redis_up(o);
+		return;
+	}
+	if (redisAsyncCommandArgv(o->ac, redis_auth_cb, o, argc, argv, argl) !=
+	    REDIS_OK) {
+		went_down(o, "redis", "cannot send AUTH");
+		redisAsyncDisconnect(o->ac);
+		return;
+	}
+	/* the connect timeout again, for the reply */
+	evtimer_add(o->retry_ev, &tv);
 }
 
 /* The connection went away (hiredis frees ac afterwards). */
@@ -682,6 +750,15 @@ redis_close_flush(struct evout *o)
 		       : redisConnectWithTimeout(o->host, o->port, tv);
 	if (c == NULL || c->err || redisSetTimeout(c, tv) != REDIS_OK)
 		goto out;
+	if ((n = (size_t)redis_auth_argv(o, argv, argl)) > 0) {
+		r = redisCommandArgv(c, (int)n, argv, argl);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				freeReplyObject(r);
+			goto out;
+		}
+		freeReplyObject(r);
+	}
 	n = o->n;
 	for (i = 0; i < n; i++) {
 		int argc = redis_argv(o, at(o, i), argv, argl);
@@ -806,7 +883,66 @@ destroy(struct evout *o)
 	if (o->fd != -1)
 		close(o->fd);
 	free(o->ring);
+	explicit_bzero(o->auth_pass, sizeof(o->auth_pass));
 	free(o);
+}
+
+/*
+ * Read the Redis AUTH file: its first line is the password, or a user
+ * name, one space and the password.  0, or -errno with *cause.
+ */
+static int
+read_auth(struct evout *o, const char *path, char **cause)
+{
+	char line[2 * EVOUT_AUTH_MAX + 2], *sp;
+	struct stat sb;
+	size_t n;
+	FILE *fp;
+	int err;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		err = -errno;
+		check_err(cause, "eve_redis_auth_file: %s: %s", path,
+		    strerror(-err));
+		return err;
+	}
+	if (fstat(fileno(fp), &sb) == 0 && (sb.st_mode & S_IROTH))
+		log_warnx("eve_redis_auth_file: %s can be read by every user",
+		    path);
+	line[0] = '\0';
+	if (fgets(line, sizeof(line), fp) == NULL && ferror(fp)) {
+		err = -errno;
+		fclose(fp);
+		check_err(cause, "eve_redis_auth_file: %s: read: %s", path,
+		    strerror(-err));
+		return err ? err : -EIO;
+	}
+	fclose(fp);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if ((sp = strchr(line, ' ')) != NULL) {
+		*sp++ = '\0';
+		if (strlen(line) >= EVOUT_AUTH_MAX || strlen(sp) >= EVOUT_AUTH_MAX ||
+		    line[0] == '\0' || sp[0] == '\0')
+			goto bad;
+		memcpy(o->auth_user, line, strlen(line) + 1);
+		memcpy(o->auth_pass, sp, strlen(sp) + 1);
+		o->nauth = 2;
+	} else {
+		if (n == 0 || n >= EVOUT_AUTH_MAX)
+			goto bad;
+		memcpy(o->auth_pass, line, n + 1);
+		o->nauth = 1;
+	}
+	explicit_bzero(line, sizeof(line));
+	return 0;
+bad:
+	explicit_bzero(line, sizeof(line));
+	check_err(cause,
+	    "eve_redis_auth_file: %s: the first line must be a password, or a "
+	    "user, one space and a password, each 1 to %d bytes",
+	    path, EVOUT_AUTH_MAX - 1);
+	return -EINVAL;
 }
 
 /* Open the configured output. */
@@ -839,6 +975,11 @@ evout_open(struct evout **op, const struct anomd_conf *c,
 		 0640)) == -1) {
 		err = -errno;
 		check_err(cause, "eve: open %s: %s", o->path, strerror(-err));
+		destroy(o);
+		return err;
+	}
+	if (o->kind == EVOUT_REDIS && c->eve_redis_auth_file[0] != '\0' &&
+	    (err = read_auth(o, c->eve_redis_auth_file, cause)) != 0) {
 		destroy(o);
 		return err;
 	}

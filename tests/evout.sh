@@ -42,7 +42,7 @@ cli() { redis-cli -s "$rsock" "$@"; }
 redis_start() {
 	redis-server --port 0 --unixsocket "$rsock" --unixsocketperm 700 \
 	    --dir "$tmp" --appendonly yes --appendfsync always --save "" \
-	    --logfile "$tmp/redis.log" --daemonize no &
+	    --logfile "$tmp/redis.log" --daemonize no "$@" &
 	rpid=$!
 	i=0
 	while ! cli ping 2>/dev/null | grep -q PONG; do
@@ -161,5 +161,58 @@ len=$(cli XLEN anomdcap)
 	fail "stream maxlen: XLEN $len"
 
 redis_stop
+
+# 5. AUTH: a Redis that wants a password.  The right one (from a file, as
+# a systemd credential would be) gets every line through; a wrong one is
+# logged as refused, and nothing is written or silently lost: the lines
+# stay queued until the output closes.
+rsock_plain=$rsock
+rsock=$tmp/redis-auth.sock
+cli() { redis-cli -s "$rsock" --no-auth-warning -a 's3cret-pass' "$@"; }
+redis_start --requirepass 's3cret-pass'
+printf 's3cret-pass\n' >"$tmp/auth.ok"
+printf 'wrong\n' >"$tmp/auth.bad"
+printf 'default s3cret-pass\n' >"$tmp/auth.user"
+chmod 600 "$tmp/auth.ok" "$tmp/auth.bad" "$tmp/auth.user"
+n=500
+stats=$("$feed" $n 50 eve_output=redis "eve_redis_socket=$rsock" \
+    eve_redis_mode=list eve_redis_key=authlist \
+    "eve_redis_auth_file=$tmp/auth.ok" 2>"$tmp/feed5.err")
+got=$(cli LRANGE authlist 0 -1 | seqs | wc -l)
+check "auth" $n "$stats" "$got"
+n=300
+stats=$("$feed" $n 50 eve_output=redis "eve_redis_socket=$rsock" \
+    eve_redis_mode=list eve_redis_key=authuser \
+    "eve_redis_auth_file=$tmp/auth.user" 2>"$tmp/feed5u.err")
+got=$(cli LRANGE authuser 0 -1 | seqs | wc -l)
+check "auth, ACL user" $n "$stats" "$got"
+n=100
+stats=$(EVOUT_FEED_DRAIN_S=2 "$feed" $n 50 eve_output=redis \
+    "eve_redis_socket=$rsock" eve_redis_mode=list eve_redis_key=authbad \
+    "eve_redis_auth_file=$tmp/auth.bad" 2>"$tmp/feed6.err")
+echo "auth, wrong password: $stats"
+cat "$tmp/feed6.err"
+got=$(cli LRANGE authbad 0 -1 | seqs | wc -l)
+queued=$(echo "$stats" | sed -n 's/.*queued=\([0-9]*\).*/\1/p')
+written=$(echo "$stats" | sed -n 's/.*written=\([0-9]*\).*/\1/p')
+[ "$got" = 0 ] && [ "$written" = 0 ] && [ "$queued" = $n ] &&
+	ok "auth, wrong password: nothing written, all $n still queued" ||
+	fail "auth, wrong password: $got arrived, written $written, queued $queued"
+grep -q "AUTH refused" "$tmp/feed6.err" &&
+	ok "auth, wrong password: the log says AUTH was refused" ||
+	fail "auth, wrong password: no log line for the refused AUTH"
+[ "$(grep -c "AUTH refused" "$tmp/feed6.err")" = 1 ] &&
+	ok "auth, wrong password: said once, not at every retry" ||
+	fail "auth, wrong password: said $(grep -c "AUTH refused" "$tmp/feed6.err") times"
+if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
+    "eve_redis_auth_file=$tmp/missing" >/dev/null 2>"$tmp/feed7.err"; then
+	fail "auth: a missing password file should stop the start"
+else
+	grep -q "eve_redis_auth_file: $tmp/missing" "$tmp/feed7.err" &&
+		ok "auth: a missing password file is a clear start-up error" ||
+		fail "auth: no clear error for a missing file: $(cat "$tmp/feed7.err")"
+fi
+redis_stop
+rsock=$rsock_plain
 echo "evout: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]

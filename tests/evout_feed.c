@@ -8,6 +8,7 @@
  *   -> written=W dropped=D errors=E reconnects=R queued=Q
  *
  * Each key=value is one anomd.conf line (eve_output, eve_redis_socket...).
+ * EVOUT_FEED_DRAIN_S in the environment shortens the wait (default 30 s).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ struct feed {
 	struct event_base *base;
 	struct event *ev;
 	unsigned long n, rate, sent;
-	time_t deadline; /* for the queue to empty */
+	time_t drain_s, deadline; /* for the queue to empty */
 };
 
 /* Every millisecond: write RATE more lines, then wait for the queue. */
@@ -50,7 +51,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	evout_get_stats(f->o, &st);
 	if (f->deadline == 0)
-		f->deadline = time(NULL) + FEED_DRAIN_S;
+		f->deadline = time(NULL) + f->drain_s;
 	if (st.queued == 0 || time(NULL) >= f->deadline)
 		event_base_loopbreak(f->base);
 }
@@ -74,6 +75,9 @@ main(int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	f.n = strtoul(argv[1], NULL, 10);
 	f.rate = strtoul(argv[2], NULL, 10);
+	f.drain_s = getenv("EVOUT_FEED_DRAIN_S") != NULL
+	    ? (time_t)strtoul(getenv("EVOUT_FEED_DRAIN_S"), NULL, 10)
+	    : FEED_DRAIN_S;
 	conf_defaults(&c);
 	for (i = 3; i < argc; i++)
 		if (conf_parse_line(&c, "argv", i, argv[i], &cause) != 0)
