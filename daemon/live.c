@@ -1714,6 +1714,26 @@ check_socket_dir(struct live *L)
 }
 
 /* Run the daemon. */
+/* libevent's own messages, through our log: right priority, journal too. */
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	case EVENT_LOG_WARN:
+		log_warnx("libevent: %s", msg);
+		break;
+	default:
+		log_errorx("libevent: %s", msg);
+		break;
+	}
+}
+
 int
 live_run(const struct live_opts *o)
 {
@@ -1730,6 +1750,7 @@ live_run(const struct live_opts *o)
 	if ((rc = priv_user(L->conf->user, &L->uid, &L->gid, &cause)) < 0)
 		fatalx("%s", cause);
 	L->drop = rc > 0;
+	event_set_log_callback(libevent_log_cb);
 	if ((L->base = event_base_new()) == NULL)
 		fatalx("event: cannot create the loop");
 	ensure_dir(L->conf->state_dir, 0750);
