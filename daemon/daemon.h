@@ -360,6 +360,7 @@ struct incident {
 	size_t npeers, nports;
 	uint8_t peer_bits[INCIDENT_SKETCH_BITS / 8];
 	uint8_t port_bits[INCIDENT_SKETCH_BITS / 8];
+	uint32_t peer_ones, port_ones; /* bits set in each */
 	/* evidence, tallied over its flows */
 	uint64_t tcp, udp, icmp, halfopen, slow, dns_long, short_tcp;
 	uint64_t bytes_fwd, bytes_bwd;

@@ -150,29 +150,31 @@ hash_bytes(const void *p, size_t n)
 	return h ^ (h >> 31);
 }
 
-/* Set the bitmap bit of a key. */
+/* Set the bitmap bit of a key, counting it in *ones when it was clear. */
 static void
-sketch_add(uint8_t *bits, const void *key, size_t n)
+sketch_add(uint8_t *bits, uint32_t *ones, const void *key, size_t n)
 {
 	uint64_t h = hash_bytes(key, n) % INCIDENT_SKETCH_BITS;
+	uint8_t bit = (uint8_t)(1u << (h % 8));
 
-	bits[h / 8] |= (uint8_t)(1u << (h % 8));
+	if (!(bits[h / 8] & bit)) {
+		bits[h / 8] |= bit;
+		(*ones)++;
+	}
 }
 
-/* Linear counting: distinct keys from the share of bits still clear. */
+/*
+ * Linear counting: distinct keys from the share of bits still clear (the
+ * bitmap's set bits are counted as they are set, so this costs no pass).
+ */
 static uint64_t
-sketch_count(const uint8_t *bits, size_t listed, int full)
+sketch_count(uint32_t ones, size_t listed, int full)
 {
 	double m = INCIDENT_SKETCH_BITS, est;
-	size_t i, zero = INCIDENT_SKETCH_BITS;
-	uint64_t w;
+	size_t zero = INCIDENT_SKETCH_BITS - ones;
 
 	if (!full)
 		return listed;
-	for (i = 0; i < INCIDENT_SKETCH_BITS / 8; i += sizeof(w)) {
-		memcpy(&w, bits + i, sizeof(w));
-		zero -= (size_t)__builtin_popcountll(w);
-	}
 	est = zero == 0 ? m * log(m) : -m * log((double)zero / m);
 	return est < (double)listed ? listed : (uint64_t)(est + 0.5);
 }
@@ -182,7 +184,7 @@ uint64_t
 incident_peers_n(const struct incident *inc)
 {
 	return sketch_count(
-	    inc->peer_bits, inc->npeers, inc->npeers == INCIDENT_LIST_MAX);
+	    inc->peer_ones, inc->npeers, inc->npeers == INCIDENT_LIST_MAX);
 }
 
 /* Distinct ports of an incident. */
@@ -190,7 +192,7 @@ uint64_t
 incident_ports_n(const struct incident *inc)
 {
 	return sketch_count(
-	    inc->port_bits, inc->nports, inc->nports == INCIDENT_LIST_MAX);
+	    inc->port_ones, inc->nports, inc->nports == INCIDENT_LIST_MAX);
 }
 
 /* Count n flows with peer addr. */
@@ -199,7 +201,7 @@ add_peer(struct incident *inc, const uint8_t *addr, uint64_t n)
 {
 	size_t i;
 
-	sketch_add(inc->peer_bits, addr, CAP_ADDR_LEN);
+	sketch_add(inc->peer_bits, &inc->peer_ones, addr, CAP_ADDR_LEN);
 	for (i = 0; i < inc->npeers; i++)
 		if (memcmp(inc->peers[i].addr, addr, CAP_ADDR_LEN) == 0) {
 			inc->peers[i].n += n;
@@ -218,7 +220,7 @@ add_port(struct incident *inc, uint16_t port, uint8_t proto, uint64_t n)
 	uint8_t key[3] = {(uint8_t)(port >> 8), (uint8_t)port, proto};
 	size_t i;
 
-	sketch_add(inc->port_bits, key, sizeof(key));
+	sketch_add(inc->port_bits, &inc->port_ones, key, sizeof(key));
 	for (i = 0; i < inc->nports; i++)
 		if (inc->ports[i].port == port &&
 		    inc->ports[i].proto == proto) {
@@ -753,13 +755,12 @@ incidents_episode(
 void
 incidents_expire(struct incidents *e, uint64_t now_us)
 {
-	struct incident *inc, *next;
+	struct incident *inc;
 
-	for (inc = e->open; inc != NULL; inc = next) {
-		next = inc->next;
-		if (now_us > inc->last_us + e->gap_us)
-			close_inc(e, inc);
-	}
+	/* the heap's top is the stalest: close while it is past the gap */
+	while (e->nopen > 0 &&
+	    now_us > (inc = e->heap[0])->last_us + e->gap_us)
+		close_inc(e, inc);
 }
 
 /* Close every open incident, oldest first. */
