@@ -826,6 +826,7 @@ print_status_outputs(const cJSON *r)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "alert_counts");
 	const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "eve");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "storm");
 	char s1[64], s2[64], s3[64], s4[64], s5[64], s6[64];
 
 #define F(o, name, buf) field(o, name, buf, sizeof(buf))
@@ -836,6 +837,14 @@ print_status_outputs(const cJSON *r)
 		    F(a, "raised", s1), F(a, "folded", s2), F(a, "capped", s3),
 		    F(a, "dropped", s4), F(a, "rejected", s5),
 		    F(a, "stream_dropped", s6));
+	if (cJSON_IsObject(st) && field_num(st, "minutes", 0) > 0)
+		printf("STORM:     %s minutes in which most flows alerted, "
+		       "the latest to %s (%.0f %%, %s+ hosts to %s+): the model "
+		       "does not fit this traffic; if the network changed, "
+		       "anomctl retrain\n",
+		    F(st, "minutes", s1), F(st, "last", s2),
+		    100 * field_num(st, "share", 0), F(st, "initiators", s3),
+		    F(st, "responders", s4));
 	if (cJSON_IsObject(e))
 		printf(
 		    "eve:       %s: %s lines written, %s dropped, %s errors, "

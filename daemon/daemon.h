@@ -579,6 +579,15 @@ struct detect_stats {
 	uint64_t incidents; /* incidents opened */
 	uint64_t trained; /* models trained and installed */
 	uint64_t unlinked; /* alert rows left unlinked: store queue full */
+	/*
+	 * Alert storms (detect.c): minutes of record time in which at least
+	 * DETECT_STORM_SHARE of the scored flows (and DETECT_STORM_ALERTS)
+	 * were flow alerts, from and to many hosts; the first and latest
+	 * such minute's end, and the latest one's share and host counts.
+	 */
+	uint64_t storm_minutes, storm_first_us, storm_last_us;
+	double storm_share;
+	uint32_t storm_srcs, storm_dsts;
 };
 
 /*
@@ -588,6 +597,9 @@ struct detect_stats {
  */
 int detect_model_params(const struct anomd_conf *c, struct model_params *p,
     uint8_t *groups, char **cause);
+#define DETECT_STORM_SHARE 0.2 /* of a minute's scored flows alerting */
+#define DETECT_STORM_ALERTS 500 /* flow alerts in the minute, at least */
+#define DETECT_STORM_HOSTS 32 /* distinct initiators and responders */
 /* Create a detector (exits on OOM); it takes over o->model. */
 struct detector *detect_create(const struct detect_opts *o);
 /* Free a detector and its model; NULL does nothing. */

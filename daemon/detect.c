@@ -49,6 +49,9 @@
 #define DETECT_TOP_KEY 1 /* strongest features that make alerts alike */
 #define DETECT_INCIDENTS_KEPT 32 /* closed incidents kept for the summary */
 #define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
+#define DETECT_STORM_BITS 4096 /* bits of each distinct-host bitmap */
+#define DETECT_STORM_US 60000000u /* the storm watch's minute */
+#define DETECT_STORM_LOG_US 600000000u /* a storm warning at most this often */
 /*
  * Host context corrects its decayed flow counts for their zero start once
  * it is 5 s old (hostctx.c); only before that can they read low.
@@ -120,6 +123,12 @@ struct detector {
 	} cur;
 	const struct model *p99_model; /* the model p99 was read from */
 	float p99[2][FEAT_COUNT]; /* per MODEL_GROUP_*: p99, -1 elsewhere */
+	/* the alert storm watch: this minute of record time so far */
+	struct {
+		uint64_t start_us, scored, alerts, logged_us;
+		uint8_t src[DETECT_STORM_BITS / 8], dst[DETECT_STORM_BITS / 8];
+		uint32_t nsrc, ndst;
+	} storm;
 	/* summary */
 	struct detect_stats st;
 	struct {
@@ -134,6 +143,7 @@ struct detector {
 };
 
 static void warm_windows(uint32_t win[FEAT_COUNT]);
+static void storm_close(struct detector *d);
 static void score(
     struct detector *d, const struct flow_record *r, struct detect_result *res);
 static void incident_cb(
@@ -1020,6 +1030,104 @@ expire(struct detector *d, uint64_t ts_us)
 }
 
 /*
+ * The alert storm watch.  A detector whose model no longer fits the
+ * traffic (the network changed, or it learnt the wrong baseline) alerts on
+ * most flows, from and to everywhere; the alerts are each true to the
+ * model, but what the operator needs to hear is that the model does not
+ * fit.  Each minute of record time, the scored flows and flow alerts are
+ * counted, with the distinct initiators and responders of the alerts (a
+ * bitmap each: the bits set are a lower bound of the hosts).  A minute in
+ * which at least DETECT_STORM_ALERTS flows, and DETECT_STORM_SHARE of
+ * those scored, alerted, from at least DETECT_STORM_HOSTS initiators to
+ * as many responders, is a storm minute: counted, and warned about at
+ * most every ten minutes.  A flood at one victim (one responder) or a
+ * scan (one initiator) is an attack the incidents tell, not a storm.
+ */
+
+/* Mark addr in a storm bitmap; *n counts the bits set. */
+static void
+storm_mark(uint8_t *bits, uint32_t *n, const uint8_t *addr)
+{
+	uint64_t x, y, h;
+	uint32_t b;
+
+	memcpy(&x, addr, 8);
+	memcpy(&y, addr + 8, 8);
+	h = (x ^ y * 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	h *= 0x94d049bb133111ebULL;
+	b = (uint32_t)(h >> 52) % DETECT_STORM_BITS;
+	if (!(bits[b / 8] & (1u << (b % 8)))) {
+		bits[b / 8] |= (uint8_t)(1u << (b % 8));
+		(*n)++;
+	}
+}
+
+/* End the watch's minute: count (and maybe say) a storm, start anew. */
+static void
+storm_close(struct detector *d)
+{
+	struct detect_stats *st = &d->st;
+	double share = d->storm.scored
+	    ? (double)d->storm.alerts / (double)d->storm.scored
+	    : 0;
+	uint64_t end = d->storm.start_us + DETECT_STORM_US, logged;
+	char t[64];
+
+	if (d->storm.alerts >= DETECT_STORM_ALERTS &&
+	    share >= DETECT_STORM_SHARE &&
+	    d->storm.nsrc >= DETECT_STORM_HOSTS &&
+	    d->storm.ndst >= DETECT_STORM_HOSTS && d->model != NULL) {
+		st->storm_minutes++;
+		if (st->storm_first_us == 0)
+			st->storm_first_us = d->storm.start_us;
+		st->storm_last_us = end;
+		st->storm_share = share;
+		st->storm_srcs = d->storm.nsrc;
+		st->storm_dsts = d->storm.ndst;
+		if (d->storm.logged_us == 0 ||
+		    end >= d->storm.logged_us + DETECT_STORM_LOG_US) {
+			log_warnx("alert storm: %.0f %% of the %" PRIu64
+				  " flows scored in the minute from %s alerted "
+				  "(the threshold leaves about %g %% of normal "
+				  "flows above it), from %" PRIu32
+				  " or more hosts to %" PRIu32
+				  " or more: the traffic does not look like the "
+				  "baseline model %s learnt.  A changed network "
+				  "or a wide attack looks like this; if the "
+				  "network changed, learn a new baseline of it "
+				  "(anomctl retrain; offline, --train-only on "
+				  "its normal traffic, then -m)",
+			    100 * share, d->storm.scored,
+			    iso_time(d->storm.start_us, t),
+			    100 * model_info(d->model)->target_rate,
+			    d->storm.nsrc, d->storm.ndst, model_info(d->model)->id);
+			d->storm.logged_us = end;
+		}
+	}
+	logged = d->storm.logged_us;
+	memset(&d->storm, 0, sizeof(d->storm));
+	d->storm.logged_us = logged;
+}
+
+/* Count a scored record in the storm watch. */
+static void
+storm_count(struct detector *d, const struct flow_record *r, int alert)
+{
+	if (d->storm.start_us != 0 &&
+	    r->ts_last_us >= d->storm.start_us + DETECT_STORM_US)
+		storm_close(d);
+	if (d->storm.start_us == 0)
+		d->storm.start_us = r->ts_last_us;
+	d->storm.scored++;
+	if (!alert)
+		return;
+	d->storm.alerts++;
+	storm_mark(d->storm.src, &d->storm.nsrc, r->src);
+	storm_mark(d->storm.dst, &d->storm.ndst, r->dst);
+}
+
+/*
  * Warm-up: host context starts empty with the detector (an offline run, a
  * daemon start), so while it has watched for less than a count's window
  * (the _1s, _10s or _60s at the end of an init_* or resp_* feature's name,
@@ -1177,6 +1285,7 @@ decide(struct detector *d, const struct flow_record *r,
 		}
 	}
 	beacon_check(d, res);
+	storm_count(d, r, res->decision == DETECT_FLOW_ALERT);
 	d->st.incidents = incidents_count(d->inc);
 	if (d->o.scores != NULL)
 		scores_row(d, res);
@@ -1298,6 +1407,8 @@ detect_flush(struct detector *d)
 	detect_drain(d);
 	incidents_flush(d->inc);
 	d->st.incidents = incidents_count(d->inc);
+	if (d->storm.scored > 0)
+		storm_close(d); /* the input ended: so did its minute */
 }
 
 /* The detector's counters. */
@@ -1429,4 +1540,19 @@ detect_print_totals(const struct detector *d, FILE *fp)
 		    "beacons: %" PRIu64 " periodic contact%s with hosts "
 		    "never seen in the baseline\n",
 		    d->st.beacons, d->st.beacons == 1 ? "" : "s");
+	if (d->st.storm_minutes > 0) {
+		char t0[64], t1[64];
+
+		fprintf(fp,
+		    "alert storm: %" PRIu64 " minute%s from %s to %s in which "
+		    "%.0f %% or more of the flows alerted, from and to many "
+		    "hosts (the latest: %.0f %%, %" PRIu32 "+ hosts to %" PRIu32
+		    "+): the traffic does not look like the model's baseline; "
+		    "if the network changed, learn a new baseline of it\n",
+		    d->st.storm_minutes, d->st.storm_minutes == 1 ? "" : "s",
+		    iso_time(d->st.storm_first_us, t0),
+		    iso_time(d->st.storm_last_us, t1), 100 * DETECT_STORM_SHARE,
+		    100 * d->st.storm_share, d->st.storm_srcs,
+		    d->st.storm_dsts);
+	}
 }

@@ -499,6 +499,30 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
+ * The alert storm watch under "storm": minutes in which most flows
+ * alerted, from and to many hosts (detect.c), the latest one's end, share
+ * and host counts; last is null before the first.
+ */
+static void
+add_storm(struct live *L, cJSON *r)
+{
+	const struct detect_stats *ds = detect_stats(L->det);
+	cJSON *o = cJSON_AddObjectToObject(r, "storm");
+	char t[64];
+
+	cJSON_AddNumberToObject(o, "minutes", (double)ds->storm_minutes);
+	if (ds->storm_minutes == 0) {
+		cJSON_AddNullToObject(o, "last");
+		return;
+	}
+	cJSON_AddStringToObject(o, "last", iso_time(ds->storm_last_us, t));
+	cJSON_AddNumberToObject(
+	    o, "share", (double)(long)(ds->storm_share * 1000.0 + 0.5) / 1000.0);
+	cJSON_AddNumberToObject(o, "initiators", ds->storm_srcs);
+	cJSON_AddNumberToObject(o, "responders", ds->storm_dsts);
+}
+
+/*
  * What became of the alerts, in status: alerts is what was stored (new
  * rows), and raised = alerts + folded + capped + dropped + rejected.
  */
@@ -519,6 +543,7 @@ add_alert_counts(struct live *L, cJSON *r)
 	cJSON_AddNumberToObject(o, "stream_dropped", (double)L->stream_dropped);
 	cJSON_AddNumberToObject(
 	    o, "suppressed", (double)suppress_suppressed(L->supp));
+	add_storm(L, r);
 }
 
 /* The EVE output's counters under "eve". */
@@ -679,6 +704,11 @@ fill_detect(struct live *L, struct metrics_out *mo)
 	    mo, C, "detections", "", "kind", "responder", ds->findings);
 	metrics_put_label(
 	    mo, C, "detections", "", "kind", "beacon", ds->beacons);
+	metrics_put(mo, C, "alert_storm_seconds",
+	    "flow time in alert storm, 60 for each minute in which 20 % or "
+	    "more of the scored flows alerted, from and to many hosts: the "
+	    "model does not fit the traffic",
+	    ds->storm_minutes * 60);
 	metrics_put(mo, C, "client_flows_blamed",
 	    "client flows blamed on their responder, not alerted",
 	    ds->suppressed);

@@ -1556,6 +1556,59 @@ START_TEST(test_detect_flood_folds_by_responder)
 END_TEST
 
 /*
+ * Feed a trained detector 600 odd flows within a minute, from 600
+ * initiators to 600 responders (wide) or to one (a flood), then one a
+ * minute later; returns the storm minutes counted.
+ */
+static uint64_t
+storm_minutes_after(int wide)
+{
+	struct anomd_conf c;
+	struct detect_opts o;
+	struct detect_result res;
+	struct detector *d;
+	struct flow_record r;
+	uint64_t rng = 3, i, k, t0, n;
+
+	quick_conf(&c);
+	memset(&o, 0, sizeof(o));
+	o.conf = &c;
+	d = detect_create(&o);
+	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
+		mk_record(&r, i, &rng, 1.0f);
+		detect_record(d, &r, &res);
+	}
+	ck_assert_ptr_nonnull(detect_model(d));
+	t0 = T0_US + SEC(i + 10);
+	for (k = 0; k <= 600; k++) {
+		mk_record(&r, i + k, &rng, 1000.0f);
+		r.ts_first_us = r.ts_last_us =
+		    k < 600 ? t0 + k * 50000 : t0 + SEC(120);
+		v4(r.src, IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
+		v4(r.dst, wide ? IP(203, 0, (uint32_t)(k / 250),
+				     (uint32_t)(k % 250))
+			       : IP(10, 1, 0, 9));
+		r.dport = 80;
+		detect_record(d, &r, &res);
+	}
+	ck_assert_uint_ge(detect_stats(d)->alerts, 600);
+	n = detect_stats(d)->storm_minutes;
+	detect_free(d);
+	return n;
+}
+
+/*
+ * Most flows alerting, from and to many hosts, is a storm minute (the
+ * model does not fit); the same number at one victim is a flood, not one.
+ */
+START_TEST(test_detect_storm)
+{
+	ck_assert_uint_eq(storm_minutes_after(1), 1);
+	ck_assert_uint_eq(storm_minutes_after(0), 0);
+}
+END_TEST
+
+/*
  * A periodic pair of hosts, one outside the baseline: the contact that
  * makes it periodic raises the beacon alert under a confirmed incident,
  * and every later contact joins that incident, marked as the beacon's
@@ -1881,6 +1934,7 @@ alert_suite(void)
 	tcase_add_test(tc, test_detect_links_first_alert);
 	tcase_add_test(tc, test_detect_beacon_contacts);
 	tcase_add_test(tc, test_detect_flood_folds_by_responder);
+	tcase_add_test(tc, test_detect_storm);
 	tcase_add_test(tc, test_alert_out_counts);
 	tcase_add_test(tc, test_detect_explains_new_rows_only);
 	suite_add_tcase(s, tc);
