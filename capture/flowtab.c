@@ -74,6 +74,8 @@
 
 #define FLOWTAB_MIN_MEMCAP (64 * 1024)
 #define US 1000000ull
+#define FLOW_CACHE_BITS 13
+#define FLOW_CACHE_SLOTS (1u << FLOW_CACHE_BITS) /* 32 KiB of flow indices */
 
 struct flowtab {
 	struct flow *f;
@@ -89,6 +91,13 @@ struct flowtab {
 	void *arg;
 	struct ring *ring; /* threaded delivery, or NULL */
 	uint32_t last; /* the flow of the last packet, or ILIST_NONE */
+	/*
+	 * A direct-mapped cache of flows by a cheap symmetric hash of the
+	 * endpoints (fc_slot): a packet of a recent flow skips the keyed hash
+	 * and the probe.  Every hit is checked with match(), so a wrong or
+	 * aimed slot costs only the usual path; end_flow() clears its entry.
+	 */
+	uint32_t fcache[FLOW_CACHE_SLOTS];
 	struct host_view_pair *ctx; /* per slot; the delivery side's */
 	struct cap_stats st;
 };
@@ -232,6 +241,8 @@ flowtab_create(const struct flowtab_opts *o, flow_emit_cb cb, void *arg)
 	ft->cap = (uint32_t)cap;
 	ft->freelist = ILIST_NONE;
 	ft->last = ILIST_NONE;
+	for (c = 0; c < (int)FLOW_CACHE_SLOTS; c++)
+		ft->fcache[c] = ILIST_NONE;
 	for (c = 0; c < FC_COUNT; c++)
 		ft->cls[c].head = ft->cls[c].tail = ILIST_NONE;
 	set_timeouts(ft, &o->to);
@@ -307,6 +318,29 @@ hash_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a, uint16_t ap,
 	memcpy(k + 2 * al + 2, &bp, 2);
 	k[2 * al + 4] = proto;
 	return (uint32_t)cap_siphash(ft->key, k, (size_t)(2 * al + 5));
+}
+
+/*
+ * The flow cache's slot for a packet between (a, ap) and (b, bp): the same
+ * both ways (it XORs the endpoints), cheap, and not keyed, since a hit is
+ * always checked.
+ */
+static inline uint32_t
+fc_slot(uint8_t proto, const uint8_t *a, uint16_t ap, const uint8_t *b,
+    uint16_t bp)
+{
+	uint64_t x0, x1, y0, y1, h;
+
+	memcpy(&x0, a, 8);
+	memcpy(&x1, a + 8, 8);
+	memcpy(&y0, b, 8);
+	memcpy(&y1, b + 8, 8);
+	h = ((x1 ^ y1) + (x0 ^ y0) * 0x9e3779b97f4a7c15ULL) *
+	    0xbf58476d1ce4e5b9ULL;
+	h ^= (uint64_t)((uint32_t)(ap ^ bp) << 8 | proto) *
+	    0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return (uint32_t)((h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS));
 }
 
 /* Whether flow f goes from (s, sp) to (d, dp). */
@@ -555,11 +589,15 @@ end_flow(struct flowtab *ft, uint32_t i, enum flow_end why)
 {
 	struct flow *f = &ft->f[i];
 
+	uint32_t c = fc_slot(f->proto, f->src, f->sport, f->dst, f->dport);
+
 	emit(ft, i, why);
 	ix_del(
 	    ft, i, hash_of(ft, f->proto, f->src, f->sport, f->dst, f->dport));
 	if (ft->last == i)
 		ft->last = ILIST_NONE;
+	if (ft->fcache[c] == i)
+		ft->fcache[c] = ILIST_NONE;
 	ilist_remove(&ft->cls[f->fclass], ft->f, sizeof(*f), FLOW_LINK, i);
 	f->lru.next = ft->freelist; /* a free flow is on no list */
 	ft->freelist = i;
@@ -862,9 +900,9 @@ void
 flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 {
 	uint16_t sp = p->has_l4 ? p->sport : 0, dp = p->has_l4 ? p->dport : 0;
-	uint32_t b, i;
+	uint32_t b, i, c = 0;
 	struct flow *f;
-	int dir = 0, cls, hashed;
+	int dir = 0, cls, hashed, cached = 0;
 
 	if (p->ts_us > ft->now_us)
 		ft->now_us = p->ts_us;
@@ -887,9 +925,17 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 	i = ft->last;
 	if (i == ILIST_NONE ||
 	    !match(&ft->f[i], p->proto, p->src, sp, p->dst, dp, &dir)) {
-		b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
-		hashed = 1;
-		i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
+		c = fc_slot(p->proto, p->src, sp, p->dst, dp);
+		cached = 1;
+		i = ft->fcache[c];
+		if (i == ILIST_NONE ||
+		    !match(&ft->f[i], p->proto, p->src, sp, p->dst, dp, &dir)) {
+			b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
+			hashed = 1;
+			i = find(ft, b, p->proto, p->src, sp, p->dst, dp, &dir);
+			if (i != ILIST_NONE)
+				ft->fcache[c] = i;
+		}
 	}
 	if (i != ILIST_NONE && ft->f[i].fclass == FC_TCP_CLOSED &&
 	    p->proto == 6 && (p->tcp_flags & 0x12) == 0x02) {
@@ -900,7 +946,10 @@ flowtab_packet(struct flowtab *ft, const struct cap_pkt *p)
 		dir = p->proto == 6 && (p->tcp_flags & 0x12) == 0x12;
 		if (!hashed)
 			b = hash_of(ft, p->proto, p->src, sp, p->dst, dp);
+		if (!cached)
+			c = fc_slot(p->proto, p->src, sp, p->dst, dp);
 		i = new_flow(ft, b, p, sp, dp, dir);
+		ft->fcache[c] = i;
 	} else if (p->ts_us >= ft->f[i].first_us + ft->active_us) {
 		emit(ft, i, FLOW_END_ACTIVE);
 		restart_record(&ft->f[i], p->ts_us);
