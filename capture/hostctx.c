@@ -387,7 +387,10 @@ slot_hit(uint32_t *slots, const void *item, size_t len, uint64_t now_us)
  * born are empty.  The loop is kept branch-free so that it vectorises: it
  * runs three times per flow.
  */
-static void __attribute__((target_clones("avx2", "default")))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void
 slot_count(const uint32_t *slots, uint32_t born, uint64_t now_us, float out[3])
 {
 	uint32_t now = tick_of(now_us), k0 = 0, k1 = 0, k2 = 0, age;

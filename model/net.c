@@ -273,7 +273,7 @@ masked_mean(const float *restrict d, const float *restrict mask, size_t dim)
 }
 
 /* Score a block of normalised rows; see model-int.h. */
-void
+NET_CLONES void
 model_net_errors(
     const struct net *n, const float *z, size_t rows, float *err, float *feat)
 {
@@ -470,7 +470,7 @@ model_net_adam_range(struct net *n, struct net_train *t, float step,
  * second pass gives own.  Both passes are plain forward passes, so own,
  * like total, is the same on every instruction set.
  */
-void
+NET_CLONES void
 model_net_split(const struct net *n, const struct model_groups *g, float *z,
     size_t rows, struct model_split *out)
 {

@@ -235,7 +235,10 @@ model_norm_fit(struct model_norm *nm, const float *x, const uint32_t *idx,
  * Normalise rows; NaN ends at -clip and infinities at +-clip.  Built for
  * AVX2 too: the same operations in the same order, eight lanes at once.
  */
-__attribute__((target_clones("avx2", "default"))) void
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void
 model_norm_apply(
     const struct model_norm *nm, const float *x, size_t n, float *z)
 {
