@@ -1434,64 +1434,97 @@ count_stream_cb(const char *line, size_t len, void *arg)
 }
 
 /*
+ * A detector trained on quick_conf()'s baseline of mk_record() rows (seed
+ * rng), with a store in a temporary file and the alert writer when
+ * with_store, and scores written to scores (or NULL).  f->i is the next
+ * record number after the baseline.
+ */
+struct dfix {
+	char db[64];
+	struct anomd_conf c;
+	struct store *st;
+	struct alert_out *out;
+	struct detector *d;
+	uint64_t rng, i;
+};
+
+static void
+dfix_open(struct dfix *f, uint64_t rng, int with_store, FILE *scores)
+{
+	struct alert_out_opts ao;
+	struct detect_opts o;
+	struct detect_result res;
+	struct flow_record r;
+
+	memset(f, 0, sizeof(*f));
+	f->rng = rng;
+	quick_conf(&f->c);
+	memset(&o, 0, sizeof(o));
+	o.conf = &f->c;
+	o.scores = scores;
+	if (with_store) {
+		f->st = tmp_store(f->db, sizeof(f->db), 0);
+		memset(&ao, 0, sizeof(ao));
+		ao.store = f->st;
+		f->out = alert_out_create(&ao);
+		o.out = f->out;
+		o.store = f->st;
+	}
+	f->d = detect_create(&o);
+	for (f->i = 0; f->i < 300 && detect_model(f->d) == NULL; f->i++) {
+		mk_record(&r, f->i, &f->rng, 1.0f);
+		detect_record(f->d, &r, &res);
+	}
+	ck_assert_ptr_nonnull(detect_model(f->d));
+}
+
+/* Free what dfix_open() made; the store is closed and its file removed. */
+static void
+dfix_close(struct dfix *f)
+{
+	detect_free(f->d);
+	alert_out_free(f->out);
+	if (f->st != NULL) {
+		ck_assert_int_eq(store_close(f->st, NULL), 0);
+		unlink(f->db);
+	}
+}
+
+/*
  * An incident's first alert is written while its incident is provisional
  * (no id yet); once the second confirms it, the first row is linked too,
  * so every alert of the incident is found under it.
  */
 START_TEST(test_detect_links_first_alert)
 {
-	char db[64];
-	struct anomd_conf c;
-	struct store *st;
+	struct dfix f;
 	struct store_alert a1, a2;
-	struct alert_out_opts ao;
-	struct alert_out *out;
-	struct detect_opts o;
 	struct detect_result res;
-	struct detector *d;
 	struct flow_record r;
-	uint64_t rng = 42, i;
 	int64_t row1, row2;
 
-	st = tmp_store(db, sizeof(db), 0);
-	quick_conf(&c);
-	memset(&ao, 0, sizeof(ao));
-	ao.store = st;
-	out = alert_out_create(&ao);
-	memset(&o, 0, sizeof(o));
-	o.conf = &c;
-	o.out = out;
-	o.store = st;
-	d = detect_create(&o);
-	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
-		mk_record(&r, i, &rng, 1.0f);
-		detect_record(d, &r, &res);
-	}
-	ck_assert_ptr_nonnull(detect_model(d));
-	mk_record(&r, 400, &rng, 1000.0f);
+	dfix_open(&f, 42, 1, NULL);
+	mk_record(&r, 400, &f.rng, 1000.0f);
 	v4(r.src, IP(10, 7, 7, 7));
-	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+	ck_assert_int_eq(detect_record(f.d, &r, &res), DETECT_FLOW_ALERT);
 	ck_assert_msg(res.incident_id == 0 && res.row_id > 0,
 	    "the first alert's incident is provisional, its row written");
 	row1 = res.row_id;
-	mk_record(&r, 401, &rng, 1000.0f);
+	mk_record(&r, 401, &f.rng, 1000.0f);
 	v4(r.src, IP(10, 7, 7, 7));
 	v4(r.dst, IP(10, 1, 0, 2));
-	ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+	ck_assert_int_eq(detect_record(f.d, &r, &res), DETECT_FLOW_ALERT);
 	ck_assert_msg(res.incident_id > 0, "the second alert confirms it");
 	row2 = res.row_id;
-	detect_flush(d);
-	ck_assert_int_eq(store_flush(st, NULL), 0);
-	ck_assert_int_eq(store_alert_get(st, row1, &a1, NULL), 0);
-	ck_assert_int_eq(store_alert_get(st, row2, &a2, NULL), 0);
+	detect_flush(f.d);
+	ck_assert_int_eq(store_flush(f.st, NULL), 0);
+	ck_assert_int_eq(store_alert_get(f.st, row1, &a1, NULL), 0);
+	ck_assert_int_eq(store_alert_get(f.st, row2, &a2, NULL), 0);
 	ck_assert_msg(a1.incident_id == a2.incident_id && a1.incident_id > 0,
 	    "both alerts should be under one incident (%lld, %lld)",
 	    (long long)a1.incident_id, (long long)a2.incident_id);
-	ck_assert_uint_eq(detect_stats(d)->unlinked, 0);
-	detect_free(d);
-	alert_out_free(out);
-	ck_assert_int_eq(store_close(st, NULL), 0);
-	unlink(db);
+	ck_assert_uint_eq(detect_stats(f.d)->unlinked, 0);
+	dfix_close(&f);
 }
 END_TEST
 
@@ -1503,55 +1536,33 @@ END_TEST
  */
 START_TEST(test_detect_flood_folds_by_responder)
 {
-	char db[64];
-	struct anomd_conf c;
-	struct store *st;
+	struct dfix f;
 	struct store_stats ss;
-	struct alert_out_opts ao;
-	struct alert_out *out;
-	struct detect_opts o;
 	struct detect_result res;
-	struct detector *d;
 	struct flow_record r;
-	uint64_t rng = 5, i, k;
+	uint64_t k;
 
-	st = tmp_store(db, sizeof(db), 0);
-	quick_conf(&c);
-	memset(&ao, 0, sizeof(ao));
-	ao.store = st;
-	out = alert_out_create(&ao);
-	memset(&o, 0, sizeof(o));
-	o.conf = &c;
-	o.out = out;
-	o.store = st;
-	d = detect_create(&o);
-	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
-		mk_record(&r, i, &rng, 1.0f);
-		detect_record(d, &r, &res);
-	}
-	ck_assert_ptr_nonnull(detect_model(d));
+	dfix_open(&f, 5, 1, NULL);
 	for (k = 0; k < 200; k++) {
-		mk_record(&r, i, &rng, 1000.0f);
-		r.ts_first_us = r.ts_last_us = T0_US + SEC(i) + k * 1000;
+		mk_record(&r, f.i, &f.rng, 1000.0f);
+		r.ts_first_us = r.ts_last_us = T0_US + SEC(f.i) + k * 1000;
 		v4(r.src, IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
 		v4(r.dst, IP(10, 1, 0, 9));
 		r.dport = 80;
-		ck_assert_int_eq(detect_record(d, &r, &res), DETECT_FLOW_ALERT);
+		ck_assert_int_eq(
+		    detect_record(f.d, &r, &res), DETECT_FLOW_ALERT);
 	}
 	ck_assert_msg(res.fold_any_src && res.incident_id > 0,
 	    "the flood's incident should be about its responder");
-	detect_flush(d);
-	ck_assert_int_eq(store_flush(st, NULL), 0);
-	store_stats(st, &ss);
+	detect_flush(f.d);
+	ck_assert_int_eq(store_flush(f.st, NULL), 0);
+	store_stats(f.st, &ss);
 	ck_assert_msg(ss.written <= 5 && ss.queued + ss.folded == 200,
 	    "200 forged sources should fold into a few rows: %llu rows, "
 	    "%llu alerts",
 	    (unsigned long long)ss.written,
 	    (unsigned long long)(ss.queued + ss.folded));
-	detect_free(d);
-	alert_out_free(out);
-	ck_assert_int_eq(store_close(st, NULL), 0);
-	unlink(db);
+	dfix_close(&f);
 }
 END_TEST
 
@@ -1563,25 +1574,15 @@ END_TEST
 static uint64_t
 storm_minutes_after(int wide)
 {
-	struct anomd_conf c;
-	struct detect_opts o;
+	struct dfix f;
 	struct detect_result res;
-	struct detector *d;
 	struct flow_record r;
-	uint64_t rng = 3, i, k, t0, n;
+	uint64_t k, t0, n;
 
-	quick_conf(&c);
-	memset(&o, 0, sizeof(o));
-	o.conf = &c;
-	d = detect_create(&o);
-	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
-		mk_record(&r, i, &rng, 1.0f);
-		detect_record(d, &r, &res);
-	}
-	ck_assert_ptr_nonnull(detect_model(d));
-	t0 = T0_US + SEC(i + 10);
+	dfix_open(&f, 3, 0, NULL);
+	t0 = T0_US + SEC(f.i + 10);
 	for (k = 0; k <= 600; k++) {
-		mk_record(&r, i + k, &rng, 1000.0f);
+		mk_record(&r, f.i + k, &f.rng, 1000.0f);
 		r.ts_first_us = r.ts_last_us =
 		    k < 600 ? t0 + k * 50000 : t0 + SEC(120);
 		v4(r.src, IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
@@ -1589,11 +1590,11 @@ storm_minutes_after(int wide)
 				     (uint32_t)(k % 250))
 			       : IP(10, 1, 0, 9));
 		r.dport = 80;
-		detect_record(d, &r, &res);
+		detect_record(f.d, &r, &res);
 	}
-	ck_assert_uint_ge(detect_stats(d)->alerts, 600);
-	n = detect_stats(d)->storm_minutes;
-	detect_free(d);
+	ck_assert_uint_ge(detect_stats(f.d)->alerts, 600);
+	n = detect_stats(f.d)->storm_minutes;
+	dfix_close(&f);
 	return n;
 }
 
@@ -1617,39 +1618,28 @@ END_TEST
  */
 START_TEST(test_detect_beacon_contacts)
 {
-	struct anomd_conf c;
-	struct detect_opts o;
+	struct dfix f;
 	struct detect_result res;
-	struct detector *d;
 	struct flow_record r;
-	uint64_t rng = 9, i, k;
+	uint64_t k;
 	int64_t inc = 0;
 	char line[512], last[512] = "", *lv;
 	FILE *scores = tmpfile();
 
 	ck_assert_ptr_nonnull(scores);
-	quick_conf(&c);
-	memset(&o, 0, sizeof(o));
-	o.conf = &c;
-	o.scores = scores;
-	d = detect_create(&o);
-	for (i = 0; i < 300 && detect_model(d) == NULL; i++) {
-		mk_record(&r, i, &rng, 1.0f);
-		detect_record(d, &r, &res);
-	}
-	ck_assert_ptr_nonnull(detect_model(d));
+	dfix_open(&f, 9, 0, scores);
 	for (k = 0; k < 12; k++) {
-		mk_record(&r, i + 30 * k, &rng, 1.0f);
+		mk_record(&r, f.i + 30 * k, &f.rng, 1.0f);
 		v4(r.src, IP(10, 0, 0, 5));
 		v4(r.dst, IP(203, 0, 113, 80));
 		r.dport = 80;
-		detect_record(d, &r, &res);
-		if (k + 1 < c.beacon_min_contacts)
+		detect_record(f.d, &r, &res);
+		if (k + 1 < f.c.beacon_min_contacts)
 			ck_assert_msg(res.decision != DETECT_BEACON &&
 				res.decision != DETECT_BEACON_CONTACT,
 			    "contact %d is too early to judge",
 			    (int)k + 1);
-		else if (k + 1 == c.beacon_min_contacts) {
+		else if (k + 1 == f.c.beacon_min_contacts) {
 			ck_assert_int_eq(res.decision, DETECT_BEACON);
 			ck_assert_msg(res.incident_id > 0,
 			    "a beacon alert's incident is confirmed at once");
@@ -1660,17 +1650,17 @@ START_TEST(test_detect_beacon_contacts)
 			ck_assert_int_eq(res.incident_id, inc);
 		}
 	}
-	ck_assert_uint_eq(detect_stats(d)->beacons, 1);
-	detect_free(d);
+	ck_assert_uint_eq(detect_stats(f.d)->beacons, 1);
+	dfix_close(&f);
 	rewind(scores);
 	while (fgets(line, sizeof(line), scores) != NULL)
 		memcpy(last, line, sizeof(line));
 	fclose(scores);
 	ck_assert_ptr_nonnull(strstr(last, ",beacon,"));
 	ck_assert_ptr_nonnull(lv = strrchr(last, ','));
-	ck_assert_msg(strtod(lv + 1, NULL) == 12.0 / c.beacon_min_contacts,
+	ck_assert_msg(strtod(lv + 1, NULL) == 12.0 / f.c.beacon_min_contacts,
 	    "the 12th contact's level should be 12 / %u: %s",
-	    c.beacon_min_contacts, last);
+	    f.c.beacon_min_contacts, last);
 }
 END_TEST
 

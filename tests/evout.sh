@@ -174,18 +174,14 @@ printf 's3cret-pass\n' >"$tmp/auth.ok"
 printf 'wrong\n' >"$tmp/auth.bad"
 printf 'default s3cret-pass\n' >"$tmp/auth.user"
 chmod 600 "$tmp/auth.ok" "$tmp/auth.bad" "$tmp/auth.user"
-n=500
-stats=$("$feed" $n 50 eve_output=redis "eve_redis_socket=$rsock" \
-    eve_redis_mode=list eve_redis_key=authlist \
-    "eve_redis_auth_file=$tmp/auth.ok" 2>"$tmp/feed5.err")
-got=$(cli LRANGE authlist 0 -1 | seqs | wc -l)
-check "auth" $n "$stats" "$got"
-n=300
-stats=$("$feed" $n 50 eve_output=redis "eve_redis_socket=$rsock" \
-    eve_redis_mode=list eve_redis_key=authuser \
-    "eve_redis_auth_file=$tmp/auth.user" 2>"$tmp/feed5u.err")
-got=$(cli LRANGE authuser 0 -1 | seqs | wc -l)
-check "auth, ACL user" $n "$stats" "$got"
+for form in ok user; do
+	n=300
+	stats=$("$feed" $n 50 eve_output=redis "eve_redis_socket=$rsock" \
+	    eve_redis_mode=list "eve_redis_key=auth$form" \
+	    "eve_redis_auth_file=$tmp/auth.$form" 2>"$tmp/feed5$form.err")
+	got=$(cli LRANGE "auth$form" 0 -1 | seqs | wc -l)
+	check "auth ($form)" $n "$stats" "$got"
+done
 n=100
 stats=$(EVOUT_FEED_DRAIN_S=2 "$feed" $n 50 eve_output=redis \
     "eve_redis_socket=$rsock" eve_redis_mode=list eve_redis_key=authbad \
