@@ -185,6 +185,7 @@ put_new(struct store *st, const struct store_alert *a, uint32_t h,
 	qrec_fill(r, a, st->next_id++, expl);
 	if (st->o.fold_window_s > 0)
 		fold_track(st, a, h, stale, r);
+	st->insq[st->ninsq++] = (uint32_t)st->nq;
 	st->nq++;
 	st->stats.queued++;
 	*idp = r->id;
@@ -197,8 +198,24 @@ store_alert_link(struct store *st, int64_t id, int64_t incident_id)
 {
 	struct qrec *r;
 
+	size_t lo = 0, hi, mid;
+
 	if (id <= 0 || incident_id <= 0)
 		return -EINVAL;
+	/* Still queued: set it in place, no UPDATE (ids rise with the queue). */
+	for (hi = st->ninsq; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		r = &st->q[st->insq[mid]];
+		if (r->id == id) {
+			r->incident_id = incident_id;
+			st->stats.linked_in_queue++;
+			return 0;
+		}
+		if (r->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	if (st->nq == st->o.max_pending) {
 		st->stats.queue_dropped++;
 		return -ENOSPC;

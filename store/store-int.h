@@ -113,6 +113,12 @@ struct store {
 	 */
 	uint32_t *incq;
 	size_t incq_mask, incq_n;
+	/*
+	 * The queue indices of the queued new rows, in queue (so id) order,
+	 * for store_alert_link() to find a row still queued by its id.
+	 */
+	uint32_t *insq;
+	size_t ninsq;
 	struct foldtab fold;
 	int64_t next_id;
 	int64_t next_inc_id; /* id the next new incident gets */

@@ -324,6 +324,7 @@ store_free(struct store *st)
 	fold_free(&st->fold);
 	free(st->q);
 	free(st->incq);
+	free(st->insq);
 	free(st->path);
 	free(st);
 }
@@ -345,6 +346,7 @@ store_open(struct store **stp, const struct store_opts *o, char **cause)
 	    (st->path = strdup(o->path)) == NULL ||
 	    (st->q = calloc(o->max_pending, sizeof(*st->q))) == NULL ||
 	    (st->incq = calloc(nincq, sizeof(*st->incq))) == NULL ||
+	    (st->insq = calloc(o->max_pending, sizeof(*st->insq))) == NULL ||
 	    fold_init(&st->fold, o->fold_max_keys) != 0) {
 		rc = -ENOMEM;
 		store_set_cause(
@@ -437,6 +439,7 @@ queue_committed(struct store *st)
 		st->q[i].inc = NULL;
 	}
 	st->nq = 0;
+	st->ninsq = 0;
 	if (st->incq_n > 0) {
 		memset(st->incq, 0, (st->incq_mask + 1) * sizeof(*st->incq));
 		st->incq_n = 0;

@@ -201,6 +201,7 @@ struct store_stats {
 	uint64_t rejected; /* alerts refused with -EINVAL */
 	uint64_t written; /* new rows committed */
 	uint64_t updated; /* fold totals and incident links committed */
+	uint64_t linked_in_queue; /* incident links set on a queued row */
 	uint64_t flushes; /* flush transactions committed */
 	uint64_t write_errors; /* flushes rolled back */
 	uint64_t retained; /* rows deleted by store_retain() */
@@ -286,10 +287,11 @@ int store_alert_put(
     struct store *st, const struct store_alert *a, int64_t *idp);
 
 /*
- * Queue setting the incident of alert row id (one put gave that id) to
- * incident_id, for a row written before its incident had an id.  0,
- * -EINVAL (an id not above 0) or -ENOSPC (the queue is full, counted as
- * queue_dropped).  Written with the next flush, after the row itself.
+ * Set the incident of alert row id (one put gave that id) to incident_id,
+ * for a row put before its incident had an id: in place while the row is
+ * still queued (linked_in_queue), else by an UPDATE queued for the next
+ * flush.  0, -EINVAL (an id not above 0) or -ENOSPC (the queue is full,
+ * counted as queue_dropped).
  */
 int store_alert_link(struct store *st, int64_t id, int64_t incident_id);
 

@@ -1270,6 +1270,7 @@ schema_suite(void)
  */
 START_TEST(test_alert_link)
 {
+	struct store_stats ss;
 	struct store_alert a, b;
 	struct store *st;
 	int64_t id1 = 0, id2 = 0;
@@ -1279,6 +1280,9 @@ START_TEST(test_alert_link)
 	a.incident_id = 0;
 	ck_assert_int_eq(store_alert_put(st, &a, &id1), STORE_PUT_NEW);
 	ck_assert_int_eq(store_alert_link(st, id1, 7), 0);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.linked_in_queue == 1 && ss.pending == 1,
+	    "a queued row is linked in place, with no UPDATE queued");
 	ck_assert_int_eq(store_flush(st, NULL), 0);
 	ck_assert_int_eq(store_alert_get(st, id1, &b, NULL), 0);
 	ck_assert_int_eq(b.incident_id, 7);
@@ -1294,6 +1298,9 @@ START_TEST(test_alert_link)
 	ck_assert_int_eq(b.incident_id, 9);
 	ck_assert_int_eq(store_alert_get(st, id1, &b, NULL), 0);
 	ck_assert_int_eq(b.incident_id, 7);
+	store_stats(st, &ss);
+	ck_assert_msg(ss.linked_in_queue == 1 && ss.updated == 1,
+	    "a committed row is linked by one UPDATE");
 	store_close(st, NULL);
 }
 END_TEST
