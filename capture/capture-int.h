@@ -168,19 +168,28 @@ uint64_t hostctx_capacity(const struct hostctx *hc);
 /* ---- flowtab.c: a tracked flow ------------------------------------------ */
 
 /* What one direction of a flow has sent since the record began. */
+/*
+ * One direction of a flow.  Times are microseconds after the record's
+ * first_us in 32 bits: a record never spans FLOW_RECORD_MAX_US (an interim
+ * record is cut before, whatever timeout_active says), which keeps a flow
+ * within 200 bytes.
+ */
 struct flow_dir {
-	uint32_t pkts;
-	uint16_t pl_min, pl_max; /* L4 payload bytes, by the headers */
 	uint64_t bytes; /* wire bytes */
 	uint64_t pl_sum, pl_sumsq;
-	uint64_t last_us; /* last packet, 0 = none yet */
-	uint64_t iat_sum; /* microseconds */
 	double iat_sumsq;
-	uint32_t iat_max; /* microseconds, saturating */
+	uint32_t pkts;
+	uint32_t last_off; /* last packet, after first_us (0 before it) */
+	uint32_t iat_sum; /* microseconds: at most last_off */
+	uint32_t iat_max; /* microseconds */
+	uint16_t pl_min, pl_max; /* L4 payload bytes, by the headers */
 	uint16_t win0; /* first TCP window */
 	uint8_t ttl0; /* first TTL / hop limit */
 	uint8_t seen; /* win0/ttl0 are set */
 };
+
+/* The longest a record may span: its times fit 32 bits of microseconds. */
+#define FLOW_RECORD_MAX_US 4294000000ull
 
 enum flow_tcp_bits {
 	TCPF_SYN = 1, /* initiator sent SYN */

@@ -261,12 +261,12 @@ feat_compute(const struct flow *f, const struct host_view *iv,
     const struct host_view *rv, struct flow_record *rec)
 {
 	const struct flow_dir *a = &f->d[0], *b = &f->d[1];
-	uint64_t last = a->last_us > b->last_us ? a->last_us : b->last_us;
+	uint32_t last = a->last_off > b->last_off ? a->last_off : b->last_off;
 	float *v = rec->feat;
 	double all = (double)a->bytes + (double)b->bytes;
 
 	rec->ts_first_us = f->first_us;
-	rec->ts_last_us = last > f->first_us ? last : f->first_us;
+	rec->ts_last_us = f->first_us + last;
 	rec->packets = (uint64_t)a->pkts + b->pkts;
 	rec->bytes = a->bytes + b->bytes;
 	v[0] = (float)(rec->ts_last_us - rec->ts_first_us) / 1e3f;

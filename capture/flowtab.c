@@ -204,6 +204,8 @@ set_timeouts(struct flowtab *ft, const struct flow_timeouts *to)
 	ft->to_us[FC_ICMP] = to->icmp_idle * US;
 	ft->to_us[FC_OTHER] = to->other_idle * US;
 	ft->active_us = to->active ? to->active * US : UINT64_MAX;
+	if (ft->active_us > FLOW_RECORD_MAX_US)
+		ft->active_us = FLOW_RECORD_MAX_US;
 }
 
 /* Create a table. */
@@ -396,9 +398,9 @@ find(const struct flowtab *ft, uint32_t h, uint8_t proto, const uint8_t *s,
 static uint64_t
 last_seen(const struct flow *f)
 {
-	uint64_t a = f->d[0].last_us, b = f->d[1].last_us;
+	uint32_t a = f->d[0].last_off, b = f->d[1].last_off;
 
-	return a > b ? a : b;
+	return f->first_us + (a > b ? a : b);
 }
 
 /* Whether the flow failed, for the initiator's fail share. */
@@ -851,7 +853,11 @@ dir_update(struct flow *f, int dir, const struct cap_pkt *p)
 	struct flow_dir *d = &f->d[dir];
 	uint32_t pl =
 	    p->payload_wire > UINT16_MAX ? UINT16_MAX : p->payload_wire;
-	uint64_t gap;
+	/* below FLOW_RECORD_MAX_US: the record restarts before */
+	uint32_t off = p->ts_us > f->first_us
+	    ? (uint32_t)(p->ts_us - f->first_us)
+	    : 0;
+	uint32_t gap;
 
 	if (d->pkts == 0 || pl < d->pl_min)
 		d->pl_min = (uint16_t)pl;
@@ -861,15 +867,14 @@ dir_update(struct flow *f, int dir, const struct cap_pkt *p)
 	d->pl_sumsq += (uint64_t)pl * pl;
 	d->bytes += p->wirelen;
 	if (d->pkts++ > 0) {
-		gap = p->ts_us > d->last_us ? p->ts_us - d->last_us : 0;
+		gap = off > d->last_off ? off - d->last_off : 0;
 		d->iat_sum += gap;
 		d->iat_sumsq += (double)gap * (double)gap;
 		if (gap > d->iat_max)
-			d->iat_max =
-			    gap > UINT32_MAX ? UINT32_MAX : (uint32_t)gap;
+			d->iat_max = gap;
 	}
-	if (p->ts_us > d->last_us)
-		d->last_us = p->ts_us;
+	if (off > d->last_off)
+		d->last_off = off;
 	if (!d->seen) {
 		d->win0 = p->proto == 6 ? p->tcp_win : 0;
 		d->ttl0 = p->ttl;

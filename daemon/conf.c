@@ -100,7 +100,8 @@ static const struct conf_key conf_keys[] = {
     NUM("timeout_other_idle", CONF_UINT, to.other_idle, 60, 1, 86400, "seconds",
 	"a flow of another protocol ends after this long idle"),
     NUM("timeout_active", CONF_UINT, to.active, 300, 0, 86400, "seconds",
-	"emit an interim record of a long flow this often; 0 = never"),
+	"emit an interim record of a long flow this often; 0 = never (a "
+	"record spans at most 4294 s all the same)"),
     NUM("baseline_seconds", CONF_UINT, baseline_seconds, 3600, 10, 30 * 86400,
 	"seconds", "length of the baseline window of normal traffic"),
     NUM("baseline_min_flows", CONF_UINT, baseline_min_flows, 1000, 100,
