@@ -252,6 +252,14 @@ evout_check_conf(const struct anomd_conf *c, char **cause)
 			    "eve_redis_socket");
 		if (c->eve_redis_key[0] == '\0')
 			return check_err(cause, "eve_redis_key: empty");
+		/* its existence is the daemon's to see: a credential appears
+		 * only in the running unit */
+		if (c->eve_redis_auth_file[0] != '\0' &&
+		    c->eve_redis_auth_file[0] != '/')
+			return check_err(cause,
+			    "eve_redis_auth_file: \"%s\" is not an absolute "
+			    "path",
+			    c->eve_redis_auth_file);
 	} else
 		return check_err(cause, "eve_output \"%s\": unknown", o);
 	return 0;

@@ -208,6 +208,14 @@ else
 		ok "auth: a missing password file is a clear start-up error" ||
 		fail "auth: no clear error for a missing file: $(cat "$tmp/feed7.err")"
 fi
+if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
+    eve_redis_auth_file=auth.ok >/dev/null 2>"$tmp/feed8.err"; then
+	fail "auth: a relative password file path should be refused"
+else
+	grep -q "not an absolute path" "$tmp/feed8.err" &&
+		ok "auth: a relative password file path is refused" ||
+		fail "auth: unclear error for a relative path: $(cat "$tmp/feed8.err")"
+fi
 redis_stop
 rsock=$rsock_plain
 echo "evout: $passes passed, $fails failed"
