@@ -328,8 +328,8 @@ hash_of(const struct flowtab *ft, uint8_t proto, const uint8_t *a, uint16_t ap,
  * always checked.
  */
 static inline uint32_t
-fc_slot(uint8_t proto, const uint8_t *a, uint16_t ap, const uint8_t *b,
-    uint16_t bp)
+fc_slot(
+    uint8_t proto, const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
 {
 	uint64_t x0, x1, y0, y1, h;
 
@@ -342,7 +342,8 @@ fc_slot(uint8_t proto, const uint8_t *a, uint16_t ap, const uint8_t *b,
 	h ^= (uint64_t)((uint32_t)(ap ^ bp) << 8 | proto) *
 	    0x94d049bb133111ebULL;
 	h ^= h >> 31;
-	return (uint32_t)((h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS));
+	return (
+	    uint32_t)((h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS));
 }
 
 /* Whether flow f goes from (s, sp) to (d, dp). */
@@ -854,9 +855,8 @@ dir_update(struct flow *f, int dir, const struct cap_pkt *p)
 	uint32_t pl =
 	    p->payload_wire > UINT16_MAX ? UINT16_MAX : p->payload_wire;
 	/* below FLOW_RECORD_MAX_US: the record restarts before */
-	uint32_t off = p->ts_us > f->first_us
-	    ? (uint32_t)(p->ts_us - f->first_us)
-	    : 0;
+	uint32_t off =
+	    p->ts_us > f->first_us ? (uint32_t)(p->ts_us - f->first_us) : 0;
 	uint32_t gap;
 
 	if (d->pkts == 0 || pl < d->pl_min)

@@ -838,10 +838,11 @@ print_status_outputs(const cJSON *r)
 		    F(a, "dropped", s4), F(a, "rejected", s5),
 		    F(a, "stream_dropped", s6));
 	if (cJSON_IsObject(st) && field_num(st, "minutes", 0) > 0)
-		printf("STORM:     %s minutes in which most flows alerted, "
-		       "the latest to %s (%.0f %%, %s+ hosts to %s+): the model "
-		       "does not fit this traffic; if the network changed, "
-		       "anomctl retrain\n",
+		printf(
+		    "STORM:     %s minutes in which most flows alerted, "
+		    "the latest to %s (%.0f %%, %s+ hosts to %s+): the model "
+		    "does not fit this traffic; if the network changed, "
+		    "anomctl retrain\n",
 		    F(st, "minutes", s1), F(st, "last", s2),
 		    100 * field_num(st, "share", 0), F(st, "initiators", s3),
 		    F(st, "responders", s4));

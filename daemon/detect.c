@@ -51,7 +51,8 @@
 #define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
 #define DETECT_STORM_BITS 4096 /* bits of each distinct-host bitmap */
 #define DETECT_STORM_US 60000000u /* the storm watch's minute */
-#define DETECT_STORM_LOG_US 600000000u /* a storm warning at most this often */
+#define DETECT_STORM_LOG_US 600000000u /* a storm warning at most this often   \
+					*/
 /*
  * Host context corrects its decayed flow counts for their zero start once
  * it is 5 s old (hostctx.c); only before that can they read low.
@@ -1003,8 +1004,7 @@ raise_alert(struct detector *d, struct detect_result *res)
 	struct incident *inc = join_incident(d, res, 1);
 
 	res->incident_id = inc->id;
-	res->fold_any_src =
-	    inc->id != 0 && inc->about == STORE_ABOUT_RESPONDER;
+	res->fold_any_src = inc->id != 0 && inc->about == STORE_ABOUT_RESPONDER;
 	if (summary_wants(d, res->r, res->score)) {
 		detect_explain(res);
 		summary_add(d, res->r, res->score, res->ex, res->nex);
@@ -1087,21 +1087,23 @@ storm_close(struct detector *d)
 		st->storm_dsts = d->storm.ndst;
 		if (d->storm.logged_us == 0 ||
 		    end >= d->storm.logged_us + DETECT_STORM_LOG_US) {
-			log_warnx("alert storm: %.0f %% of the %" PRIu64
-				  " flows scored in the minute from %s alerted "
-				  "(the threshold leaves about %g %% of normal "
-				  "flows above it), from %" PRIu32
-				  " or more hosts to %" PRIu32
-				  " or more: the traffic does not look like the "
-				  "baseline model %s learnt.  A changed network "
-				  "or a wide attack looks like this; if the "
-				  "network changed, learn a new baseline of it "
-				  "(anomctl retrain; offline, --train-only on "
-				  "its normal traffic, then -m)",
+			log_warnx(
+			    "alert storm: %.0f %% of the %" PRIu64
+			    " flows scored in the minute from %s alerted "
+			    "(the threshold leaves about %g %% of normal "
+			    "flows above it), from %" PRIu32
+			    " or more hosts to %" PRIu32
+			    " or more: the traffic does not look like the "
+			    "baseline model %s learnt.  A changed network "
+			    "or a wide attack looks like this; if the "
+			    "network changed, learn a new baseline of it "
+			    "(anomctl retrain; offline, --train-only on "
+			    "its normal traffic, then -m)",
 			    100 * share, d->storm.scored,
 			    iso_time(d->storm.start_us, t),
 			    100 * model_info(d->model)->target_rate,
-			    d->storm.nsrc, d->storm.ndst, model_info(d->model)->id);
+			    d->storm.nsrc, d->storm.ndst,
+			    model_info(d->model)->id);
 			d->storm.logged_us = end;
 		}
 	}

@@ -910,13 +910,13 @@ read_auth(struct evout *o, const char *path, char **cause)
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		err = -errno;
-		check_err(cause, "eve_redis_auth_file: %s: %s", path,
-		    strerror(-err));
+		check_err(
+		    cause, "eve_redis_auth_file: %s: %s", path, strerror(-err));
 		return err;
 	}
 	if (fstat(fileno(fp), &sb) == 0 && (sb.st_mode & S_IROTH))
-		log_warnx("eve_redis_auth_file: %s can be read by every user",
-		    path);
+		log_warnx(
+		    "eve_redis_auth_file: %s can be read by every user", path);
 	line[0] = '\0';
 	if (fgets(line, sizeof(line), fp) == NULL && ferror(fp)) {
 		err = -errno;
@@ -930,8 +930,9 @@ read_auth(struct evout *o, const char *path, char **cause)
 	line[n] = '\0';
 	if ((sp = strchr(line, ' ')) != NULL) {
 		*sp++ = '\0';
-		if (strlen(line) >= EVOUT_AUTH_MAX || strlen(sp) >= EVOUT_AUTH_MAX ||
-		    line[0] == '\0' || sp[0] == '\0')
+		if (strlen(line) >= EVOUT_AUTH_MAX ||
+		    strlen(sp) >= EVOUT_AUTH_MAX || line[0] == '\0' ||
+		    sp[0] == '\0')
 			goto bad;
 		memcpy(o->auth_user, line, strlen(line) + 1);
 		memcpy(o->auth_pass, sp, strlen(sp) + 1);

@@ -722,8 +722,9 @@ incidents_add(struct incidents *e, const struct incident_alert *a)
 		resp_index(e, inc);
 	if (inc->provisional &&
 	    (inc->alerts >= 2 ||
-		(inc->strong && (inc->about == STORE_ABOUT_RESPONDER ||
-				    a->finding == STORE_FINDING_BEACON)))) {
+		(inc->strong &&
+		    (inc->about == STORE_ABOUT_RESPONDER ||
+			a->finding == STORE_FINDING_BEACON)))) {
 		inc->provisional = 0;
 		resp_unindex(inc);
 	}
@@ -758,8 +759,7 @@ incidents_expire(struct incidents *e, uint64_t now_us)
 	struct incident *inc;
 
 	/* the heap's top is the stalest: close while it is past the gap */
-	while (e->nopen > 0 &&
-	    now_us > (inc = e->heap[0])->last_us + e->gap_us)
+	while (e->nopen > 0 && now_us > (inc = e->heap[0])->last_us + e->gap_us)
 		close_inc(e, inc);
 }
 

@@ -516,8 +516,8 @@ add_storm(struct live *L, cJSON *r)
 		return;
 	}
 	cJSON_AddStringToObject(o, "last", iso_time(ds->storm_last_us, t));
-	cJSON_AddNumberToObject(
-	    o, "share", (double)(long)(ds->storm_share * 1000.0 + 0.5) / 1000.0);
+	cJSON_AddNumberToObject(o, "share",
+	    (double)(long)(ds->storm_share * 1000.0 + 0.5) / 1000.0);
 	cJSON_AddNumberToObject(o, "initiators", ds->storm_srcs);
 	cJSON_AddNumberToObject(o, "responders", ds->storm_dsts);
 }

@@ -202,7 +202,8 @@ store_alert_link(struct store *st, int64_t id, int64_t incident_id)
 
 	if (id <= 0 || incident_id <= 0)
 		return -EINVAL;
-	/* Still queued: set it in place, no UPDATE (ids rise with the queue). */
+	/* Still queued: set it in place, no UPDATE (ids rise with the queue).
+	 */
 	for (hi = st->ninsq; lo < hi;) {
 		mid = lo + (hi - lo) / 2;
 		r = &st->q[st->insq[mid]];

@@ -1546,7 +1546,8 @@ START_TEST(test_detect_flood_folds_by_responder)
 	for (k = 0; k < 200; k++) {
 		mk_record(&r, f.i, &f.rng, 1000.0f);
 		r.ts_first_us = r.ts_last_us = T0_US + SEC(f.i) + k * 1000;
-		v4(r.src, IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
+		v4(r.src,
+		    IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
 		v4(r.dst, IP(10, 1, 0, 9));
 		r.dport = 80;
 		ck_assert_int_eq(
@@ -1585,10 +1586,11 @@ storm_minutes_after(int wide)
 		mk_record(&r, f.i + k, &f.rng, 1000.0f);
 		r.ts_first_us = r.ts_last_us =
 		    k < 600 ? t0 + k * 50000 : t0 + SEC(120);
-		v4(r.src, IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
-		v4(r.dst, wide ? IP(203, 0, (uint32_t)(k / 250),
-				     (uint32_t)(k % 250))
-			       : IP(10, 1, 0, 9));
+		v4(r.src,
+		    IP(198, 51, (uint32_t)(k / 250), (uint32_t)(k % 250)));
+		v4(r.dst,
+		    wide ? IP(203, 0, (uint32_t)(k / 250), (uint32_t)(k % 250))
+			 : IP(10, 1, 0, 9));
 		r.dport = 80;
 		detect_record(f.d, &r, &res);
 	}
@@ -1637,8 +1639,7 @@ START_TEST(test_detect_beacon_contacts)
 		if (k + 1 < f.c.beacon_min_contacts)
 			ck_assert_msg(res.decision != DETECT_BEACON &&
 				res.decision != DETECT_BEACON_CONTACT,
-			    "contact %d is too early to judge",
-			    (int)k + 1);
+			    "contact %d is too early to judge", (int)k + 1);
 		else if (k + 1 == f.c.beacon_min_contacts) {
 			ck_assert_int_eq(res.decision, DETECT_BEACON);
 			ck_assert_msg(res.incident_id > 0,

@@ -1399,7 +1399,8 @@ START_TEST(test_fold_any_src)
 		snprintf(a.src_ip, sizeof(a.src_ip), "198.51.100.%d", k);
 		a.fold_any_src = 1;
 		ck_assert_int_eq(store_alert_fate(st, &a), STORE_PUT_FOLDED);
-		ck_assert_msg(store_alert_put(st, &a, &id) == STORE_PUT_FOLDED &&
+		ck_assert_msg(
+		    store_alert_put(st, &a, &id) == STORE_PUT_FOLDED &&
 			id == first,
 		    "forged source %d should fold into the first row", k);
 	}
