@@ -51,8 +51,7 @@
 #define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
 #define DETECT_STORM_BITS 4096 /* bits of each distinct-host bitmap */
 #define DETECT_STORM_US 60000000u /* the storm watch's minute */
-#define DETECT_STORM_LOG_US 600000000u /* a storm warning at most this often   \
-					*/
+#define DETECT_STORM_LOG_US 600000000u /* at most one storm warning per */
 /*
  * Host context corrects its decayed flow counts for their zero start once
  * it is 5 s old (hostctx.c); only before that can they read low.
