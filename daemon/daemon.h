@@ -696,6 +696,8 @@ void report_capture(
  * Returns 0, or -EIO when fp had a write error.
  */
 int report_write(struct report *rp, const struct model *m, FILE *fp);
+/* The detector's counters, for the header's alert storm line. */
+void report_storm(struct report *rp, const struct detect_stats *ds);
 /*
  * The live daemon's collector: per scored record it keeps the flows per
  * minute (the newest week), the scores' histogram and a bottom-k sample of
@@ -1258,6 +1260,7 @@ struct live_report_opts {
 	uint64_t now_us; /* the page's time span ends here */
 	size_t output_max; /* the reply must fit client_output_max */
 	const char *source; /* the header's input, e.g. the interface */
+	const struct detect_stats *storm; /* for the storm line, or NULL */
 };
 /*
  * The "report" command: the analyst's page from store st and the live

@@ -1195,6 +1195,8 @@ live_cmd_report(struct report *live, const struct model *m, struct store *st,
 		free(cause);
 		return NULL;
 	}
+	if (o->storm != NULL)
+		report_storm(rp, o->storm);
 	for (;;) {
 		free(page);
 		if ((page = report_page(rp, m, draw, &len)) == NULL ||
@@ -1241,6 +1243,7 @@ cmd_report(struct live *L, const cJSON *args, const char **code, char **message)
 	o.now_us = now_us();
 	o.output_max = L->conf->client_output_max;
 	o.source = src;
+	o.storm = detect_stats(L->det);
 	return live_cmd_report(
 	    L->report, detect_model(L->det), L->store, &o, args, code, message);
 }

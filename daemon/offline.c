@@ -524,6 +524,7 @@ write_report(struct offline *off)
 		report_capture(
 		    off->report, o->files[i], st->frames, st->flows_created);
 	fp = open_out("report", o->report_path);
+	report_storm(off->report, detect_stats(off->det));
 	if (report_write(off->report, m, fp) != 0)
 		log_warnx("report: write %s failed", o->report_path);
 	if (close_out("report", o->report_path, fp) != 0)

@@ -124,7 +124,15 @@ struct report {
 	uint32_t gen;
 	size_t draw_max; /* raised points drawn on each map */
 	char note[512]; /* a live page's source, shown under the header */
+	struct detect_stats storm; /* the detector's storm minutes, if any */
 };
+
+/* Say the detector's alert storm minutes (detect.c) in the header. */
+void
+report_storm(struct report *rp, const struct detect_stats *ds)
+{
+	rp->storm = *ds;
+}
 
 /* Create an empty collector; exits on OOM. */
 struct report *
@@ -801,7 +809,8 @@ static const char page_css[] =
     "vertical-align:middle}"
     "svg{display:block;margin:.4em 0}svg text{font-family:sans-serif}"
     ".lead{font-size:1.1em;background:#f6f6f6;padding:.5em .8em}"
-    ".maps{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}";
+    ".maps{display:flex;gap:1.5em;align-items:flex-start;flex-wrap:wrap}"
+    ".warn th,.warn td{background:#fff0e0;border-color:#e0a060}";
 
 /* Write s HTML-escaped. */
 static void
@@ -922,6 +931,22 @@ write_header(const struct report *rp, const struct model *m, FILE *fp)
 	    incident_count_str(rp->flow_alerts, n2),
 	    incident_count_str(rp->responder, sp),
 	    incident_count_str(rp->inc_seen, t0));
+	if (rp->storm.storm_minutes > 0)
+		fprintf(fp,
+		    "<tr class=\"warn\"><th>alert storm</th><td>%s "
+		    "minute%s from %s to %s in which %.0f %% or more of the "
+		    "flows alerted, from and to many hosts (the latest: "
+		    "%.0f %%, %" PRIu32 "+ hosts to %" PRIu32 "+): the "
+		    "traffic does not look like the model's baseline.  A "
+		    "changed network or a wide attack looks like this; if "
+		    "the network changed, learn a new baseline of it</td>"
+		    "</tr>\n",
+		    incident_count_str(rp->storm.storm_minutes, n1),
+		    rp->storm.storm_minutes == 1 ? "" : "s",
+		    when(rp->storm.storm_first_us, t0),
+		    when(rp->storm.storm_last_us, t1),
+		    100 * DETECT_STORM_SHARE, 100 * rp->storm.storm_share,
+		    rp->storm.storm_srcs, rp->storm.storm_dsts);
 	fprintf(fp, "<tr><th>model</th><td>%s: %s baseline flows from %s ",
 	    mi->id, incident_count_str(mi->baseline_rows, n1),
 	    when(mi->first_us, t0));
