@@ -944,9 +944,9 @@ write_header(const struct report *rp, const struct model *m, FILE *fp)
 		    incident_count_str(rp->storm.storm_minutes, n1),
 		    rp->storm.storm_minutes == 1 ? "" : "s",
 		    when(rp->storm.storm_first_us, t0),
-		    when(rp->storm.storm_last_us, t1),
-		    100 * DETECT_STORM_SHARE, 100 * rp->storm.storm_share,
-		    rp->storm.storm_srcs, rp->storm.storm_dsts);
+		    when(rp->storm.storm_last_us, t1), 100 * DETECT_STORM_SHARE,
+		    100 * rp->storm.storm_share, rp->storm.storm_srcs,
+		    rp->storm.storm_dsts);
 	fprintf(fp, "<tr><th>model</th><td>%s: %s baseline flows from %s ",
 	    mi->id, incident_count_str(mi->baseline_rows, n1),
 	    when(mi->first_us, t0));
