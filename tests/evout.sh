@@ -208,6 +208,15 @@ else
 		ok "auth: a missing password file is a clear start-up error" ||
 		fail "auth: no clear error for a missing file: $(cat "$tmp/feed7.err")"
 fi
+: >"$tmp/auth.empty"
+if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
+    "eve_redis_auth_file=$tmp/auth.empty" >/dev/null 2>"$tmp/feed9.err"; then
+	fail "auth: an empty password file should stop the start"
+else
+	grep -q "the first line must be a password" "$tmp/feed9.err" &&
+		ok "auth: an empty password file is a clear start-up error" ||
+		fail "auth: unclear error for an empty file: $(cat "$tmp/feed9.err")"
+fi
 if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
     eve_redis_auth_file=auth.ok >/dev/null 2>"$tmp/feed8.err"; then
 	fail "auth: a relative password file path should be refused"
