@@ -51,7 +51,7 @@
 #define DETECT_EXPIRE_EVERY_US 1000000u /* look for quiet incidents */
 #define DETECT_STORM_BITS 4096 /* bits of each distinct-host bitmap */
 #define DETECT_STORM_US 60000000u /* the storm watch's minute */
-#define DETECT_STORM_LOG_US 600000000u /* at most one storm warning per */
+#define DETECT_STORM_LOG_US 600000000u /* a warning at most every 10 min */
 /*
  * Host context corrects its decayed flow counts for their zero start once
  * it is 5 s old (hostctx.c); only before that can they read low.
@@ -143,7 +143,6 @@ struct detector {
 };
 
 static void warm_windows(uint32_t win[FEAT_COUNT]);
-static void storm_close(struct detector *d);
 static void score(
     struct detector *d, const struct flow_record *r, struct detect_result *res);
 static void incident_cb(
