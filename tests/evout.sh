@@ -200,31 +200,24 @@ grep -q "AUTH refused" "$tmp/feed6.err" &&
 [ "$(grep -c "AUTH refused" "$tmp/feed6.err")" = 1 ] &&
 	ok "auth, wrong password: said once, not at every retry" ||
 	fail "auth, wrong password: said $(grep -c "AUTH refused" "$tmp/feed6.err") times"
-if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
-    "eve_redis_auth_file=$tmp/missing" >/dev/null 2>"$tmp/feed7.err"; then
-	fail "auth: a missing password file should stop the start"
-else
-	grep -q "eve_redis_auth_file: $tmp/missing" "$tmp/feed7.err" &&
-		ok "auth: a missing password file is a clear start-up error" ||
-		fail "auth: no clear error for a missing file: $(cat "$tmp/feed7.err")"
-fi
+# refused WHAT FILE PATTERN: the output will not open with that password
+# file, and says why in words matching PATTERN.
+refused() {
+	if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
+	    "eve_redis_auth_file=$2" >/dev/null 2>"$tmp/refused.err"; then
+		fail "auth: $1 should stop the start"
+	elif grep -q "$3" "$tmp/refused.err"; then
+		ok "auth: $1 is a clear start-up error"
+	else
+		fail "auth: unclear error for $1: $(cat "$tmp/refused.err")"
+	fi
+}
 : >"$tmp/auth.empty"
-if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
-    "eve_redis_auth_file=$tmp/auth.empty" >/dev/null 2>"$tmp/feed9.err"; then
-	fail "auth: an empty password file should stop the start"
-else
-	grep -q "the first line must be a password" "$tmp/feed9.err" &&
-		ok "auth: an empty password file is a clear start-up error" ||
-		fail "auth: unclear error for an empty file: $(cat "$tmp/feed9.err")"
-fi
-if "$feed" 1 1 eve_output=redis "eve_redis_socket=$rsock" \
-    eve_redis_auth_file=auth.ok >/dev/null 2>"$tmp/feed8.err"; then
-	fail "auth: a relative password file path should be refused"
-else
-	grep -q "not an absolute path" "$tmp/feed8.err" &&
-		ok "auth: a relative password file path is refused" ||
-		fail "auth: unclear error for a relative path: $(cat "$tmp/feed8.err")"
-fi
+refused "a missing password file" "$tmp/missing" \
+    "eve_redis_auth_file: $tmp/missing"
+refused "an empty password file" "$tmp/auth.empty" \
+    "the first line must be a password"
+refused "a relative password file path" auth.ok "not an absolute path"
 redis_stop
 rsock=$rsock_plain
 echo "evout: $passes passed, $fails failed"
