@@ -73,6 +73,14 @@ const char *iso_time(uint64_t us, char buf[64]);
 const char *proto_name(uint8_t proto, char buf[8]);
 /* Parse an unsigned decimal within [min, max]; 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A 64-bit hash of n bytes, not keyed (for counting, not for tables). */
+uint64_t key_hash(const void *p, size_t n);
+/*
+ * A distinct-count bitmap: set bit h % nbits of bits[nbits / 8], and count
+ * it in *ones when it was clear (the bits set are a lower bound of the
+ * distinct keys, and linear counting estimates them).
+ */
+void bitmap_mark(uint8_t *bits, size_t nbits, uint32_t *ones, uint64_t h);
 
 /* ---- conf.c ------------------------------------------------------------- */
 
@@ -600,6 +608,7 @@ int detect_model_params(const struct anomd_conf *c, struct model_params *p,
 #define DETECT_STORM_SHARE 0.2 /* of a minute's scored flows alerting */
 #define DETECT_STORM_ALERTS 500 /* flow alerts in the minute, at least */
 #define DETECT_STORM_HOSTS 32 /* distinct initiators and responders */
+#define DETECT_STORM_TEXT_MAX 512 /* bytes of detect_storm_text() */
 /* Create a detector (exits on OOM); it takes over o->model. */
 struct detector *detect_create(const struct detect_opts *o);
 /* Free a detector and its model; NULL does nothing. */
@@ -651,6 +660,13 @@ const char *detect_state(const struct detector *d);
 /* Whether a baseline is being collected. */
 int detect_learning(const struct detector *d);
 const struct detect_stats *detect_stats(const struct detector *d);
+/*
+ * ds's alert storm minutes in one sentence ("11 minutes from ... to ...
+ * in which ..."), for the offline summary and the report; buf of len
+ * bytes (DETECT_STORM_TEXT_MAX holds it).
+ */
+const char *detect_storm_text(
+    const struct detect_stats *ds, char *buf, size_t len);
 /* The current model, or NULL. */
 const struct model *detect_model(const struct detector *d);
 /* Baseline rows kept and seen, and its time span. */

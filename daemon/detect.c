@@ -1042,25 +1042,6 @@ expire(struct detector *d, uint64_t ts_us)
  * scan (one initiator) is an attack the incidents tell, not a storm.
  */
 
-/* Mark addr in a storm bitmap; *n counts the bits set. */
-static void
-storm_mark(uint8_t *bits, uint32_t *n, const uint8_t *addr)
-{
-	uint64_t x, y, h;
-	uint32_t b;
-
-	memcpy(&x, addr, 8);
-	memcpy(&y, addr + 8, 8);
-	h = (x ^ y * 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 29;
-	h *= 0x94d049bb133111ebULL;
-	b = (uint32_t)(h >> 52) % DETECT_STORM_BITS;
-	if (!(bits[b / 8] & (1u << (b % 8)))) {
-		bits[b / 8] |= (uint8_t)(1u << (b % 8));
-		(*n)++;
-	}
-}
-
 /* End the watch's minute: count (and maybe say) a storm, start anew. */
 static void
 storm_close(struct detector *d)
@@ -1123,8 +1104,10 @@ storm_count(struct detector *d, const struct flow_record *r, int alert)
 	if (!alert)
 		return;
 	d->storm.alerts++;
-	storm_mark(d->storm.src, &d->storm.nsrc, r->src);
-	storm_mark(d->storm.dst, &d->storm.ndst, r->dst);
+	bitmap_mark(d->storm.src, DETECT_STORM_BITS, &d->storm.nsrc,
+	    key_hash(r->src, CAP_ADDR_LEN));
+	bitmap_mark(d->storm.dst, DETECT_STORM_BITS, &d->storm.ndst,
+	    key_hash(r->dst, CAP_ADDR_LEN));
 }
 
 /*
@@ -1541,18 +1524,29 @@ detect_print_totals(const struct detector *d, FILE *fp)
 		    "never seen in the baseline\n",
 		    d->st.beacons, d->st.beacons == 1 ? "" : "s");
 	if (d->st.storm_minutes > 0) {
-		char t0[64], t1[64];
+		char text[DETECT_STORM_TEXT_MAX];
 
-		fprintf(fp,
-		    "alert storm: %" PRIu64 " minute%s from %s to %s in which "
-		    "%.0f %% or more of the flows alerted, from and to many "
-		    "hosts (the latest: %.0f %%, %" PRIu32 "+ hosts to %" PRIu32
-		    "+): the traffic does not look like the model's baseline; "
-		    "if the network changed, learn a new baseline of it\n",
-		    d->st.storm_minutes, d->st.storm_minutes == 1 ? "" : "s",
-		    iso_time(d->st.storm_first_us, t0),
-		    iso_time(d->st.storm_last_us, t1), 100 * DETECT_STORM_SHARE,
-		    100 * d->st.storm_share, d->st.storm_srcs,
-		    d->st.storm_dsts);
+		fprintf(fp, "alert storm: %s\n",
+		    detect_storm_text(&d->st, text, sizeof(text)));
 	}
+}
+
+/* The storm minutes of ds in one sentence; see daemon.h. */
+const char *
+detect_storm_text(const struct detect_stats *ds, char *buf, size_t len)
+{
+	char t0[64], t1[64];
+
+	snprintf(buf, len,
+	    "%" PRIu64 " minute%s from %s to %s in which %.0f %% or more of "
+	    "the flows alerted, from and to many hosts (the latest: %.0f %%, "
+	    "%" PRIu32 "+ hosts to %" PRIu32 "+): the traffic does not look "
+	    "like the model's baseline.  A changed network or a wide attack "
+	    "looks like this; if the network changed, learn a new baseline "
+	    "of it",
+	    ds->storm_minutes, ds->storm_minutes == 1 ? "" : "s",
+	    iso_time(ds->storm_first_us, t0), iso_time(ds->storm_last_us, t1),
+	    100 * DETECT_STORM_SHARE, 100 * ds->storm_share, ds->storm_srcs,
+	    ds->storm_dsts);
+	return buf;
 }

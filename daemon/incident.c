@@ -135,34 +135,6 @@ incidents_free(struct incidents *e)
 	free(e);
 }
 
-/* A 64-bit hash of n bytes, for the distinct-count bitmaps. */
-static uint64_t
-hash_bytes(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
-}
-
-/* Set the bitmap bit of a key, counting it in *ones when it was clear. */
-static void
-sketch_add(uint8_t *bits, uint32_t *ones, const void *key, size_t n)
-{
-	uint64_t h = hash_bytes(key, n) % INCIDENT_SKETCH_BITS;
-	uint8_t bit = (uint8_t)(1u << (h % 8));
-
-	if (!(bits[h / 8] & bit)) {
-		bits[h / 8] |= bit;
-		(*ones)++;
-	}
-}
-
 /*
  * Linear counting: distinct keys from the share of bits still clear (the
  * bitmap's set bits are counted as they are set, so this costs no pass).
@@ -201,7 +173,8 @@ add_peer(struct incident *inc, const uint8_t *addr, uint64_t n)
 {
 	size_t i;
 
-	sketch_add(inc->peer_bits, &inc->peer_ones, addr, CAP_ADDR_LEN);
+	bitmap_mark(inc->peer_bits, INCIDENT_SKETCH_BITS, &inc->peer_ones,
+	    key_hash(addr, CAP_ADDR_LEN));
 	for (i = 0; i < inc->npeers; i++)
 		if (memcmp(inc->peers[i].addr, addr, CAP_ADDR_LEN) == 0) {
 			inc->peers[i].n += n;
@@ -220,7 +193,8 @@ add_port(struct incident *inc, uint16_t port, uint8_t proto, uint64_t n)
 	uint8_t key[3] = {(uint8_t)(port >> 8), (uint8_t)port, proto};
 	size_t i;
 
-	sketch_add(inc->port_bits, &inc->port_ones, key, sizeof(key));
+	bitmap_mark(inc->port_bits, INCIDENT_SKETCH_BITS, &inc->port_ones,
+	    key_hash(key, sizeof(key)));
 	for (i = 0; i < inc->nports; i++)
 		if (inc->ports[i].port == port &&
 		    inc->ports[i].proto == proto) {
@@ -343,8 +317,7 @@ tally(struct incidents *e, struct incident *inc, const struct incident_alert *a)
 static size_t
 bucket(const uint8_t *host)
 {
-	return (
-	    size_t)(hash_bytes(host, CAP_ADDR_LEN) & (INCIDENT_BUCKETS - 1));
+	return (size_t)(key_hash(host, CAP_ADDR_LEN) & (INCIDENT_BUCKETS - 1));
 }
 
 /*
@@ -628,7 +601,7 @@ static struct recent *
 recent_get(struct incidents *e, const uint8_t *addr, uint64_t ts_us)
 {
 	struct recent *h =
-	    &e->recent[hash_bytes(addr, CAP_ADDR_LEN) % INCIDENT_HOSTS];
+	    &e->recent[key_hash(addr, CAP_ADDR_LEN) % INCIDENT_HOSTS];
 	double k;
 
 	if (memcmp(h->addr, addr, CAP_ADDR_LEN) != 0) {

@@ -931,22 +931,13 @@ write_header(const struct report *rp, const struct model *m, FILE *fp)
 	    incident_count_str(rp->flow_alerts, n2),
 	    incident_count_str(rp->responder, sp),
 	    incident_count_str(rp->inc_seen, t0));
-	if (rp->storm.storm_minutes > 0)
-		fprintf(fp,
-		    "<tr class=\"warn\"><th>alert storm</th><td>%s "
-		    "minute%s from %s to %s in which %.0f %% or more of the "
-		    "flows alerted, from and to many hosts (the latest: "
-		    "%.0f %%, %" PRIu32 "+ hosts to %" PRIu32 "+): the "
-		    "traffic does not look like the model's baseline.  A "
-		    "changed network or a wide attack looks like this; if "
-		    "the network changed, learn a new baseline of it</td>"
-		    "</tr>\n",
-		    incident_count_str(rp->storm.storm_minutes, n1),
-		    rp->storm.storm_minutes == 1 ? "" : "s",
-		    when(rp->storm.storm_first_us, t0),
-		    when(rp->storm.storm_last_us, t1), 100 * DETECT_STORM_SHARE,
-		    100 * rp->storm.storm_share, rp->storm.storm_srcs,
-		    rp->storm.storm_dsts);
+	if (rp->storm.storm_minutes > 0) {
+		char text[DETECT_STORM_TEXT_MAX];
+
+		fputs("<tr class=\"warn\"><th>alert storm</th><td>", fp);
+		esc(fp, detect_storm_text(&rp->storm, text, sizeof(text)));
+		fputs("</td></tr>\n", fp);
+	}
 	fprintf(fp, "<tr><th>model</th><td>%s: %s baseline flows from %s ",
 	    mi->id, incident_count_str(mi->baseline_rows, n1),
 	    when(mi->first_us, t0));

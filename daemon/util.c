@@ -97,3 +97,31 @@ parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+/* A 64-bit hash of n bytes (FNV-1a, then a finaliser); not keyed. */
+uint64_t
+key_hash(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+/* Set bit h % nbits of bits, counting it in *ones when it was clear. */
+void
+bitmap_mark(uint8_t *bits, size_t nbits, uint32_t *ones, uint64_t h)
+{
+	size_t b = (size_t)(h % nbits);
+	uint8_t bit = (uint8_t)(1u << (b % 8));
+
+	if (!(bits[b / 8] & bit)) {
+		bits[b / 8] |= bit;
+		(*ones)++;
+	}
+}

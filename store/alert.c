@@ -197,13 +197,11 @@ int
 store_alert_link(struct store *st, int64_t id, int64_t incident_id)
 {
 	struct qrec *r;
-
 	size_t lo = 0, hi, mid;
 
 	if (id <= 0 || incident_id <= 0)
 		return -EINVAL;
-	/* Still queued: set it in place, no UPDATE (ids rise with the queue).
-	 */
+	/* Still queued: set in place, no UPDATE (ids rise along the queue). */
 	for (hi = st->ninsq; lo < hi;) {
 		mid = lo + (hi - lo) / 2;
 		r = &st->q[st->insq[mid]];
